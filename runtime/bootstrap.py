@@ -1,0 +1,319 @@
+"""The worker: one execution environment's runtime, living in a process forked from the zygote.
+
+It does what Lambda's Python runtime interface client does, over a socket
+instead of the Runtime API: set up the environment, run the Init phase (import
+the handler module), then serve one invocation at a time until told to stop.
+stdout and stderr are captured at the file-descriptor level into a memfd, so
+output from C extensions and subprocesses lands in the right request's log.
+
+This module is imported by the zygote before any fork, so it imports only what
+every worker needs and never the user's code or the supervisor's modules.
+"""
+
+from __future__ import annotations
+
+import decimal
+import importlib
+import json
+import logging
+import os
+import resource
+import socket
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, NoReturn
+
+from lambdatop.runtime.context import LambdaContext
+from lambdatop.runtime.wire import encode, recv_message
+
+RESPONSE_LIMIT = 6 * 1024 * 1024 + 100  # what the Runtime API accepts (RIE MaxPayloadSize)
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass
+class WorkerSpec:
+    """Everything a worker needs to become one function's execution environment."""
+
+    env_id: str
+    function_name: str
+    function_version: str
+    handler: str
+    task_root: str
+    environ: dict[str, str]
+    memory_size: int
+    log_group_name: str
+    log_stream_name: str
+    extra_sys_path: list[str] = field(default_factory=list)
+
+
+# -- output capture ----------------------------------------------------------------
+
+
+class OutputCapture:
+    """fd 1 and fd 2 point at one append-only memfd; each invocation takes what was written."""
+
+    def __init__(self) -> None:
+        self.fd = os.memfd_create("lambdatop-log", 0)
+        import fcntl
+
+        fcntl.fcntl(self.fd, fcntl.F_SETFL, fcntl.fcntl(self.fd, fcntl.F_GETFL) | os.O_APPEND)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(self.fd, 1)
+        os.dup2(self.fd, 2)
+        # Line buffering: a print before a timeout or crash is not lost in a buffer.
+        sys.stdout.reconfigure(line_buffering=True)
+        sys.stderr.reconfigure(line_buffering=True)
+
+    def take(self) -> str:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        size = os.fstat(self.fd).st_size
+        if not size:
+            return ""
+        data = os.pread(self.fd, size, 0)
+        os.ftruncate(self.fd, 0)
+        return data.decode("utf-8", "replace")
+
+
+# -- Lambda's log format for the logging module ------------------------------------
+
+
+class _RequestIdFilter(logging.Filter):
+    request_id = ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.aws_request_id = _RequestIdFilter.request_id
+        return True
+
+
+class _LambdaFormatter(logging.Formatter):
+    converter = time.gmtime
+
+    def __init__(self) -> None:
+        super().__init__("[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s", "%Y-%m-%dT%H:%M:%S")
+
+
+def _install_logging() -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(_LambdaFormatter())
+    handler.addFilter(_RequestIdFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL")
+    if level:
+        root.setLevel(level.upper())
+
+
+# -- errors in Lambda's shape ------------------------------------------------------
+
+
+class FaultError(Exception):
+    """A runtime fault with a Lambda error type (Runtime.ImportModuleError and friends)."""
+
+    def __init__(self, error_type: str, message: str, stack: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.stack = stack or []
+
+
+def error_object(error_type: str, message: str, stack: list[str], request_id: str) -> dict[str, Any]:
+    return {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": stack}
+
+
+def _user_stack(tb: Any) -> list[str]:
+    """The traceback as the RIC gives it: this module's own frames cut from the top."""
+    frames = traceback.extract_tb(tb)
+    for index, frame in enumerate(frames):
+        if frame.filename != __file__:
+            frames = frames[index:]
+            break
+    else:
+        frames = traceback.StackSummary.from_list([])
+    return traceback.format_list(frames)
+
+
+def _exception_object(exc: BaseException, request_id: str) -> dict[str, Any]:
+    if isinstance(exc, FaultError):
+        return error_object(exc.error_type, exc.message, exc.stack, request_id)
+    return error_object(type(exc).__name__, str(exc), _user_stack(exc.__traceback__), request_id)
+
+
+def _log_error(error: dict[str, Any]) -> None:
+    """`[ERROR] Type: message` and the traceback, as the runtime prints an unhandled error."""
+    lines = [f"[ERROR] {error['errorType']}: {error['errorMessage']}" if error["errorMessage"] else f"[ERROR] {error['errorType']}"]
+    if error["stackTrace"]:
+        lines.append("Traceback (most recent call last):")
+        for element in error["stackTrace"]:
+            lines.extend(element.splitlines())
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+# -- Init ------------------------------------------------------------------------------
+
+
+def load_handler(handler: str) -> Callable[[Any, Any], Any]:
+    """Import the handler's module and find the function, raising Lambda's fault types."""
+    try:
+        module_name, function_name = handler.rsplit(".", 1)
+    except ValueError as exc:
+        raise FaultError("Runtime.MalformedHandlerName", f"Bad handler '{handler}': {exc}") from exc
+    module_path = module_name.replace("/", ".")
+    if module_path.split(".")[0] in sys.builtin_module_names:
+        raise FaultError("Runtime.BuiltInModuleConflict", f"Cannot use built-in module {module_name} as a handler module")
+    try:
+        module = importlib.import_module(module_path)
+    except SyntaxError as exc:
+        stack = [f'  File "{exc.filename}" Line {exc.lineno}\n    {(exc.text or "").strip()}\n']
+        raise FaultError("Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}", stack) from exc
+    except ImportError as exc:
+        raise FaultError("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}") from exc
+    function = getattr(module, function_name, None)
+    if function is None:
+        fault = FaultError("Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'")
+
+        # As in the RIC, a missing handler is not an Init failure: every invoke reports it.
+        def missing_handler(event: Any, context: Any) -> Any:
+            raise fault
+
+        return missing_handler
+    return function
+
+
+# -- the worker ----------------------------------------------------------------------
+
+
+def _memory_kb() -> tuple[int, int]:
+    """(current RSS, peak RSS) in KB."""
+    with open("/proc/self/statm", "rb") as statm:
+        rss_kb = int(statm.read().split()[1]) * _PAGE_SIZE // 1024
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss_kb, max(rss_kb, peak_kb)
+
+
+def _become_environment(spec: WorkerSpec) -> None:
+    os.environ.clear()
+    os.environ.update(spec.environ)
+    time.tzset()
+    os.chdir(spec.task_root)
+    sys.path[:] = [spec.task_root, *spec.extra_sys_path, *sys.path]
+    sys.argv = [spec.handler]
+    _install_logging()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+class Worker:
+    """One execution environment's runtime loop."""
+
+    def __init__(self, sock: socket.socket, spec: WorkerSpec) -> None:
+        self.sock = sock
+        self.spec = spec
+        self.capture: OutputCapture | None = None
+        self.handler: Callable[[Any, Any], Any] | None = None
+
+    def send(self, message: tuple) -> None:
+        self.sock.sendall(encode(message))
+
+    def run(self) -> NoReturn:
+        _become_environment(self.spec)
+        self.capture = OutputCapture()
+        socket.send_fds(self.sock, [encode(("started", os.getpid()))], [self.capture.fd])
+        self.init()
+        while True:
+            message = recv_message(self.sock)
+            if message is None or message[0] == "shutdown":
+                os._exit(0)
+            self.send(self.invoke(*message[1:]))
+
+    def init(self) -> None:
+        started = time.time()
+        begin = time.perf_counter()
+        error = None
+        try:
+            self.handler = load_handler(self.spec.handler)
+        except Exception as exc:  # noqa: BLE001 - any failure of the user's top-level code is an init error
+            error = _exception_object(exc, "")
+            sys.stdout.write(f"LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function code. However, in rare cases, a Lambda runtime update can cause unexpected function behavior. For functions using managed runtimes, runtime updates can be triggered by a function change, or can be applied automatically. To determine if the runtime has been updated, check the runtime version in the INIT_START log entry. If this error correlates with a change in the runtime version, you may be able to mitigate this error by temporarily rolling back to the previous runtime version. For more information, see https://docs.aws.amazon.com/lambda/latest/dg/runtimes-update.html\n")
+            _log_error(error)
+        init_ms = (time.perf_counter() - begin) * 1000
+        assert self.capture is not None
+        self.send(("init", error, init_ms, self.capture.take(), started, time.time(), *_memory_kb()))
+        if error is not None:
+            os._exit(1)  # the RIC exits after posting an init error
+
+    def invoke(
+        self,
+        request_id: str,
+        payload: bytes,
+        deadline_ms: int,
+        invoked_arn: str,
+        trace_header: str | None,
+        client_context: str | None,
+        cognito_identity: str | None,
+    ) -> tuple:
+        assert self.capture is not None and self.handler is not None
+        if trace_header:
+            os.environ["_X_AMZN_TRACE_ID"] = trace_header
+        else:
+            os.environ.pop("_X_AMZN_TRACE_ID", None)
+        _RequestIdFilter.request_id = request_id
+        context = LambdaContext(
+            aws_request_id=request_id, deadline_ms=deadline_ms, invoked_function_arn=invoked_arn,
+            function_name=self.spec.function_name, function_version=self.spec.function_version,
+            memory_limit_in_mb=str(self.spec.memory_size), log_group_name=self.spec.log_group_name,
+            log_stream_name=self.spec.log_stream_name, client_context=client_context, cognito_identity=cognito_identity,
+        )
+        error: dict[str, Any] | None = None
+        body = b""
+        started = time.time()
+        begin = time.perf_counter()
+        try:
+            try:
+                event = json.loads(payload) if payload else {}
+            except ValueError as exc:
+                raise FaultError("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}") from exc
+            result = self.handler(event, context)
+            try:
+                body = json.dumps(result, default=_json_default).encode()
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise FaultError("Runtime.MarshalError", f"Unable to marshal response: {exc}") from exc
+        except SystemExit as exc:
+            # The runtime process exits, as it would under the RIC: the supervisor sees Runtime.ExitError.
+            # Its output stays in the memfd, where the supervisor reads it.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1))
+        except BaseException as exc:  # noqa: BLE001 - every handler failure is reported, even KeyboardInterrupt
+            error = _exception_object(exc, request_id)
+            _log_error(error)
+        duration_ms = (time.perf_counter() - begin) * 1000
+        ended = time.time()
+        if error is None and len(body) > RESPONSE_LIMIT:
+            error = {
+                "errorMessage": f"Response payload size exceeded maximum allowed payload size ({RESPONSE_LIMIT} bytes).",
+                "errorType": "Function.ResponseSizeTooLarge",
+            }
+        if error is not None:
+            body = json.dumps(error).encode()
+        logs = self.capture.take()
+        return ("result", request_id, error is None, body, error and error["errorType"], duration_ms, logs, started, ended, *_memory_kb())
+
+
+def serve(sock: socket.socket, spec: WorkerSpec) -> NoReturn:
+    """Entry point in the forked child; never returns."""
+    try:
+        Worker(sock, spec).run()
+    except BaseException:  # noqa: BLE001 - a broken worker must exit, never fall back into the zygote's loop
+        try:
+            traceback.print_exc()
+            sys.stderr.flush()
+        finally:
+            os._exit(70)

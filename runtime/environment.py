@@ -1,0 +1,317 @@
+"""One execution environment as the supervisor sees it: a worker process and its lifecycle.
+
+    INITIALIZING ──► BUSY ◄──► IDLE (frozen)
+         │             │         │
+         └─────────────┴─────────┴──► SHUTTING_DOWN ──► GONE
+
+A reload marks an environment stale: it finishes what it is doing, then goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from lambdatop.runtime.bootstrap import WorkerSpec
+from lambdatop.runtime.spawner import Spawner
+from lambdatop.runtime.wire import FrameDecoder, encode
+
+_PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+class EnvState(enum.StrEnum):
+    INITIALIZING = "initializing"
+    IDLE = "idle"
+    BUSY = "busy"
+    SHUTTING_DOWN = "shutting_down"
+    GONE = "gone"
+
+
+_TRANSITIONS: dict[EnvState, frozenset[EnvState]] = {
+    EnvState.INITIALIZING: frozenset({EnvState.BUSY, EnvState.IDLE, EnvState.SHUTTING_DOWN, EnvState.GONE}),
+    EnvState.IDLE: frozenset({EnvState.BUSY, EnvState.SHUTTING_DOWN, EnvState.GONE}),
+    EnvState.BUSY: frozenset({EnvState.IDLE, EnvState.SHUTTING_DOWN, EnvState.GONE}),
+    EnvState.SHUTTING_DOWN: frozenset({EnvState.GONE}),
+    EnvState.GONE: frozenset(),
+}
+
+
+class IllegalTransition(RuntimeError):
+    pass
+
+
+class Failure(enum.StrEnum):
+    """Why an environment stopped serving an invocation."""
+
+    TIMEOUT = "timeout"
+    OUT_OF_MEMORY = "out_of_memory"
+    EXITED = "exited"
+    INIT_TIMEOUT = "init_timeout"
+
+
+class EnvironmentFailed(Exception):
+    """The worker could not finish: it timed out, ran out of memory or died."""
+
+    def __init__(self, failure: Failure, logs: str) -> None:
+        super().__init__(failure.value)
+        self.failure = failure
+        self.logs = logs
+
+
+@dataclass(slots=True)
+class InitOutcome:
+    error: dict[str, Any] | None
+    init_ms: float
+    logs: str
+    started_at: float
+    ended_at: float
+
+
+@dataclass(slots=True)
+class InvokeReply:
+    request_id: str
+    ok: bool
+    payload: bytes
+    error_type: str | None
+    duration_ms: float
+    logs: str
+    started_at: float
+    ended_at: float
+    rss_kb: int
+    peak_kb: int
+
+
+class ExecutionEnvironment:
+    """A worker process serving one function, one invocation at a time."""
+
+    def __init__(self, env_id: str, function: str, code_version: str, spec: WorkerSpec, *, memory_mb: int, freeze: bool) -> None:
+        self.id = env_id
+        self.function = function
+        self.code_version = code_version
+        self.spec = spec
+        self.memory_mb = memory_mb
+        self.freeze_when_idle = freeze
+        self.state = EnvState.INITIALIZING
+        self.stale = False
+        self.frozen = False
+        self.pid: int | None = None
+        self.created_at = time.time()
+        self.last_used = self.created_at
+        self.busy_since: float | None = None
+        self.invocations = 0
+        self.rss_kb = 0
+        self.peak_kb = 0
+        self.request_id: str | None = None
+        self._sock: socket.socket | None = None
+        self._log_fd: int | None = None
+        self._decoder = FrameDecoder()
+        self._waiter: asyncio.Future[Any] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._spawner: Spawner | None = None
+        self.exit_description: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<Env {self.id} {self.function} pid={self.pid} {self.state}>"
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def transition(self, new: EnvState) -> None:
+        if new not in _TRANSITIONS[self.state]:
+            raise IllegalTransition(f"{self.id}: {self.state} -> {new}")
+        self.state = new
+
+    @property
+    def alive(self) -> bool:
+        return self.state not in (EnvState.SHUTTING_DOWN, EnvState.GONE)
+
+    async def start(self, spawner: Spawner, init_limit: float) -> InitOutcome:
+        """Fork the worker and run its Init phase; raises EnvironmentFailed on timeout or death."""
+        self._loop = asyncio.get_running_loop()
+        self._spawner = spawner
+        self._sock = spawner.spawn(self.spec)
+        self._waiter = self._loop.create_future()
+        self._loop.add_reader(self._sock.fileno(), self._on_first_readable)
+        timer = self._loop.call_later(init_limit, self._fail, Failure.INIT_TIMEOUT)
+        try:
+            message = await self._waiter
+        finally:
+            timer.cancel()
+        _, error, init_ms, logs, started, ended, rss_kb, peak_kb = message
+        self.rss_kb, self.peak_kb = rss_kb, peak_kb
+        return InitOutcome(error, init_ms, logs, started, ended)
+
+    async def invoke(self, request: tuple, timeout: float) -> InvokeReply:
+        """Send one invocation and wait for its result, at most `timeout` seconds."""
+        assert self._loop is not None and self._sock is not None
+        self.transition(EnvState.BUSY)
+        self.request_id = request[1]
+        self.busy_since = time.monotonic()
+        self.thaw()
+        self._waiter = self._loop.create_future()
+        timer = self._loop.call_later(timeout, self._fail, Failure.TIMEOUT)
+        data = encode(request)
+        try:
+            sent = self._sock.send(data)
+            if sent < len(data):
+                await self._loop.sock_sendall(self._sock, memoryview(data)[sent:])
+        except (BlockingIOError, InterruptedError):
+            await self._loop.sock_sendall(self._sock, data)
+        except OSError:
+            pass  # the worker is gone; the reader sees EOF and fails the waiter
+        try:
+            message = await self._waiter
+        finally:
+            timer.cancel()
+            self.busy_since = None
+        reply = InvokeReply(*message[1:])
+        self.invocations += 1
+        self.rss_kb, self.peak_kb = reply.rss_kb, max(self.peak_kb, reply.peak_kb)
+        return reply
+
+    def idle(self) -> None:
+        """Back in the pool: frozen, as Lambda freezes an environment between invocations."""
+        self.transition(EnvState.IDLE)
+        self.request_id = None
+        self.last_used = time.time()
+        if self.freeze_when_idle:
+            self.freeze()
+
+    def freeze(self) -> None:
+        if self.pid and not self.frozen:
+            self._signal(signal.SIGSTOP)
+            self.frozen = True
+
+    def thaw(self) -> None:
+        if self.pid and self.frozen:
+            self._signal(signal.SIGCONT)
+            self.frozen = False
+
+    def sample_memory(self) -> int:
+        """Current RSS in KB read from /proc (0 if the process is gone); updates the peak."""
+        if not self.pid:
+            return 0
+        try:
+            with open(f"/proc/{self.pid}/statm", "rb") as statm:
+                rss_kb = int(statm.read().split()[1]) * _PAGE_KB
+        except (OSError, IndexError, ValueError):
+            return 0
+        self.rss_kb = rss_kb
+        self.peak_kb = max(self.peak_kb, rss_kb)
+        return rss_kb
+
+    def fail(self, failure: Failure) -> None:
+        """Stop the current invocation: the supervisor enforces a limit (timeout, memory)."""
+        self._fail(failure)
+
+    def kill(self) -> None:
+        """SIGKILL the worker (no extensions, so Lambda's shutdown grace is 0 ms)."""
+        if self.state is EnvState.GONE:
+            return
+        if self.state is not EnvState.SHUTTING_DOWN:
+            self.transition(EnvState.SHUTTING_DOWN)
+        self._signal(signal.SIGKILL)
+
+    def close(self) -> None:
+        """Release our ends; the environment is gone."""
+        if self._sock is not None and self._loop is not None:
+            try:
+                self._loop.remove_reader(self._sock.fileno())
+            except (ValueError, OSError):
+                pass
+            self._sock.close()
+            self._sock = None
+        if self._log_fd is not None:
+            os.close(self._log_fd)
+            self._log_fd = None
+        if self.state is not EnvState.GONE:
+            if self.state is not EnvState.SHUTTING_DOWN:
+                self.transition(EnvState.SHUTTING_DOWN)
+            self.transition(EnvState.GONE)
+
+    def take_logs(self) -> str:
+        """What the worker wrote since its last invocation ended: read from our dup of its memfd."""
+        if self._log_fd is None:
+            return ""
+        try:
+            size = os.fstat(self._log_fd).st_size
+            data = os.pread(self._log_fd, size, 0) if size else b""
+            os.ftruncate(self._log_fd, 0)
+        except OSError:
+            return ""
+        return data.decode("utf-8", "replace")
+
+    # -- internals --------------------------------------------------------------------
+
+    def _signal(self, signum: int) -> None:
+        if self.pid:
+            try:
+                os.kill(self.pid, signum)
+            except ProcessLookupError:
+                pass
+
+    def _fail(self, failure: Failure) -> None:
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        logs = self.take_logs()
+        self.kill()
+        waiter.set_exception(EnvironmentFailed(failure, logs))
+
+    def _on_first_readable(self) -> None:
+        """The first message carries the worker's memfd (SCM_RIGHTS), so it needs recv_fds."""
+        assert self._sock is not None and self._loop is not None
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(self._sock, 65536, 1)
+        except BlockingIOError:
+            return
+        except OSError:
+            data, fds = b"", []
+        if fds:
+            self._log_fd = fds[0]
+        self._loop.remove_reader(self._sock.fileno())
+        self._loop.add_reader(self._sock.fileno(), self._on_readable)
+        self._receive(data)
+
+    def _on_readable(self) -> None:
+        assert self._sock is not None
+        while True:
+            try:
+                data = self._sock.recv(1 << 18)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not self._receive(data) or len(data) < (1 << 18):
+                return
+
+    def _receive(self, data: bytes) -> bool:
+        if not data:
+            self._on_eof()
+            return False
+        for message in self._decoder.feed(data):
+            kind = message[0]
+            if kind == "started":
+                self.pid = message[1]
+            elif self._waiter is not None and not self._waiter.done():
+                self._waiter.set_result(message)
+        return True
+
+    def _on_eof(self) -> None:
+        assert self._sock is not None and self._loop is not None
+        self._loop.remove_reader(self._sock.fileno())
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(EnvironmentFailed(Failure.EXITED, self.take_logs()))
+        if self.state is not EnvState.GONE:
+            if self.state is not EnvState.SHUTTING_DOWN:
+                self.transition(EnvState.SHUTTING_DOWN)
+            if self.on_gone is not None:
+                self.on_gone(self)
+
+    on_gone: Any = None  # set by the pool: called once when the worker's socket closes

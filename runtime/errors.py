@@ -1,0 +1,128 @@
+"""Typed errors.
+
+Two families: `ConfigError` for a configuration we refuse to run, and
+`LambdaServiceError` for what Lambda's Invoke API itself would answer with an
+HTTP error (the caller's fault or the service's), each carrying the exact
+status, error code and body shape boto3 parses. Function errors are *not*
+exceptions: they are successful calls whose record says `error`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024  # 6291456 bytes, request and response
+ASYNC_PAYLOAD_LIMIT = 1024 * 1024  # raised from 256 KB in Oct 2025
+# The runtime's own response POST may be 100 bytes over 6 MB (RIE MaxPayloadSize).
+RESPONSE_PAYLOAD_LIMIT = SYNC_PAYLOAD_LIMIT + 100
+
+
+@dataclass
+class ConfigError(Exception):
+    """A configuration we refuse to run; says which file, function, key and line."""
+
+    message: str
+    path: str | None = None
+    line: int | None = None
+    function: str | None = None
+    key: str | None = None
+
+    def __str__(self) -> str:
+        where = self.path or "<config>"
+        if self.line is not None:
+            where += f":{self.line}"
+        subject = ""
+        if self.function:
+            subject += f"function {self.function!r}: "
+        if self.key:
+            subject += f"{self.key}: "
+        return f"{where}: {subject}{self.message}"
+
+
+class LambdaServiceError(Exception):
+    """An error the Lambda service answers with, before or instead of running code."""
+
+    status: int = 500
+    code: str = "ServiceException"
+    error_kind: str = "Service"  # the body's "Type": User or Service
+    message_key: str = "message"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body Lambda sends for this error (rest-json protocol)."""
+        return {"Type": self.error_kind, self.message_key: self.message}
+
+    def headers(self) -> dict[str, str]:
+        return {"x-amzn-ErrorType": self.code}
+
+
+class FunctionNotFound(LambdaServiceError):
+    status = 404
+    code = "ResourceNotFoundException"
+    error_kind = "User"
+    message_key = "Message"
+
+    def __init__(self, name: str, arn: str | None = None) -> None:
+        target = arn or name
+        super().__init__(f"Function not found: {target}")
+        self.name = name
+
+
+class InvalidRequestContent(LambdaServiceError):
+    status = 400
+    code = "InvalidRequestContentException"
+    error_kind = "User"
+
+
+class InvalidParameterValue(LambdaServiceError):
+    status = 400
+    code = "InvalidParameterValueException"
+    error_kind = "User"
+
+
+class RequestTooLarge(LambdaServiceError):
+    """Payload over the invocation type's limit.
+
+    On the wire Lambda names this `RequestEntityTooLargeException` with a
+    `Message` body, though the API model calls it RequestTooLargeException.
+    """
+
+    status = 413
+    code = "RequestEntityTooLargeException"
+    error_kind = "User"
+    message_key = "Message"
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"Request must be smaller than {limit} bytes for the InvokeFunction operation")
+        self.size = size
+        self.limit = limit
+
+
+class Throttled(LambdaServiceError):
+    """TooManyRequestsException: the concurrency gate said no."""
+
+    status = 429
+    code = "TooManyRequestsException"
+    error_kind = "User"
+
+    ACCOUNT = "ConcurrentInvocationLimitExceeded"
+    RESERVED = "ReservedFunctionConcurrentInvocationLimitExceeded"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("Rate Exceeded.")
+        self.reason = reason
+        self.record: Any = None  # the InvocationRecord of the throttled call, set by the invoker
+
+    def body(self) -> dict[str, Any]:
+        return {"Reason": self.reason, "Type": self.error_kind, "message": self.message}
+
+
+class FleetStopped(LambdaServiceError):
+    """The fleet is shutting down and takes no new invocations."""
+
+    status = 503
+    code = "ServiceException"

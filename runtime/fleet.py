@@ -1,0 +1,343 @@
+"""`Fleet`: the one object the CLI, the HTTP endpoint and the dashboard talk to.
+
+It owns the zygote, one pool per function, the concurrency gate, the invoker,
+the telemetry bus and the live counters, and runs two small loops: a memory
+sampler for busy workers and an idle reaper. `snapshot()` returns plain data
+for the screen to render at its own pace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import json
+import os
+import resource
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lambdatop.runtime.bus import EnvironmentEvent, Subscription, TelemetryBus
+from lambdatop.runtime.config import FleetConfig, FunctionConfig, load_config
+from lambdatop.runtime.environment import EnvState, ExecutionEnvironment, Failure
+from lambdatop.runtime.errors import FleetStopped
+from lambdatop.runtime.gate import ConcurrencyGate
+from lambdatop.runtime.invoker import Invoker
+from lambdatop.runtime.pool import FunctionPool
+from lambdatop.runtime.records import InvocationRecord, InvocationResult, InvocationType, Trigger
+from lambdatop.runtime.spawner import Spawner
+from lambdatop.runtime.stats import Counters, FunctionStats
+
+MEMORY_SAMPLE_INTERVAL_S = 0.02
+REAP_INTERVAL_S = 1.0
+
+
+@dataclass(slots=True)
+class EnvSnapshot:
+    id: str
+    pid: int | None
+    state: str
+    age_s: float
+    idle_s: float
+    invocations: int
+    rss_mb: float
+    code_version: str
+    stale: bool
+    frozen: bool
+    request_id: str | None
+
+
+@dataclass(slots=True)
+class FunctionSnapshot:
+    name: str
+    code_version: str
+    handler: str
+    memory_size: int
+    timeout: int
+    reserved: int | None
+    limit: int
+    in_use: int
+    busy: int
+    idle: int
+    initializing: int
+    envs: list[EnvSnapshot]
+    totals: Counters
+    invocations_per_s: float
+    errors_per_s: float
+    throttles_per_s: float
+    p50_ms: float | None
+    p99_ms: float | None
+    max_memory_used_mb: int
+    concurrency_history: list[int]
+    config: FunctionConfig
+
+    @property
+    def error_pct(self) -> float:
+        return 100.0 * self.totals.errors / self.totals.invocations if self.totals.invocations else 0.0
+
+    @property
+    def cold_pct(self) -> float:
+        return 100.0 * self.totals.cold_starts / self.totals.invocations if self.totals.invocations else 0.0
+
+
+@dataclass(slots=True)
+class FleetSnapshot:
+    at: float
+    account_limit: int
+    in_use: int
+    functions: list[FunctionSnapshot]
+    recent: list[InvocationRecord]  # newest first
+    invocations_per_s: float
+    errors_per_s: float
+    throttles_per_s: float
+    cold_share_pct: float
+    endpoint: str | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class Fleet:
+    def __init__(self, config: FleetConfig | Path | str | None = None, *, work_dir: Path | None = None) -> None:
+        self.config = config if isinstance(config, FleetConfig) else load_config(config)
+        self._own_work_dir = work_dir is None
+        self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="lambdatop-"))
+        self.spawner = Spawner(self.work_dir)
+        self.gate = ConcurrencyGate(self.config.account_concurrency, {n: f.reserved_concurrency for n, f in self.config.functions.items()})
+        self.pools: dict[str, FunctionPool] = {}
+        self.stats: dict[str, FunctionStats] = {}
+        self.bus = TelemetryBus()
+        self.invoker = Invoker(self.config, self.pools, self.gate, self.spawner, self._on_result)
+        self.invoker.on_acquire = self._on_acquire
+        self.endpoint: str | None = None
+        self.extras: dict[str, Any] = {}  # other capabilities add live data for the screen here
+        self._recent: list[InvocationRecord] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
+        self._stopping = False
+        self._drained: asyncio.Event | None = None
+        for name, function in self.config.functions.items():
+            self._add_pool(name, function)
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        _raise_fd_limit()
+        self.spawner.start()
+        atexit.register(self.spawner.kill_now)
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._tasks = [
+            asyncio.create_task(self._sample_memory(), name="lambdatop-memory-sampler"),
+            asyncio.create_task(self._reap_idle(), name="lambdatop-idle-reaper"),
+        ]
+        self._started = True
+
+    async def stop(self, drain_timeout: float | None = None) -> None:
+        """Graceful: in-flight invocations finish (or time out), then every worker and the zygote go."""
+        if not self._started or self._stopping:
+            return
+        self._stopping = True
+        if self.invoker.in_flight and self._drained is not None:
+            try:
+                await asyncio.wait_for(self._drained.wait(), drain_timeout)
+            except asyncio.TimeoutError:
+                pass
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for pool in self.pools.values():
+            pool.shutdown_all()
+        await self.spawner.stop()
+        atexit.unregister(self.spawner.kill_now)
+        if self._own_work_dir:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+        self._started = False
+
+    async def __aenter__(self) -> Fleet:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._started and not self._stopping
+
+    # -- invoking ---------------------------------------------------------------------
+
+    async def invoke(
+        self,
+        function: str,
+        event: Any = None,
+        *,
+        invocation_type: InvocationType | str = InvocationType.REQUEST_RESPONSE,
+        trigger: Trigger | str = Trigger.API,
+        client_context: str | None = None,
+        trace: str | None = None,
+        request_id: str | None = None,
+        qualifier: str | None = None,
+    ) -> InvocationResult:
+        """Run one invocation and return its result.
+
+        `event` may be raw bytes (sent as they are, validated as JSON like the
+        Invoke API does) or any JSON-serialisable value. Raises the Lambda
+        service errors (FunctionNotFound, Throttled, RequestTooLarge,
+        InvalidRequestContent); function errors come back in the result.
+        """
+        if not self.running:
+            raise FleetStopped("lambdatop is not running")
+        payload = event if isinstance(event, (bytes, bytearray)) else json.dumps({} if event is None else event).encode()
+        assert self._drained is not None
+        self._drained.clear()
+        try:
+            return await self.invoker.invoke(
+                function, bytes(payload), invocation_type=InvocationType(invocation_type), trigger=trigger,
+                client_context=client_context, trace=trace, request_id=request_id, qualifier=qualifier,
+            )
+        finally:
+            if not self.invoker.in_flight:
+                self._drained.set()
+
+    def resolve(self, name: str) -> FunctionConfig:
+        """The function a name or ARN refers to; raises FunctionNotFound."""
+        return self.invoker.resolve(name)[0].function
+
+    @property
+    def functions(self) -> dict[str, FunctionConfig]:
+        return {name: pool.function for name, pool in self.pools.items()}
+
+    def function_arn(self, name: str, qualifier: str | None = None) -> str:
+        function = self.pools[name].function
+        return self.config.function_arn(function.function_name or function.name, qualifier)
+
+    # -- environments -----------------------------------------------------------------
+
+    def environments(self, function: str) -> list[ExecutionEnvironment]:
+        return list(self.pools[function].envs.values())
+
+    def kill_environment(self, function: str, env_id: str | None = None) -> ExecutionEnvironment | None:
+        """SIGKILL a worker (busy first, else the most recent idle one) to watch the fleet recover."""
+        pool = self.pools[function]
+        candidates = [e for e in pool.envs.values() if e.alive and e.pid and (env_id is None or e.id == env_id)]
+        if not candidates:
+            return None
+        candidates.sort(key=lambda e: (e.state is not EnvState.BUSY, -e.last_used))
+        env = candidates[0]
+        os.kill(env.pid, 9)  # type: ignore[arg-type]
+        return env
+
+    def update_function(self, function: FunctionConfig, code_version: str | None = None) -> None:
+        """A new config or code version: environments are recycled, the new version serves from now on."""
+        if function.name not in self.pools:
+            self._add_pool(function.name, function)
+        pool = self.pools[function.name]
+        pool.mark_stale(function, code_version)
+        self.gate.set_reserved(function.name, function.reserved_concurrency)
+
+    def remove_function(self, name: str) -> None:
+        pool = self.pools.pop(name, None)
+        if pool is not None:
+            pool.mark_stale()
+            self.gate.set_reserved(name, None)
+
+    # -- telemetry --------------------------------------------------------------------
+
+    def subscribe(self, name: str, maxlen: int = 10_000) -> Subscription:
+        return self.bus.subscribe(name, maxlen)
+
+    def snapshot(self, recent: int = 100) -> FleetSnapshot:
+        now = time.time()
+        functions = []
+        totals_invocations = totals_cold = 0
+        inv_rate = err_rate = thr_rate = 0.0
+        for name, pool in self.pools.items():
+            stats = self.stats[name]
+            envs = [
+                EnvSnapshot(
+                    id=e.id, pid=e.pid, state=str(e.state), age_s=now - e.created_at, idle_s=now - e.last_used,
+                    invocations=e.invocations, rss_mb=e.rss_kb / 1024, code_version=e.code_version, stale=e.stale,
+                    frozen=e.frozen, request_id=e.request_id,
+                )
+                for e in pool.envs.values()
+            ]
+            snap = FunctionSnapshot(
+                name=name, code_version=pool.code_version, handler=pool.function.handler,
+                memory_size=pool.function.memory_size, timeout=pool.function.timeout,
+                reserved=pool.function.reserved_concurrency, limit=self.gate.limit_for(name),
+                in_use=self.gate.in_use.get(name, 0),
+                busy=sum(1 for e in envs if e.state == EnvState.BUSY),
+                idle=sum(1 for e in envs if e.state == EnvState.IDLE),
+                initializing=sum(1 for e in envs if e.state == EnvState.INITIALIZING),
+                envs=envs, totals=Counters(**{k: getattr(stats.totals, k) for k in Counters.__slots__}),
+                invocations_per_s=stats.rate("invocations", now=now), errors_per_s=stats.rate("errors", now=now),
+                throttles_per_s=stats.rate("throttles", now=now), p50_ms=stats.percentile(0.5),
+                p99_ms=stats.percentile(0.99), max_memory_used_mb=stats.max_memory_used_mb,
+                concurrency_history=stats.history("max_concurrency", now=now), config=pool.function,
+            )
+            functions.append(snap)
+            totals_invocations += stats.totals.invocations
+            totals_cold += stats.totals.cold_starts
+            inv_rate += snap.invocations_per_s
+            err_rate += snap.errors_per_s
+            thr_rate += snap.throttles_per_s
+        return FleetSnapshot(
+            at=now, account_limit=self.gate.account_limit, in_use=self.gate.total_in_use, functions=functions,
+            recent=list(reversed(self._recent[-recent:])), invocations_per_s=inv_rate, errors_per_s=err_rate,
+            throttles_per_s=thr_rate, cold_share_pct=100.0 * totals_cold / totals_invocations if totals_invocations else 0.0,
+            endpoint=self.endpoint, extras=dict(self.extras),
+        )
+
+    # -- internals --------------------------------------------------------------------
+
+    def _add_pool(self, name: str, function: FunctionConfig) -> None:
+        pool = FunctionPool(function, self.config, self.spawner, self.work_dir)
+        pool.on_change = self._on_env_change
+        self.pools[name] = pool
+        self.stats.setdefault(name, FunctionStats())
+
+    def _on_result(self, result: InvocationResult) -> None:
+        record = result.record
+        stats = self.stats.get(record.function)
+        if stats is not None:
+            stats.add(record)
+        self._recent.append(record)
+        if len(self._recent) > 2000:
+            del self._recent[:1000]
+        self.bus.publish(result)
+
+    def _on_acquire(self, function: str, in_use: int) -> None:
+        self.stats[function].saw_concurrency(in_use)
+
+    def _on_env_change(self, env: ExecutionEnvironment) -> None:
+        self.bus.publish(EnvironmentEvent(env.function, env.id, str(env.state), env.pid, time.time()))
+
+    async def _sample_memory(self) -> None:
+        """Enforce memory sizes: a busy worker whose RSS passes its limit is killed (Runtime.OutOfMemory)."""
+        while True:
+            await asyncio.sleep(MEMORY_SAMPLE_INTERVAL_S)
+            for env in list(self.invoker.busy):
+                if env.state is EnvState.BUSY and env.sample_memory() > env.memory_mb * 1024:
+                    env.fail(Failure.OUT_OF_MEMORY)
+
+    async def _reap_idle(self) -> None:
+        while True:
+            await asyncio.sleep(REAP_INTERVAL_S)
+            now = time.time()
+            for pool in list(self.pools.values()):
+                pool.reap_idle(now)
+
+
+def _raise_fd_limit() -> None:
+    """Each environment holds a socket and a log fd here; 1,000 of them need more than the default 1,024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError):
+            pass

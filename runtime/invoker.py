@@ -1,0 +1,299 @@
+"""One invocation, start to finish: validate, pass the gate, get an environment, run, record.
+
+Whatever happens (success, function error, throttle, timeout, out of memory,
+a worker that dies) the caller gets an `InvocationResult` or a typed service
+error, and exactly one `InvocationRecord` is published.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from lambdatop.runtime import logformat
+from lambdatop.runtime.config import FleetConfig
+from lambdatop.runtime.environment import EnvironmentFailed, ExecutionEnvironment, Failure
+from lambdatop.runtime.errors import (
+    ASYNC_PAYLOAD_LIMIT,
+    SYNC_PAYLOAD_LIMIT,
+    FunctionNotFound,
+    InvalidRequestContent,
+    RequestTooLarge,
+    Throttled,
+)
+from lambdatop.runtime.gate import ConcurrencyGate
+from lambdatop.runtime.identifiers import parse_trace_header, request_id as new_request_id, segment_id, trace_header, trace_id
+from lambdatop.runtime.pool import FunctionPool
+from lambdatop.runtime.records import InvocationRecord, InvocationResult, InvocationStatus, InvocationType, Trigger
+from lambdatop.runtime.spawner import Spawner
+
+INIT_LIMIT_S = 10.0  # Lambda's Init phase limit for on-demand functions
+
+
+class Invoker:
+    def __init__(
+        self,
+        config: FleetConfig,
+        pools: Mapping[str, FunctionPool],
+        gate: ConcurrencyGate,
+        spawner: Spawner,
+        on_result: Callable[[InvocationResult], None],
+    ) -> None:
+        self.config = config
+        self.pools = pools
+        self.gate = gate
+        self.spawner = spawner
+        self.on_result = on_result
+        self.busy: set[ExecutionEnvironment] = set()  # for the memory sampler
+        self.in_flight = 0
+        self.on_acquire: Callable[[str, int], None] | None = None
+
+    def resolve(self, name: str) -> tuple[FunctionPool, str | None]:
+        """A function by name, `name:qualifier`, or full or partial ARN; returns (pool, qualifier)."""
+        qualifier = None
+        target = name
+        if target.startswith("arn:"):
+            parts = target.split(":")
+            target = parts[6] if len(parts) > 6 else ""
+            qualifier = parts[7] if len(parts) > 7 else None
+        elif ":function:" in target:  # partial ARN: 123456789012:function:name[:qualifier]
+            parts = target.split(":")
+            target = parts[2]
+            qualifier = parts[3] if len(parts) > 3 else None
+        elif ":" in target:
+            target, qualifier = target.split(":", 1)
+        pool = self.pools.get(target)
+        if pool is None:
+            for candidate in self.pools.values():
+                if target in candidate.function.names:
+                    pool = candidate
+                    break
+        if pool is None or (qualifier not in (None, "$LATEST")):
+            raise FunctionNotFound(name, self.config.function_arn(target, qualifier))
+        return pool, qualifier
+
+    async def invoke(
+        self,
+        name: str,
+        payload: bytes,
+        *,
+        invocation_type: InvocationType = InvocationType.REQUEST_RESPONSE,
+        trigger: Trigger | str = Trigger.API,
+        client_context: str | None = None,
+        trace: str | None = None,
+        request_id: str | None = None,
+        qualifier: str | None = None,
+    ) -> InvocationResult:
+        pool, name_qualifier = self.resolve(name if qualifier is None else f"{name}:{qualifier}")
+        limit = ASYNC_PAYLOAD_LIMIT if invocation_type is InvocationType.EVENT else SYNC_PAYLOAD_LIMIT
+        if len(payload) > limit:
+            raise RequestTooLarge(len(payload), limit)
+        _check_json(payload)
+
+        function = pool.function
+        now = time.time()
+        incoming = parse_trace_header(trace)
+        record = InvocationRecord(
+            request_id=request_id or new_request_id(),
+            function=function.name,
+            version=pool.version,
+            code_version=pool.code_version,
+            trigger=str(trigger),
+            invocation_type=str(invocation_type),
+            started_at=now,
+            memory_size_mb=function.memory_size,
+            trace_id=incoming.get("Root") or trace_id(now),
+            segment_id=segment_id(),
+            parent_id=incoming.get("Parent"),
+        )
+        if invocation_type is InvocationType.DRY_RUN:
+            record.ended_at = now
+            return InvocationResult(record, payload, b"")
+        try:
+            self.gate.acquire(function.name)
+        except Throttled as throttle:
+            record.status = InvocationStatus.THROTTLED
+            record.error_type = throttle.code
+            record.error_message = f"Rate Exceeded. ({throttle.reason})"
+            record.ended_at = time.time()
+            throttle.record = record
+            self.on_result(InvocationResult(record, payload, json.dumps(throttle.body()).encode()))
+            raise
+        self.in_flight += 1
+        if self.on_acquire is not None:
+            self.on_acquire(function.name, self.gate.in_use[function.name])
+        try:
+            sampled = function.tracing == "Active" or incoming.get("Sampled") == "1"
+            header = trace_header(record.trace_id or "", record.segment_id or "", sampled)
+            arn = self.config.function_arn(function.function_name or function.name, name_qualifier)
+            result = await self._run(pool, record, payload, arn, header, client_context)
+        finally:
+            self.in_flight -= 1
+            self.gate.release(function.name)
+        self.on_result(result)
+        return result
+
+    async def _run(
+        self, pool: FunctionPool, record: InvocationRecord, payload: bytes, arn: str, header: str, client_context: str | None
+    ) -> InvocationResult:
+        function = pool.function
+        lines: list[str] = []
+        timeout = float(function.timeout)
+        begin = time.perf_counter()
+        env = pool.take_idle()
+        if env is None:
+            record.cold_start = True
+            env, failed = await self._cold_start(pool, record, lines, begin)
+            if failed is not None:
+                return self._finish(record, lines, payload, failed, init_failed=True)
+            assert env is not None
+            timeout -= time.perf_counter() - begin if record.init_duration_ms is None else 0.0
+        record.env_id, record.pid = env.id, env.pid
+        lines.append(logformat.start_line(record.request_id, record.version))
+        request = (
+            "invoke", record.request_id, payload, int((time.time() + timeout) * 1000), arn, header, client_context, None,
+        )
+        self.busy.add(env)
+        invoke_begin = time.perf_counter()
+        try:
+            reply = await env.invoke(request, max(timeout, 0.001))
+        except EnvironmentFailed as failure:
+            lines.extend(logformat.split_output(failure.logs))
+            record.duration_ms = (time.perf_counter() - invoke_begin) * 1000 + _suppressed_init_ms(record, begin, invoke_begin)
+            record.max_memory_used_mb = _mb(env.peak_kb)
+            error = await self._platform_error(env, record, failure.failure, function.timeout)
+            pool.retire(env)
+            return self._finish(record, lines, payload, error)
+        finally:
+            self.busy.discard(env)
+        lines.extend(logformat.split_output(reply.logs))
+        record.duration_ms = reply.duration_ms + _suppressed_init_ms(record, begin, invoke_begin)
+        record.invoke_started_at, record.invoke_ended_at = reply.started_at, reply.ended_at
+        record.max_memory_used_mb = _mb(reply.peak_kb)
+        if not reply.ok:
+            record.status = InvocationStatus.ERROR
+            record.error_type = reply.error_type
+            record.error_message = _error_message(reply.payload)
+        pool.release(env)
+        return self._finish(record, lines, payload, reply.payload)
+
+    async def _cold_start(
+        self, pool: FunctionPool, record: InvocationRecord, lines: list[str], begin: float
+    ) -> tuple[ExecutionEnvironment | None, bytes | None]:
+        """Create an environment and run Init. Returns (env, None) or (None, error payload)."""
+        lines.append(logformat.init_start_line(pool.function.runtime, self.config.region))
+        env = pool.new_environment()
+        record.init_started_at = time.time()
+        try:
+            outcome = await env.start(self.spawner, INIT_LIMIT_S)
+        except EnvironmentFailed as failure:
+            lines.extend(logformat.split_output(failure.logs))
+            pool.retire(env)
+            if failure.failure is not Failure.INIT_TIMEOUT:
+                record.duration_ms = (time.perf_counter() - begin) * 1000
+                lines.append(logformat.init_report_line(record.duration_ms, "init", "error", "Runtime.ExitError"))
+                return None, await self._platform_error(env, record, failure.failure, pool.function.timeout)
+            # Lambda retries a timed-out Init inside the invoke, bounded by the function timeout.
+            lines.append(logformat.init_report_line(INIT_LIMIT_S * 1000, "init", "timeout"))
+            return await self._suppressed_init(pool, record, lines, begin)
+        lines.extend(logformat.split_output(outcome.logs))
+        record.pid = env.pid
+        if outcome.error is not None:
+            record.init_duration_ms = None
+            record.duration_ms = outcome.init_ms
+            record.status = InvocationStatus.ERROR
+            record.error_type = outcome.error["errorType"]
+            record.error_message = outcome.error["errorMessage"]
+            record.max_memory_used_mb = _mb(env.peak_kb)
+            lines.append(logformat.init_report_line(outcome.init_ms, "init", "error", record.error_type))
+            pool.retire(env)
+            return None, json.dumps(outcome.error).encode()
+        record.init_duration_ms = outcome.init_ms
+        record.init_started_at = outcome.started_at
+        return env, None
+
+    async def _suppressed_init(
+        self, pool: FunctionPool, record: InvocationRecord, lines: list[str], begin: float
+    ) -> tuple[ExecutionEnvironment | None, bytes | None]:
+        env = pool.new_environment()
+        budget = pool.function.timeout - (time.perf_counter() - begin) + INIT_LIMIT_S
+        try:
+            outcome = await env.start(self.spawner, max(budget, 0.001))
+        except EnvironmentFailed as failure:
+            lines.extend(logformat.split_output(failure.logs))
+            pool.retire(env)
+            record.duration_ms = (time.perf_counter() - begin) * 1000
+            return None, await self._platform_error(env, record, failure.failure, pool.function.timeout)
+        lines.extend(logformat.split_output(outcome.logs))
+        if outcome.error is not None:
+            pool.retire(env)
+            record.duration_ms = (time.perf_counter() - begin) * 1000
+            record.status = InvocationStatus.ERROR
+            record.error_type = outcome.error["errorType"]
+            record.error_message = outcome.error["errorMessage"]
+            lines.append(logformat.init_report_line(outcome.init_ms, "invoke", "error", record.error_type))
+            return None, json.dumps(outcome.error).encode()
+        return env, None
+
+    async def _platform_error(self, env: ExecutionEnvironment, record: InvocationRecord, failure: Failure, timeout: int) -> bytes:
+        """Record a failure the platform detected and return Lambda's error payload for it."""
+        rid = record.request_id
+        if failure in (Failure.TIMEOUT, Failure.INIT_TIMEOUT):
+            record.status = InvocationStatus.TIMEOUT
+            record.error_type = "Sandbox.Timedout"
+            record.error_message = f"RequestId: {rid} Error: Task timed out after {timeout:.2f} seconds"
+        elif failure is Failure.OUT_OF_MEMORY:
+            record.status = InvocationStatus.OUT_OF_MEMORY
+            record.error_type = "Runtime.OutOfMemory"
+            record.error_message = f"RequestId: {rid} Error: Runtime exited with error: signal: killed"
+            record.max_memory_used_mb = max(record.max_memory_used_mb, record.memory_size_mb)
+        else:
+            description = await self.spawner.exit_status(env.pid) if env.pid else None
+            record.status = InvocationStatus.CRASHED
+            record.error_type = "Runtime.ExitError"
+            if description is None or description == "exit status 0":
+                record.error_message = f"RequestId: {rid} Error: Runtime exited without providing a reason"
+            else:
+                record.error_message = f"RequestId: {rid} Error: Runtime exited with error: {description}"
+        return json.dumps({"errorMessage": record.error_message, "errorType": record.error_type}).encode()
+
+    def _finish(self, record: InvocationRecord, lines: list[str], request: bytes, response: bytes, init_failed: bool = False) -> InvocationResult:
+        if init_failed:
+            lines.append(logformat.start_line(record.request_id, record.version))
+        record.billed_duration_ms = logformat.billed_duration_ms(record.duration_ms, record.init_duration_ms)
+        record.ended_at = time.time()
+        lines.append(logformat.end_line(record.request_id))
+        lines.append(logformat.report_line(record, init_failed=init_failed and record.status is InvocationStatus.ERROR))
+        return InvocationResult(record, request, response, lines)
+
+
+def _check_json(payload: bytes) -> None:
+    """Lambda refuses a body that is not JSON before any code runs."""
+    if not payload.strip():
+        return
+    try:
+        json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRequestContent(f"Could not parse request body into json: Could not parse payload into json: {exc}") from exc
+
+
+def _error_message(payload: bytes) -> str | None:
+    try:
+        error: Any = json.loads(payload)
+    except ValueError:
+        return None
+    return error.get("errorMessage") if isinstance(error, dict) else None
+
+
+def _suppressed_init_ms(record: InvocationRecord, begin: float, invoke_begin: float) -> float:
+    """A cold start whose Init was retried inside the invoke bills that time as Duration."""
+    if record.cold_start and record.init_duration_ms is None:
+        return (invoke_begin - begin) * 1000
+    return 0.0
+
+
+def _mb(kb: int) -> int:
+    return math.ceil(kb / 1024)

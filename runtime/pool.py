@@ -1,0 +1,136 @@
+"""One function's pool of execution environments.
+
+Warm reuse takes the most recently used idle environment (LIFO), so the ones
+at the bottom of the stack age out after the idle timeout, as on Lambda.
+A new code or config version makes every environment stale: idle ones go at
+once, busy ones after their current invocation.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from lambdatop.runtime.bootstrap import WorkerSpec
+from lambdatop.runtime.config import FleetConfig, FunctionConfig
+from lambdatop.runtime.environment import EnvState, ExecutionEnvironment
+from lambdatop.runtime.identifiers import log_stream_name
+from lambdatop.runtime.spawner import Spawner
+from lambdatop.runtime.variables import lambda_environment
+
+_env_numbers = itertools.count(1)
+
+
+class FunctionPool:
+    def __init__(self, function: FunctionConfig, fleet: FleetConfig, spawner: Spawner, work_dir: Path, code_version: str = "v1") -> None:
+        self.function = function
+        self.fleet = fleet
+        self.spawner = spawner
+        self.work_dir = work_dir
+        self.code_version = code_version
+        self.version = "$LATEST"
+        self.idle: list[ExecutionEnvironment] = []
+        self.envs: dict[str, ExecutionEnvironment] = {}
+        self.on_change: Callable[[ExecutionEnvironment], None] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.function.name
+
+    def take_idle(self) -> ExecutionEnvironment | None:
+        """The most recently used idle environment of the current version, if any."""
+        while self.idle:
+            env = self.idle.pop()
+            if env.state is EnvState.IDLE and not env.stale:
+                return env
+        return None
+
+    def new_environment(self) -> ExecutionEnvironment:
+        number = next(_env_numbers)
+        env_id = f"{self.name}-{number}"
+        tmpdir = self.work_dir / "envs" / env_id / "tmp"
+        tmpdir.mkdir(parents=True, exist_ok=True)
+        stream = log_stream_name(self.version)
+        spec = WorkerSpec(
+            env_id=env_id,
+            function_name=self.function.function_name or self.name,
+            function_version=self.version,
+            handler=self.function.handler,
+            task_root=str(self.function.code_dir),
+            environ=lambda_environment(self.function, self.fleet, version=self.version, tmpdir=tmpdir, log_stream=stream),
+            memory_size=self.function.memory_size,
+            log_group_name=f"/aws/lambda/{self.function.function_name or self.name}",
+            log_stream_name=stream,
+            extra_sys_path=[str(Path(p)) for p in self.function.layers if Path(p).is_dir()],
+        )
+        env = ExecutionEnvironment(env_id, self.name, self.code_version, spec, memory_mb=self.function.memory_size, freeze=self.function.freeze)
+        env.on_gone = self._on_gone
+        self.envs[env_id] = env
+        return env
+
+    def release(self, env: ExecutionEnvironment) -> None:
+        """An invocation finished without breaking the environment: keep it warm, or retire it if stale."""
+        if env.stale or env.code_version != self.code_version or not env.alive:
+            self.retire(env)
+            return
+        env.idle()
+        self.idle.append(env)
+        self._changed(env)
+
+    def retire(self, env: ExecutionEnvironment) -> None:
+        """Shut the environment down and forget it."""
+        if env in self.idle:
+            self.idle.remove(env)
+        env.kill()
+        self._forget(env)
+
+    def mark_stale(self, function: FunctionConfig | None = None, code_version: str | None = None) -> None:
+        """A new version: idle environments go now, busy ones after their invocation."""
+        if function is not None:
+            self.function = function
+        if code_version is not None:
+            self.code_version = code_version
+        for env in list(self.envs.values()):
+            env.stale = True
+            if env.state is EnvState.IDLE:
+                self.retire(env)
+
+    def reap_idle(self, now: float | None = None) -> int:
+        """Shut down environments idle for longer than the function's idle timeout."""
+        now = now if now is not None else time.time()
+        expired = [env for env in self.idle if now - env.last_used >= self.function.idle_timeout]
+        for env in expired:
+            self.retire(env)
+        return len(expired)
+
+    def busy(self) -> list[ExecutionEnvironment]:
+        return [env for env in self.envs.values() if env.state is EnvState.BUSY]
+
+    def count(self, state: EnvState) -> int:
+        return sum(1 for env in self.envs.values() if env.state is state)
+
+    def shutdown_all(self) -> None:
+        for env in list(self.envs.values()):
+            self.retire(env)
+
+    def _on_gone(self, env: ExecutionEnvironment) -> None:
+        """The worker's socket closed: it exited, was killed, or crashed while idle."""
+        if env in self.idle:
+            self.idle.remove(env)
+        if env.state is not EnvState.BUSY and env.state is not EnvState.INITIALIZING:
+            self._forget(env)
+
+    def _forget(self, env: ExecutionEnvironment) -> None:
+        env.close()
+        if self.envs.pop(env.id, None) is not None:
+            if env.pid:
+                self.spawner.forget(env.pid)
+            shutil.rmtree(self.work_dir / "envs" / env.id, ignore_errors=True)
+            self._changed(env)
+
+    def _changed(self, env: ExecutionEnvironment) -> None:
+        if self.on_change is not None:
+            self.on_change(env)

@@ -1,0 +1,170 @@
+"""The supervisor's side of the zygote: start it, ask it for workers, hear of their exits."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import pickle
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from lambdatop.runtime.bootstrap import WorkerSpec
+
+
+class SpawnerError(RuntimeError):
+    """The zygote could not be started or has died."""
+
+
+class Spawner:
+    """Owns the zygote process and the control socket to it."""
+
+    def __init__(self, work_dir: Path) -> None:
+        self.work_dir = work_dir
+        self.process: subprocess.Popen[bytes] | None = None
+        self._control: socket.socket | None = None
+        self._outbox: collections.deque[tuple[bytes, socket.socket]] = collections.deque()
+        self._writer_armed = False
+        self._exits: dict[int, str] = {}
+        self._exit_waiters: dict[int, asyncio.Future[str]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # A big send buffer lets a burst of spawn requests queue without blocking.
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "lambdatop.runtime.zygote", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+            cwd=self.work_dir,
+            start_new_session=True,  # Ctrl-C in the terminal must not reach workers; the supervisor stops them
+            stdin=subprocess.DEVNULL,
+        )
+        theirs.close()
+        ours.setblocking(False)
+        self._control = ours
+        self._loop.add_reader(ours.fileno(), self._on_readable)
+
+    @property
+    def alive(self) -> bool:
+        return self._control is not None and self.process is not None and self.process.poll() is None
+
+    def spawn(self, spec: WorkerSpec) -> socket.socket:
+        """Ask for a worker; returns the supervisor's end of the worker's socket."""
+        if not self.alive:
+            self._restart()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        ours.setblocking(False)
+        self._outbox.append((pickle.dumps(("spawn", spec)), theirs))
+        self._flush()
+        return ours
+
+    def _flush(self) -> None:
+        assert self._control is not None and self._loop is not None
+        while self._outbox:
+            data, theirs = self._outbox[0]
+            try:
+                socket.send_fds(self._control, [data], [theirs.fileno()])
+            except BlockingIOError:
+                if not self._writer_armed:
+                    self._loop.add_writer(self._control.fileno(), self._flush)
+                    self._writer_armed = True
+                return
+            except OSError:
+                # The zygote is gone: the worker sockets see EOF and their invocations fail as crashes.
+                self._outbox.popleft()
+                theirs.close()
+                continue
+            self._outbox.popleft()
+            theirs.close()
+        if self._writer_armed:
+            self._loop.remove_writer(self._control.fileno())
+            self._writer_armed = False
+
+    def _on_readable(self) -> None:
+        assert self._control is not None
+        while True:
+            try:
+                data = self._control.recv(65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self._detach()
+                return
+            kind, payload = pickle.loads(data)
+            if kind == "exit":
+                pid, description = payload
+                waiter = self._exit_waiters.pop(pid, None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(description)
+                else:
+                    self._exits[pid] = description
+
+    async def exit_status(self, pid: int, timeout: float = 2.0) -> str | None:
+        """How worker `pid` ended ("exit status 1", "signal: killed"), once the zygote has reaped it."""
+        if pid in self._exits:
+            return self._exits.pop(pid)
+        assert self._loop is not None
+        waiter = self._exit_waiters.setdefault(pid, self._loop.create_future())
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        except asyncio.TimeoutError:
+            return None
+        finally:
+            self._exit_waiters.pop(pid, None)
+
+    def forget(self, pid: int) -> None:
+        self._exits.pop(pid, None)
+
+    def _detach(self) -> None:
+        if self._control is not None and self._loop is not None:
+            self._loop.remove_reader(self._control.fileno())
+            if self._writer_armed:
+                self._loop.remove_writer(self._control.fileno())
+                self._writer_armed = False
+            self._control.close()
+        self._control = None
+
+    def _restart(self) -> None:
+        self._detach()
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.start()
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Close the control socket: the zygote kills every worker it has and exits."""
+        self._detach()
+        for _, theirs in self._outbox:
+            theirs.close()
+        self._outbox.clear()
+        process = self.process
+        if process is None:
+            return
+        deadline = asyncio.get_running_loop().time() + timeout
+        while process.poll() is None and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for waiter in self._exit_waiters.values():
+            if not waiter.done():
+                waiter.cancel()
+        self._exit_waiters.clear()
+
+    def kill_now(self) -> None:
+        """Last resort at interpreter exit: no loop, no waiting."""
+        if self.process is not None and self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, 9)
+            except (ProcessLookupError, PermissionError):
+                self.process.kill()

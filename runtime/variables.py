@@ -1,0 +1,70 @@
+"""The environment variables a worker starts with: Lambda's reserved set plus the function's own.
+
+Nothing else of the developer's shell leaks in, except PATH, HOME and LANG
+(and AWS credentials, which local code calling AWS needs the way Lambda code
+gets its role's). See LAMBDA.md §3.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from lambdatop.runtime.config import FleetConfig, FunctionConfig
+
+_PASSED_THROUGH = ("PATH", "HOME", "LANG")
+_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+# Lambda always has credentials; placeholder ones keep SDK clients constructible offline.
+_PLACEHOLDER_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "ASIALAMBDATOPLOCAL00",
+    "AWS_SECRET_ACCESS_KEY": "lambdatop-local-secret-access-key",
+    "AWS_SESSION_TOKEN": "lambdatop-local-session-token",
+}
+RUNTIME_DIR = str(Path(__file__).resolve().parent)
+XRAY_DAEMON = ("127.0.0.1", 2000)
+
+
+def lambda_environment(
+    function: FunctionConfig,
+    fleet: FleetConfig,
+    *,
+    version: str,
+    tmpdir: Path,
+    log_stream: str,
+    xray_daemon: tuple[str, int] = XRAY_DAEMON,
+    runtime_api: str | None = None,
+) -> dict[str, str]:
+    host, port = xray_daemon
+    environ = {
+        "_HANDLER": function.handler,
+        "AWS_REGION": fleet.region,
+        "AWS_DEFAULT_REGION": fleet.region,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
+        "AWS_LAMBDA_FUNCTION_NAME": function.function_name or function.name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+        "AWS_LAMBDA_FUNCTION_VERSION": version,
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.function_name or function.name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+        "LAMBDA_TASK_ROOT": str(function.code_dir),
+        "LAMBDA_RUNTIME_DIR": RUNTIME_DIR,
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+        "AWS_XRAY_DAEMON_ADDRESS": f"{host}:{port}",
+        "_AWS_XRAY_DAEMON_ADDRESS": host,
+        "_AWS_XRAY_DAEMON_PORT": str(port),
+        "TZ": ":UTC",
+        "LANG": "en_US.UTF-8",
+        "TMPDIR": str(tmpdir),
+        "PYTHONUNBUFFERED": "1",
+    }
+    if runtime_api:
+        environ["AWS_LAMBDA_RUNTIME_API"] = runtime_api
+    for name in _PASSED_THROUGH:
+        if name in os.environ:
+            environ[name] = os.environ[name]
+    for name in _CREDENTIALS:
+        environ[name] = os.environ.get(name, _PLACEHOLDER_CREDENTIALS[name])
+    environ["AWS_ACCESS_KEY"] = environ["AWS_ACCESS_KEY_ID"]
+    # The function's own variables last: Lambda refuses reserved names at deploy, we let them win locally.
+    environ.update(function.environment)
+    return environ

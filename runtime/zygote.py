@@ -1,0 +1,153 @@
+"""The zygote: a small single-threaded process that forks execution environments.
+
+Forking the supervisor is not allowed (it has threads, an event loop and the
+UI), and starting a fresh interpreter per cold start costs tens of
+milliseconds. So the supervisor starts this process once; it pre-imports the
+worker bootstrap (never user code) and forks a worker per request. It is the
+workers' parent, so it reaps them and reports each exit status back.
+
+Run as `python -m lambdatop.runtime.zygote FD` where FD is a SOCK_SEQPACKET
+socket to the supervisor. When that socket closes, the zygote kills its
+workers and exits; PR_SET_PDEATHSIG covers a supervisor killed with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import pickle
+import select
+import signal
+import socket
+import sys
+
+from lambdatop.runtime import bootstrap
+
+PR_SET_PDEATHSIG = 1
+MAX_CONTROL_MESSAGE = 1 << 20
+
+
+def die_with_parent() -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def describe_status(status: int) -> str:
+    """An exit status in the words Go's os/exec uses, which Lambda's messages quote."""
+    if os.WIFSIGNALED(status):
+        signum = os.WTERMSIG(status)
+        names = {
+            signal.SIGKILL: "killed", signal.SIGSEGV: "segmentation fault", signal.SIGABRT: "aborted",
+            signal.SIGTERM: "terminated", signal.SIGBUS: "bus error", signal.SIGFPE: "floating point exception",
+            signal.SIGILL: "illegal instruction", signal.SIGINT: "interrupt",
+        }
+        return f"signal: {names.get(signum, signal.Signals(signum).name)}"
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
+
+
+class Zygote:
+    def __init__(self, control: socket.socket) -> None:
+        self.control = control
+        self.children: set[int] = set()
+        self.parent_pid = os.getppid()
+        self.wakeup_read, wakeup_write = os.pipe()
+        os.set_blocking(wakeup_write, False)
+        signal.set_wakeup_fd(wakeup_write)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def run(self) -> None:
+        while True:
+            try:
+                readable, _, _ = select.select([self.control, self.wakeup_read], [], [])
+            except InterruptedError:
+                continue
+            if self.wakeup_read in readable:
+                os.read(self.wakeup_read, 4096)
+                self.reap()
+            if self.control in readable and not self.handle_request():
+                self.shutdown()
+                return
+
+    def handle_request(self) -> bool:
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(self.control, MAX_CONTROL_MESSAGE, 1)
+        except ConnectionResetError:
+            return False
+        if not data:
+            return False
+        kind, payload = pickle.loads(data)
+        if kind == "spawn":
+            self.spawn(payload, fds[0])
+        elif kind == "stop":
+            return False
+        return True
+
+    def spawn(self, spec: bootstrap.WorkerSpec, worker_fd: int) -> None:
+        pid = os.fork()
+        if pid == 0:
+            self.become_worker(spec, worker_fd)
+        os.close(worker_fd)
+        self.children.add(pid)
+
+    def become_worker(self, spec: bootstrap.WorkerSpec, worker_fd: int) -> None:
+        try:
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            self.control.close()
+            os.close(self.wakeup_read)
+            die_with_parent()
+            sock = socket.socket(fileno=worker_fd)
+            sock.setblocking(True)
+        except BaseException:  # noqa: BLE001 - never return into the zygote's loop
+            os._exit(70)
+        bootstrap.serve(sock, spec)
+
+    def reap(self) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self.children.discard(pid)
+            self.report(("exit", (pid, describe_status(status))))
+
+    def report(self, message: tuple) -> None:
+        try:
+            self.control.send(pickle.dumps(message))
+        except OSError:
+            pass
+
+    def shutdown(self) -> None:
+        for pid in list(self.children):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in list(self.children):
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+
+def main() -> None:
+    die_with_parent()
+    # `-m` put the launch directory on sys.path; workers must see only their own code folder.
+    sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd())]
+    control = socket.socket(fileno=int(sys.argv[1]))
+    control.setblocking(True)
+    if os.getppid() == 1:  # the supervisor died before we could arm PDEATHSIG
+        return
+    Zygote(control).run()
+
+
+if __name__ == "__main__":
+    main()
