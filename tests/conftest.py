@@ -1,0 +1,74 @@
+"""Shared fixtures: real fleets on the sample functions or on small projects written to tmp_path."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import psutil
+import pytest
+
+from lambdatop.runtime.fleet import Fleet
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_TEMPLATE = REPO_ROOT / "sample_functions" / "template.yaml"
+
+
+def lambdatop_processes() -> list[psutil.Process]:
+    """Zygotes and workers started by this test process (workers are the zygotes' children)."""
+    found = []
+    for child in psutil.Process(os.getpid()).children(recursive=True):
+        try:
+            if "lambdatop.runtime.zygote" in " ".join(child.cmdline()) or child.ppid() != os.getpid():
+                found.append(child)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def zygote_processes_anywhere(marker: str) -> list[psutil.Process]:
+    """Processes anywhere on the machine whose command line or cwd mentions `marker` (for subprocess tests)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "environ"]):
+        try:
+            environ = proc.info.get("environ") or {}
+            if marker in " ".join(proc.info.get("cmdline") or []) or any(marker in str(v) for v in environ.values()):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+@pytest.fixture
+def sample_template() -> Path:
+    return SAMPLE_TEMPLATE
+
+
+@pytest.fixture
+async def fleet() -> AsyncIterator[Fleet]:
+    """A started fleet on the sample functions; stopped (and checked for leftovers) afterwards."""
+    async with Fleet(SAMPLE_TEMPLATE) as running:
+        yield running
+    assert not [p for p in lambdatop_processes() if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> Callable[..., Path]:
+    """Write a lambdatop.yaml and function sources into tmp_path; returns the config path.
+
+    make_project({"fn": "def handler(e, c):\\n    return 1\\n"}, config="functions:\\n  fn: {handler: app.handler}")
+    Each source is written to <tmp>/<function>/app.py unless its key contains a '/'.
+    """
+
+    def write(sources: dict[str, str], config: str) -> Path:
+        for key, source in sources.items():
+            path = tmp_path / (key if "/" in key else f"{key}/app.py")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(source))
+        config_path = tmp_path / "lambdatop.yaml"
+        config_path.write_text(textwrap.dedent(config))
+        return config_path
+
+    return write

@@ -1,0 +1,1 @@
+"""lambdatop's face: the command line and the Textual dashboard. Talks to the runtime only through `Fleet`."""

@@ -1,0 +1,1 @@
+"""One module per `lambdatop` subcommand; see `lambdatop.tui.cli`."""

@@ -1,0 +1,170 @@
+"""`lambdatop invoke FN`: one invocation (or N, C at a time) in real workers, from the shell.
+
+The response payload goes to stdout and the function's log (START / END /
+REPORT as Lambda writes them) to stderr, so `lambdatop invoke fn | jq` works.
+The exit code tells what happened: 0 success, 1 function error, 2 bad usage
+or config, 3 a Lambda service error (throttled, not found, payload too large).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any
+
+from lambdatop.runtime.errors import LambdaServiceError, Throttled
+from lambdatop.runtime.fleet import Fleet
+from lambdatop.runtime.records import InvocationResult, InvocationStatus, InvocationType, Trigger
+from lambdatop.tui.cli import EXIT_FUNCTION_ERROR, EXIT_OK, EXIT_SERVICE_ERROR, EXIT_USAGE, config_option
+from lambdatop.tui.commands.common import UsageError, default_event_path, load_or_exit, read_event
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("invoke", help="invoke a function once (or -n times) and print the response")
+    parser.add_argument("function", help="function name (logical id, FunctionName or ARN)")
+    parser.add_argument("--event", "-e", metavar="FILE", help="event JSON file, or - for stdin (default: the function's events/basic.json, else {})")
+    parser.add_argument("--json", action="store_true", help="print the whole InvocationRecord (with response and log) as JSON")
+    parser.add_argument("--async", dest="asynchronous", action="store_true", help="invocation type Event (queued, retried)")
+    parser.add_argument("-n", "--count", type=int, default=1, metavar="N", help="invoke N times and print a summary")
+    parser.add_argument("--concurrency", "-C", type=int, default=1, metavar="C", help="with -n: keep C invocations in flight")
+    parser.add_argument("--client-context", metavar="JSON", help="client context (sync only), as JSON")
+    config_option(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = load_or_exit(args.config)
+        if args.count < 1 or args.concurrency < 1:
+            raise UsageError("-n and --concurrency must be at least 1")
+        try:
+            function = config.functions.get(args.function) or next(
+                f for f in config.functions.values() if args.function in f.names
+            )
+            default = default_event_path(function.events_dir)
+        except StopIteration:
+            default = None  # unknown names are reported by the fleet, in Lambda's words
+        payload = read_event(args.event, default)
+    except UsageError as exc:
+        print(f"lambdatop: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return asyncio.run(_invoke(args, config, payload))
+
+
+async def _invoke(args: argparse.Namespace, config: Any, payload: bytes) -> int:
+    async with Fleet(config) as fleet:
+        if args.asynchronous and hasattr(fleet, "enqueue"):
+            return await _enqueue(fleet, args, payload)
+        if args.count == 1:
+            return await _single(fleet, args, payload)
+        return await _many(fleet, args, payload)
+
+
+async def _enqueue(fleet: Fleet, args: argparse.Namespace, payload: bytes) -> int:
+    try:
+        accepted = await fleet.enqueue(args.function, payload, trigger=Trigger.CLI)  # type: ignore[attr-defined]
+    except LambdaServiceError as exc:
+        _print_service_error(exc)
+        return EXIT_SERVICE_ERROR
+    print(json.dumps({"StatusCode": 202, "RequestId": accepted}))
+    return EXIT_OK
+
+
+async def _single(fleet: Fleet, args: argparse.Namespace, payload: bytes) -> int:
+    invocation_type = InvocationType.EVENT if args.asynchronous else InvocationType.REQUEST_RESPONSE
+    try:
+        result = await fleet.invoke(
+            args.function, payload, trigger=Trigger.CLI, invocation_type=invocation_type, client_context=args.client_context,
+        )
+    except LambdaServiceError as exc:
+        _print_service_error(exc)
+        return EXIT_SERVICE_ERROR
+    if args.json:
+        print(json.dumps(_result_json(result), indent=2))
+    else:
+        sys.stderr.write(result.log_text)
+        sys.stderr.flush()
+        sys.stdout.write(result.response.decode("utf-8", "replace") + "\n")
+    return EXIT_FUNCTION_ERROR if result.record.is_error else EXIT_OK
+
+
+async def _many(fleet: Fleet, args: argparse.Namespace, payload: bytes) -> int:
+    semaphore = asyncio.Semaphore(args.concurrency)
+    results: list[InvocationResult] = []
+    throttles = 0
+    service_errors: dict[str, int] = {}
+
+    async def one() -> None:
+        nonlocal throttles
+        async with semaphore:
+            try:
+                results.append(await fleet.invoke(args.function, payload, trigger=Trigger.CLI))
+            except Throttled:
+                throttles += 1
+            except LambdaServiceError as exc:
+                service_errors[exc.code] = service_errors.get(exc.code, 0) + 1
+
+    await asyncio.gather(*(one() for _ in range(args.count)))
+    summary = summarize(results, throttles)
+    if service_errors:
+        summary["service_errors"] = service_errors
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(format_summary(args.function, summary))
+    return EXIT_FUNCTION_ERROR if summary["errors"] or throttles or service_errors else EXIT_OK
+
+
+def summarize(results: list[InvocationResult], throttles: int) -> dict[str, Any]:
+    durations = sorted(r.record.duration_ms for r in results)
+    by_status: dict[str, int] = {}
+    for r in results:
+        by_status[str(r.record.status)] = by_status.get(str(r.record.status), 0) + 1
+    return {
+        "invocations": len(results) + throttles,
+        "ok": sum(1 for r in results if r.record.status is InvocationStatus.SUCCESS),
+        "errors": sum(1 for r in results if r.record.is_error),
+        "throttles": throttles,
+        "cold": sum(1 for r in results if r.record.cold_start),
+        "warm": sum(1 for r in results if not r.record.cold_start),
+        "environments": len({r.record.env_id for r in results}),
+        "by_status": by_status,
+        "p50_ms": _percentile(durations, 0.50),
+        "p99_ms": _percentile(durations, 0.99),
+    }
+
+
+def format_summary(function: str, s: dict[str, Any]) -> str:
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f} ms"
+
+    return (
+        f"{function}: {s['invocations']} invocations  ok {s['ok']}  errors {s['errors']}  throttles {s['throttles']}\n"
+        f"  cold {s['cold']}  warm {s['warm']}  environments {s['environments']}\n"
+        f"  duration p50 {ms(s['p50_ms'])}  p99 {ms(s['p99_ms'])}"
+    )
+
+
+def _percentile(ordered: list[float], fraction: float) -> float | None:
+    if not ordered:
+        return None
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def _result_json(result: InvocationResult) -> dict[str, Any]:
+    data = result.record.to_dict()
+    try:
+        data["response"] = json.loads(result.response) if result.response else None
+    except ValueError:
+        data["response"] = result.response.decode("utf-8", "replace")
+    data["function_error"] = result.function_error
+    data["log"] = result.log_lines
+    return data
+
+
+def _print_service_error(exc: LambdaServiceError) -> None:
+    """As the AWS CLI words it, plus the body Lambda would send."""
+    print(f"An error occurred ({exc.code}) when calling the Invoke operation: {exc.message}", file=sys.stderr)
+    print(json.dumps(exc.body()), file=sys.stderr)
