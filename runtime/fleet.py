@@ -18,9 +18,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Protocol
 
-from lambdatop.runtime.bus import EnvironmentEvent, Subscription, TelemetryBus
+from lambdatop.runtime.bus import EnvironmentEvent, FleetEvent, Subscription, TelemetryBus
 from lambdatop.runtime.config import FleetConfig, FunctionConfig, load_config
 from lambdatop.runtime.environment import EnvState, ExecutionEnvironment, Failure
 from lambdatop.runtime.errors import FleetStopped
@@ -98,6 +98,14 @@ class FleetSnapshot:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
+class Service(Protocol):
+    """Something that runs beside the pool for the fleet's lifetime (store, queue, endpoint, watcher...)."""
+
+    async def start(self, fleet: Fleet) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 class Fleet:
     def __init__(self, config: FleetConfig | Path | str | None = None, *, work_dir: Path | None = None) -> None:
         self.config = config if isinstance(config, FleetConfig) else load_config(config)
@@ -111,7 +119,11 @@ class Fleet:
         self.invoker = Invoker(self.config, self.pools, self.gate, self.spawner, self._on_result)
         self.invoker.on_acquire = self._on_acquire
         self.endpoint: str | None = None
-        self.extras: dict[str, Any] = {}  # other capabilities add live data for the screen here
+        # Capabilities publish live data for the screen here: name -> callable returning plain data.
+        self.snapshot_providers: dict[str, Callable[[], Any]] = {}
+        # Variables every new worker gets beside Lambda's own (endpoint URL, X-Ray daemon address).
+        self.worker_environment: dict[str, str] = {}
+        self.services: list[Service] = []
         self._recent: list[InvocationRecord] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
@@ -135,6 +147,16 @@ class Fleet:
             asyncio.create_task(self._reap_idle(), name="lambdatop-idle-reaper"),
         ]
         self._started = True
+        try:
+            for service in self.services:
+                await service.start(self)
+        except BaseException:
+            await self.stop()
+            raise
+
+    def add_service(self, service: Service) -> None:
+        """Run `service` beside the pool: started in order after the pool, stopped in reverse after the drain."""
+        self.services.append(service)
 
     async def stop(self, drain_timeout: float | None = None) -> None:
         """Graceful: in-flight invocations finish (or time out), then every worker and the zygote go."""
@@ -146,6 +168,11 @@ class Fleet:
                 await asyncio.wait_for(self._drained.wait(), drain_timeout)
             except asyncio.TimeoutError:
                 pass
+        for service in reversed(self.services):
+            try:
+                await service.stop()
+            except Exception as exc:  # noqa: BLE001 - one failing service must not leave workers behind
+                self.bus.publish(FleetEvent("error", f"stopping {type(service).__name__}: {exc}", time.time()))
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -289,13 +316,13 @@ class Fleet:
             at=now, account_limit=self.gate.account_limit, in_use=self.gate.total_in_use, functions=functions,
             recent=list(reversed(self._recent[-recent:])), invocations_per_s=inv_rate, errors_per_s=err_rate,
             throttles_per_s=thr_rate, cold_share_pct=100.0 * totals_cold / totals_invocations if totals_invocations else 0.0,
-            endpoint=self.endpoint, extras=dict(self.extras),
+            endpoint=self.endpoint, extras={name: provider() for name, provider in self.snapshot_providers.items()},
         )
 
     # -- internals --------------------------------------------------------------------
 
     def _add_pool(self, name: str, function: FunctionConfig) -> None:
-        pool = FunctionPool(function, self.config, self.spawner, self.work_dir)
+        pool = FunctionPool(function, self.config, self.spawner, self.work_dir, shared_environment=self.worker_environment)
         pool.on_change = self._on_env_change
         self.pools[name] = pool
         self.stats.setdefault(name, FunctionStats())

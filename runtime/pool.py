@@ -25,8 +25,17 @@ _env_numbers = itertools.count(1)
 
 
 class FunctionPool:
-    def __init__(self, function: FunctionConfig, fleet: FleetConfig, spawner: Spawner, work_dir: Path, code_version: str = "v1") -> None:
+    def __init__(
+        self,
+        function: FunctionConfig,
+        fleet: FleetConfig,
+        spawner: Spawner,
+        work_dir: Path,
+        code_version: str = "v1",
+        shared_environment: dict[str, str] | None = None,
+    ) -> None:
         self.function = function
+        self.shared_environment = shared_environment if shared_environment is not None else {}
         self.fleet = fleet
         self.spawner = spawner
         self.work_dir = work_dir
@@ -60,7 +69,9 @@ class FunctionPool:
             function_version=self.version,
             handler=self.function.handler,
             task_root=str(self.function.code_dir),
-            environ=lambda_environment(self.function, self.fleet, version=self.version, tmpdir=tmpdir, log_stream=stream),
+            environ=lambda_environment(
+                self.function, self.fleet, version=self.version, tmpdir=tmpdir, log_stream=stream, shared=self.shared_environment,
+            ),
             memory_size=self.function.memory_size,
             log_group_name=f"/aws/lambda/{self.function.function_name or self.name}",
             log_stream_name=stream,

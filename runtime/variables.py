@@ -33,6 +33,7 @@ def lambda_environment(
     log_stream: str,
     xray_daemon: tuple[str, int] = XRAY_DAEMON,
     runtime_api: str | None = None,
+    shared: dict[str, str] | None = None,
 ) -> dict[str, str]:
     host, port = xray_daemon
     environ = {
@@ -65,6 +66,8 @@ def lambda_environment(
     for name in _CREDENTIALS:
         environ[name] = os.environ.get(name, _PLACEHOLDER_CREDENTIALS[name])
     environ["AWS_ACCESS_KEY"] = environ["AWS_ACCESS_KEY_ID"]
+    # What the running fleet adds (its endpoint for AWS_ENDPOINT_URL_LAMBDA, the X-Ray daemon's address).
+    environ.update(shared or {})
     # The function's own variables last: Lambda refuses reserved names at deploy, we let them win locally.
     environ.update(function.environment)
     return environ
