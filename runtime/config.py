@@ -394,12 +394,17 @@ class _SamTemplate:
             default = spec.get("Default") if isinstance(spec, dict) else None
             parameters[name] = str(default) if default is not None else f"<Parameter {name}>"
         function_ids = [rid for rid, res in resources.items() if isinstance(res, dict) and res.get("Type") == _SAM_FUNCTION]
-        # A function's physical name is its FunctionName when literal, else its logical id.
+        # A function's physical name is its FunctionName (resolved against parameters and pseudo
+        # parameters only, since it cannot depend on other functions), else its logical id.
+        names_only = IntrinsicResolver(
+            parameters=parameters, pseudo=pseudo, mappings=doc.get("Mappings") or {},
+            conditions=doc.get("Conditions") or {}, function_arns={}, resource_names={},
+        )
         physical = {}
         for rid in function_ids:
             props = resources[rid].get("Properties") or {}
-            name = props.get("FunctionName")
-            physical[rid] = name if isinstance(name, str) else rid
+            name = names_only.resolve(props.get("FunctionName"))
+            physical[rid] = name if isinstance(name, str) and not name.startswith("<") else rid
         arns = {rid: f"arn:aws:lambda:{self.region}:{self.account_id}:function:{physical[rid]}" for rid in function_ids}
         resource_names = {rid: f"<{rid}>" for rid in resources} | physical
         resolver = IntrinsicResolver(

@@ -39,7 +39,11 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineMap:
     mapping = LineMap()
     mapping.line = node.start_mark.line + 1
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
+        # Keys are names in every file we read: `off:` or `1:` must stay the text written, not False or 1.
+        if isinstance(key_node, yaml.ScalarNode):
+            key = key_node.value
+        else:
+            key = loader.construct_object(key_node, deep=True)
         try:
             hash(key)
         except TypeError as exc:

@@ -1,0 +1,93 @@
+"""No worker or zygote outlives lambdatop: after Fleet.stop(), after Ctrl-C, after the supervisor is killed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+from lambdatop.runtime.fleet import Fleet
+
+from .conftest import REPO_ROOT, SAMPLE_TEMPLATE
+
+
+def _alive(pids: list[int]) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.append(pid)
+        except psutil.NoSuchProcess:
+            continue
+    return alive
+
+
+def _wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while _alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return _alive(pids)
+
+
+async def test_stop_leaves_no_worker_or_zygote() -> None:
+    fleet = Fleet(SAMPLE_TEMPLATE)
+    await fleet.start()
+    await asyncio.gather(*(fleet.invoke("slow", {"sleep_ms": 50}) for _ in range(4)), fleet.invoke("hello", {}))
+    pids = [fleet.spawner.pid] + [e.pid for name in fleet.pools for e in fleet.environments(name)]
+    assert len(_alive(pids)) == 6
+    await fleet.stop()
+    assert _wait_gone(pids) == []
+    assert not fleet.work_dir.exists()
+
+
+async def test_stop_waits_for_in_flight_invocations() -> None:
+    fleet = Fleet(SAMPLE_TEMPLATE)
+    await fleet.start()
+    running = asyncio.create_task(fleet.invoke("slow", {"sleep_ms": 400}))
+    await asyncio.sleep(0.1)
+    await fleet.stop()
+    result = await running
+    assert result.record.status == "success"
+
+
+def _children_after_start(proc: subprocess.Popen[bytes], want: int, timeout: float = 15.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = psutil.Process(proc.pid).children(recursive=True)
+        if len(children) >= want:
+            return [c.pid for c in children]
+        time.sleep(0.05)
+    raise AssertionError(f"expected {want} descendants, saw {psutil.Process(proc.pid).children(recursive=True)}")
+
+
+def test_ctrl_c_on_lambdatop_invoke_leaves_nothing_behind(tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    event.write_text('{"sleep_ms": 8000}')
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lambdatop.tui.cli", "invoke", "slow", "--event", str(event), "--config", str(SAMPLE_TEMPLATE)],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    pids = _children_after_start(proc, want=2)  # the zygote and the busy worker
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=15) == 130
+    assert _wait_gone(pids) == []
+
+
+def test_supervisor_killed_with_sigkill_takes_its_workers_along(tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    event.write_text('{"sleep_ms": 8000}')
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lambdatop.tui.cli", "invoke", "slow", "-n", "3", "-C", "3", "--event", str(event),
+         "--config", str(SAMPLE_TEMPLATE)],
+        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    pids = _children_after_start(proc, want=4)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=5)
+    assert _wait_gone(pids) == []

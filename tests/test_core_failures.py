@@ -1,0 +1,147 @@
+"""Every way an invocation can fail gives Lambda's error type and message, and the fleet recovers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import psutil
+import pytest
+
+from lambdatop.runtime.fleet import Fleet
+from lambdatop.runtime.records import InvocationStatus
+
+BROKEN_PROJECT = """
+functions:
+  missing_handler: {handler: app.nope, code: ok}
+  missing_module: {handler: nowhere.handler, code: ok}
+  bad_syntax: {handler: app.handler, code: bad_syntax}
+  raises_at_import: {handler: app.handler, code: raises_at_import}
+  unserialisable: {handler: app.handler, code: unserialisable}
+  ok: {handler: app.handler, code: ok}
+"""
+BROKEN_SOURCES = {
+    "ok": "def handler(event, context):\n    return {'ok': True}\n",
+    "bad_syntax": "def handler(event, context)\n    return 1\n",
+    "raises_at_import": "raise RuntimeError('no database')\n",
+    "unserialisable": "def handler(event, context):\n    return {'when': object()}\n",
+}
+
+
+async def _recovers(fleet: Fleet, function: str, failed_pid: int | None) -> None:
+    """The next invocation succeeds, on a new worker."""
+    follow_up = await fleet.invoke(function, {"sleep_ms": 1, "sleep_s": 0, "megabytes": 16, "how": "none"})
+    assert follow_up.record.status is InvocationStatus.SUCCESS, follow_up.response
+    assert follow_up.record.cold_start and follow_up.record.pid != failed_pid
+
+
+async def test_timeout_kills_the_worker_and_reports_task_timed_out(fleet: Fleet) -> None:
+    result = await fleet.invoke("timeout", {"sleep_s": 5})
+    record = result.record
+    assert record.status is InvocationStatus.TIMEOUT
+    assert json.loads(result.response) == {
+        "errorMessage": f"RequestId: {record.request_id} Error: Task timed out after 1.00 seconds",
+        "errorType": "Sandbox.Timedout",
+    }
+    assert result.function_error == "Unhandled"
+    assert "starting a job that is too long" in result.log_lines  # output before the kill is kept
+    assert result.log_lines[-1].endswith("\tStatus: timeout")
+    assert 1000 <= record.duration_ms < 3000
+    await _recovers(fleet, "timeout", record.pid)
+
+
+async def test_memory_over_the_limit_is_runtime_out_of_memory(fleet: Fleet) -> None:
+    result = await fleet.invoke("hog", {"megabytes": 600})
+    record = result.record
+    assert record.status is InvocationStatus.OUT_OF_MEMORY
+    assert record.error_type == "Runtime.OutOfMemory"
+    assert json.loads(result.response)["errorType"] == "Runtime.OutOfMemory"
+    assert record.max_memory_used_mb >= 256
+    assert result.log_lines[-1].endswith("\tStatus: error\tError Type: Runtime.OutOfMemory")
+    await _recovers(fleet, "hog", record.pid)
+
+
+async def test_unhandled_exception_gives_the_python_error_shape(fleet: Fleet) -> None:
+    result = await fleet.invoke("boom", {"not_action": 1})
+    body = json.loads(result.response)
+    assert body["errorType"] == "KeyError" and body["errorMessage"] == "'action'"
+    assert body["requestId"] == result.record.request_id
+    assert body["stackTrace"][0].startswith('  File "') and "boom/app.py" in body["stackTrace"][0]
+    assert "bootstrap.py" not in "".join(body["stackTrace"])
+    assert "[ERROR] KeyError: 'action'" in result.log_lines
+    assert "Traceback (most recent call last):" in result.log_lines
+    # A handled function error is not a platform failure: the REPORT line has no Status.
+    assert "Status:" not in result.log_lines[-1]
+    # ...and the environment survives it, as on Lambda.
+    again = await fleet.invoke("boom", {"action": "x"})
+    assert again.record.status is InvocationStatus.SUCCESS and again.record.pid == result.record.pid
+
+
+@pytest.mark.parametrize(
+    ("how", "message"),
+    [
+        ("exit", "Runtime exited with error: exit status 3"),
+        ("os_exit", "Runtime exited with error: exit status 4"),
+        ("segfault", "Runtime exited with error: signal: segmentation fault"),
+        ("sigkill", "Runtime exited with error: signal: killed"),
+    ],
+)
+async def test_a_worker_that_dies_mid_invocation_is_runtime_exit_error(fleet: Fleet, how: str, message: str) -> None:
+    result = await fleet.invoke("crash", {"how": how})
+    record = result.record
+    assert record.status is InvocationStatus.CRASHED
+    assert json.loads(result.response) == {
+        "errorMessage": f"RequestId: {record.request_id} Error: {message}",
+        "errorType": "Runtime.ExitError",
+    }
+    assert f"crashing by {how}" in result.log_lines
+    assert result.log_lines[-1].endswith("\tStatus: error\tError Type: Runtime.ExitError")
+    await _recovers(fleet, "crash", record.pid)
+
+
+async def test_a_worker_killed_from_outside_mid_flight_is_replaced(fleet: Fleet) -> None:
+    task = asyncio.create_task(fleet.invoke("slow", {"sleep_ms": 3000}))
+    for _ in range(100):
+        await asyncio.sleep(0.02)
+        busy = [e for e in fleet.environments("slow") if e.state == "busy"]
+        if busy and busy[0].pid:
+            break
+    killed = fleet.kill_environment("slow")
+    assert killed is not None
+    result = await task
+    assert result.record.status is InvocationStatus.CRASHED
+    assert result.record.error_message.endswith("Runtime exited with error: signal: killed")
+    assert not psutil.pid_exists(killed.pid) or psutil.Process(killed.pid).status() == psutil.STATUS_ZOMBIE
+    await _recovers(fleet, "slow", killed.pid)
+
+
+async def test_init_and_handler_errors_are_reported_in_lambdas_shape(make_project) -> None:
+    config = make_project(BROKEN_SOURCES, BROKEN_PROJECT)
+    async with Fleet(config) as fleet:
+        missing = await fleet.invoke("missing_handler", {})
+        assert json.loads(missing.response)["errorType"] == "Runtime.HandlerNotFound"
+        assert json.loads(missing.response)["errorMessage"] == "Handler 'nope' missing on module 'app'"
+
+        no_module = await fleet.invoke("missing_module", {})
+        body = json.loads(no_module.response)
+        assert body["errorType"] == "Runtime.ImportModuleError"
+        assert body["errorMessage"] == "Unable to import module 'nowhere': No module named 'nowhere'"
+        assert body["requestId"] == ""  # the RIC reports init errors without a request id
+        assert no_module.log_lines[-1].endswith("\tStatus: error\tError Type: Runtime.ImportModuleError")
+        assert any(line.startswith("INIT_REPORT Init Duration: ") and "\tPhase: init\tStatus: error\tError Type: Runtime.ImportModuleError" in line for line in no_module.log_lines)
+        assert any(line.startswith("LAMBDA_WARNING: Unhandled exception.") for line in no_module.log_lines)
+
+        syntax = json.loads((await fleet.invoke("bad_syntax", {})).response)
+        assert syntax["errorType"] == "Runtime.UserCodeSyntaxError"
+        assert syntax["errorMessage"].startswith("Syntax error in module 'app': ")
+        assert "line 1" in syntax["errorMessage"] and "Line 1" in syntax["stackTrace"][0]
+
+        at_import = json.loads((await fleet.invoke("raises_at_import", {})).response)
+        assert at_import["errorType"] == "RuntimeError" and at_import["errorMessage"] == "no database"
+
+        marshal = json.loads((await fleet.invoke("unserialisable", {})).response)
+        assert marshal["errorType"] == "Runtime.MarshalError"
+        assert marshal["errorMessage"] == "Unable to marshal response: Object of type object is not JSON serializable"
+
+        ok = await fleet.invoke("ok", {})
+        assert ok.record.status is InvocationStatus.SUCCESS

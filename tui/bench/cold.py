@@ -1,0 +1,52 @@
+"""Cold start: from `Fleet.invoke` to the handler's first line, minus the import of the user's code.
+
+Each sample needs a fresh environment, so the previous one is killed and
+forgotten before the next invoke. The handler returns `time.monotonic()` at
+entry (CLOCK_MONOTONIC is system-wide on Linux, so both processes share it);
+the Init Duration the worker reports (importing app.py) is subtracted, as the
+issue asks: the overhead is fork + bootstrap + the socket handshake + Init
+framing + the first invoke's delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from lambdatop.runtime.fleet import Fleet
+from lambdatop.runtime.records import InvocationStatus
+
+
+class ColdSamples:
+    def __init__(self) -> None:
+        self.overheads: list[float] = []  # seconds, start to handler entry minus Init Duration
+        self.to_entry: list[float] = []  # seconds, start to handler entry
+        self.init_durations: list[float] = []  # seconds, the import of app.py as the worker measured it
+
+
+async def _wait_gone(fleet: Fleet, function: str, timeout: float = 5.0) -> None:
+    pool = fleet.pools[function]
+    deadline = time.monotonic() + timeout
+    while pool.envs:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{function}: environment not gone after {timeout} s")
+        await asyncio.sleep(0.002)
+
+
+async def sequential(fleet: Fleet, function: str, samples: int, warmup: int = 5) -> ColdSamples:
+    measured = ColdSamples()
+    for index in range(warmup + samples):
+        begin = time.monotonic()
+        result = await fleet.invoke(function, b"{}")
+        record = result.record
+        if record.status is not InvocationStatus.SUCCESS or not record.cold_start:
+            raise RuntimeError(f"cold invoke of {function}: {record.status} cold={record.cold_start} {record.error_message}")
+        entered = float(result.response)
+        if index >= warmup:
+            init_s = (record.init_duration_ms or 0.0) / 1000
+            measured.to_entry.append(entered - begin)
+            measured.init_durations.append(init_s)
+            measured.overheads.append(entered - begin - init_s)
+        fleet.kill_environment(function)
+        await _wait_gone(fleet, function)
+    return measured

@@ -1,0 +1,84 @@
+"""Scale: N environments alive at once, each a real worker process sleeping inside its handler.
+
+N invocations of a handler that sleeps until a flag file disappears are sent
+together; once every one of them holds a busy environment, the supervisor's
+RSS and each worker's RSS and PSS are read from /proc, then the flag is
+removed and every invocation must come back successful.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lambdatop.runtime.environment import EnvState
+from lambdatop.runtime.fleet import Fleet
+from lambdatop.runtime.records import InvocationStatus
+
+_PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+@dataclass(slots=True)
+class ScaleOutcome:
+    wanted: int
+    held: int  # environments busy at the same moment
+    failures: int
+    ramp_s: float  # from sending the invocations until all were busy
+    supervisor_rss_before_mb: float
+    supervisor_rss_mb: float
+    zygote_rss_mb: float
+    worker_rss_mb: float  # mean RSS of a worker (shared pages counted in full)
+    worker_pss_mb: float  # mean PSS of a worker (shared pages split): the memory one more env really costs
+
+    @property
+    def supervisor_kb_per_env(self) -> float:
+        return (self.supervisor_rss_mb - self.supervisor_rss_before_mb) * 1024 / self.held if self.held else 0.0
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE_KB / 1024
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def pss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as rollup:
+            for line in rollup:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0.0
+
+
+async def hold(fleet: Fleet, function: str, count: int, flag: Path, ramp_timeout: float = 120.0) -> ScaleOutcome:
+    before = rss_mb(os.getpid())
+    flag.write_text("hold")
+    pool = fleet.pools[function]
+    event = {"flag": str(flag)}
+    begin = time.monotonic()
+    tasks = [asyncio.create_task(fleet.invoke(function, event)) for _ in range(count)]
+    held = 0
+    try:
+        while time.monotonic() - begin < ramp_timeout:
+            held = sum(1 for env in pool.envs.values() if env.state is EnvState.BUSY)
+            if held >= count or all(task.done() for task in tasks):
+                break
+            await asyncio.sleep(0.05)
+        ramp = time.monotonic() - begin
+        supervisor = rss_mb(os.getpid())
+        pids = [env.pid for env in pool.envs.values() if env.pid and env.state is EnvState.BUSY]
+        worker_rss = sum(rss_mb(pid) for pid in pids) / len(pids) if pids else 0.0
+        worker_pss = sum(pss_mb(pid) for pid in pids) / len(pids) if pids else 0.0
+        zygote = rss_mb(fleet.spawner.pid) if fleet.spawner.pid else 0.0
+    finally:
+        flag.unlink(missing_ok=True)
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    failures = sum(1 for r in results if isinstance(r, BaseException) or r.record.status is not InvocationStatus.SUCCESS)
+    return ScaleOutcome(count, held, failures, ramp, before, supervisor, zygote, worker_rss, worker_pss)
