@@ -50,6 +50,7 @@ class Invoker:
         self.busy: set[ExecutionEnvironment] = set()  # for the memory sampler
         self.in_flight = 0
         self.on_acquire: Callable[[str, int], None] | None = None
+        self.init_limit = INIT_LIMIT_S
 
     def resolve(self, name: str) -> tuple[FunctionPool, str | None]:
         """A function by name, `name:qualifier`, or full or partial ARN; returns (pool, qualifier)."""
@@ -146,11 +147,12 @@ class Invoker:
         env = pool.take_idle()
         if env is None:
             record.cold_start = True
-            env, failed = await self._cold_start(pool, record, lines, begin)
+            env, failed, begin = await self._cold_start(pool, record, lines, begin)
             if failed is not None:
                 return self._finish(record, lines, payload, failed, init_failed=True)
             assert env is not None
-            timeout -= time.perf_counter() - begin if record.init_duration_ms is None else 0.0
+            if record.init_duration_ms is None:  # a suppressed init spent part of the invoke's budget
+                timeout -= time.perf_counter() - begin
         record.env_id, record.pid = env.id, env.pid
         lines.append(logformat.start_line(record.request_id, record.version))
         request = (
@@ -182,23 +184,26 @@ class Invoker:
 
     async def _cold_start(
         self, pool: FunctionPool, record: InvocationRecord, lines: list[str], begin: float
-    ) -> tuple[ExecutionEnvironment | None, bytes | None]:
-        """Create an environment and run Init. Returns (env, None) or (None, error payload)."""
+    ) -> tuple[ExecutionEnvironment | None, bytes | None, float]:
+        """Create an environment and run Init.
+
+        Returns (env, None, invoke phase start) or (None, error payload, invoke phase start).
+        """
         lines.append(logformat.init_start_line(pool.function.runtime, self.config.region))
         env = pool.new_environment()
         record.init_started_at = time.time()
         try:
-            outcome = await env.start(self.spawner, INIT_LIMIT_S)
+            outcome = await env.start(self.spawner, self.init_limit)
         except EnvironmentFailed as failure:
             lines.extend(logformat.split_output(failure.logs))
             pool.retire(env)
             if failure.failure is not Failure.INIT_TIMEOUT:
                 record.duration_ms = (time.perf_counter() - begin) * 1000
                 lines.append(logformat.init_report_line(record.duration_ms, "init", "error", "Runtime.ExitError"))
-                return None, await self._platform_error(env, record, failure.failure, pool.function.timeout)
-            # Lambda retries a timed-out Init inside the invoke, bounded by the function timeout.
-            lines.append(logformat.init_report_line(INIT_LIMIT_S * 1000, "init", "timeout"))
-            return await self._suppressed_init(pool, record, lines, begin)
+                return None, await self._platform_error(env, record, failure.failure, pool.function.timeout), begin
+            # Lambda retries a timed-out Init inside the invoke phase, bounded by the function timeout.
+            lines.append(logformat.init_report_line(self.init_limit * 1000, "init", "timeout"))
+            return await self._suppressed_init(pool, record, lines)
         lines.extend(logformat.split_output(outcome.logs))
         record.pid = env.pid
         if outcome.error is not None:
@@ -210,23 +215,24 @@ class Invoker:
             record.max_memory_used_mb = _mb(env.peak_kb)
             lines.append(logformat.init_report_line(outcome.init_ms, "init", "error", record.error_type))
             pool.retire(env)
-            return None, json.dumps(outcome.error).encode()
+            return None, json.dumps(outcome.error).encode(), begin
         record.init_duration_ms = outcome.init_ms
         record.init_started_at = outcome.started_at
-        return env, None
+        return env, None, begin
 
     async def _suppressed_init(
-        self, pool: FunctionPool, record: InvocationRecord, lines: list[str], begin: float
-    ) -> tuple[ExecutionEnvironment | None, bytes | None]:
+        self, pool: FunctionPool, record: InvocationRecord, lines: list[str]
+    ) -> tuple[ExecutionEnvironment | None, bytes | None, float]:
+        """The Init retry inside the invoke phase: no Init Duration, its time counts as Duration."""
+        begin = time.perf_counter()
         env = pool.new_environment()
-        budget = pool.function.timeout - (time.perf_counter() - begin) + INIT_LIMIT_S
         try:
-            outcome = await env.start(self.spawner, max(budget, 0.001))
+            outcome = await env.start(self.spawner, float(pool.function.timeout))
         except EnvironmentFailed as failure:
             lines.extend(logformat.split_output(failure.logs))
             pool.retire(env)
             record.duration_ms = (time.perf_counter() - begin) * 1000
-            return None, await self._platform_error(env, record, failure.failure, pool.function.timeout)
+            return None, await self._platform_error(env, record, failure.failure, pool.function.timeout), begin
         lines.extend(logformat.split_output(outcome.logs))
         if outcome.error is not None:
             pool.retire(env)
@@ -235,8 +241,8 @@ class Invoker:
             record.error_type = outcome.error["errorType"]
             record.error_message = outcome.error["errorMessage"]
             lines.append(logformat.init_report_line(outcome.init_ms, "invoke", "error", record.error_type))
-            return None, json.dumps(outcome.error).encode()
-        return env, None
+            return None, json.dumps(outcome.error).encode(), begin
+        return env, None, begin
 
     async def _platform_error(self, env: ExecutionEnvironment, record: InvocationRecord, failure: Failure, timeout: int) -> bytes:
         """Record a failure the platform detected and return Lambda's error payload for it."""

@@ -21,6 +21,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lambdatop.tui.bench.results import Figure, latency
+
+if TYPE_CHECKING:
+    from lambdatop.tui.bench.runner import BenchContext
 
 # About the size of a warm invoke request on the wire (request id, deadline, ARN, trace header).
 MESSAGE = b"x" * 300
@@ -177,3 +183,27 @@ async def process_per_invocation(project_root: Path, count: int, concurrency: in
     if failures:
         raise RuntimeError(f"{failures} of {count} one-shot processes failed")
     return count, elapsed
+
+
+async def run(ctx: BenchContext) -> list[Figure]:
+    budget = ctx.budget
+    figures = []
+    blocking = latency("baselines", "socket round trip, 2 processes (blocking)", socket_round_trips(budget.socket_samples))
+    ctx.baselines["socket_round_trip_us"] = blocking.p50 or 0.0
+    figures.append(blocking)
+    looped = latency("baselines", "socket round trip, 2 processes (asyncio)", await asyncio_round_trips(budget.socket_samples))
+    ctx.baselines["asyncio_round_trip_us"] = looped.p50 or 0.0
+    figures.append(looped.judge("socket round trip (blocking)", blocking.p50, "report", None))
+    forks = latency("baselines", "os.fork() + _exit + waitpid", fork_exit_wait(budget.fork_samples))
+    ctx.baselines["fork_us"] = forks.p50 or 0.0
+    figures.append(forks)
+    calls, elapsed = direct_calls(ctx.project.root, budget.direct_s)
+    ctx.baselines["direct_rate"] = calls / elapsed
+    figures.append(Figure("baselines", "direct in-process handler calls", "inv/s", value=calls / elapsed, samples=calls))
+    count, elapsed = await process_per_invocation(ctx.project.root, budget.one_shot_invocations, os.cpu_count() or 2)
+    ctx.baselines["one_shot_rate"] = count / elapsed
+    figures.append(Figure(
+        "baselines", "one process per invocation", "inv/s", value=count / elapsed, samples=count,
+        note=f"python -c per invocation, {os.cpu_count() or 2} at a time",
+    ))
+    return figures

@@ -12,9 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import TYPE_CHECKING
 
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationStatus
+from lambdatop.tui.bench.results import Figure, latency
+
+if TYPE_CHECKING:
+    from lambdatop.tui.bench.runner import BenchContext
 
 
 class ColdSamples:
@@ -50,3 +55,17 @@ async def sequential(fleet: Fleet, function: str, samples: int, warmup: int = 5)
         fleet.kill_environment(function)
         await _wait_gone(fleet, function)
     return measured
+
+
+async def run(ctx: BenchContext) -> list[Figure]:
+    baseline = ctx.baselines.get("fork_us")
+    async with Fleet(ctx.project.config_path) as fleet:
+        measured = await sequential(fleet, "entry", ctx.budget.cold_samples)
+    init = latency("cold", "Init Duration (import of app.py, excluded)", measured.init_durations)
+    return [
+        latency("cold", "overhead: start → handler entry − Init", measured.overheads).judge(
+            "os.fork + exit + wait", baseline, "p50 ≤ 5× baseline", 5.0,
+        ),
+        latency("cold", "start → handler entry", measured.to_entry).judge("os.fork + exit + wait", baseline, "report", None),
+        init,
+    ]

@@ -31,6 +31,7 @@ class Figure:
     met: bool | None = None
     note: str = ""
     error: str | None = None
+    skipped: str | None = None  # why a scenario whose capability is not built yet was not measured
 
     @property
     def headline(self) -> float | None:

@@ -13,10 +13,15 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lambdatop.runtime.environment import EnvState
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationStatus
+from lambdatop.tui.bench.results import Figure
+
+if TYPE_CHECKING:
+    from lambdatop.tui.bench.runner import BenchContext
 
 _PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
@@ -82,3 +87,29 @@ async def hold(fleet: Fleet, function: str, count: int, flag: Path, ramp_timeout
     results = await asyncio.gather(*tasks, return_exceptions=True)
     failures = sum(1 for r in results if isinstance(r, BaseException) or r.record.status is not InvocationStatus.SUCCESS)
     return ScaleOutcome(count, held, failures, ramp, before, supervisor, zygote, worker_rss, worker_pss)
+
+
+SCALE_TARGET = 1_000
+
+
+async def run(ctx: BenchContext) -> list[Figure]:
+    count = ctx.budget.scale_envs
+    async with Fleet(ctx.project.config_path) as fleet:
+        outcome = await hold(fleet, "sleeper", count, ctx.project.path("scale.flag"))
+    ok = outcome.held >= count and outcome.failures == 0
+    held = Figure(
+        "scale", "environments alive at once (sleeping handlers)", "envs", value=outcome.held, samples=count,
+        target="1,000 alive, no failure", met=(ok and outcome.held >= SCALE_TARGET) if count >= SCALE_TARGET else None,
+        note=f"{outcome.failures} failed; all busy after {outcome.ramp_s:.1f} s"
+        + ("" if count >= SCALE_TARGET else f"; --quick holds {count}"),
+    )
+    if not ok:
+        held.error = f"held {outcome.held} of {count}, {outcome.failures} invocations failed"
+    return [
+        held,
+        Figure("scale", "supervisor RSS", "MB", value=outcome.supervisor_rss_mb, note=f"{outcome.supervisor_rss_before_mb:.1f} MB before"),
+        Figure("scale", "supervisor RSS per env", "KB", value=outcome.supervisor_kb_per_env),
+        Figure("scale", "worker RSS per env", "MB", value=outcome.worker_rss_mb, note="shared pages counted in full"),
+        Figure("scale", "worker PSS per env", "MB", value=outcome.worker_pss_mb, note="shared pages split: the real cost of one more env"),
+        Figure("scale", "zygote RSS", "MB", value=outcome.zygote_rss_mb),
+    ]

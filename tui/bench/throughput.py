@@ -10,9 +10,14 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationResult, InvocationStatus
+from lambdatop.tui.bench.results import Figure
+
+if TYPE_CHECKING:
+    from lambdatop.tui.bench.runner import BenchContext
 
 DEFAULT_CONCURRENCY = 8  # workers kept busy: enough that the supervisor never waits on one of them
 
@@ -57,3 +62,27 @@ async def sustained(fleet: Fleet, function: str, seconds: float, concurrency: in
     kept = sum(1 for item in subscription.drain() if isinstance(item, InvocationResult))
     fleet.bus.unsubscribe(subscription)
     return Sustained(invocations, kept, failures, elapsed, concurrency, len(fleet.pools[function].envs))
+
+
+THROUGHPUT_TARGET = 5_000.0
+ONE_SHOT_MULTIPLE = 50.0
+
+
+def throughput_figures(scenario: str, label: str, outcome: Sustained, ctx: BenchContext) -> list[Figure]:
+    note = f"{outcome.concurrency} in flight, {outcome.environments} envs, {outcome.elapsed_s:.1f} s"
+    if outcome.failures or outcome.records != outcome.invocations:
+        note += f"; {outcome.failures} failed, {outcome.invocations - outcome.records} records missing"
+    rate = Figure(scenario, label, "inv/s", value=outcome.rate, samples=outcome.records, note=note)
+    rate.judge("one process per invocation", ctx.baselines.get("one_shot_rate"), "≥ 5,000/s and ≥ 50× baseline", ONE_SHOT_MULTIPLE, at_least=True)
+    if rate.met is not None:
+        rate.met = rate.met and outcome.rate >= THROUGHPUT_TARGET and not outcome.failures and outcome.records == outcome.invocations
+    ceiling = Figure(scenario, f"{label}, share of the ceiling", "inv/s", value=outcome.rate, samples=outcome.records)
+    ceiling.judge("direct in-process calls", ctx.baselines.get("direct_rate"), "report", None)
+    return [rate, ceiling]
+
+
+async def run(ctx: BenchContext) -> list[Figure]:
+    async with Fleet(ctx.project.config_path) as fleet:
+        outcome = await sustained(fleet, "noop", ctx.budget.throughput_s)
+    ctx.baselines["throughput_rate"] = outcome.rate
+    return throughput_figures("throughput", "no-op, records kept", outcome, ctx)

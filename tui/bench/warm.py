@@ -9,9 +9,14 @@ the freeze/thaw signals, the records, the log lines and the stats update.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationStatus
+from lambdatop.tui.bench.results import Figure, latency
+
+if TYPE_CHECKING:
+    from lambdatop.tui.bench.runner import BenchContext
 
 
 class WarmSamples:
@@ -43,3 +48,18 @@ async def sequential(fleet: Fleet, function: str, samples: int, warmup: int = 20
                 raise RuntimeError(f"{function}: a cold start during the warm run (env {record.env_id})")
             measured.add(elapsed, record.duration_ms)
     return measured
+
+
+async def run(ctx: BenchContext) -> list[Figure]:
+    baseline = ctx.baselines.get("socket_round_trip_us")
+    figures = []
+    async with Fleet(ctx.project.config_path) as fleet:
+        for function, label in (("noop", "freeze on (default)"), ("noop_unfrozen", "freeze off")):
+            measured = await sequential(fleet, function, ctx.budget.warm_samples)
+            figures.append(latency("warm", f"overhead, {label}", measured.overheads).judge(
+                "socket round trip", baseline, "p50 ≤ 2× baseline", 2.0,
+            ))
+            figures.append(latency("warm", f"round trip, {label}", measured.round_trips).judge(
+                "socket round trip", baseline, "report", None,
+            ))
+    return figures

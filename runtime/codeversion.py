@@ -1,0 +1,211 @@
+"""Code versions: a content hash of a function's code folder (and layers), numbered v1, v2, ...
+
+Lambda gives every deployment a CodeSha256; lambdatop does the same for what
+is on disk, so a record can say which code served it and a save that changes
+nothing (an editor rewriting the same bytes, a `touch`) changes nothing. Only
+code counts: editor droppings, bytecode caches, VCS folders, lambdatop's own
+state and the function's `events/` library are not part of a version.
+
+Hashing reads files, so callers run `CodeHasher.digest` in a thread, never on
+the event loop. Per-file digests are cached by (size, mtime_ns) so a reload
+of a folder with vendored dependencies re-reads only what changed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+
+from lambdatop.runtime.config import FunctionConfig
+
+# Folders that never hold a function's code: caches, VCS, IDE state, lambdatop's own store.
+NOISE_DIRS = frozenset({"__pycache__", "node_modules"})
+# Editor temp files, swap files, backups, bytecode.
+NOISE_SUFFIXES = (".pyc", ".pyo", ".swp", ".swo", ".swx", ".swpx", ".tmp", ".bak", ".orig", ".rej", ".kate-swp")
+NOISE_NAMES = frozenset({"4913", ".DS_Store", "Thumbs.db"})  # 4913: vim's "can I write here?" probe
+# A file modified this recently may be modified again within the same mtime tick: never trust the cache for it.
+RACY_WINDOW_S = 2.0
+SHORT_HASH = 7
+
+
+def is_noise_dir(name: str) -> bool:
+    """A folder never holding code: hidden (.git, .lambdatop, .venv, .mypy_cache...), __pycache__, node_modules."""
+    return name.startswith(".") or name in NOISE_DIRS
+
+
+def is_noise(relative: PurePath) -> bool:
+    """True for a path (relative to a watched folder) that is not code: hidden, cache, temp or backup."""
+    parts = relative.parts
+    if not parts:
+        return True
+    if any(is_noise_dir(directory) for directory in parts[:-1]):
+        return True
+    name = parts[-1]
+    if name in NOISE_DIRS or name in NOISE_NAMES or name.startswith((".", "#")):
+        return True  # hidden files cover .swp/.#lock/.goutputstream-*; '#name#' is an emacs autosave
+    if name.endswith("~") or name.endswith(NOISE_SUFFIXES) or "___jb_" in name:
+        return True  # '~' backups; JetBrains' safe-write temp files ('app.py___jb_tmp___')
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class CodeVersion:
+    """One version of a function's code: v<number>, its content hash, and when it was seen."""
+
+    number: int
+    sha: str  # sha256 hex of the folder's content
+    at: float  # epoch seconds
+
+    @property
+    def label(self) -> str:
+        return f"v{self.number}"
+
+    @property
+    def short(self) -> str:
+        return self.sha[:SHORT_HASH]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"version": self.label, "hash": self.short, "sha256": self.sha, "at": self.at}
+
+
+@dataclass(slots=True)
+class VersionHistory:
+    """The versions of one function seen since lambdatop started, oldest first."""
+
+    versions: list[CodeVersion] = field(default_factory=list)
+
+    @property
+    def current(self) -> CodeVersion | None:
+        return self.versions[-1] if self.versions else None
+
+    def advance(self, sha: str, at: float | None = None) -> CodeVersion | None:
+        """Record a new content hash; None when it is the current one (nothing changed)."""
+        current = self.current
+        if current is not None and current.sha == sha:
+            return None
+        version = CodeVersion(len(self.versions) + 1, sha, time.time() if at is None else at)
+        self.versions.append(version)
+        return version
+
+
+@dataclass(frozen=True, slots=True)
+class CodeRoots:
+    """The folders whose content makes up a function's code, and what inside them is excluded."""
+
+    code_dir: Path
+    layers: tuple[Path, ...] = ()
+    excluded: frozenset[Path] = frozenset()  # config files that happen to live in the code folder
+    ignore: tuple[str, ...] = ()  # user glob patterns (relative paths) from the `reload:` section
+
+    @classmethod
+    def of(cls, function: FunctionConfig, excluded: Iterable[Path] = (), ignore: Sequence[str] = ()) -> CodeRoots:
+        layers = tuple(Path(layer).resolve() for layer in function.layers if Path(layer).is_dir())
+        return cls(function.code_dir, layers, frozenset(Path(p) for p in excluded), tuple(ignore))
+
+    @property
+    def folders(self) -> tuple[Path, ...]:
+        return (self.code_dir, *self.layers)
+
+    def counts(self, root: Path, relative: PurePath) -> bool:
+        """Whether a file at `relative` under `root` is part of the code."""
+        if is_noise(relative):
+            return False
+        if root == self.code_dir and relative.parts and relative.parts[0] == "events":
+            return False  # the function's saved test events: lambdatop's event library, not code
+        if (root / relative) in self.excluded:
+            return False
+        text = relative.as_posix()
+        return not any(fnmatch.fnmatch(text, pattern) or fnmatch.fnmatch(relative.name, pattern) for pattern in self.ignore)
+
+    def contains(self, path: Path) -> bool:
+        """Whether a changed path belongs to this function's code."""
+        for root in self.folders:
+            try:
+                relative = path.relative_to(root)
+            except ValueError:
+                continue
+            if self.counts(root, relative):
+                return True
+        return False
+
+    def files(self, root: Path) -> Iterator[tuple[Path, PurePath]]:
+        """(absolute path, relative path) of every code file under `root`, in a stable order."""
+        for directory, subdirs, names in os.walk(root):
+            base = Path(directory)
+            rel_dir = base.relative_to(root)
+            # Prune noise folders before descending: a .git or node_modules can be huge.
+            subdirs[:] = sorted(d for d in subdirs if not is_noise_dir(d))
+            for name in sorted(names):
+                relative = rel_dir / name
+                if self.counts(root, relative):
+                    yield base / name, relative
+
+
+class CodeHasher:
+    """Content hashes of code folders, with a per-file cache; safe to call from worker threads."""
+
+    def __init__(self) -> None:
+        self._cache: dict[Path, tuple[int, int, str]] = {}
+        self._lock = threading.Lock()
+
+    def digest(self, roots: CodeRoots) -> str:
+        """sha256 over every code file's relative path and content (blocking: call in a thread)."""
+        total = hashlib.sha256()
+        for index, root in enumerate(roots.folders):
+            total.update(f"root{index}\0".encode())
+            for path, relative in roots.files(root):
+                file_digest = self._file_digest(path)
+                if file_digest is None:
+                    continue  # vanished between listing and reading: the next event covers it
+                total.update(relative.as_posix().encode() + b"\0" + file_digest.encode() + b"\n")
+        return total.hexdigest()
+
+    def _file_digest(self, path: Path) -> str | None:
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        key = (stat.st_size, stat.st_mtime_ns)
+        with self._lock:
+            cached = self._cache.get(path)
+        if cached is not None and cached[:2] == key and time.time() - stat.st_mtime > RACY_WINDOW_S:
+            return cached[2]
+        digest = hashlib.sha256()
+        try:
+            with open(path, "rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
+        except OSError:
+            return None
+        value = digest.hexdigest()
+        with self._lock:
+            self._cache[path] = (*key, value)
+        return value
+
+
+def drop_stale_bytecode(paths: Iterable[Path]) -> None:
+    """Remove the cached bytecode of changed sources (blocking: call in a thread).
+
+    CPython trusts a .pyc whose recorded source mtime (whole seconds) and size
+    match: an edit of the same length within the same second as the last
+    import (`return 1` → `return 2`) would otherwise serve the old code.
+    """
+    for path in paths:
+        if path.suffix != ".py":
+            continue
+        cache = path.parent / "__pycache__"
+        try:
+            stale = [entry for entry in cache.iterdir() if entry.name.startswith(path.stem + ".") and entry.suffix == ".pyc"]
+        except OSError:
+            continue
+        for entry in stale:
+            try:
+                entry.unlink()
+            except OSError:
+                pass

@@ -1,0 +1,187 @@
+"""Lambda's read-only control plane, answered from the fleet's configuration.
+
+`GetFunction`, `GetFunctionConfiguration`, `ListFunctions`,
+`GetFunctionConcurrency` and `GetAccountSettings` bodies, shaped as botocore's
+lambda 2015-03-31 model reads them, with the fields boto3 waiters, the AWS
+CLI and SAM-style tooling look at (LAMBDA.md §5, §14). Only `$LATEST` exists
+locally. Values AWS derives from a deployed zip (CodeSha256, CodeSize) are
+derived here from the code folder and lambdatop's code version instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lambdatop.runtime.config import FunctionConfig
+from lambdatop.runtime.errors import InvalidParameterValue
+
+if TYPE_CHECKING:
+    from lambdatop.runtime.fleet import Fleet
+
+LIST_PAGE_LIMIT = 50  # ListFunctions returns at most 50 per page, whatever MaxItems says
+EPHEMERAL_STORAGE_MB = 512
+TOTAL_CODE_SIZE_LIMIT = 80 * 1024**3  # 75 GB per region
+CODE_SIZE_UNZIPPED_LIMIT = 250 * 1024**2
+CODE_SIZE_ZIPPED_LIMIT = 50 * 1024**2
+_SKIPPED_DIRS = {"__pycache__", ".git", ".venv", "node_modules", ".aws-sam", ".lambdatop"}
+
+
+class ControlPlane:
+    """Builds control-plane answers for one fleet; caches code sizes per code version."""
+
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+        self._code_sizes: dict[tuple[str, str], int] = {}
+
+    # -- operations -------------------------------------------------------------------
+
+    def get_function(self, name: str) -> dict[str, Any]:
+        function = self.fleet.resolve(name)
+        body: dict[str, Any] = {
+            "Configuration": self.configuration(function),
+            "Code": {"RepositoryType": "S3", "Location": function.code_dir.resolve().as_uri()},
+            "Tags": {"lambdatop:source": function.source} if function.source else {},
+        }
+        if function.reserved_concurrency is not None:
+            body["Concurrency"] = {"ReservedConcurrentExecutions": function.reserved_concurrency}
+        return body
+
+    def get_function_configuration(self, name: str) -> dict[str, Any]:
+        return self.configuration(self.fleet.resolve(name))
+
+    def get_function_concurrency(self, name: str) -> dict[str, Any]:
+        function = self.fleet.resolve(name)
+        if function.reserved_concurrency is None:
+            return {}
+        return {"ReservedConcurrentExecutions": function.reserved_concurrency}
+
+    def list_functions(self, marker: str | None, max_items: str | None) -> dict[str, Any]:
+        functions = sorted(self.fleet.functions.values(), key=lambda f: f.function_name or f.name)
+        start = _decode_marker(marker, len(functions))
+        page = LIST_PAGE_LIMIT
+        if max_items is not None:
+            try:
+                page = int(max_items)
+            except ValueError:
+                raise InvalidParameterValue(f"MaxItems must be an integer, got {max_items!r}") from None
+            if not 1 <= page <= 10000:
+                raise InvalidParameterValue("MaxItems must be between 1 and 10000")
+            page = min(page, LIST_PAGE_LIMIT)
+        chosen = functions[start : start + page]
+        body: dict[str, Any] = {"Functions": [self.configuration(f) for f in chosen]}
+        if start + page < len(functions):
+            body["NextMarker"] = _encode_marker(start + page)
+        return body
+
+    def account_settings(self) -> dict[str, Any]:
+        config = self.fleet.config
+        reserved = sum(f.reserved_concurrency or 0 for f in self.fleet.functions.values())
+        total_code = sum(self._code_size(f) for f in self.fleet.functions.values())
+        return {
+            "AccountLimit": {
+                "TotalCodeSize": TOTAL_CODE_SIZE_LIMIT,
+                "CodeSizeUnzipped": CODE_SIZE_UNZIPPED_LIMIT,
+                "CodeSizeZipped": CODE_SIZE_ZIPPED_LIMIT,
+                "ConcurrentExecutions": config.account_concurrency,
+                "UnreservedConcurrentExecutions": config.account_concurrency - reserved,
+            },
+            "AccountUsage": {"TotalCodeSize": total_code, "FunctionCount": len(self.fleet.functions)},
+        }
+
+    # -- shapes -----------------------------------------------------------------------
+
+    def configuration(self, function: FunctionConfig) -> dict[str, Any]:
+        """A FunctionConfiguration as Lambda returns it for `$LATEST` of a deployed zip function."""
+        config = self.fleet.config
+        pool = self.fleet.pools.get(function.name)
+        code_version = pool.code_version if pool is not None else "v1"
+        public_name = function.function_name or function.name
+        digest = hashlib.sha256(f"{function.fingerprint()}:{code_version}".encode()).digest()
+        body: dict[str, Any] = {
+            "FunctionName": public_name,
+            "FunctionArn": config.function_arn(public_name),
+            "Runtime": function.runtime,
+            "Role": f"arn:aws:iam::{config.account_id}:role/lambdatop-local",
+            "Handler": function.handler,
+            "CodeSize": self._code_size(function),
+            "Description": function.description,
+            "Timeout": function.timeout,
+            "MemorySize": function.memory_size,
+            "LastModified": _last_modified(function.code_dir, config.path),
+            "CodeSha256": base64.b64encode(digest).decode(),
+            "Version": "$LATEST",
+            "TracingConfig": {"Mode": function.tracing},
+            "RevisionId": str(uuid.UUID(bytes=digest[:16], version=4)),
+            "State": "Active",
+            "LastUpdateStatus": "Successful",
+            "PackageType": "Zip",
+            "Architectures": [function.architecture],
+            "EphemeralStorage": {"Size": EPHEMERAL_STORAGE_MB},
+            "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+            "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{public_name}"},
+        }
+        if function.environment:
+            body["Environment"] = {"Variables": dict(function.environment)}
+        if function.layers:
+            body["Layers"] = [{"Arn": layer, "CodeSize": 0} for layer in function.layers]
+        target = function.dead_letter_queue.get("TargetArn") if function.dead_letter_queue else None
+        if isinstance(target, str):
+            body["DeadLetterConfig"] = {"TargetArn": target}
+        return body
+
+    def _code_size(self, function: FunctionConfig) -> int:
+        pool = self.fleet.pools.get(function.name)
+        key = (function.name, pool.code_version if pool is not None else "v1")
+        size = self._code_sizes.get(key)
+        if size is None:
+            size = self._code_sizes[key] = _folder_size(function.code_dir)
+        return size
+
+
+def _folder_size(root: Path) -> int:
+    """Bytes of the files a deployment zip of `root` would hold (caches and VCS folders skipped)."""
+    total = 0
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in _SKIPPED_DIRS]
+        for name in files:
+            try:
+                total += os.stat(os.path.join(folder, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
+def _last_modified(code_dir: Path, config_path: Path) -> str:
+    """Lambda's `2024-01-31T12:00:00.000+0000`, from the newer of the code folder and the config."""
+    stamps = []
+    for path in (code_dir, config_path):
+        try:
+            stamps.append(path.stat().st_mtime)
+        except OSError:
+            continue
+    moment = max(stamps) if stamps else time.time()
+    millis = int((moment % 1) * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{millis:03d}+0000"
+
+
+def _encode_marker(index: int) -> str:
+    return base64.urlsafe_b64encode(f"lambdatop:{index}".encode()).decode()
+
+
+def _decode_marker(marker: str | None, count: int) -> int:
+    if not marker:
+        return 0
+    try:
+        prefix, _, index = base64.urlsafe_b64decode(marker.encode()).decode().partition(":")
+        value = int(index)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidParameterValue("Invalid Marker: it must be a NextMarker from a previous ListFunctions response") from None
+    if prefix != "lambdatop" or not 0 <= value <= count:
+        raise InvalidParameterValue("Invalid Marker: it must be a NextMarker from a previous ListFunctions response")
+    return value

@@ -1,0 +1,114 @@
+"""`lambdatop bench`: measure lambdatop against baselines taken in the same run, and print the table.
+
+    lambdatop bench                     # every scenario, full budget (< 5 min)
+    lambdatop bench --quick             # smaller samples (< 1 min; what CI runs)
+    lambdatop bench --only warm cold    # some scenarios (the baselines always run)
+    lambdatop bench --json bench.json   # the same figures for machines
+
+The functions are generated no-op handlers in a temp project, so the figures do
+not depend on the samples. Exit code 0 when every scenario ran (whether or not
+its target was met: the table says), 1 when one failed to run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shlex
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+from lambdatop.tui.bench.results import BenchReport, Figure
+from lambdatop.tui.bench.runner import SCENARIOS, run_bench
+from lambdatop.tui.cli import EXIT_FUNCTION_ERROR, EXIT_INTERRUPTED, EXIT_OK
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "bench", help="measure warm/cold overhead, throughput, scale... against baselines from the same run",
+        description="Run the performance scenarios on generated no-op handlers and print each figure beside a "
+        "baseline measured in the same run, the ratio, the target and whether it was met.",
+    )
+    parser.add_argument("--quick", action="store_true", help="smaller samples, under a minute (what CI runs)")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON to FILE ('-' for stdout)")
+    parser.add_argument(
+        "--only", nargs="+", metavar="NAME", choices=SCENARIOS,
+        help=f"run only these scenarios ({', '.join(SCENARIOS)}); the baselines always run",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console(stderr=True)
+    command = "lambdatop bench" + "".join(f" {shlex.quote(a)}" for a in sys.argv[2:]) if len(sys.argv) > 1 else "lambdatop bench"
+
+    def progress(message: str) -> None:
+        console.print(f"[dim]bench: {message}[/]", highlight=False)
+
+    try:
+        report = asyncio.run(run_bench(quick=args.quick, only=args.only, command=command, progress=progress))
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    Console(width=max(Console().width, 150)).print(render(report))
+    if args.json:
+        text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False)
+        if args.json == "-":
+            print(text)
+        else:
+            with open(args.json, "w", encoding="utf-8") as out:
+                out.write(text + "\n")
+    if report.leftover_processes:
+        console.print(f"[red]bench: {report.leftover_processes} process(es) were left behind and have been killed[/]")
+    failed = [f for f in report.figures if f.error]
+    return EXIT_FUNCTION_ERROR if failed or report.leftover_processes else EXIT_OK
+
+
+def render(report: BenchReport) -> Table:
+    machine = report.machine
+    table = Table(
+        title=f"lambdatop bench{' --quick' if report.quick else ''} · {report.started_at} · {machine['cores']} cores, "
+        f"{machine['cpu']} · Python {machine['python']} · {report.duration_s:.0f} s",
+        title_justify="left",
+    )
+    for column, justify in (
+        ("scenario", "left"), ("figure", "left"), ("p50 / value", "right"), ("p99", "right"),
+        ("baseline (same run)", "left"), ("ratio", "right"), ("target", "left"), ("met?", "center"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for figure in report.figures:
+        table.add_row(*row(figure))
+    return table
+
+
+def row(figure: Figure) -> list[str]:
+    if figure.error:
+        return [figure.scenario, figure.figure, "", "", "", "", figure.target, f"[red]error: {figure.error}[/]"]
+    if figure.skipped:
+        return [figure.scenario, figure.figure, "", "", "", "", figure.target, f"[yellow]skipped: {figure.skipped}[/]"]
+    headline = _number(figure.headline, figure.unit)
+    p99 = _number(figure.p99, figure.unit) if figure.p99 is not None else ""
+    baseline = f"{figure.baseline_name}: {_baseline(figure)}" if figure.baseline_name and figure.baseline is not None else ""
+    ratio = f"{figure.ratio:.2f}×" if figure.ratio is not None else ""
+    met = {True: "[green]yes[/]", False: "[red]no[/]", None: ""}[figure.met]
+    label = figure.figure + (f" [dim]({figure.note})[/]" if figure.note else "")
+    return [figure.scenario, label, headline, p99, baseline, ratio, figure.target, met]
+
+
+def _baseline(figure: Figure) -> str:
+    unit = "inv/s" if figure.unit == "inv/s" else figure.unit
+    return _number(figure.baseline, unit)
+
+
+def _number(value: float | None, unit: str) -> str:
+    if value is None:
+        return ""
+    if unit == "inv/s":
+        return f"{value:,.0f}/s"
+    if unit == "envs":
+        return f"{value:,.0f}"
+    if abs(value) >= 100:
+        return f"{value:,.0f} {unit}"
+    return f"{value:.2f} {unit}" if abs(value) < 10 else f"{value:.1f} {unit}"
