@@ -29,6 +29,7 @@ from lambdatop.runtime.context import LambdaContext
 from lambdatop.runtime.wire import encode, recv_message
 
 RESPONSE_LIMIT = 6 * 1024 * 1024 + 100  # what the Runtime API accepts (RIE MaxPayloadSize)
+OUTPUT_LIMIT = 1024 * 1024  # captured output kept per invocation (CloudWatch keeps 256 KB per event)
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -70,12 +71,25 @@ class OutputCapture:
     def take(self) -> str:
         sys.stdout.flush()
         sys.stderr.flush()
-        size = os.fstat(self.fd).st_size
-        if not size:
-            return ""
-        data = os.pread(self.fd, size, 0)
-        os.ftruncate(self.fd, 0)
-        return data.decode("utf-8", "replace")
+        return drain_output(self.fd)
+
+
+def drain_output(fd: int) -> str:
+    """Everything written to a capture memfd since the last drain, which empties it.
+
+    Output past OUTPUT_LIMIT keeps its tail (where errors are) behind a marker line,
+    so a handler that prints without end cannot flood the supervisor.
+    """
+    size = os.fstat(fd).st_size
+    if not size:
+        return ""
+    if size > OUTPUT_LIMIT:
+        data = os.pread(fd, OUTPUT_LIMIT, size - OUTPUT_LIMIT)
+        data = b"[lambdatop: %d bytes of earlier output dropped]\n" % (size - OUTPUT_LIMIT) + data.partition(b"\n")[2]
+    else:
+        data = os.pread(fd, size, 0)
+    os.ftruncate(fd, 0)
+    return data.decode("utf-8", "replace")
 
 
 # -- Lambda's log format for the logging module ------------------------------------
@@ -179,8 +193,37 @@ def load_handler(handler: str) -> Callable[[Any, Any], Any]:
         def missing_handler(event: Any, context: Any) -> Any:
             raise fault
 
+        missing_handler.fault = fault  # type: ignore[attr-defined]  # Init's diagnosis reports it early
         return missing_handler
     return function
+
+
+def diagnose_init(exc: BaseException | None, handler: Any, spec: WorkerSpec) -> dict[str, Any] | None:
+    """Why this environment cannot serve, and where in the user's code: for hot reload's broken-code notice.
+
+    Lambda's error objects keep their shape (an ImportModuleError carries no
+    stack), so the file and line travel beside them, read from the real
+    traceback: a SyntaxError's own location, else the deepest frame in the
+    function's code folder or layers. A missing handler does not fail Init,
+    but is reported here so a reload can flag it before anyone invokes.
+    """
+    if exc is None:
+        fault = getattr(handler, "fault", None)
+        if not isinstance(fault, FaultError):
+            return None
+        module = sys.modules.get(spec.handler.rsplit(".", 1)[0].replace("/", "."))
+        return {"errorType": fault.error_type, "errorMessage": fault.message, "file": getattr(module, "__file__", None), "line": None}
+    error_type = exc.error_type if isinstance(exc, FaultError) else type(exc).__name__
+    message = exc.message if isinstance(exc, FaultError) else str(exc)
+    cause = exc.__cause__ if isinstance(exc, FaultError) and exc.__cause__ is not None else exc
+    if isinstance(cause, SyntaxError):
+        return {"errorType": error_type, "errorMessage": message, "file": cause.filename, "line": cause.lineno}
+    roots = tuple(os.path.join(root, "") for root in (spec.task_root, *spec.extra_sys_path))
+    file = line = None
+    for frame in traceback.extract_tb(cause.__traceback__):
+        if frame.filename.startswith(roots):
+            file, line = frame.filename, frame.lineno
+    return {"errorType": error_type, "errorMessage": message, "file": file, "line": line}
 
 
 # -- the worker ----------------------------------------------------------------------
@@ -237,15 +280,18 @@ class Worker:
         started = time.time()
         begin = time.perf_counter()
         error = None
+        failure: BaseException | None = None
         try:
             self.handler = load_handler(self.spec.handler)
         except Exception as exc:  # noqa: BLE001 - any failure of the user's top-level code is an init error
+            failure = exc
             error = _exception_object(exc, "")
             sys.stdout.write(f"LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function code. However, in rare cases, a Lambda runtime update can cause unexpected function behavior. For functions using managed runtimes, runtime updates can be triggered by a function change, or can be applied automatically. To determine if the runtime has been updated, check the runtime version in the INIT_START log entry. If this error correlates with a change in the runtime version, you may be able to mitigate this error by temporarily rolling back to the previous runtime version. For more information, see https://docs.aws.amazon.com/lambda/latest/dg/runtimes-update.html\n")
             _log_error(error)
         init_ms = (time.perf_counter() - begin) * 1000
         assert self.capture is not None
-        self.send(("init", error, init_ms, self.capture.take(), started, time.time(), *_memory_kb()))
+        problem = diagnose_init(failure, self.handler, self.spec)
+        self.send(("init", error, init_ms, self.capture.take(), started, time.time(), *_memory_kb(), problem))
         if error is not None:
             os._exit(1)  # the RIC exits after posting an init error
 

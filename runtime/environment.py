@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from lambdatop.runtime.bootstrap import WorkerSpec
+from lambdatop.runtime.bootstrap import WorkerSpec, drain_output
 from lambdatop.runtime.spawner import Spawner
 from lambdatop.runtime.wire import FrameDecoder, encode
 
@@ -71,6 +71,8 @@ class InitOutcome:
     logs: str
     started_at: float
     ended_at: float
+    # What makes the code unusable, with the user's file and line (bootstrap.diagnose_init); None when it is fine.
+    problem: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -108,6 +110,8 @@ class ExecutionEnvironment:
         self.rss_kb = 0
         self.peak_kb = 0
         self.request_id: str | None = None
+        # Set when Init ran ahead of any request (a pre-warm after a reload): the first invoke reports it as its cold start.
+        self.early_init: InitOutcome | None = None
         self._sock: socket.socket | None = None
         self._log_fd: int | None = None
         self._decoder = FrameDecoder()
@@ -142,9 +146,9 @@ class ExecutionEnvironment:
             message = await self._waiter
         finally:
             timer.cancel()
-        _, error, init_ms, logs, started, ended, rss_kb, peak_kb = message
+        _, error, init_ms, logs, started, ended, rss_kb, peak_kb, *diagnosis = message
         self.rss_kb, self.peak_kb = rss_kb, peak_kb
-        return InitOutcome(error, init_ms, logs, started, ended)
+        return InitOutcome(error, init_ms, logs, started, ended, diagnosis[0] if diagnosis else None)
 
     async def invoke(self, request: tuple, timeout: float) -> InvokeReply:
         """Send one invocation and wait for its result, at most `timeout` seconds."""
@@ -239,12 +243,9 @@ class ExecutionEnvironment:
         if self._log_fd is None:
             return ""
         try:
-            size = os.fstat(self._log_fd).st_size
-            data = os.pread(self._log_fd, size, 0) if size else b""
-            os.ftruncate(self._log_fd, 0)
+            return drain_output(self._log_fd)
         except OSError:
             return ""
-        return data.decode("utf-8", "replace")
 
     # -- internals --------------------------------------------------------------------
 

@@ -153,6 +153,15 @@ class Invoker:
             assert env is not None
             if record.init_duration_ms is None:  # a suppressed init spent part of the invoke's budget
                 timeout -= time.perf_counter() - begin
+        elif env.early_init is not None:
+            # Initialised ahead of any request (pre-warmed after a reload, as Lambda may initialise early):
+            # its first invocation is still the cold start, with the Init it ran and that Init's output.
+            outcome, env.early_init = env.early_init, None
+            record.cold_start = True
+            record.init_duration_ms = outcome.init_ms
+            record.init_started_at = outcome.started_at
+            lines.append(logformat.init_start_line(pool.function.runtime, self.config.region))
+            lines.extend(logformat.split_output(outcome.logs))
         record.env_id, record.pid = env.id, env.pid
         lines.append(logformat.start_line(record.request_id, record.version))
         request = (

@@ -151,3 +151,14 @@ async def test_response_over_the_limit_is_function_response_size_too_large(make_
         "errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
         "errorType": "Function.ResponseSizeTooLarge",
     }
+
+
+async def test_endless_output_keeps_its_tail_and_a_marker(make_project) -> None:
+    source = "import sys\ndef handler(e, c):\n    for i in range(300_000):\n        print(f'line {i:06d}')\n    print('the end')\n    return 1\n"
+    config = make_project({"chatty": source}, "functions:\n  chatty: {handler: app.handler}\n")
+    async with Fleet(config) as fleet:
+        result = await fleet.invoke("chatty", {})
+    body = result.log_lines[result.log_lines.index(f"START RequestId: {result.record.request_id} Version: $LATEST") + 1:-2]
+    assert body[0].startswith("[lambdatop: ") and body[0].endswith(" bytes of earlier output dropped]")
+    assert body[-1] == "the end" and body[-2] == "line 299999"
+    assert sum(len(line) + 1 for line in body[1:]) <= 1024 * 1024

@@ -1,0 +1,107 @@
+"""`lambdatop bench --quick` as CI runs it: it completes, measures every scenario, leaves nothing behind.
+
+The targets are not asserted here (timings on a shared CI machine mean
+little); the bench itself reports them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+
+from lambdatop.runtime.fleet import Fleet
+from lambdatop.tui.bench.runner import SCENARIOS
+
+LAMBDATOP = Path(sys.executable).parent / "lambdatop"
+
+# Scenarios that measure a capability of another issue: skipped (and said so) only while it does not exist.
+CAPABILITIES = {
+    "ui": lambda: importlib.util.find_spec("lambdatop.tui.app") is not None,
+    "reload": lambda: importlib.util.find_spec("lambdatop.tui.bench.reload") is not None,
+    "async": lambda: hasattr(Fleet, "enqueue"),
+    "http": lambda: importlib.util.find_spec("lambdatop.runtime.endpoint") is not None,
+}
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _bench_processes(before: set[int]) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if proc.pid in before:
+            continue
+        cmdline = " ".join(proc.info.get("cmdline") or [])
+        if "lambdatop.runtime.zygote" in cmdline or "lambdatop-bench-" in cmdline:
+            found.append(proc)
+    return found
+
+
+def test_quick_bench_measures_every_scenario_and_leaves_no_process(tmp_path: Path) -> None:
+    before = {p.pid for p in psutil.process_iter()}
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [str(LAMBDATOP), "bench", "--quick", "--json", str(out)], capture_output=True, text=True, timeout=240, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(out.read_text())
+
+    assert report["quick"] is True
+    assert report["machine"]["cores"] >= 1 and report["machine"]["cpu"]
+    assert report["leftover_processes"] == 0
+    assert set(report["scenarios"]) == set(SCENARIOS)
+    for name, figures in report["scenarios"].items():
+        assert figures, name
+        skipped = [f for f in figures if f["skipped"]]
+        if skipped:
+            assert name in CAPABILITIES and not CAPABILITIES[name](), f"{name} skipped but its capability exists: {skipped}"
+            continue
+        for figure in figures:
+            assert figure["error"] is None, figure
+            headline = figure["p50"] if figure["p50"] is not None else figure["value"]
+            assert _number(headline) and headline >= 0, figure
+            if figure["p50"] is not None:
+                assert _number(figure["p99"]) and figure["p99"] >= figure["p50"], figure
+            if figure["baseline_name"]:
+                assert _number(figure["baseline"]) and _number(figure["ratio"]), figure
+
+    # The headline figures of the issue are all there, judged against their same-run baselines.
+    headlines = {(f["scenario"], f["figure"]): f for figures in report["scenarios"].values() for f in figures}
+    warm = headlines[("warm", "overhead, freeze on (default)")]
+    assert warm["baseline_name"] == "socket round trip" and isinstance(warm["met"], bool)
+    cold = headlines[("cold", "overhead: start → handler entry − Init")]
+    assert cold["baseline_name"] == "os.fork + exit + wait" and isinstance(cold["met"], bool)
+    throughput = headlines[("throughput", "no-op, records kept")]
+    assert throughput["samples"] > 0 and isinstance(throughput["met"], bool)
+    scale = headlines[("scale", "environments alive at once (sleeping handlers)")]
+    assert scale["value"] == scale["samples"] > 0
+
+    # The table went to stdout with the same figures.
+    assert "warm" in done.stdout and "overhead, freeze on" in done.stdout
+
+    leftovers = [p for p in _bench_processes(before) if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not leftovers, [p.info for p in leftovers]
+
+
+def test_only_runs_the_named_scenarios_with_their_baselines(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [str(LAMBDATOP), "bench", "--quick", "--only", "warm", "--json", str(out)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert list(report["scenarios"]) == ["baselines", "warm"]
+
+
+def test_unknown_scenario_is_a_usage_error(tmp_path: Path) -> None:
+    done = subprocess.run([str(LAMBDATOP), "bench", "--only", "nosuch"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 2
+    assert "invalid choice: 'nosuch'" in done.stderr
