@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 LIST_PAGE_LIMIT = 50  # ListFunctions returns at most 50 per page, whatever MaxItems says
 EPHEMERAL_STORAGE_MB = 512
-TOTAL_CODE_SIZE_LIMIT = 80 * 1024**3  # 75 GB per region
+TOTAL_CODE_SIZE_LIMIT = 75 * 1024**3  # 75 GB per region (80530636800 bytes)
 CODE_SIZE_UNZIPPED_LIMIT = 250 * 1024**2
 CODE_SIZE_ZIPPED_LIMIT = 50 * 1024**2
 _SKIPPED_DIRS = {"__pycache__", ".git", ".venv", "node_modules", ".aws-sam", ".lambdatop"}

@@ -22,10 +22,10 @@ from typing import Any, Callable, Protocol
 
 from lambdatop.runtime.bus import EnvironmentEvent, FleetEvent, Subscription, TelemetryBus
 from lambdatop.runtime.config import FleetConfig, FunctionConfig, load_config
-from lambdatop.runtime.environment import EnvState, ExecutionEnvironment, Failure
+from lambdatop.runtime.environment import EnvState, ExecutionEnvironment, Failure, InitOutcome
 from lambdatop.runtime.errors import FleetStopped
 from lambdatop.runtime.gate import ConcurrencyGate
-from lambdatop.runtime.invoker import Invoker
+from lambdatop.runtime.invoker import INIT_LIMIT_S, Invoker
 from lambdatop.runtime.pool import FunctionPool
 from lambdatop.runtime.records import InvocationRecord, InvocationResult, InvocationType, Trigger
 from lambdatop.runtime.spawner import Spawner
@@ -124,6 +124,9 @@ class Fleet:
         # Variables every new worker gets beside Lambda's own (endpoint URL, X-Ray daemon address).
         self.worker_environment: dict[str, str] = {}
         self.services: list[Service] = []
+        # Set by the store and async queue services when attached (runtime/store.py, runtime/asyncq.py).
+        self.store: Any = None
+        self.async_queue: Any = None
         self._recent: list[InvocationRecord] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
@@ -230,6 +233,28 @@ class Fleet:
             if not self.invoker.in_flight:
                 self._drained.set()
 
+    async def enqueue(
+        self,
+        function: str,
+        payload: bytes,
+        *,
+        trigger: Trigger | str = Trigger.ASYNC,
+        trace: str | None = None,
+        request_id: str | None = None,
+    ) -> str:
+        """Accept an asynchronous (Event) invocation: validated, committed to the durable queue, then its request id.
+
+        With the async queue service (`runtime/asyncq.py`, attached with the
+        store) the event is durable and retried; without it, it is delivered
+        once in the background. Raises FunctionNotFound, RequestTooLarge (over
+        1 MB), InvalidRequestContent, FleetStopped.
+        """
+        if self.async_queue is None:
+            from lambdatop.runtime.asyncq import deliver_once
+
+            return await deliver_once(self, function, payload, trigger=trigger, trace=trace, request_id=request_id)
+        return await self.async_queue.enqueue(function, payload, trigger=trigger, trace=trace, request_id=request_id)
+
     def resolve(self, name: str) -> FunctionConfig:
         """The function a name or ARN refers to; raises FunctionNotFound."""
         return self.invoker.resolve(name)[0].function
@@ -258,13 +283,62 @@ class Fleet:
         os.kill(env.pid, 9)  # type: ignore[arg-type]
         return env
 
-    def update_function(self, function: FunctionConfig, code_version: str | None = None) -> None:
-        """A new config or code version: environments are recycled, the new version serves from now on."""
+    def update_function(self, function: FunctionConfig, code_version: str | None = None, *, recycle: bool = True) -> None:
+        """A new config or code version: environments are recycled, the new version serves from now on.
+
+        `recycle=False` is for settings no running environment depends on
+        (reserved concurrency, idle timeout, triggers): warm environments stay.
+        """
         if function.name not in self.pools:
-            self._add_pool(function.name, function)
+            self.add_function(function, code_version or "v1")
+            return
         pool = self.pools[function.name]
-        pool.mark_stale(function, code_version)
+        if recycle:
+            pool.mark_stale(function, code_version)
+        else:
+            pool.function = function
         self.gate.set_reserved(function.name, function.reserved_concurrency)
+
+    def add_function(self, function: FunctionConfig, code_version: str = "v1") -> None:
+        """A function that appeared in a reloaded config: a new pool, no environment until needed."""
+        if function.name in self.pools:
+            raise ValueError(f"function {function.name!r} already exists")
+        self._add_pool(function.name, function)
+        self.pools[function.name].code_version = code_version
+        self.gate.set_reserved(function.name, function.reserved_concurrency)
+
+    def replace_config(self, config: FleetConfig) -> None:
+        """Adopt a reloaded config's account-wide settings; functions change through update/add/remove_function."""
+        self.config = config
+        self.invoker.config = config
+        self.gate.account_limit = config.account_concurrency
+        for pool in self.pools.values():
+            pool.fleet = config
+
+    async def prewarm(self, name: str) -> InitOutcome:
+        """Initialise one environment of the function's current version ahead of any request; keep it idle.
+
+        Lambda may initialise on-demand environments early (LAMBDA.md §1); a
+        reload does, to find broken code before anyone invokes. The first
+        invocation it serves still reports the cold start. An Init error
+        retires the environment and comes back in the outcome; a worker that
+        dies or times out in Init raises EnvironmentFailed.
+        """
+        if not self.running:
+            raise FleetStopped("lambdatop is not running")
+        pool = self.pools[name]
+        env = pool.new_environment()
+        try:
+            outcome = await env.start(self.spawner, getattr(self.invoker, "init_limit", INIT_LIMIT_S))
+        except BaseException:
+            pool.retire(env)
+            raise
+        if outcome.error is not None or not self.running:
+            pool.retire(env)
+            return outcome
+        env.early_init = outcome
+        pool.release(env)  # idle and warm, or retired at once if a newer version arrived meanwhile
+        return outcome
 
     def remove_function(self, name: str) -> None:
         pool = self.pools.pop(name, None)

@@ -161,6 +161,8 @@ class MetricSeries:
         self.name = name
         self.retention_s = retention_s
         self.buckets: dict[int, Bucket] = {}
+        # The same samples rolled up per minute (keyed by epoch minute), so an hour is 60 merges, not 3,600.
+        self.minutes: dict[int, Bucket] = {}
         self.totals: dict[str, Stat] = {}  # since start, never pruned
         self.cost = CostEstimate()
         self.units: dict[str, str] = {}  # custom metric -> unit
@@ -172,9 +174,17 @@ class MetricSeries:
             bucket = self.buckets[second] = Bucket(second)
         return bucket
 
+    def minute(self, second: int) -> Bucket:
+        key = second // 60
+        bucket = self.minutes.get(key)
+        if bucket is None:
+            bucket = self.minutes[key] = Bucket(key)
+        return bucket
+
     def _add(self, bucket: Bucket, metric: str, value: float) -> None:
         histogram = metric in _HISTOGRAM_METRICS
         bucket.stat(metric).add(value, histogram)
+        self.minute(bucket.second).stat(metric).add(value, histogram)
         total = self.totals.get(metric)
         if total is None:
             total = self.totals[metric] = Stat()
@@ -207,6 +217,7 @@ class MetricSeries:
 
     def gauge(self, metric: str, value: float, second: int) -> None:
         self.bucket(second).stat(metric).gauge(value)
+        self.minute(second).stat(metric).gauge(value)
         total = self.totals.get(metric)
         if total is None:
             total = self.totals[metric] = Stat()
@@ -217,6 +228,9 @@ class MetricSeries:
         if self.buckets and min(self.buckets) < cutoff:
             for second in [s for s in self.buckets if s < cutoff]:
                 del self.buckets[second]
+        if self.minutes and min(self.minutes) < cutoff // 60:
+            for minute in [m for m in self.minutes if m < cutoff // 60]:
+                del self.minutes[minute]
 
     def window(self, metric: str, start: float, end: float) -> Stat:
         """The samples of `metric` in [start, end) (whole seconds)."""
@@ -246,29 +260,55 @@ class MetricSeries:
     def metric_names(self) -> list[str]:
         return [m for m in STANDARD_METRICS if m in self.totals] + sorted(m for m in self.totals if "/" in m)
 
+    def merged(self, start: float, end: float) -> dict[str, Stat]:
+        """Every metric's samples in [start, end), in one pass over the buckets that exist.
+
+        Whole minutes inside the range come from the per-minute rollups; the ragged edges from seconds.
+        """
+        out: dict[str, Stat] = {}
+        first, last = int(math.floor(start)), int(math.ceil(end))
+        buckets: list[Bucket] = []
+        minute_first, minute_last = -(-first // 60), last // 60  # whole minutes [minute_first, minute_last)
+        if minute_last - minute_first >= 2:
+            buckets += [self.minutes[m] for m in range(minute_first, minute_last) if m in self.minutes]
+            edges = [*range(first, minute_first * 60), *range(minute_last * 60, last)]
+            buckets += [self.buckets[s] for s in edges if s in self.buckets]
+        elif last - first <= len(self.buckets):
+            buckets = [self.buckets[s] for s in range(first, last) if s in self.buckets]
+        else:
+            buckets = [b for s, b in self.buckets.items() if first <= s < last]
+        for bucket in buckets:
+            for metric, stat in bucket.stats.items():
+                merged = out.get(metric)
+                if merged is None:
+                    merged = out[metric] = Stat()
+                merged.merge(stat)
+        return out
+
     def summary(self, seconds: int, now: float) -> dict[str, float | int | None]:
         """The figures a function screen shows for the last `seconds`."""
-        start, end = now - seconds, now + 1
-        invocations = self.window("Invocations", start, end)
-        duration = self.window("Duration", start, end)
-        errors = self.window("Errors", start, end)
+        stats = self.merged(now - seconds, now + 1)
+        empty = Stat()
+        invocations = stats.get("Invocations", empty)
+        duration = stats.get("Duration", empty)
+        errors = stats.get("Errors", empty)
         return {
             "invocations": invocations.count,
             "errors": int(errors.total),
             "error_rate": errors.total / errors.count if errors.count else None,
-            "throttles": int(self.window("Throttles", start, end).total),
-            "timeouts": int(self.window("Timeouts", start, end).total),
-            "cold_starts": int(self.window("ColdStarts", start, end).total),
+            "throttles": int(stats.get("Throttles", empty).total),
+            "timeouts": int(stats.get("Timeouts", empty).total),
+            "cold_starts": int(stats.get("ColdStarts", empty).total),
             "duration_p50": duration.percentile(0.50),
             "duration_p90": duration.percentile(0.90),
             "duration_p99": duration.percentile(0.99),
             "duration_max": duration.maximum if duration.count else None,
             "duration_avg": duration.total / duration.count if duration.count else None,
-            "init_duration_avg": self.window("InitDuration", start, end).statistic("Average"),
-            "max_memory_used": self.window("MaxMemoryUsed", start, end).statistic("Maximum"),
-            "concurrent_executions_max": self.window("ConcurrentExecutions", start, end).statistic("Maximum"),
-            "async_queue_depth": self.window("AsyncQueueDepth", start, end).statistic("Maximum"),
-            "async_event_age_max": self.window("AsyncEventAge", start, end).statistic("Maximum"),
+            "init_duration_avg": stats.get("InitDuration", empty).statistic("Average"),
+            "max_memory_used": stats.get("MaxMemoryUsed", empty).statistic("Maximum"),
+            "concurrent_executions_max": stats.get("ConcurrentExecutions", empty).statistic("Maximum"),
+            "async_queue_depth": stats.get("AsyncQueueDepth", empty).statistic("Maximum"),
+            "async_event_age_max": stats.get("AsyncEventAge", empty).statistic("Maximum"),
         }
 
 

@@ -60,8 +60,7 @@ class FunctionPool:
     def new_environment(self) -> ExecutionEnvironment:
         number = next(_env_numbers)
         env_id = f"{self.name}-{number}"
-        tmpdir = self.work_dir / "envs" / env_id / "tmp"
-        tmpdir.mkdir(parents=True, exist_ok=True)
+        tmpdir = self.work_dir / "envs" / env_id / "tmp"  # made by the worker itself (bootstrap), off this loop
         stream = log_stream_name(self.version)
         spec = WorkerSpec(
             env_id=env_id,

@@ -522,7 +522,7 @@ class StoreReader:
             sql += " WHERE function = ?"
             params = (function,)
         keys = ("request_id", "function", "accepted_at", "next_attempt_at", "attempts", "throttles", "last_error_type")
-        return [dict(zip(keys, row)) for row in self._query(sql + " ORDER BY accepted_at", params)]
+        return [dict(zip(keys, row, strict=True)) for row in self._query(sql + " ORDER BY accepted_at", params)]
 
 
 # -- writing ------------------------------------------------------------------------
@@ -560,9 +560,13 @@ class Store(StoreReader):
         self.errors = 0
         self.last_error: str | None = None
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        # Called (on the loop) before a flush, so results still on the bus are included.
+        self.feeds: list[Callable[[], None]] = []
         self._pending_traces: dict[str, str] = {}  # segment or request id -> trace JSON that arrived before its row
         self._count = 0
         self._writer_conn = connect(self.path)
+        # The writer touches the table and its five indexes on every batch: keep them in memory.
+        self._writer_conn.execute("PRAGMA cache_size=-32000")
         self._count = self._writer_conn.execute("SELECT COUNT(*) FROM invocations").fetchone()[0]
         self._thread = threading.Thread(target=self._run, name="lambdatop-store-writer", daemon=True)
         self._thread.start()
@@ -632,7 +636,9 @@ class Store(StoreReader):
         return self.submit(apply, urgent=True).result(timeout)
 
     async def flush(self) -> None:
-        """Wait until everything queued so far is committed."""
+        """Wait until everything published or queued so far is committed."""
+        for feed in self.feeds:
+            feed()
         await self.call(lambda c: None)
 
     def flush_sync(self, timeout: float = 60.0) -> None:
@@ -773,6 +779,7 @@ class StoreService:
         self._fleet = fleet
         self._subscription = fleet.subscribe("store", maxlen=100_000)
         self._task = asyncio.create_task(self._pump(self._subscription), name="lambdatop-store-pump")
+        self.store.feeds.append(self._feed)
         store = self.store
         fleet.snapshot_providers["store"] = lambda: {
             "path": str(store.path), "run_id": store.run_id, "written": store.written, "backlog": store.backlog,
@@ -782,9 +789,17 @@ class StoreService:
     async def _pump(self, subscription: Any) -> None:
         assert self.store is not None
         while True:
-            for item in await subscription.wait(1.0):
-                if isinstance(item, InvocationResult):
-                    self.store.write(item)
+            self._write_all(await subscription.wait(1.0))
+
+    def _feed(self) -> None:
+        if self._subscription is not None:
+            self._write_all(self._subscription.drain())
+
+    def _write_all(self, items: list[Any]) -> None:
+        assert self.store is not None
+        for item in items:
+            if isinstance(item, InvocationResult):
+                self.store.write(item)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -792,9 +807,7 @@ class StoreService:
             await asyncio.gather(self._task, return_exceptions=True)
         if self._fleet is not None and self._subscription is not None:
             # Whatever the bus still holds (the last invocations before stop) goes in too.
-            for item in self._subscription.drain():
-                if isinstance(item, InvocationResult) and self.store is not None:
-                    self.store.write(item)
+            self._feed()
             self._fleet.bus.unsubscribe(self._subscription)
             self._fleet.snapshot_providers.pop("store", None)
         if self.store is not None:

@@ -150,7 +150,7 @@ def service_segment(attempts: list[InvocationRecord], arn: str | None = None, en
     begin = min(enqueued or first.started_at, first.started_at)
     end = max(r.ended_at or r.started_at for r in attempts)
     subsegments: list[dict[str, Any]] = []
-    if is_async:
+    if is_async and enqueued is not None:
         subsegments.append({"id": _sub_id(seg_id, "Dwell Time"), "name": "Dwell Time",
                             "start_time": begin, "end_time": first.started_at})
     if is_async or len(attempts) > 1:
@@ -348,7 +348,7 @@ class Span:
     annotations: dict[str, Any]
     metadata: dict[str, Any]
     cause: Any
-    parent_id: str | None
+    parent_id: str | None  # the row this one is drawn under (None for a root)
     in_progress: bool = False
 
     @property
@@ -357,37 +357,52 @@ class Span:
 
 
 def flatten(documents: list[dict[str, Any]]) -> list[Span]:
-    """Segments and their subsegments depth-first, each level in start order: the waterfall's rows."""
-    spans: list[Span] = []
+    """Segments and their subsegments depth-first, each level in start order: the waterfall's rows.
 
-    def walk(doc: dict[str, Any], depth: int, kind: str) -> None:
+    A top-level segment whose parent is another segment (or subsegment) of the trace is drawn
+    under it, as the X-Ray console draws a function under its service and a callee under its caller.
+    """
+    known: set[str] = set()
+
+    def collect(doc: dict[str, Any]) -> None:
+        known.add(str(doc.get("id", "")))
+        for child in doc.get("subsegments") or ():
+            collect(child)
+
+    for doc in documents:
+        collect(doc)
+    attached: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
+    roots = []
+    for doc in documents:
+        parent = doc.get("parent_id")
+        if parent and parent in known and parent != doc.get("id"):
+            attached[parent].append(doc)
+        else:
+            roots.append(doc)
+    spans: list[Span] = []
+    seen: set[int] = set()
+
+    def walk(doc: dict[str, Any], depth: int, kind: str, parent: str | None) -> None:
+        if id(doc) in seen:  # a malformed trace with a parent cycle must not recurse forever
+            return
+        seen.add(id(doc))
         start = float(doc.get("start_time", 0.0))
         end = doc.get("end_time")
+        doc_id = str(doc.get("id", ""))
         spans.append(Span(
-            id=str(doc.get("id", "")), name=str(doc.get("name", "?")), start=start,
+            id=doc_id, name=str(doc.get("name", "?")), start=start,
             end=float(end) if end is not None else start, depth=depth, kind=kind, origin=doc.get("origin"),
             error=bool(doc.get("error")), fault=bool(doc.get("fault")), throttle=bool(doc.get("throttle")),
             annotations=dict(doc.get("annotations") or {}), metadata=dict(doc.get("metadata") or {}),
-            cause=doc.get("cause"), parent_id=doc.get("parent_id"), in_progress=bool(doc.get("in_progress")),
+            cause=doc.get("cause"), parent_id=parent, in_progress=bool(doc.get("in_progress")),
         ))
-        for child in sorted(doc.get("subsegments") or (), key=lambda d: d.get("start_time", 0.0)):
-            walk(child, depth + 1, "subsegment")
-
-    # A function segment nests under its service segment in the view, as the X-Ray console draws it.
-    by_id = {d.get("id"): d for d in documents}
-    roots = [d for d in documents if not (d.get("origin") == FUNCTION_ORIGIN and d.get("parent_id") in by_id)]
-    children: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
-    for d in documents:
-        if d not in roots:
-            children[d["parent_id"]].append(d)
-
-    def walk_root(doc: dict[str, Any], depth: int) -> None:
-        walk(doc, depth, "segment" if doc.get("type") != "subsegment" else "subsegment")
-        for child in sorted(children.get(doc.get("id", ""), ()), key=lambda d: d.get("start_time", 0.0)):
-            walk_root(child, depth + 1)
+        children = [(c, "subsegment") for c in doc.get("subsegments") or ()]
+        children += [(c, "segment" if c.get("type") != "subsegment" else "subsegment") for c in attached.get(doc_id, ())]
+        for child, child_kind in sorted(children, key=lambda item: item[0].get("start_time", 0.0)):
+            walk(child, depth + 1, child_kind, doc_id)
 
     for root in sorted(roots, key=lambda d: d.get("start_time", 0.0)):
-        walk_root(root, 0)
+        walk(root, 0, "segment" if root.get("type") != "subsegment" else "subsegment", root.get("parent_id"))
     return spans
 
 
@@ -407,9 +422,11 @@ def chrome_trace(traces: list[dict[str, Any]]) -> dict[str, Any]:
         ]
         events.append({"name": "process_name", "ph": "M", "pid": pid, "tid": 0, "args": {"name": f"trace {trace.get('Id')}"}})
         tids: dict[str, int] = {}
+        threads = 0
         for span in flatten(docs):
             if span.kind == "segment" or span.parent_id not in tids:
-                tid = tids.setdefault(span.id, len(tids) + 1)
+                threads += 1
+                tid = tids[span.id] = threads
                 if span.kind == "segment":
                     events.append({"name": "thread_name", "ph": "M", "pid": pid, "tid": tid,
                                    "args": {"name": f"{span.name} ({span.origin or 'segment'})"}})

@@ -27,8 +27,14 @@ class FrameDecoder:
     def __init__(self) -> None:
         self._buffer = bytearray()
 
-    def feed(self, data: bytes) -> list[tuple]:
+    def feed(self, data: bytes | memoryview) -> list[tuple]:
         buffer = self._buffer
+        if not buffer:
+            # The usual case, one whole reply in one read: decode it in place, keep only a remainder.
+            messages, offset = _decode_frames(data)
+            if offset < len(data):
+                buffer += data[offset:]
+            return messages
         buffer += data
         messages = []
         offset = 0
@@ -42,6 +48,21 @@ class FrameDecoder:
         if offset:
             del buffer[:offset]
         return messages
+
+
+def _decode_frames(data: bytes | memoryview) -> tuple[list[tuple], int]:
+    """The whole frames at the start of `data`, and where the first incomplete one begins."""
+    view = memoryview(data)
+    messages = []
+    offset = 0
+    while len(view) - offset >= HEADER.size:
+        (length,) = HEADER.unpack_from(view, offset)
+        end = offset + HEADER.size + length
+        if len(view) < end:
+            break
+        messages.append(pickle.loads(view[offset + HEADER.size:end]))
+        offset = end
+    return messages, offset
 
 
 def recv_message(sock: socket.socket) -> tuple | None:

@@ -6,6 +6,7 @@ import os
 import textwrap
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -72,3 +73,39 @@ def make_project(tmp_path: Path) -> Callable[..., Path]:
         return config_path
 
     return write
+
+
+@pytest.fixture
+async def endpoint() -> AsyncIterator[Any]:
+    """A started fleet on the sample functions with the HTTP endpoint on a free loopback port.
+
+    Yields the LambdaEndpoint (`.url`, `.port`, `.fleet`); checks no process is left afterwards.
+    """
+    from lambdatop.runtime.endpoint import LambdaEndpoint
+
+    service = LambdaEndpoint("127.0.0.1", 0)
+    running = Fleet(SAMPLE_TEMPLATE)
+    running.add_service(service)
+    async with running:
+        yield service
+    assert not [p for p in lambdatop_processes() if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+@pytest.fixture
+def lambda_client() -> Callable[..., Any]:
+    """Makes boto3 Lambda clients for a local endpoint: dummy credentials, one attempt (no hidden retries).
+
+    client = lambda_client(endpoint.url)  # extra botocore Config options as keywords
+    """
+    import boto3
+    from botocore.config import Config
+
+    def make(url: str, **config: Any) -> Any:
+        options: dict[str, Any] = {"retries": {"total_max_attempts": 1}, "read_timeout": 30, "connect_timeout": 5}
+        options.update(config)
+        return boto3.client(
+            "lambda", endpoint_url=url, region_name="us-east-1", aws_access_key_id="local",
+            aws_secret_access_key="local", config=Config(**options),
+        )
+
+    return make

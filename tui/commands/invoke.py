@@ -26,7 +26,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("function", help="function name (logical id, FunctionName or ARN)")
     parser.add_argument("--event", "-e", metavar="FILE", help="event JSON file, or - for stdin (default: the function's events/basic.json, else {})")
     parser.add_argument("--json", action="store_true", help="print the whole InvocationRecord (with response and log) as JSON")
-    parser.add_argument("--async", dest="asynchronous", action="store_true", help="invocation type Event (queued, retried)")
+    parser.add_argument("--async", dest="asynchronous", action="store_true",
+                        help="invocation type Event: committed to the durable queue (202), then delivered with Lambda's retries; "
+                             "waits until the event is settled (delivered, or failed for good) unless --no-wait")
+    parser.add_argument("--no-wait", dest="wait", action="store_false",
+                        help="with --async: exit once the event is safely queued; the dashboard or `lambdatop serve` delivers it")
     parser.add_argument("-n", "--count", type=int, default=1, metavar="N", help="invoke N times and print a summary")
     parser.add_argument("--concurrency", "-C", type=int, default=1, metavar="C", help="with -n: keep C invocations in flight")
     parser.add_argument("--client-context", metavar="JSON", help="client context (sync only), as JSON")
@@ -54,8 +58,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _invoke(args: argparse.Namespace, config: Any, payload: bytes) -> int:
-    async with Fleet(config) as fleet:
-        if args.asynchronous and hasattr(fleet, "enqueue"):
+    from lambdatop.runtime.services import attach_store_services
+
+    fleet = Fleet(config)
+    # Recorded like any run (so `lambdatop replay --request-id` works on it); with --async, only this
+    # command's own event is delivered here: the backlog of earlier runs is left to the dashboard / serve.
+    attach_store_services(fleet, adopt=False)
+    async with fleet:
+        if args.asynchronous and fleet.async_queue is not None:
             return await _enqueue(fleet, args, payload)
         if args.count == 1:
             return await _single(fleet, args, payload)
@@ -63,12 +73,35 @@ async def _invoke(args: argparse.Namespace, config: Any, payload: bytes) -> int:
 
 
 async def _enqueue(fleet: Fleet, args: argparse.Namespace, payload: bytes) -> int:
+    """Accept (202, printed as soon as the event is committed), then follow its deliveries until it settles."""
+    attempts = fleet.subscribe("invoke-async", maxlen=1000)
     try:
-        accepted = await fleet.enqueue(args.function, payload, trigger=Trigger.CLI)  # type: ignore[attr-defined]
+        accepted = await fleet.enqueue(args.function, payload, trigger=Trigger.CLI)
     except LambdaServiceError as exc:
         _print_service_error(exc)
         return EXIT_SERVICE_ERROR
-    print(json.dumps({"StatusCode": 202, "RequestId": accepted}))
+    print(json.dumps({"StatusCode": 202, "RequestId": accepted}), flush=True)
+    if not args.wait:
+        return EXIT_OK
+    settled = fleet.async_queue.settled(accepted)
+    tries = 0
+    while True:
+        for item in await attempts.wait(0.2):
+            if isinstance(item, InvocationResult) and item.record.request_id == accepted:
+                tries += 1
+                sys.stderr.write(item.log_text if item.log_lines else f"{item.record.status} ({item.record.error_type})\n")
+                sys.stderr.flush()
+        if settled.done():
+            break
+    letters = [d for d in fleet.store.dead_letters(fleet.resolve(args.function).name) if d.request_id == accepted]
+    if letters:
+        letter = letters[0]
+        where = ", ".join(letter.routed_to)
+        print(f"lambdatop: event {accepted} failed for good after {tries} attempt(s): {letter.condition}, "
+              f"{letter.error_type}: {letter.error_message} -> {where}. Redrive it from the dashboard's DLQ screen (d).",
+              file=sys.stderr)
+        return EXIT_FUNCTION_ERROR
+    print(f"lambdatop: event {accepted} delivered after {tries} attempt(s)", file=sys.stderr)
     return EXIT_OK
 
 

@@ -1,0 +1,201 @@
+"""Where an asynchronous invocation's outcome goes: destinations and the dead-letter queue.
+
+A function's `EventInvokeConfig` (SAM) or `async:` (lambdatop.yaml) may name an
+`OnSuccess` and an `OnFailure` destination, and `DeadLetterQueue` a DLQ. Here a
+destination is either another function of the fleet (invoked asynchronously
+with Lambda's invocation record as its event) or a local queue: a table in the
+store named after the SQS/SNS/EventBridge/S3 target (`my-dlq` for
+`arn:aws:sqs:us-east-1:123456789012:my-dlq`), readable with `StoreReader.messages()`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lambdatop.runtime.config import FunctionConfig
+from lambdatop.runtime.errors import ConfigError
+
+DEFAULT_MAX_RETRY_ATTEMPTS = 2
+DEFAULT_MAX_EVENT_AGE_S = 21_600  # 6 hours
+RETRY_RANGE = (0, 2)
+EVENT_AGE_RANGE = (60, 21_600)
+ERROR_MESSAGE_LIMIT = 1024  # the DLQ's ErrorMessage attribute holds the first 1 KB
+# The trigger of a delivery a destination made (replay skips them: replaying the source makes them again).
+DESTINATION_TRIGGER = "destination"
+
+
+class Condition:
+    """Why an invocation record was sent (requestContext.condition)."""
+
+    SUCCESS = "Success"
+    RETRIES_EXHAUSTED = "RetriesExhausted"
+    EVENT_AGE_EXCEEDED = "EventAgeExceeded"
+    ZERO_RESERVED_CONCURRENCY = "ZeroReservedConcurrency"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One destination: a function of the fleet, or a local queue."""
+
+    kind: str  # "function" or "queue"
+    name: str  # function name or queue name
+    arn: str  # as configured (for the screen)
+
+    def describe(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
+@dataclass(frozen=True)
+class AsyncSettings:
+    """A function's asynchronous invocation configuration."""
+
+    max_retry_attempts: int = DEFAULT_MAX_RETRY_ATTEMPTS
+    max_event_age_s: int = DEFAULT_MAX_EVENT_AGE_S
+    on_success: Target | None = None
+    on_failure: Target | None = None
+    dead_letter: Target | None = None
+
+    @classmethod
+    def of(cls, function: FunctionConfig) -> AsyncSettings:
+        """Read `EventInvokeConfig`/`async:` and `DeadLetterQueue`; raises ConfigError on values Lambda refuses."""
+        raw = function.event_invoke_config or {}
+        path, line = (function.source.rsplit(":", 1) + [""])[:2] if function.source else (None, "")
+        where = {"path": path, "line": int(line) if str(line).isdigit() else None, "function": function.name}
+
+        def pick(*keys: str) -> Any:
+            for key in keys:
+                if key in raw and raw[key] is not None:
+                    return raw[key]
+            return None
+
+        def bounded(value: Any, key: str, default: int, bounds: tuple[int, int]) -> int:
+            if value is None:
+                return default
+            if isinstance(value, bool) or not isinstance(value, int) or not bounds[0] <= value <= bounds[1]:
+                raise ConfigError(f"must be a whole number from {bounds[0]} to {bounds[1]}, got {value!r}", key=key, **where)
+            return value
+
+        retries = bounded(pick("MaximumRetryAttempts", "maximum_retry_attempts", "max_retry_attempts"),
+                          "MaximumRetryAttempts", DEFAULT_MAX_RETRY_ATTEMPTS, RETRY_RANGE)
+        age = bounded(pick("MaximumEventAgeInSeconds", "maximum_event_age", "max_event_age"),
+                      "MaximumEventAgeInSeconds", DEFAULT_MAX_EVENT_AGE_S, EVENT_AGE_RANGE)
+        destinations = pick("DestinationConfig", "destinations") or {}
+        if not isinstance(destinations, Mapping):
+            raise ConfigError("must be a mapping with OnSuccess and/or OnFailure", key="DestinationConfig", **where)
+        on_success = _target(destinations.get("OnSuccess") or pick("OnSuccess", "on_success"), "OnSuccess", where)
+        on_failure = _target(destinations.get("OnFailure") or pick("OnFailure", "on_failure"), "OnFailure", where)
+        dlq_raw = function.dead_letter_queue or {}
+        dead_letter = None
+        if dlq_raw:
+            target = dlq_raw.get("TargetArn") or dlq_raw.get("target_arn") or dlq_raw.get("queue") or dlq_raw.get("Destination")
+            kind = str(dlq_raw.get("Type") or dlq_raw.get("type") or "SQS")
+            if kind.upper() not in ("SQS", "SNS"):
+                raise ConfigError(f"DeadLetterQueue Type must be SQS or SNS, got {kind!r}", key="DeadLetterQueue", **where)
+            if not target:
+                raise ConfigError("DeadLetterQueue needs a TargetArn", key="DeadLetterQueue", **where)
+            dead_letter = Target("queue", _queue_name(str(target)), str(target))
+        return cls(retries, age, on_success, on_failure, dead_letter)
+
+
+def _target(raw: Any, key: str, where: dict[str, Any]) -> Target | None:
+    """`{Type: Lambda|SQS|SNS|EventBridge|S3, Destination: arn}`, or lambdatop's `{function: name}` / `{queue: name}` / an ARN."""
+    if raw is None or raw == {}:
+        return None
+    if isinstance(raw, str):
+        raw = {"Destination": raw}
+    if not isinstance(raw, Mapping):
+        raise ConfigError("must be a mapping like {Type: Lambda, Destination: <function ARN>}", key=key, **where)
+    if raw.get("function"):
+        return Target("function", str(raw["function"]), str(raw["function"]))
+    if raw.get("queue"):
+        return Target("queue", str(raw["queue"]), str(raw["queue"]))
+    destination = raw.get("Destination")
+    kind = str(raw.get("Type") or "").lower()
+    if not destination:
+        raise ConfigError("needs a Destination (an ARN)", key=key, **where)
+    destination = str(destination)
+    if kind == "lambda" or ":function:" in destination:
+        return Target("function", _function_name(destination), destination)
+    if kind and kind not in ("sqs", "sns", "eventbridge", "s3"):
+        raise ConfigError(f"Type must be SQS, SNS, Lambda, EventBridge or S3, got {raw.get('Type')!r}", key=key, **where)
+    return Target("queue", _queue_name(destination), destination)
+
+
+def _function_name(arn: str) -> str:
+    if ":function:" in arn:
+        return arn.split(":function:", 1)[1].split(":")[0]
+    match = re.fullmatch(r"<(?:GetAtt|Ref) ([^.>]+)(?:\.\w+)?>", arn)
+    return match.group(1) if match else arn
+
+
+def _queue_name(arn: str) -> str:
+    """The local queue a target ARN (or an unresolved `<GetAtt Queue.Arn>`) stands for."""
+    match = re.fullmatch(r"<(?:GetAtt|Ref) ([^.>]+)(?:\.\w+)?>", arn)
+    if match:
+        return match.group(1)
+    if arn.startswith("arn:"):
+        return arn.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+    return arn.rstrip("/").rsplit("/", 1)[-1]  # a queue URL
+
+
+# -- what gets sent ---------------------------------------------------------------------
+
+
+def _iso(now: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+
+
+def _json_value(data: bytes | None) -> Any:
+    if not data:
+        return None
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return data.decode("utf-8", "replace")
+
+
+def invocation_record(
+    *,
+    request_id: str,
+    function_arn: str,
+    condition: str,
+    approximate_invoke_count: int,
+    request_payload: bytes,
+    response_payload: bytes | None = None,
+    function_error: str | None = None,
+    executed_version: str = "$LATEST",
+    now: float | None = None,
+) -> dict[str, Any]:
+    """Lambda's invocation record, as a destination receives it."""
+    record: dict[str, Any] = {
+        "version": "1.0",
+        "timestamp": _iso(now if now is not None else time.time()),
+        "requestContext": {
+            "requestId": request_id,
+            "functionArn": function_arn,
+            "condition": condition,
+            "approximateInvokeCount": approximate_invoke_count,
+        },
+        "requestPayload": _json_value(request_payload),
+    }
+    if condition != Condition.ZERO_RESERVED_CONCURRENCY and response_payload is not None:
+        context: dict[str, Any] = {"statusCode": 200, "executedVersion": executed_version}
+        if function_error:
+            context["functionError"] = function_error
+        record["responseContext"] = context
+        record["responsePayload"] = _json_value(response_payload)
+    return record
+
+
+def dead_letter_attributes(request_id: str, error_code: int, error_message: str) -> dict[str, Any]:
+    """The DLQ message's attributes, in SQS's messageAttributes shape."""
+    return {
+        "RequestID": {"DataType": "String", "StringValue": request_id},
+        "ErrorCode": {"DataType": "Number", "StringValue": str(error_code)},
+        "ErrorMessage": {"DataType": "String", "StringValue": error_message[:ERROR_MESSAGE_LIMIT]},
+    }

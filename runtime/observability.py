@@ -1,0 +1,293 @@
+"""The observability service: traces, metrics, custom metrics and alarms, fed by the telemetry bus.
+
+It runs the local X-Ray daemon (so workers' X-Ray SDK sends land here), drains
+the bus on a short timer (never per invocation on the critical path), files
+each finished invocation into the trace index and the metrics (O(1) each),
+pulls EMF lines out of its log into custom metrics, samples the gauges
+(concurrency, async queue) once a second, evaluates the alarms as their
+periods end, and hands each invocation's settled trace to the store.
+
+What the screen reads, through `fleet.snapshot_providers`:
+- "alarms":  {"open": int, "states": {fn: state}, "alarms": [...], "transitions": [...]}
+- "metrics": {"functions": {fn: {...}}, "fleet": {...}} (refreshed once a second)
+- "traces":  {"count", "documents_received", "recent": [...]}
+Transitions are also published as `FleetEvent(kind="alarm", ...)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from lambdatop.runtime import emf
+from lambdatop.runtime.alarms import AlarmSet, AlarmState, default_definitions, parse_rules
+from lambdatop.runtime.bus import FleetEvent, Subscription
+from lambdatop.runtime.metrics import FLEET, MetricsRegistry
+from lambdatop.runtime.records import InvocationResult
+from lambdatop.runtime.tracing import Trace, TraceIndex, flatten
+from lambdatop.runtime.xray_daemon import XRayDaemon
+
+if TYPE_CHECKING:
+    from lambdatop.runtime.fleet import Fleet
+
+DRAIN_INTERVAL_S = 0.1
+TRACE_SETTLE_S = 1.0  # late datagrams from a handler's last subsegments arrive within this
+SUMMARY_INTERVAL_S = 1.0
+
+
+class ObservabilityService:
+    """Attach with `fleet.add_service(ObservabilityService())` before `fleet.start()`."""
+
+    def __init__(self, *, xray_host: str = "127.0.0.1", xray_port: int = 0, max_traces: int = 5000) -> None:
+        self.traces = TraceIndex(max_traces)
+        self.metrics = MetricsRegistry()
+        self.alarms = AlarmSet(())
+        self.daemon = XRayDaemon(self._on_document, xray_host, xray_port)
+        self.fleet: Fleet | None = None
+        self._subscription: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._summary: dict[str, Any] = {"functions": {}, "fleet": {}}
+        self._last_second = 0.0
+        self._pending_traces: dict[str, tuple[float, str, str]] = {}  # segment id -> (due, request id, trace id)
+        self._persisted: dict[str, list[tuple[str, str]]] = {}  # trace id -> [(segment id, request id)] stored
+        self._known_functions: set[str] = set()
+        self._defaults: bool = True
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+        section = fleet.config.sections.get("alarms")
+        where = str(fleet.config.path)
+        self.alarms = AlarmSet(parse_rules(section, fleet.functions, where))
+        self._defaults = not (isinstance(section, dict) and section.get("defaults") is False)
+        self._known_functions = set(fleet.functions)
+        await self.daemon.start()
+        fleet.worker_environment.update(self.daemon.environment())
+        self._subscription = fleet.subscribe("observability", maxlen=100_000)
+        fleet.snapshot_providers["alarms"] = self.alarms.snapshot
+        fleet.snapshot_providers["metrics"] = lambda: self._summary
+        fleet.snapshot_providers["traces"] = self._traces_summary
+        self._task = asyncio.create_task(self._run(), name="lambdatop-observability")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if self._subscription is not None and self.fleet is not None:
+            self.process(self._subscription.drain())
+            self.fleet.bus.unsubscribe(self._subscription)
+            self._subscription = None
+        self._persist_traces(force=True)
+        await self.daemon.stop()
+        if self.fleet is not None:
+            for name in ("alarms", "metrics", "traces"):
+                self.fleet.snapshot_providers.pop(name, None)
+
+    # -- the loop -------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        assert self._subscription is not None
+        while True:
+            await asyncio.sleep(DRAIN_INTERVAL_S)
+            try:
+                self.process(self._subscription.drain())
+                now = time.time()
+                self._persist_traces()
+                if now - self._last_second >= SUMMARY_INTERVAL_S:
+                    self._last_second = now
+                    self.tick(now)
+            except Exception as exc:  # noqa: BLE001 - observability must never take the fleet down
+                if self.fleet is not None:
+                    self.fleet.bus.publish(FleetEvent("error", f"observability: {type(exc).__name__}: {exc}", time.time()))
+
+    def process(self, items: list[Any]) -> None:
+        """File what the bus delivered: each invocation into traces, metrics and custom metrics."""
+        fleet = self.fleet
+        for item in items:
+            if not isinstance(item, InvocationResult):
+                continue
+            record = item.record
+            function = fleet.pools.get(record.function).function if fleet and record.function in fleet.pools else None
+            arn = fleet.function_arn(record.function) if fleet and function else None
+            self.traces.add_record(record, arn)
+            self.metrics.add_record(record, function.architecture if function else "x86_64")
+            if item.log_lines:
+                data = emf.extract(item.log_lines)
+                if data:
+                    self.metrics.add_data(record.function, data, record.ended_at or time.time())
+            if record.segment_id and record.trace_id:
+                self._pending_traces[record.segment_id] = (time.time() + TRACE_SETTLE_S, record.request_id, record.trace_id)
+
+    def tick(self, now: float) -> None:
+        """Once a second: gauges, new functions' default alarms, alarm evaluation, the screen's summary."""
+        self._sample_gauges(now)
+        self._sync_functions()
+        for alarm, transition in self.alarms.evaluate(self.metrics, now):
+            # Every transition is in the alarm's history; only those into or out of ALARM make a notice
+            # (a fresh alarm's first INSUFFICIENT_DATA -> OK is not news).
+            if self.fleet is not None and AlarmState.ALARM in (transition.old, transition.new):
+                d = alarm.definition
+                self.fleet.bus.publish(FleetEvent(
+                    "alarm", f"Alarm {alarm.name} is {transition.new} ({d.describe()})", transition.at,
+                    function=None if d.function == FLEET else d.function,
+                    detail={"alarm": alarm.name, "old": str(transition.old), "new": str(transition.new), "reason": transition.reason},
+                ))
+        self.metrics.prune(now)
+        self._summary = self._build_summary(now)
+
+    def _sample_gauges(self, now: float) -> None:
+        fleet = self.fleet
+        if fleet is None:
+            return
+        second = int(now)
+        # ConcurrentExecutions per second: the core's exact per-second maxima (taken at every acquire).
+        for name, stats in fleet.stats.items():
+            for bucket in list(stats.buckets)[-3:]:
+                if bucket.max_concurrency:
+                    self.metrics.function(name).gauge("ConcurrentExecutions", float(bucket.max_concurrency), bucket.second)
+        self.metrics.fleet.gauge("ConcurrentExecutions", float(fleet.gate.total_in_use), second)
+        provider = fleet.snapshot_providers.get("async")
+        if provider is None:
+            return
+        try:
+            data = provider()
+        except Exception:  # noqa: BLE001 - another capability's provider failing is not ours to raise
+            return
+        for name, depth, age in _async_figures(data):
+            series = self.metrics.function(name)
+            series.gauge("AsyncQueueDepth", float(depth), second)
+            if age is not None:
+                series.gauge("AsyncEventAge", float(age) * 1000.0, second)  # ms, as Lambda's AsyncEventAge
+
+    def _sync_functions(self) -> None:
+        """Functions added or removed by a reload get (or lose) their default alarms."""
+        if self.fleet is None:
+            return
+        current = set(self.fleet.functions)
+        if current == self._known_functions:
+            return
+        for gone in self._known_functions - current:
+            self.alarms.remove_function(gone)
+        if self._defaults:
+            for definition in default_definitions(sorted(current - self._known_functions)):
+                if definition.name not in self.alarms.alarms:
+                    self.alarms.add(definition)
+        self._known_functions = current
+
+    # -- traces -----------------------------------------------------------------------------
+
+    def _on_document(self, document: dict[str, Any]) -> None:
+        trace = self.traces.add_document(document)
+        if trace is not None and trace.trace_id in self._persisted:
+            # A straggler for an invocation already stored: store it again with the new subsegment.
+            for segment_id, request_id in self._persisted[trace.trace_id]:
+                self._pending_traces[segment_id] = (time.time() + TRACE_SETTLE_S, request_id, trace.trace_id)
+
+    def _persist_traces(self, force: bool = False) -> None:
+        store = getattr(self.fleet, "store", None) if self.fleet is not None else None
+        if not self._pending_traces:
+            return
+        now = time.time()
+        due = [(s, v) for s, v in self._pending_traces.items() if force or v[0] <= now]
+        for segment_id, (_, request_id, trace_id) in due:
+            del self._pending_traces[segment_id]
+            if store is None:
+                continue
+            trace = self.traces.get(trace_id)
+            if trace is None:
+                continue
+            try:
+                store.attach_trace(request_trace(trace, request_id), segment_id=segment_id)
+            except Exception:  # noqa: BLE001 - a closed store at shutdown loses a trace, not the run
+                continue
+            persisted = self._persisted.setdefault(trace_id, [])
+            if (segment_id, request_id) not in persisted:
+                persisted.append((segment_id, request_id))
+            if len(self._persisted) > self.traces.max_traces:
+                self._persisted.pop(next(iter(self._persisted)))
+
+    def trace(self, request_id: str) -> Trace | None:
+        """The trace an invocation belongs to (with its callers and children), if still in memory."""
+        return self.traces.for_request(request_id)
+
+    def trace_documents(self, request_id: str) -> list[dict[str, Any]]:
+        """The whole trace of an invocation as segment documents (empty if unknown)."""
+        trace = self.traces.for_request(request_id)
+        return trace.segment_documents() if trace else []
+
+    def _traces_summary(self) -> dict[str, Any]:
+        recent = []
+        for trace in self.traces.recent(20):
+            first = next(iter(trace.requests.values()), None)
+            recent.append({
+                "trace_id": trace.trace_id, "requests": trace.request_ids,
+                "function": first.attempts[0].function if first and first.attempts else None,
+                "user_documents": len(trace.documents),
+            })
+        return {"count": len(self.traces), "documents_received": self.traces.documents_received,
+                "daemon": self.daemon.address if self.daemon.running else None,
+                "malformed": self.daemon.malformed, "recent": recent}
+
+    # -- summary ----------------------------------------------------------------------------
+
+    def _build_summary(self, now: float) -> dict[str, Any]:
+        functions: dict[str, Any] = {}
+        for name, series in self.metrics.series.items():
+            if name == FLEET:
+                continue
+            custom = []
+            for key in sorted(m for m in series.totals if "/" in m):
+                last = series.window(key, now - 60, now + 1)
+                total = series.totals[key]
+                custom.append({"metric": key, "unit": series.units.get(key, "None"), "samples": total.count,
+                               "sum": total.total, "last_minute_sum": last.total if last.count else None,
+                               "max": total.maximum if total.count else None,
+                               "dimensions": [dict(d) for d in sorted(series.dimensions.get(key, ()))][:5]})
+            functions[name] = {
+                "minute": series.summary(60, now), "hour": series.summary(3600, now),
+                "invocations_per_s": series.series("Invocations", "Sum", 60, now),
+                "duration_p99": series.series("Duration", "p99", 60, now),
+                "custom": custom, "cost": series.cost.to_dict(),
+            }
+        fleet = self.metrics.fleet
+        return {"at": now, "functions": functions,
+                "fleet": {"minute": fleet.summary(60, now), "hour": fleet.summary(3600, now), "cost": fleet.cost.to_dict()}}
+
+
+def request_trace(trace: Trace, request_id: str) -> dict[str, Any]:
+    """What the store keeps for one invocation: its trace id and every document of the trace.
+
+    The whole trace (caller and children included) is small, and keeping it whole means an
+    export of any one invocation shows the full picture.
+    """
+    return {"trace_id": trace.trace_id, "request_id": request_id, "documents": trace.segment_documents()}
+
+
+def find(fleet: Any) -> ObservabilityService | None:
+    """The observability service attached to `fleet`, if any."""
+    for service in getattr(fleet, "services", ()):
+        if isinstance(service, ObservabilityService):
+            return service
+    return None
+
+
+def _async_figures(data: Any) -> list[tuple[str, int, float | None]]:
+    """(function, queue depth, oldest event age in s) from the async service's snapshot, whatever its exact shape."""
+    out: list[tuple[str, int, float | None]] = []
+    if not isinstance(data, dict):
+        return out
+    per_function = data.get("functions") if isinstance(data.get("functions"), dict) else data
+    for name, value in per_function.items():
+        if not isinstance(value, dict):
+            continue
+        depth = value.get("depth", value.get("queued", value.get("queue_depth")))
+        age = value.get("oldest_age_s", value.get("oldest_age", value.get("age_s")))
+        if isinstance(depth, (int, float)) and not isinstance(depth, bool):
+            out.append((str(name), int(depth), float(age) if isinstance(age, (int, float)) and not isinstance(age, bool) else None))
+    return out
+
+
+__all__ = ["ObservabilityService", "find", "flatten", "request_trace"]

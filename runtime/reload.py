@@ -1,0 +1,671 @@
+"""Hot reload: code and config changes reach the fleet on save, safely and visibly.
+
+`ReloadService` watches every function's code folder (and layers) and the
+config file with watchfiles, debounces what it hears (an editor's save is
+often several writes, a temp file and a rename), and turns each quiet batch
+into at most one reload per function:
+
+- code: a new content hash makes a new code version (v2, v3, ...). The pool
+  switches to it: idle environments of the old version go at once, busy ones
+  finish their invocation on the old code and then go. One environment of the
+  new version is initialised right away (as Lambda may initialise early), so
+  broken code (a syntax error, an import error, a missing handler) is reported
+  with its file and line before anyone invokes, and the next good save heals it;
+- config: the file is loaded again off the loop; functions added, removed or
+  changed (memory, timeout, reserved concurrency, environment...) are applied
+  live. An invalid config is reported with file, key and line and the last good
+  one keeps running.
+
+The screen reads `fleet.snapshot()["extras"]["reload"]` (versions and broken
+state per function) and `["config_error"]`; reloads, breakage and config errors
+are also published on the bus as `FleetEvent`s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import difflib
+import enum
+import json
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from watchfiles import Change, awatch
+
+from lambdatop.runtime.bus import FleetEvent, Subscription
+from lambdatop.runtime.codeversion import CodeHasher, CodeRoots, VersionHistory, drop_stale_bytecode
+from lambdatop.runtime.config import FleetConfig, FunctionConfig, load_config
+from lambdatop.runtime.environment import EnvironmentFailed, Failure, InitOutcome
+from lambdatop.runtime.errors import ConfigError, FleetStopped
+from lambdatop.runtime.fleet import Fleet
+from lambdatop.runtime.records import InvocationResult, InvocationStatus
+
+DEFAULT_DEBOUNCE_MS = 100
+WATCH_STEP_MS = 20  # watchfiles hands over a batch after this much quiet; our own debounce runs on top
+MAX_BATCH_WINDOW_S = 1.0  # a stream of writes (a git checkout) still reloads at least this often
+STOP_TIMEOUT_S = 5.0
+PARALLEL_PREWARMS = 4
+
+# Settings of a function that shape its running environments: a change recycles them.
+ENVIRONMENT_FIELDS = ("handler", "code_dir", "runtime", "memory_size", "timeout", "environment", "tracing",
+                      "architecture", "function_name", "layers", "freeze")
+# Read by the trigger services when they start: a change is kept in the config, applied on restart.
+RESTART_FIELDS = frozenset({"events"})
+_TRACEBACK_LOCATION = re.compile(r'File "(?P<file>[^"]+)",? [Ll]ine (?P<line>\d+)')
+
+
+# -- settings ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadSettings:
+    """The `reload:` section of lambdatop.yaml."""
+
+    enabled: bool = True
+    debounce_ms: int = DEFAULT_DEBOUNCE_MS  # quiet time after the last change before reloading
+    poll: bool = False  # poll instead of inotify (network or container mounts that send no events)
+    ignore: tuple[str, ...] = ()  # glob patterns of files that are not code ("*.log", "data/*")
+
+    @classmethod
+    def from_config(cls, config: FleetConfig) -> ReloadSettings:
+        """Read and validate the section; errors name the file, key and line."""
+        section = config.sections.get("reload")
+        if section is None:
+            return cls()
+        where = str(config.path)
+        if not isinstance(section, dict):
+            raise ConfigError(f"must be a mapping, got {type(section).__name__}", path=where, key="reload")
+
+        def line(key: str) -> int | None:
+            return section.line_of(key) if hasattr(section, "line_of") else None
+
+        def fail(key: str, message: str) -> ConfigError:
+            return ConfigError(message, path=where, line=line(key), key=f"reload.{key}")
+
+        known = {f.name for f in dataclasses.fields(cls)} | {"debounce"}
+        for key in section:
+            if key not in known:
+                hint = difflib.get_close_matches(str(key), sorted(known), n=1)
+                raise fail(str(key), "unknown key in reload" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+        values: dict[str, Any] = {}
+        for key in ("enabled", "poll"):
+            if key in section:
+                if not isinstance(section[key], bool):
+                    raise fail(key, f"must be true or false, got {section[key]!r}")
+                values[key] = section[key]
+        for key in ("debounce_ms", "debounce"):
+            if key in section:
+                value = section[key]
+                if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 60_000:
+                    raise fail(key, f"must be a whole number of milliseconds from 0 to 60000, got {value!r}")
+                values["debounce_ms"] = value
+        if "ignore" in section:
+            patterns = section["ignore"]
+            if isinstance(patterns, str):
+                patterns = [patterns]
+            if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+                raise fail("ignore", "must be a list of glob patterns")
+            values["ignore"] = tuple(patterns)
+        return cls(**values)
+
+
+# -- state ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenCode:
+    """Why the current code version cannot serve, and where."""
+
+    version: str
+    error_type: str
+    message: str
+    file: str | None
+    line: int | None
+    at: float
+
+    @property
+    def where(self) -> str:
+        if self.file is None:
+            return ""
+        return f"{self.file}:{self.line}" if self.line is not None else self.file
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "error_type": self.error_type, "message": self.message,
+                "file": self.file, "line": self.line, "at": self.at}
+
+
+@dataclass(slots=True)
+class FunctionState:
+    roots: CodeRoots
+    history: VersionHistory = field(default_factory=VersionHistory)
+    broken: BrokenCode | None = None
+    probe: asyncio.Task[None] | None = None
+
+    @property
+    def label(self) -> str:
+        current = self.history.current
+        return current.label if current else "v1"
+
+
+class WatcherState(enum.StrEnum):
+    NEW = "new"
+    WATCHING = "watching"
+    STOPPED = "stopped"
+
+
+# -- what is watched -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WatchTargets:
+    """Which folders to watch and which function(s), or the config, a changed path belongs to."""
+
+    roots: Mapping[str, CodeRoots]
+    config_files: frozenset[Path]
+
+    @classmethod
+    def of(cls, config: FleetConfig, settings: ReloadSettings) -> WatchTargets:
+        files = {config.path}
+        for function in config.functions.values():
+            # Functions from a SAM template referenced by lambdatop.yaml name that template in `source`.
+            source = function.source.rsplit(":", 1)[0]
+            if source:
+                files.add(Path(source))
+        roots = {name: CodeRoots.of(fn, excluded=files, ignore=settings.ignore) for name, fn in config.functions.items()}
+        return cls(roots, frozenset(files))
+
+    @property
+    def recursive_folders(self) -> tuple[Path, ...]:
+        return _outermost({folder for roots in self.roots.values() for folder in roots.folders})
+
+    @property
+    def config_folders(self) -> tuple[Path, ...]:
+        """Folders of the config files not already under a recursive watch (watched one level deep)."""
+        recursive = self.recursive_folders
+        return tuple(sorted({f.parent for f in self.config_files if not any(_inside(f.parent, r) for r in recursive)}))
+
+    def functions_for(self, path: Path) -> set[str]:
+        return {name for name, roots in self.roots.items() if roots.contains(path)}
+
+    def relevant(self, path: Path) -> bool:
+        return path in self.config_files or any(roots.contains(path) for roots in self.roots.values())
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _outermost(folders: Iterable[Path]) -> tuple[Path, ...]:
+    ordered = sorted(folders, key=lambda p: len(p.parts))
+    kept: list[Path] = []
+    for folder in ordered:
+        if not any(_inside(folder, outer) for outer in kept):
+            kept.append(folder)
+    return tuple(sorted(kept))
+
+
+# -- the service ---------------------------------------------------------------------
+
+
+class ReloadService:
+    """Watches code and config; applies changes to a running fleet. A `Service` (see `Fleet.add_service`)."""
+
+    def __init__(self, settings: ReloadSettings | None = None) -> None:
+        self._settings_override = settings
+        self.settings = settings or ReloadSettings()
+        self.fleet: Fleet | None = None
+        self.hasher = CodeHasher()
+        self.states: dict[str, FunctionState] = {}
+        self.config_error: ConfigError | None = None
+        self.config_error_at: float | None = None
+        self.reloads = 0  # reload events published (tests and the bench read it)
+        self.state = WatcherState.NEW
+        self._targets: WatchTargets | None = None
+        self._pending: set[Path] = set()
+        self._changed = asyncio.Event()
+        self._stop_watching: asyncio.Event | None = None
+        self._watchers: list[asyncio.Task[None]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._subscription: Subscription | None = None
+        self._idle = asyncio.Event()  # set while no batch is pending or being applied
+        # A config change can touch every function: pre-warm a few at a time, not the whole fleet at once.
+        self._probe_slots = asyncio.Semaphore(PARALLEL_PREWARMS)
+        self._idle.set()
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def start(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+        if self._settings_override is None:
+            self.settings = ReloadSettings.from_config(fleet.config)
+        self._targets = WatchTargets.of(fleet.config, self.settings)
+        # The first code version of every function: hashing reads files, so off the loop.
+        hashes = await asyncio.to_thread(self._hash, dict(self._targets.roots))
+        now = time.time()
+        for name, roots in self._targets.roots.items():
+            state = FunctionState(roots)
+            state.history.advance(hashes[name], now)
+            self.states[name] = state
+            if name in fleet.pools:
+                fleet.pools[name].code_version = state.label
+        fleet.snapshot_providers["reload"] = self.snapshot
+        fleet.snapshot_providers["config_error"] = self.config_error_snapshot
+        self._subscription = fleet.subscribe("reload", maxlen=5_000)
+        self._tasks = [
+            asyncio.create_task(self._apply_batches(), name="lambdatop-reload"),
+            asyncio.create_task(self._watch_records(), name="lambdatop-reload-records"),
+        ]
+        if self.settings.enabled:
+            await self._start_watchers()
+
+    async def stop(self) -> None:
+        await self._stop_watchers()
+        probes = [s.probe for s in self.states.values() if s.probe is not None and not s.probe.done()]
+        for task in [*self._tasks, *probes]:
+            task.cancel()
+        await asyncio.gather(*self._tasks, *probes, return_exceptions=True)
+        self._tasks = []
+        if self.fleet is not None:
+            if self._subscription is not None:
+                self.fleet.bus.unsubscribe(self._subscription)
+            self.fleet.snapshot_providers.pop("reload", None)
+            self.fleet.snapshot_providers.pop("config_error", None)
+        self.state = WatcherState.STOPPED
+
+    async def settled(self, timeout: float = 10.0) -> None:
+        """Wait until no change is pending and every pre-warm has finished (for tests and the bench)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            await asyncio.wait_for(self._idle.wait(), max(deadline - asyncio.get_running_loop().time(), 0.001))
+            probes = [s.probe for s in self.states.values() if s.probe is not None and not s.probe.done()]
+            if probes:
+                await asyncio.wait(probes, timeout=max(deadline - asyncio.get_running_loop().time(), 0.001))
+            if self._idle.is_set() and not self._pending and all(p.done() for p in probes):
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise asyncio.TimeoutError
+
+    # -- snapshot providers -----------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """{function: {"versions": [{"version", "hash", "at"}...], "broken": None | {...}}} for the screen."""
+        return {
+            name: {
+                "versions": [version.to_dict() for version in state.history.versions],
+                "current": state.label,
+                "broken": state.broken.to_dict() if state.broken else None,
+            }
+            for name, state in self.states.items()
+        }
+
+    def config_error_snapshot(self) -> dict[str, Any] | None:
+        """The config error the last good config is running despite, or None."""
+        error = self.config_error
+        if error is None:
+            return None
+        return {"file": error.path, "line": error.line, "key": error.key, "function": error.function,
+                "message": error.message, "text": str(error), "at": self.config_error_at}
+
+    # -- watching -------------------------------------------------------------------
+
+    async def _start_watchers(self) -> None:
+        assert self._targets is not None
+        self._stop_watching = asyncio.Event()
+        groups = [(self._targets.recursive_folders, True), (self._targets.config_folders, False)]
+        for folders, recursive in groups:
+            if folders:
+                task = asyncio.create_task(self._watch(folders, recursive, self._stop_watching), name="lambdatop-watch")
+                self._watchers.append(task)
+        # awatch sets up its inotify watches synchronously on its first step: let each watcher take it,
+        # so a save right after start() returns is seen.
+        await asyncio.sleep(0)
+        self.state = WatcherState.WATCHING
+
+    async def _stop_watchers(self) -> None:
+        if self._stop_watching is not None:
+            self._stop_watching.set()
+        if self._watchers:
+            _, pending = await asyncio.wait(self._watchers, timeout=STOP_TIMEOUT_S)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*self._watchers, return_exceptions=True)
+        self._watchers = []
+
+    async def _watch(self, folders: tuple[Path, ...], recursive: bool, stop: asyncio.Event) -> None:
+        poll = self.settings.poll
+        while not stop.is_set():
+            try:
+                async for changes in awatch(
+                    *folders, watch_filter=self._relevant, debounce=int(MAX_BATCH_WINDOW_S * 1000), step=WATCH_STEP_MS,
+                    stop_event=stop, recursive=recursive, force_polling=poll or None, poll_delay_ms=200,
+                    ignore_permission_denied=True,
+                ):
+                    self._pending.update(Path(path) for _, path in changes)
+                    self._idle.clear()
+                    self._changed.set()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - e.g. the inotify watch limit: fall back to polling
+                if poll:
+                    self._publish("error", f"file watching stopped: {exc}")
+                    return
+                poll = True
+                self._publish("notice", f"file watching fell back to polling: {exc}")
+
+    def _relevant(self, change: Change, path: str) -> bool:
+        targets = self._targets
+        return targets is not None and targets.relevant(Path(path))
+
+    # -- applying changes ----------------------------------------------------------------
+
+    async def _apply_batches(self) -> None:
+        """Debounce: wait for quiet, then apply everything that changed as one batch."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._changed.wait()
+            first = loop.time()
+            while True:
+                self._changed.clear()
+                quiet = self.settings.debounce_ms / 1000
+                window = max(MAX_BATCH_WINDOW_S, 10 * quiet) - (loop.time() - first)
+                if window <= 0:
+                    break
+                try:
+                    await asyncio.wait_for(self._changed.wait(), min(quiet, window))
+                except asyncio.TimeoutError:
+                    break
+            batch, self._pending = self._pending, set()
+            self._changed.clear()
+            try:
+                if batch:
+                    await self._apply(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a bug here must not end hot reload for the session
+                self._publish("error", f"reload failed: {type(exc).__name__}: {exc}")
+            finally:
+                if not self._pending:
+                    self._idle.set()
+
+    async def _apply(self, batch: set[Path]) -> None:
+        fleet, targets = self.fleet, self._targets
+        assert fleet is not None and targets is not None
+        if not fleet.running:
+            return
+        old_config = fleet.config
+        new_config = old_config
+        if any(path in targets.config_files for path in batch):
+            loaded = await self._load_config(old_config.path)
+            if loaded is not None:
+                new_config = loaded
+        code_changed = {name for name, roots in targets.roots.items() if any(roots.contains(path) for path in batch)}
+        await self._apply_config_and_code(old_config, new_config, code_changed, batch)
+
+    async def _load_config(self, path: Path) -> FleetConfig | None:
+        """The config file again, or None (with a config_error event) when it is invalid."""
+        try:
+            config = await asyncio.to_thread(load_config, path)
+            settings = self._settings_override or ReloadSettings.from_config(config)
+            _check_async_settings(config)
+        except ConfigError as error:
+            self.config_error, self.config_error_at = error, time.time()
+            self._publish("config_error", f"{error} — the last good config keeps running", function=error.function, detail={
+                "file": error.path, "line": error.line, "key": error.key, "function": error.function, "message": error.message,
+            })
+            return None
+        if self.config_error is not None:
+            self.config_error = self.config_error_at = None
+            self._publish("config_ok", f"{path.name}: config is valid again")
+        if settings != self.settings:
+            restart = (settings.poll, settings.ignore, settings.enabled) != (self.settings.poll, self.settings.ignore, self.settings.enabled)
+            self.settings = settings
+            if restart:
+                await self._stop_watchers()
+                self._targets = WatchTargets.of(config, settings)
+                if settings.enabled:
+                    await self._start_watchers()
+        return config
+
+    async def _apply_config_and_code(self, old: FleetConfig, new: FleetConfig, code_changed: set[str], batch: set[Path]) -> None:
+        fleet = self.fleet
+        assert fleet is not None
+        before = dict(fleet.functions)
+        after = dict(new.functions)
+        if new is not old:
+            account_changed = (old.region, old.account_id) != (new.region, new.account_id)
+            fleet.replace_config(new)
+            targets = WatchTargets.of(new, self.settings)
+            if (targets.recursive_folders, targets.config_folders) != (self._targets.recursive_folders, self._targets.config_folders):  # type: ignore[union-attr]
+                await self._stop_watchers()
+                self._targets = targets
+                if self.settings.enabled:
+                    await self._start_watchers()
+            self._targets = targets
+            restart_only = sorted(k for k in set(old.sections) | set(new.sections)
+                                  if k != "reload" and old.sections.get(k) != new.sections.get(k))
+            if restart_only:
+                self._publish("notice", f"{new.path.name}: changes to {', '.join(restart_only)} apply when lambdatop restarts")
+        else:
+            account_changed = False
+        targets = self._targets
+        assert targets is not None
+
+        for name in sorted(set(before) - set(after)):
+            fleet.remove_function(name)
+            state = self.states.pop(name, None)
+            if state is not None and state.probe is not None:
+                state.probe.cancel()
+            self._publish("reload", f"{name}: removed from the config", function=name, detail={"function": name, "reason": "removed"})
+
+        # Which functions need a new hash: code touched, newly added, or pointed at other folders.
+        rehash = {n for n in code_changed if n in after} | (set(after) - set(before))
+        rehash |= {n for n in set(after) & set(before) if n not in self.states or targets.roots[n] != self.states[n].roots}
+        changed_files = [p for p in batch if p.suffix == ".py"]
+        roots = {name: targets.roots[name] for name in rehash}
+        hashes = await asyncio.to_thread(self._hash, roots, changed_files) if roots else {}
+        if not fleet.running:
+            return
+
+        for name in sorted(after):
+            function = after[name]
+            if name not in before:
+                state = FunctionState(targets.roots[name])
+                state.history.advance(hashes[name])
+                self.states[name] = state
+                fleet.add_function(function, state.label)
+                self._publish("reload", f"{name}: added ({state.label}, {state.history.current.short})",  # type: ignore[union-attr]
+                              function=name, detail={"function": name, "reason": "added", "to": state.label,
+                                                     "hash": state.history.current.short})  # type: ignore[union-attr]
+                self._start_probe(name)
+                continue
+            state = self.states.setdefault(name, FunctionState(targets.roots[name]))
+            state.roots = targets.roots[name]
+            previous = state.label
+            version = state.history.advance(hashes[name]) if name in hashes else None
+            changes = _config_changes(before[name], function)
+            recycle = version is not None or account_changed or any(key in ENVIRONMENT_FIELDS for key in changes)
+            if not recycle and not changes:
+                continue
+            fleet.update_function(function, version.label if version else None, recycle=recycle)
+            detail: dict[str, Any] = {"function": name, "from": previous, "to": state.label, "hash": state.history.current.short,  # type: ignore[union-attr]
+                                      "reason": "code+config" if version and changes else "code" if version else "config",
+                                      "changes": {k: list(v) for k, v in changes.items()}, "recycled": recycle,
+                                      "files": sorted(_display(p, fleet.config.root) for p in batch if state.roots.contains(p))[:20]}
+            if version is not None:
+                message = f"{name}: {previous} → {version.label} ({version.short})"
+                if changes:
+                    message += f", config: {_describe(changes)}"
+            else:
+                message = f"{name}: config: {_describe(changes) or 'account settings'}" + ("" if recycle else " (environments kept)")
+            if RESTART_FIELDS & changes.keys():
+                message += f"; {', '.join(sorted(RESTART_FIELDS & changes.keys()))} apply when lambdatop restarts"
+            self._publish("reload", message, function=name, detail=detail)
+            if recycle:
+                self._start_probe(name)
+
+    def _hash(self, roots: Mapping[str, CodeRoots], changed_sources: Iterable[Path] = ()) -> dict[str, str]:
+        """Blocking: drop stale bytecode of changed sources, then hash each function's code."""
+        drop_stale_bytecode(changed_sources)
+        return {name: self.hasher.digest(r) for name, r in roots.items()}
+
+    # -- broken code -----------------------------------------------------------------
+
+    def _start_probe(self, name: str) -> None:
+        state = self.states[name]
+        if state.probe is not None and not state.probe.done():
+            state.probe.cancel()  # its environment is of an older version: retired on the way out
+        state.probe = asyncio.create_task(self._probe(name, state.label), name=f"lambdatop-prewarm-{name}")
+
+    async def _probe(self, name: str, label: str) -> None:
+        """Initialise one environment of the new version; mark the function broken or healthy from its Init."""
+        fleet = self.fleet
+        assert fleet is not None
+        problem: dict[str, Any] | None
+        try:
+            async with self._probe_slots:
+                outcome: InitOutcome = await fleet.prewarm(name)
+            problem = outcome.problem if outcome.problem is not None else _problem_from_error(outcome.error)
+        except EnvironmentFailed as failure:
+            if failure.failure is Failure.INIT_TIMEOUT:
+                self._publish("notice", f"{name}: {label} Init took longer than 10 s; it will run again inside the first invoke",
+                              function=name)
+                return
+            problem = {"errorType": "Runtime.ExitError", "errorMessage": f"Runtime exited during Init ({failure.failure})",
+                       "file": None, "line": None}
+            tail = [line for line in failure.logs.splitlines() if line.strip()]
+            location = _location_in(tail)
+            if location:
+                problem["file"], problem["line"] = location
+        except (FleetStopped, KeyError):
+            return
+        state = self.states.get(name)
+        if state is None or state.label != label or name not in fleet.pools or fleet.pools[name].code_version != label:
+            return  # superseded by a newer save while it initialised
+        self._set_broken(name, state, problem)
+
+    def _set_broken(self, name: str, state: FunctionState, problem: dict[str, Any] | None) -> None:
+        fleet = self.fleet
+        assert fleet is not None
+        if problem is None:
+            if state.broken is not None:
+                state.broken = None
+                self._publish("healed", f"{name}: {state.label} works again", function=name,
+                              detail={"function": name, "version": state.label})
+            return
+        file = problem.get("file")
+        broken = BrokenCode(
+            version=state.label, error_type=str(problem.get("errorType") or "Runtime.Unknown"),
+            message=str(problem.get("errorMessage") or ""), file=_display(Path(file), fleet.config.root) if file else None,
+            line=problem.get("line"), at=time.time(),
+        )
+        if state.broken is not None and (state.broken.version, state.broken.error_type, state.broken.message, state.broken.where) == (
+            broken.version, broken.error_type, broken.message, broken.where,
+        ):
+            return
+        state.broken = broken
+        where = f" at {broken.where}" if broken.where else ""
+        self._publish("broken", f"{name}: {broken.version} is broken: {broken.error_type}{where}: {broken.message}",
+                      function=name, detail={"function": name, **broken.to_dict()})
+
+    async def _watch_records(self) -> None:
+        """Invocations confirm or reveal the state: an Init error on the current version marks it broken,
+        a success on it clears the mark (this also catches code that was broken when lambdatop started)."""
+        assert self._subscription is not None
+        while True:
+            for item in await self._subscription.wait(1.0):
+                if isinstance(item, InvocationResult):
+                    self._observe(item)
+
+    def _observe(self, result: InvocationResult) -> None:
+        record = result.record
+        state = self.states.get(record.function)
+        if state is None or record.code_version != state.label:
+            return
+        init_failed = record.cold_start and record.init_duration_ms is None and record.status is InvocationStatus.ERROR
+        if init_failed or record.error_type == "Runtime.HandlerNotFound":
+            if state.broken is not None and state.broken.version == state.label:
+                return  # the pre-warm already said why, with a better location
+            try:
+                error = json.loads(result.response)
+            except ValueError:
+                error = {"errorType": record.error_type, "errorMessage": record.error_message}
+            self._set_broken(record.function, state, _problem_from_error(error if isinstance(error, dict) else None))
+        elif record.status is InvocationStatus.SUCCESS and state.broken is not None:
+            self._set_broken(record.function, state, None)
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _publish(self, kind: str, message: str, *, function: str | None = None, detail: dict[str, Any] | None = None) -> None:
+        if self.fleet is None:
+            return
+        if kind == "reload":
+            self.reloads += 1
+        self.fleet.bus.publish(FleetEvent(kind, message, time.time(), function, detail or {}))
+
+
+def _check_async_settings(config: FleetConfig) -> None:
+    """Async settings are read when an event is queued; check them now so a bad value is refused at save."""
+    try:
+        from lambdatop.runtime.destinations import AsyncSettings
+    except ImportError:  # the async capability is not installed
+        return
+    for function in config.functions.values():
+        AsyncSettings.of(function)
+
+
+def _config_changes(old: FunctionConfig, new: FunctionConfig) -> dict[str, tuple[Any, Any]]:
+    """Settings that differ (the definition's line number does not count)."""
+    changes = {}
+    for spec in dataclasses.fields(FunctionConfig):
+        if spec.name == "source":
+            continue
+        before, after = getattr(old, spec.name), getattr(new, spec.name)
+        if isinstance(before, Mapping):
+            before, after = dict(before), dict(after)
+        if before != after:
+            changes[spec.name] = (before, after)
+    return changes
+
+
+def _describe(changes: Mapping[str, tuple[Any, Any]]) -> str:
+    parts = []
+    for key, (before, after) in changes.items():
+        if key in ("memory_size", "timeout", "reserved_concurrency", "idle_timeout", "handler", "runtime", "tracing", "freeze"):
+            unit = {"memory_size": " MB", "timeout": " s", "idle_timeout": " s"}.get(key, "")
+            parts.append(f"{key} {before}{unit} → {after}{unit}")
+        else:
+            parts.append(f"{key} changed")  # environment values may be secrets: never printed
+    return ", ".join(parts)
+
+
+def _problem_from_error(error: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A Lambda error object as a broken-code problem, with the location its stack trace gives."""
+    if not error:
+        return None
+    stack = error.get("stackTrace") or []
+    location = _location_in([str(element) for element in stack])
+    file, line = location if location else (None, None)
+    return {"errorType": error.get("errorType"), "errorMessage": error.get("errorMessage"), "file": file, "line": line}
+
+
+def _location_in(lines: list[str]) -> tuple[str, int] | None:
+    """The deepest `File "...", line N` in traceback text."""
+    found = None
+    for text in lines:
+        for match in _TRACEBACK_LOCATION.finditer(text):
+            found = (match["file"], int(match["line"]))
+    return found
+
+
+def _display(path: Path, root: Path) -> str:
+    """A path as the user reads it: relative to the project when inside it."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)

@@ -1,0 +1,85 @@
+"""What the hot-reload tests share: a fleet with the reload service, and waiting for its events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from lambdatop.runtime.bus import FleetEvent, Subscription
+from lambdatop.runtime.fleet import Fleet
+from lambdatop.runtime.reload import ReloadService
+from tests.conftest import lambdatop_processes
+
+
+class Watched:
+    """A running fleet, its reload service, and every FleetEvent it published."""
+
+    def __init__(self, fleet: Fleet, service: ReloadService, subscription: Subscription) -> None:
+        self.fleet = fleet
+        self.service = service
+        self.subscription = subscription
+        self.events: list[FleetEvent] = []
+
+    def _collect(self) -> None:
+        self.events.extend(item for item in self.subscription.drain() if isinstance(item, FleetEvent))
+
+    def kinds(self, kind: str) -> list[FleetEvent]:
+        self._collect()
+        return [event for event in self.events if event.kind == kind]
+
+    async def next_event(self, kind: str, function: str | None = None, timeout: float = 15.0) -> FleetEvent:
+        """The first `kind` event (for `function`) not yet taken; waits for it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._collect()
+            for event in self.events:
+                if event.kind == kind and (function is None or event.function == function):
+                    self.events.remove(event)
+                    return event
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {kind!r} event within {timeout} s; saw {[e.message for e in self.events]}")
+            await asyncio.sleep(0.02)
+
+    async def settle(self) -> None:
+        """Every change seen is applied and every pre-warm finished."""
+        await self.service.settled(timeout=15.0)
+
+    def reload_state(self, function: str) -> dict[str, Any]:
+        return self.fleet.snapshot().extras["reload"][function]
+
+
+@contextlib.asynccontextmanager
+async def watched_fleet(config: Path) -> AsyncIterator[Watched]:
+    fleet = Fleet(config)
+    service = ReloadService()
+    fleet.add_service(service)
+    subscription = fleet.subscribe("test-reload")
+    async with fleet:
+        yield Watched(fleet, service, subscription)
+    assert not alive(lambdatop_processes()), "a worker or zygote outlived the fleet"
+
+
+def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
+    result = []
+    for proc in processes:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                result.append(proc)
+        except psutil.NoSuchProcess:
+            continue
+    return result
+
+
+def save(path: Path, text: str) -> None:
+    """Write a file as an editor would: the whole content at once, flushed."""
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())

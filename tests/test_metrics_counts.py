@@ -1,0 +1,143 @@
+"""Metrics: counts equal the records, percentiles are within one histogram bucket of the exact value, EMF, cost."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+from collections.abc import Callable
+from typing import Any
+
+from lambdatop.runtime.cost import GB_SECOND_PRICE_USD, REQUEST_PRICE_USD
+from lambdatop.runtime.errors import Throttled
+from lambdatop.runtime.fleet import Fleet
+from lambdatop.runtime.metrics import FLEET, MetricSeries, histogram_bounds, histogram_index
+from lambdatop.runtime.observability import ObservabilityService
+from lambdatop.runtime.records import InvocationRecord, InvocationStatus
+
+WORK = """
+import json, time
+
+def handler(event, context):
+    time.sleep(event.get("sleep_ms", 0) / 1000)
+    if event.get("fail"):
+        raise ValueError("asked to fail")
+    print(json.dumps({"_aws": {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": [
+        {"Namespace": "Shop", "Dimensions": [["service"]], "Metrics": [{"Name": "Orders", "Unit": "Count"}]}]},
+        "service": "cart", "Orders": event.get("orders", 1)}))
+    return {"slept": event.get("sleep_ms", 0)}
+"""
+
+
+def exact_percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
+
+
+def bucket_width(value: float) -> float:
+    low, high = histogram_bounds(histogram_index(value))
+    return high - low
+
+
+async def test_counts_equal_the_records(make_project: Callable[..., Any]) -> None:
+    config = make_project({"work": WORK, "narrow": WORK}, """
+        functions:
+          work: {handler: app.handler, code: work, timeout: 5}
+          narrow: {handler: app.handler, code: narrow, timeout: 5, reserved_concurrency: 1, architecture: arm64}
+    """)
+    fleet = Fleet(config)
+    obs = ObservabilityService()
+    fleet.add_service(obs)
+    records: list[InvocationRecord] = []
+    async with fleet:
+        async def one(function: str, event: dict[str, Any]) -> None:
+            try:
+                records.append((await fleet.invoke(function, event)).record)
+            except Throttled as throttle:
+                records.append(throttle.record)
+
+        rng = random.Random(7)
+        events = [("work", {"sleep_ms": rng.choice([0, 5, 20, 40]), "fail": i % 5 == 0, "orders": i}) for i in range(30)]
+        events += [("narrow", {"sleep_ms": 150, "orders": 1}) for _ in range(4)]  # reserved 1: some are throttled
+        await asyncio.gather(*(one(fn, ev) for fn, ev in events))
+        await asyncio.sleep(0.4)  # the service drains the bus every 100 ms
+        obs.process([])
+        for name in ("work", "narrow", FLEET):
+            mine = [r for r in records if name == FLEET or r.function == name]
+            ran = [r for r in mine if r.status is not InvocationStatus.THROTTLED]
+            totals = obs.metrics.series[name].totals
+            assert totals["Invocations"].count == len(ran)
+            assert totals["Errors"].total == sum(1 for r in ran if r.is_error)
+            assert totals.get("Throttles") is None or totals["Throttles"].total == len(mine) - len(ran)
+            assert totals["ColdStarts"].total == sum(1 for r in ran if r.cold_start)
+            assert totals["Duration"].maximum == max(r.duration_ms for r in ran)
+            for fraction in (0.5, 0.9, 0.99):
+                exact = exact_percentile([r.duration_ms for r in ran], fraction)
+                estimate = totals["Duration"].percentile(fraction)
+                assert abs(estimate - exact) <= bucket_width(exact), (name, fraction, estimate, exact)
+        throttled = [r for r in records if r.status is InvocationStatus.THROTTLED]
+        assert throttled, "reserved concurrency 1 with 4 concurrent calls must throttle"
+        assert obs.metrics.series["narrow"].totals["Throttles"].total == len(throttled)
+        assert obs.metrics.fleet.totals["Throttles"].total == len(throttled)
+
+        # The windowed view agrees with the totals over the last minute.
+        snapshot = fleet.snapshot().extras["metrics"]
+        obs.tick(records[-1].ended_at + 0.5)
+        summary = obs._summary["functions"]["work"]["minute"]
+        assert summary["invocations"] == sum(1 for r in records if r.function == "work")
+        assert snapshot is not None
+
+        # EMF lines became a custom metric: one Orders datum per successful "work" invocation.
+        orders = obs.metrics.series["work"].totals["Shop/Orders"]
+        ok_orders = [e["orders"] for fn, e in events if fn == "work" and not e["fail"]]
+        assert orders.count == len(ok_orders) and orders.total == sum(ok_orders)
+        assert obs.metrics.series["work"].units["Shop/Orders"] == "Count"
+
+        # Cost: requests and GB-seconds at the architecture's price (throttles are not billed).
+        narrow = [r for r in records if r.function == "narrow" and r.status is not InvocationStatus.THROTTLED]
+        cost = obs.metrics.series["narrow"].cost
+        gb_s = sum(r.billed_duration_ms / 1000 * r.memory_size_mb / 1024 for r in narrow)
+        assert cost.requests == len(narrow)
+        assert math.isclose(cost.gb_seconds, gb_s)
+        assert math.isclose(cost.total_usd, gb_s * GB_SECOND_PRICE_USD["arm64"] + len(narrow) * REQUEST_PRICE_USD)
+
+
+def synthetic(function: str, ended_at: float, duration_ms: float, status: InvocationStatus = InvocationStatus.SUCCESS) -> InvocationRecord:
+    return InvocationRecord(request_id=f"r{ended_at}-{duration_ms}", function=function, version="$LATEST", code_version="v1",
+                            trigger="api", invocation_type="RequestResponse", started_at=ended_at - duration_ms / 1000,
+                            ended_at=ended_at, duration_ms=duration_ms, billed_duration_ms=math.ceil(duration_ms), status=status)
+
+
+def test_percentiles_within_one_bucket_of_brute_force_over_any_window() -> None:
+    rng = random.Random(42)
+    series = MetricSeries("fn")
+    base = 1_800_000_000
+    values: dict[int, list[float]] = {}
+    for i in range(6000):
+        second = base + i % 120
+        duration = rng.lognormvariate(3.5, 1.2)  # ~33 ms median, a long tail
+        values.setdefault(second, []).append(duration)
+        series.add_record(synthetic("fn", second + 0.5, duration))
+    for start, end in ((base, base + 120), (base + 10, base + 11), (base + 60, base + 90)):
+        window = [v for s, vs in values.items() if start <= s < end for v in vs]
+        for statistic, fraction in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p99.9", 0.999)):
+            exact = exact_percentile(window, fraction)
+            estimate = series.statistic("Duration", statistic, start, end)
+            assert estimate is not None and abs(estimate - exact) <= bucket_width(exact), (statistic, start, estimate, exact)
+        assert series.statistic("Duration", "Maximum", start, end) == max(window)
+        assert series.statistic("Invocations", "Sum", start, end) == len(window)
+        assert math.isclose(series.statistic("Duration", "Average", start, end), sum(window) / len(window))
+    assert series.statistic("Duration", "p99", base - 100, base - 50) is None  # no data, no datapoint
+
+
+def test_buckets_are_kept_for_an_hour_and_then_dropped() -> None:
+    series = MetricSeries("fn")
+    now = 1_800_000_000.0
+    series.add_record(synthetic("fn", now - 3700, 10))
+    series.add_record(synthetic("fn", now - 5000, 10))
+    series.add_record(synthetic("fn", now, 10))
+    series.prune(now)
+    assert series.statistic("Invocations", "Sum", now - 3600, now + 1) == 1
+    assert series.statistic("Invocations", "Sum", now - 3800, now + 1) == 2  # 3,700 s old: inside the retention
+    assert series.statistic("Invocations", "Sum", now - 6000, now + 1) == 2  # 5,000 s old: pruned
+    assert series.totals["Invocations"].count == 3  # totals since start are never pruned

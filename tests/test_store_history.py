@@ -1,0 +1,126 @@
+"""The durable store: what a run records, retention, payload caps, traces, and opening older or foreign files."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from lambdatop.runtime.fleet import Fleet
+from lambdatop.runtime.records import InvocationRecord, InvocationResult, InvocationStatus
+from lambdatop.runtime.services import attach_store_services
+from lambdatop.runtime.store import MIGRATIONS, SCHEMA_VERSION, Store, StoreError, StoreReader, StoreSettings
+
+HELLO = """
+def handler(event, context):
+    print("hello from", event.get("name"))
+    if event.get("fail"):
+        raise KeyError("missing")
+    return {"hi": event.get("name")}
+"""
+
+
+def result(n: int, function: str = "fn") -> InvocationResult:
+    record = InvocationRecord(
+        request_id=f"req-{n}", function=function, version="$LATEST", code_version="v1", trigger="api",
+        invocation_type="RequestResponse", started_at=1_700_000_000 + n, segment_id=f"{n:016x}", ended_at=1_700_000_000 + n,
+    )
+    return InvocationResult(record, b'{"n": %d}' % n, b'"ok"', ["START", "END", "REPORT"])
+
+
+async def test_a_run_records_every_invocation_with_payloads_logs_and_the_run(make_project: Callable[..., Path]) -> None:
+    config = make_project({"hello": HELLO}, "functions:\n  hello: {handler: app.handler, timeout: 1}\n")
+    fleet = Fleet(config)
+    attach_store_services(fleet)
+    async with fleet:
+        ok = await fleet.invoke("hello", {"name": "ada"})
+        failed = await fleet.invoke("hello", {"name": "bob", "fail": True})
+        # A trace can come before or after its invocation's row is written.
+        fleet.store.attach_trace({"trace_id": ok.record.trace_id, "segments": 2}, segment_id=ok.record.segment_id)
+        await fleet.store.flush()
+        fleet.store.attach_trace({"late": True}, request_id=failed.record.request_id)
+        await fleet.store.flush()
+        run_id = fleet.store.run_id
+    db = config.parent / ".lambdatop" / "lambdatop.db"
+    assert db.is_file()
+    with StoreReader.open(db) as reader:
+        (run,) = reader.runs()
+        assert run.id == run_id and run.ended_at is not None and run.invocations == 2
+        stored = reader.get(ok.record.request_id)
+        assert stored is not None
+        assert stored.record.to_dict() == ok.record.to_dict()
+        assert stored.event() == {"name": "ada"} and stored.response_json() == {"hi": "ada"}
+        assert stored.log_lines == ok.log_lines and any("hello from ada" in line for line in stored.log_lines)
+        assert stored.trace == {"trace_id": ok.record.trace_id, "segments": 2}
+        bad = reader.get(failed.record.request_id)
+        assert bad is not None and bad.record.status == InvocationStatus.ERROR and bad.record.error_type == "KeyError"
+        assert bad.response_json()["errorType"] == "KeyError" and bad.trace == {"late": True}
+        assert [s.record.request_id for s in reader.invocations(run=run_id, newest_first=False)] == [
+            ok.record.request_id, failed.record.request_id]
+        assert [s.record.request_id for s in reader.invocations(status="error")] == [failed.record.request_id]
+
+
+def test_retention_bound_holds_after_200_000_invocations(tmp_path: Path) -> None:
+    retention = 100_000
+    store = Store(tmp_path / "db" / "lambdatop.db", StoreSettings(retention=retention))
+    try:
+        started = time.monotonic()
+        for n in range(200_000):
+            store.write(result(n))
+        store.flush_sync(timeout=60)
+        assert store.count() == retention
+        assert store.written == 200_000 and store.pruned == 100_000
+        newest = store.invocations(limit=1)[0]
+        oldest = store.invocations(limit=1, newest_first=False)[0]
+        assert (newest.request_id, oldest.request_id) == ("req-199999", "req-100000")
+        assert time.monotonic() - started < 60
+    finally:
+        store.close()
+
+
+def test_payloads_over_the_cap_are_cut_and_say_so(tmp_path: Path) -> None:
+    store = Store(tmp_path / "lambdatop.db", StoreSettings(max_payload_bytes=64))
+    try:
+        big = result(1)
+        big.request = b'{"blob": "' + b"x" * 1000 + b'"}'
+        store.write(big)
+        store.flush_sync()
+        stored = store.get("req-1")
+        assert stored is not None
+        assert len(stored.request or b"") == 64 and stored.request_size == len(big.request) and stored.request_truncated
+    finally:
+        store.close()
+
+
+def test_an_older_schema_is_migrated_in_place_keeping_its_history(tmp_path: Path) -> None:
+    path = tmp_path / "lambdatop.db"
+    conn = sqlite3.connect(str(path))
+    conn.executescript(MIGRATIONS[0])
+    conn.execute("INSERT INTO runs (started_at, pid) VALUES (1.0, 1)")
+    conn.execute("INSERT INTO invocations (run_id, request_id, segment_id, function, record, started_at) VALUES "
+                 "(1, 'old', 'seg', 'fn', ?, 1.0)", (result(0).record.to_json(),))
+    conn.execute("PRAGMA user_version=1")
+    conn.commit()
+    conn.close()
+    with StoreReader(path) as reader:
+        assert reader.get("old") is not None
+        assert reader.dead_letters() == [] and reader.queued_events() == []
+    assert sqlite3.connect(str(path)).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_newer_or_foreign_file_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    newer = tmp_path / "newer.db"
+    conn = sqlite3.connect(str(newer))
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer lambdatop.*Upgrade lambdatop, or move the file aside"):
+        StoreReader(newer)
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="Move it aside"):
+        StoreReader(junk)
+    with pytest.raises(StoreError, match="no store at"):
+        StoreReader.open(tmp_path / "missing.db")

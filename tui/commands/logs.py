@@ -1,0 +1,114 @@
+"""`lambdatop logs FN [--follow] [--filter TEXT]`: a function's log, as `sam logs` prints CloudWatch's.
+
+Each invocation's captured output (INIT_START, START, the function's own lines,
+END, REPORT) comes from the project's store, oldest first, each line prefixed
+with the environment (log stream) and the invocation's time. `--follow` keeps
+polling the store for new invocations, written by a running `lambdatop` or
+`lambdatop serve`; Ctrl-C stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections.abc import Iterable
+
+from lambdatop.runtime.store import StoredInvocation, StoreError, StoreReader
+from lambdatop.tui.cli import EXIT_OK, EXIT_USAGE, config_option
+from lambdatop.tui.commands.common import UsageError, load_or_exit
+
+POLL_INTERVAL_S = 0.5
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("logs", help="print (or --follow) a function's log lines, like `sam logs`")
+    parser.add_argument("function", help="function name (logical id or FunctionName)")
+    parser.add_argument("--follow", "-t", "--tail", action="store_true", help="keep printing new invocations' logs")
+    parser.add_argument("--filter", metavar="TEXT", help="only lines containing TEXT (case-sensitive, like a CloudWatch term)")
+    parser.add_argument("--since", "-s", metavar="AGE", default=None, help="only invocations newer than AGE (30s, 10m, 2h, 1d)")
+    parser.add_argument("-n", "--limit", type=int, default=100, metavar="N", help="the last N invocations (default 100)")
+    parser.add_argument("--request-id", metavar="ID", help="only this invocation")
+    parser.add_argument("--json", action="store_true", help="pretty-print structured (JSON) lines, e.g. Powertools Logger")
+    config_option(parser)
+    parser.set_defaults(handler=run)
+
+
+def parse_age(text: str) -> float:
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise UsageError(f"--since {text!r}: use a number and a unit, e.g. 30s, 10m, 2h, 1d")
+    return float(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+
+
+def format_invocation(stored: StoredInvocation, text_filter: str | None = None, pretty: bool = False) -> list[str]:
+    """The invocation's log lines as `sam logs` shows them: `<stream> <timestamp> <message>`."""
+    record = stored.record
+    stream = record.env_id or "-"
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.started_at)) + f".{int(record.started_at % 1 * 1e6):06d}"
+    out = []
+    for line in stored.log_lines:
+        message = line.rstrip("\n")
+        if text_filter and text_filter not in message:
+            continue
+        if pretty and message.lstrip().startswith("{"):
+            try:
+                message = json.dumps(json.loads(message), indent=2)
+            except ValueError:
+                pass
+        out.append(f"{stream} {stamp} {message}")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = load_or_exit(args.config)
+        function = config.functions.get(args.function) or next(
+            (f for f in config.functions.values() if args.function in f.names), None)
+        if function is None:
+            raise UsageError(f"no function named {args.function!r} in {config.path}")
+        if args.limit < 1:
+            raise UsageError("-n must be at least 1")
+        since = time.time() - parse_age(args.since) if args.since else None
+        reader = _open(config, wait=args.follow)
+    except UsageError as exc:
+        print(f"lambdatop: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if reader is None:
+        print(f"lambdatop: no history for {function.name} yet (run `lambdatop` or `lambdatop serve` here first)", file=sys.stderr)
+        return EXIT_OK
+    with reader:
+        seen: set[int] = set()
+        rows = reader.invocations(function=function.name, since=since, request_id=args.request_id, limit=args.limit, payloads=True)
+        last = _emit(reversed(rows), seen, args)
+        while args.follow:
+            time.sleep(POLL_INTERVAL_S)
+            rows = reader.invocations(function=function.name, since=last, limit=1000, newest_first=False, payloads=True)
+            last = max(last or 0.0, _emit(rows, seen, args) or 0.0) or last
+    return EXIT_OK
+
+
+def _emit(rows: Iterable[StoredInvocation], seen: set[int], args: argparse.Namespace) -> float | None:
+    newest = None
+    for stored in rows:
+        newest = max(newest or 0.0, stored.record.started_at)
+        if stored.seq in seen:
+            continue
+        seen.add(stored.seq)
+        for line in format_invocation(stored, args.filter, args.json):
+            print(line)
+    sys.stdout.flush()
+    return newest
+
+
+def _open(config: object, wait: bool) -> StoreReader | None:
+    while True:
+        try:
+            return StoreReader.for_config(config)  # type: ignore[arg-type]
+        except StoreError:
+            if not wait:
+                return None
+            time.sleep(POLL_INTERVAL_S)

@@ -1,0 +1,168 @@
+"""`lambdatop serve`: the fleet headless, with the Lambda-compatible HTTP endpoint and the standard services.
+
+What `sam local start-lambda` is to SAM: point boto3 or the AWS CLI at the
+printed URL (`endpoint_url=...`, `--endpoint-url ...`) and they invoke the
+local functions unmodified; each function also answers on its function URL.
+Each invocation's log (START / END / REPORT and the function's output) goes to
+stderr as it finishes. Runs until Ctrl-C or SIGTERM, then stops gracefully:
+in-flight invocations finish, every worker and the zygote exit. A second
+Ctrl-C stops at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from typing import TextIO
+
+from lambdatop.runtime.bus import FleetEvent, Subscription
+from lambdatop.runtime.config import FleetConfig
+from lambdatop.runtime.endpoint import DEFAULT_HOST, DEFAULT_PORT, EndpointUnavailable, LambdaEndpoint, RemoteAccessRefused
+from lambdatop.runtime.fleet import Fleet
+from lambdatop.runtime.records import InvocationResult
+from lambdatop.runtime.services import ServiceOptions, attach_standard_services
+from lambdatop.tui.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from lambdatop.tui.commands.common import UsageError, load_or_exit
+
+DRAIN_TIMEOUT_S = 30.0  # longest a graceful stop waits for in-flight invocations
+FORCE_AFTER_S = 0.5  # a second Ctrl-C at least this long after the first stops at once
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve", help="run the functions headless behind a Lambda-compatible HTTP endpoint (boto3, AWS CLI, function URLs)",
+        description="Run the fleet headless with Lambda's Invoke API on HOST:PORT (like `sam local start-lambda`) "
+                    "and a function URL per function at /fn/NAME/. Ctrl-C stops it.",
+    )
+    # SUPPRESS keeps `lambdatop --port 4000 serve` working too: the top-level parser has the same options.
+    parser.add_argument("--host", default=argparse.SUPPRESS, help=f"address to listen on (default {DEFAULT_HOST})")
+    parser.add_argument("--port", "-p", type=int, default=argparse.SUPPRESS,
+                        help=f"port (default {DEFAULT_PORT}, the one `sam local start-lambda` uses; 0 picks a free port)")
+    parser.add_argument("--allow-remote", action="store_true", default=argparse.SUPPRESS,
+                        help="allow a non-loopback --host (the endpoint has no authentication)")
+    parser.add_argument("--no-watch", dest="watch", action="store_false", help="don't hot-reload code on save")
+    parser.add_argument("--no-store", dest="store", action="store_false", help="don't record invocations in .lambdatop/")
+    parser.add_argument("--quiet", "-q", action="store_true", help="don't print each invocation's log")
+    parser.add_argument("--config", "-c", metavar="PATH", default=argparse.SUPPRESS,
+                        help="lambdatop.yaml or SAM template.yaml (default: ./lambdatop.yaml, ./template.yaml, ./sample_functions/template.yaml)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    host = getattr(args, "host", None) or DEFAULT_HOST
+    port = getattr(args, "port", None)
+    port = DEFAULT_PORT if port is None else port
+    options = ServiceOptions(
+        host=host, port=port, watch=args.watch, store=args.store, allow_remote=bool(getattr(args, "allow_remote", False)),
+    )
+    try:
+        config = load_or_exit(getattr(args, "config", None))
+        if not 0 <= port <= 65535:
+            raise UsageError(f"--port {port} is out of range (0-65535; 0 picks a free port)")
+        fleet = Fleet(config)
+        attach_standard_services(fleet, options)
+    except (UsageError, RemoteAccessRefused) as exc:
+        print(f"lambdatop: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return asyncio.run(_serve(fleet, config, quiet=args.quiet))
+
+
+async def _serve(fleet: Fleet, config: FleetConfig, *, quiet: bool) -> int:
+    loop = asyncio.get_running_loop()
+    stop_requested = asyncio.Event()
+    signals_seen = 0
+
+    first_signal_at = 0.0
+
+    def on_signal() -> None:
+        nonlocal signals_seen, first_signal_at
+        now = loop.time()
+        if signals_seen and now - first_signal_at < FORCE_AFTER_S:
+            return  # the same stop delivered twice (to the process and its group, as `timeout` does)
+        signals_seen += 1
+        if signals_seen == 1:
+            first_signal_at = now
+            stop_requested.set()
+        else:
+            # A second Ctrl-C: no more waiting for in-flight invocations.
+            print("lambdatop: stopping now", file=sys.stderr, flush=True)
+            fleet.spawner.kill_now()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal)
+    events = fleet.subscribe("serve-console", maxlen=10_000)
+    try:
+        try:
+            await fleet.start()
+        except EndpointUnavailable as exc:
+            print(f"lambdatop: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        endpoint = next((s for s in fleet.services if isinstance(s, LambdaEndpoint)), None)
+        _print_banner(fleet, config, endpoint, sys.stdout)
+        console = asyncio.create_task(_echo(events, quiet, sys.stderr), name="lambdatop-serve-console")
+        await stop_requested.wait()
+        in_flight = fleet.invoker.in_flight
+        waiting = f", waiting for {in_flight} in-flight invocation{'s' if in_flight != 1 else ''}" if in_flight else ""
+        print(f"lambdatop: stopping{waiting} (Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
+        await fleet.stop(drain_timeout=DRAIN_TIMEOUT_S)
+        console.cancel()
+        await asyncio.gather(console, return_exceptions=True)
+        _write(sys.stderr, _render(events.drain(), quiet))
+        print("lambdatop: stopped", file=sys.stderr, flush=True)
+        return EXIT_OK if signals_seen <= 1 else EXIT_INTERRUPTED
+    finally:
+        await fleet.stop(drain_timeout=0)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+def _print_banner(fleet: Fleet, config: FleetConfig, endpoint: LambdaEndpoint | None, out: TextIO) -> None:
+    functions = fleet.functions
+    lines = [f"lambdatop serve: {len(functions)} function{'s' if len(functions) != 1 else ''} from {config.path}"]
+    if endpoint is None:
+        lines.append("  (no HTTP endpoint)")
+    else:
+        if endpoint.remote_warning:
+            print(f"lambdatop: {endpoint.remote_warning}", file=sys.stderr, flush=True)
+        lines += [
+            f"Lambda API   {endpoint.url}",
+            f"  aws lambda invoke --endpoint-url {endpoint.url} --function-name NAME out.json",
+            f"  boto3.client(\"lambda\", endpoint_url=\"{endpoint.url}\")",
+            "Function URLs",
+        ]
+        width = max((len(name) for name in functions), default=0)
+        lines += [f"  {name:<{width}}  {endpoint.function_url(name)}" for name in sorted(functions)]
+    lines.append("Ctrl-C to stop.")
+    out.write("\n".join(lines) + "\n")
+    out.flush()
+
+
+async def _echo(events: Subscription, quiet: bool, out: TextIO) -> None:
+    """Print each finished invocation's log and every fleet event as they arrive."""
+    while True:
+        items = await events.wait(1.0)
+        _write(out, _render(items, quiet))
+
+
+def _render(items: list[object], quiet: bool) -> str:
+    chunks: list[str] = []
+    for item in items:
+        if isinstance(item, InvocationResult) and not quiet:
+            record = item.record
+            prefix = f"[{record.function}] "
+            if item.log_lines:
+                chunks.extend(prefix + line + "\n" for line in item.log_text.splitlines())
+            else:  # throttled or dry run: no log, one line
+                chunks.append(f"{prefix}{record.status} {record.request_id} ({record.trigger})\n")
+        elif isinstance(item, FleetEvent) and item.kind != "endpoint":
+            where = f" {item.function}" if item.function else ""
+            chunks.append(f"lambdatop: [{item.kind}{where}] {item.message}\n")
+    return "".join(chunks)
+
+
+def _write(out: TextIO, text: str) -> None:
+    if text:
+        out.write(text)
+        out.flush()

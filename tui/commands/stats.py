@@ -1,0 +1,117 @@
+"""`lambdatop stats`: per-function CloudWatch-style figures and what the work would cost on Lambda.
+
+Computed from the project's store: invocations, errors, throttles, timeouts,
+cold starts, duration p50/p90/p99/max, init duration, max memory used, and the
+cost (requests plus GB-seconds at the published price for each function's
+architecture, us-east-1, no free tier).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from lambdatop.runtime.cost import CostEstimate, format_usd
+from lambdatop.runtime.metrics import Stat
+from lambdatop.runtime.records import InvocationStatus
+from lambdatop.runtime.store import StoreError, StoreReader
+from lambdatop.tui.cli import EXIT_OK, EXIT_USAGE, config_option
+from lambdatop.tui.commands.common import UsageError, load_or_exit
+from lambdatop.tui.commands.logs import parse_age
+
+SCAN_LIMIT = 200_000  # the store keeps 100,000 invocations by default
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("stats", help="per-function metrics (counts, latency percentiles, memory) and cost")
+    parser.add_argument("--function", metavar="FN", help="only this function")
+    parser.add_argument("--since", "-s", metavar="AGE", help="only invocations newer than AGE (30s, 10m, 2h, 1d)")
+    parser.add_argument("--run", type=int, metavar="ID", help="only this run of lambdatop")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    config_option(parser)
+    parser.set_defaults(handler=run)
+
+
+def compute(rows: list[Any], architectures: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Figures per function and for the fleet ("*") from stored invocations."""
+    acc: dict[str, dict[str, Any]] = {}
+    for stored in rows:
+        record = stored.record
+        for key in (record.function, "*"):
+            a = acc.setdefault(key, {"invocations": 0, "errors": 0, "throttles": 0, "timeouts": 0, "cold_starts": 0,
+                                     "duration": Stat(), "init": Stat(), "memory": 0, "cost": CostEstimate()})
+            if record.status is InvocationStatus.THROTTLED:
+                a["throttles"] += 1
+                continue
+            a["invocations"] += 1
+            a["errors"] += record.is_error
+            a["timeouts"] += record.status is InvocationStatus.TIMEOUT
+            a["cold_starts"] += record.cold_start
+            a["duration"].add(record.duration_ms, histogram=True)
+            if record.init_duration_ms is not None:
+                a["init"].add(record.init_duration_ms)
+            a["memory"] = max(a["memory"], record.max_memory_used_mb)
+            a["cost"].add(record.billed_duration_ms, record.memory_size_mb, architectures.get(record.function, "x86_64"))
+    out = {}
+    for key, a in acc.items():
+        duration: Stat = a["duration"]
+        out[key] = {
+            "invocations": a["invocations"], "errors": a["errors"], "throttles": a["throttles"], "timeouts": a["timeouts"],
+            "cold_starts": a["cold_starts"],
+            "error_rate": a["errors"] / a["invocations"] if a["invocations"] else None,
+            "duration_p50_ms": duration.percentile(0.5), "duration_p90_ms": duration.percentile(0.9),
+            "duration_p99_ms": duration.percentile(0.99), "duration_max_ms": duration.maximum if duration.count else None,
+            "init_duration_avg_ms": a["init"].statistic("Average"), "max_memory_used_mb": a["memory"],
+            "architecture": architectures.get(key, "mixed" if key == "*" else "x86_64"), "cost": a["cost"].to_dict(),
+        }
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = load_or_exit(args.config)
+        if args.function and args.function not in config.functions:
+            raise UsageError(f"no function named {args.function!r} in {config.path}")
+        since = time.time() - parse_age(args.since) if args.since else None
+        try:
+            reader = StoreReader.for_config(config)
+        except StoreError as exc:
+            raise UsageError(str(exc)) from exc
+    except UsageError as exc:
+        print(f"lambdatop: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    with reader:
+        rows = reader.invocations(function=args.function, run=args.run, since=since, limit=SCAN_LIMIT)
+    figures = compute(rows, {name: f.architecture for name, f in config.functions.items()})
+    if args.json:
+        print(json.dumps({"functions": {k: v for k, v in figures.items() if k != "*"}, "fleet": figures.get("*")}, indent=2))
+        return EXIT_OK
+    print_table(figures)
+    return EXIT_OK
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else (f"{value:.1f}" if value < 1000 else f"{value / 1000:.2f}s")
+
+
+def print_table(figures: dict[str, dict[str, Any]]) -> None:
+    if not figures:
+        print("no invocations recorded")
+        return
+    header = (f"{'FUNCTION':18} {'INVOC':>7} {'ERR':>5} {'THR':>5} {'T/O':>4} {'COLD':>5} {'p50 ms':>8} {'p90 ms':>8} "
+              f"{'p99 ms':>8} {'max ms':>8} {'MEM MB':>6} {'GB-s':>10} {'COST':>11} {'$/1M':>8}")
+    print(header)
+    names = sorted(k for k in figures if k != "*") + (["*"] if "*" in figures else [])
+    for name in names:
+        f = figures[name]
+        cost = f["cost"]
+        label = "(fleet)" if name == "*" else name[:18]
+        print(f"{label:18} {f['invocations']:>7} {f['errors']:>5} {f['throttles']:>5} {f['timeouts']:>4} {f['cold_starts']:>5} "
+              f"{_ms(f['duration_p50_ms']):>8} {_ms(f['duration_p90_ms']):>8} {_ms(f['duration_p99_ms']):>8} "
+              f"{_ms(f['duration_max_ms']):>8} {f['max_memory_used_mb']:>6} {cost['gb_seconds']:>10.3f} "
+              f"{format_usd(cost['total_usd']):>11} {'$' + format(cost['per_million_usd'], '.2f'):>8}")
+    print("cost: us-east-1 list price per request ($0.20/M) and GB-second (x86_64 $0.0000166667, arm64 $0.0000133334), "
+          "no free tier", file=sys.stderr)

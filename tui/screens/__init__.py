@@ -1,0 +1,1 @@
+"""The dashboard's screens: main, function, invocation, help and the prompts."""

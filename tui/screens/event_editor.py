@@ -1,0 +1,133 @@
+"""The `e` screen: pick an event (the function's own events/*.json, a recent invocation's
+event, or a template for an AWS source), edit the JSON, invoke.
+
+Moving through the list previews each event in the editor until you type in
+it; Enter loads the highlighted one and moves to the editor; ctrl+s invokes
+with what the editor holds. Invalid JSON is reported under the editor, with
+its line and column, and nothing is sent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import OptionList, Static, TextArea
+from textual.widgets.option_list import Option
+
+
+@dataclass(frozen=True, slots=True)
+class EventChoice:
+    label: str
+    group: str  # "function", "invocation" or "template"
+    load: Callable[[], str]
+
+
+class EventEditorScreen(ModalScreen[bytes | None]):
+    BINDINGS = [
+        Binding("ctrl+s", "invoke", "Invoke", priority=True),
+        Binding("ctrl+f", "format", "Format JSON", priority=True),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+
+    def __init__(self, function: str, choices: list[EventChoice], initial: int = 0) -> None:
+        super().__init__()
+        self.function = function
+        self.choices = choices
+        self.initial = initial
+        self._loaded_text = ""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="event-dialog", classes="dialog"):
+            options = []
+            for index, choice in enumerate(self.choices):
+                label = Text(no_wrap=True, overflow="ellipsis")
+                label.append(f"{choice.group:<10}", style={"function": "bold green", "invocation": "bold cyan"}.get(choice.group, "dim"))
+                label.append(choice.label)
+                options.append(Option(label, id=str(index)))
+            yield OptionList(*options, id="event-choices")
+            yield TextArea("", id="event-text", soft_wrap=False, show_line_numbers=True, tab_behavior="indent")
+            yield Static("", id="event-status")
+            yield Static("[dim]↑↓ preview · enter edit · tab switch · ctrl+s invoke · ctrl+f format · esc cancel[/dim]")
+
+    def on_mount(self) -> None:
+        self.query_one("#event-dialog").border_title = f"invoke {self.function} with an event"
+        choices = self.query_one("#event-choices", OptionList)
+        if self.choices:
+            choices.highlighted = min(self.initial, len(self.choices) - 1)
+            self._load(choices.highlighted)
+        else:
+            self._set_text("{}")
+        choices.focus()
+
+    # -- loading ----------------------------------------------------------------------
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        editor = self.query_one("#event-text", TextArea)
+        if editor.text == self._loaded_text:  # never throw away the user's edits on a mere cursor move
+            self._load(event.option_index)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self._load(event.option_index)
+        self.query_one("#event-text", TextArea).focus()
+
+    def _load(self, index: int | None) -> None:
+        if index is None or not 0 <= index < len(self.choices):
+            return
+        try:
+            text = self.choices[index].load()
+        except OSError as exc:
+            self._status(f"cannot read {self.choices[index].label}: {exc.strerror or exc}", error=True)
+            return
+        self._set_text(text)
+
+    def _set_text(self, text: str) -> None:
+        self._loaded_text = text
+        self.query_one("#event-text", TextArea).load_text(text)
+        self._validate()
+
+    # -- checking and sending ---------------------------------------------------------
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        self._validate()
+
+    def _validate(self) -> bool:
+        text = self.query_one("#event-text", TextArea).text
+        try:
+            json.loads(text)
+        except ValueError as exc:
+            line = getattr(exc, "lineno", None)
+            column = getattr(exc, "colno", None)
+            where = f" at line {line}, column {column}" if line else ""
+            self._status(f"invalid JSON{where}: {getattr(exc, 'msg', exc)}", error=True)
+            return False
+        self._status(f"valid JSON · {len(text.encode())} bytes", error=False)
+        return True
+
+    def _status(self, message: str, *, error: bool) -> None:
+        self.query_one("#event-status", Static).update(Text(message, style="bold red" if error else "green"))
+
+    def action_format(self) -> None:
+        editor = self.query_one("#event-text", TextArea)
+        try:
+            data = json.loads(editor.text)
+        except ValueError:
+            self._validate()
+            return
+        editor.load_text(json.dumps(data, indent=2))
+        self._validate()
+
+    def action_invoke(self) -> None:
+        if not self._validate():
+            self.query_one("#event-text", TextArea).focus()
+            return
+        self.dismiss(self.query_one("#event-text", TextArea).text.encode())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,267 @@
+"""One function up close: its environments, charts, recent invocations, log tail and config.
+
+Opened with Enter on the functions table; Esc goes back. `K` here kills the
+environment under the cursor (or the function's busiest one), Enter on an
+invocation opens it. Everything shown is a window: the last five minutes of
+charts, the last hundred invocations, the last few hundred log lines.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import DataTable, Footer, Log, Sparkline, Static
+
+from lambdatop.runtime.fleet import FleetSnapshot, FunctionSnapshot
+from lambdatop.tui.widgets.cells import age, ms, pct, rate
+from lambdatop.tui.widgets.invocation_stream import InvocationStream
+
+if TYPE_CHECKING:
+    from lambdatop.tui.app import LambdatopApp
+
+ENV_STATE_STYLE = {"busy": "bold green", "idle": "cyan", "initializing": "yellow", "shutting_down": "dim", "gone": "dim"}
+
+
+class EnvironmentsTable(DataTable):
+    BINDINGS = [Binding("j", "cursor_down", show=False), Binding("k", "cursor_up", show=False)]
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
+        self._ids: list[str] = []
+
+    def on_mount(self) -> None:
+        for key, label, width in (
+            ("id", "ENV", 10), ("pid", "PID", 7), ("state", "STATE", 12), ("age", "AGE", 7), ("idle", "IDLE", 7),
+            ("inv", "INVOKES", 7), ("rss", "RSS MB", 7), ("ver", "VER", 4), ("note", "NOTE", 30),
+        ):
+            self.add_column(label, width=width, key=key)
+
+    @property
+    def selected_env(self) -> str | None:
+        return self._ids[self.cursor_row] if 0 <= self.cursor_row < len(self._ids) else None
+
+    def refresh_from(self, function: FunctionSnapshot) -> None:
+        selected = self.selected_env
+        envs = sorted(function.envs, key=lambda e: (e.state != "busy", e.id))
+        self.clear()
+        for env in envs:
+            notes = []
+            if env.request_id:
+                notes.append(f"serving {env.request_id[:8]}")
+            if env.frozen:
+                notes.append("frozen")
+            if env.stale:
+                notes.append("stale (old code)")
+            self.add_row(
+                env.id, str(env.pid or "-"), Text(env.state, style=ENV_STATE_STYLE.get(env.state, "")), age(env.age_s),
+                age(env.idle_s) if env.state == "idle" else "-", str(env.invocations), f"{env.rss_mb:.1f}",
+                env.code_version, ", ".join(notes), key=env.id,
+            )
+        self._ids = [e.id for e in envs]
+        if selected in self._ids:
+            self.move_cursor(row=self._ids.index(selected), animate=False)
+
+
+def _metrics_panel(function: str, app: LambdatopApp) -> Widget | None:
+    """observability: the metrics panel, when that module is installed (the screen goes without it otherwise)."""
+    try:
+        from lambdatop.tui.widgets.function_metrics import FunctionMetrics
+    except ImportError:
+        return None
+    config = app.fleet.functions.get(function) if getattr(app, "fleet", None) is not None else None
+    return FunctionMetrics(function, config.architecture if config else "x86_64", id="fn-metrics")
+
+
+class FunctionScreen(Screen[None]):
+    BINDINGS = [Binding("escape", "back", "Back"), Binding("l", "search_logs", "Search logs")]
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.function_name = name
+        self._log_seen = 0
+
+    @property
+    def lambdatop(self) -> LambdatopApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="fn-title")
+        with VerticalScroll(id="fn-body"):
+            with Horizontal(id="fn-charts"):
+                with Vertical(classes="chart"):
+                    yield Static("concurrency", id="conc-label", classes="chart-label")
+                    yield Sparkline([], id="conc-chart")
+                with Vertical(classes="chart"):
+                    yield Static("duration", id="dur-label", classes="chart-label")
+                    yield Sparkline([], id="dur-chart")
+            # observability: CloudWatch-like metrics, EMF custom metrics, cost and alarms of this function.
+            metrics_panel = _metrics_panel(self.function_name, self.lambdatop)
+            if metrics_panel is not None:
+                with Vertical(id="fn-metrics-box", classes="box"):
+                    yield metrics_panel
+            with Vertical(id="fn-envs-box", classes="box"):
+                yield EnvironmentsTable(id="fn-envs")
+            with Vertical(id="fn-stream-box", classes="box"):
+                yield InvocationStream(function=self.function_name, id="fn-stream")
+            with Horizontal(id="fn-bottom"):
+                with Vertical(id="fn-log-box", classes="box"):
+                    yield Log(max_lines=400, id="fn-log", auto_scroll=True)
+                with Vertical(id="fn-config-box", classes="box"):
+                    yield Static(id="fn-config")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#fn-envs-box").border_title = "environments"
+        self.query_one("#fn-stream-box").border_title = "recent invocations"
+        self.query_one("#fn-log-box").border_title = "log tail"
+        self.query_one("#fn-config-box").border_title = "config"
+        if self.query("#fn-metrics-box"):
+            self.query_one("#fn-metrics-box").border_title = "metrics · cost · alarms"
+        self.query_one("#fn-envs", EnvironmentsTable).focus()
+        snapshot = self.lambdatop.last_snapshot
+        if snapshot is not None:
+            self.refresh_from(snapshot)
+
+    # -- what the app's keys act on ----------------------------------------------------
+
+    def selected_function(self) -> str | None:
+        return self.function_name
+
+    def selected_invocation(self) -> str | None:
+        stream = self.query_one("#fn-stream", InvocationStream)
+        return stream.selected_request_id if self.focused is stream else None
+
+    def selected_environment(self) -> str | None:
+        table = self.query_one("#fn-envs", EnvironmentsTable)
+        return table.selected_env if self.focused is table else None
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_search_logs(self) -> None:
+        """observability: search this function's log lines (store history, else the dashboard's tail)."""
+        from lambdatop.tui.screens.log_search import LogEntry, LogSearchScreen
+
+        now = time.time()
+        tail = [LogEntry(now, "", line) for line in self.lambdatop.activity.log_tail(self.function_name)]
+        self.app.push_screen(LogSearchScreen(self.lambdatop.fleet, self.function_name, tail))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "fn-stream" and event.row_key.value:
+            event.stop()
+            self.lambdatop.open_invocation(event.row_key.value)
+
+    # -- refreshing -------------------------------------------------------------------
+
+    def refresh_from(self, snapshot: FleetSnapshot, status: str = "") -> None:
+        function = next((f for f in snapshot.functions if f.name == self.function_name), None)
+        title = self.query_one("#fn-title", Static)
+        if function is None:
+            title.update(Text(f" {self.function_name}: no longer in the configuration (removed by a reload)", style="bold red"))
+            return
+        activity = self.lambdatop.activity
+        title.update(self._title(function, snapshot))
+        concurrency, durations = activity.history(function.name, snapshot.at)
+        # The gate's own per-second peaks catch spikes shorter than one screen refresh.
+        recent_peaks = function.concurrency_history
+        for offset, peak in enumerate(reversed(recent_peaks)):
+            index = len(concurrency) - 1 - offset
+            if index >= 0 and peak > concurrency[index]:
+                concurrency[index] = float(peak)
+        width = max(10, self.query_one("#conc-chart").size.width or 60)
+        self.query_one("#conc-chart", Sparkline).data = concurrency[-width:]
+        self.query_one("#dur-chart", Sparkline).data = durations[-width:]
+        span = min(width, len(concurrency))
+        self.query_one("#conc-label", Static).update(
+            Text.assemble(("concurrency", "bold"), f" · last {age(span)} · peak {max(concurrency[-span:], default=0):.0f} of {function.limit}")
+        )
+        shown = [d for d in durations[-span:] if d]
+        self.query_one("#dur-label", Static).update(
+            Text.assemble(("duration", "bold"), f" · last {age(span)} · mean/s peak {ms(max(shown) if shown else None)}")
+        )
+        for panel in self.query("#fn-metrics"):
+            panel.refresh_from(snapshot)  # type: ignore[attr-defined]
+        self.query_one("#fn-envs", EnvironmentsTable).refresh_from(function)
+        self.query_one("#fn-envs-box").border_title = f"environments · {function.busy} busy · {function.idle} idle · {function.initializing} initializing"
+        self.query_one("#fn-stream", InvocationStream).refresh_from(activity.recent_records(function.name))
+        self._append_log()
+        self.query_one("#fn-config", Static).update(self._config(function, snapshot))
+
+    def _append_log(self) -> None:
+        log = self.query_one("#fn-log", Log)
+        tail = self.lambdatop.activity.log_tail(self.function_name)
+        total = self.lambdatop.activity.log_counts.get(self.function_name, 0)
+        new = min(total - self._log_seen, len(tail))
+        if new > 0:
+            log.write_lines(tail[-new:])
+        self._log_seen = total
+
+    def _title(self, f: FunctionSnapshot, snapshot: FleetSnapshot) -> Text:
+        text = Text()
+        text.append(f" {f.name} ", style="bold black on #ff9900")
+        text.append(f" {f.code_version}  {f.handler}  {f.config.runtime}  {f.memory_size} MB  {f.timeout}s timeout\n")
+        text.append(f" in use {f.in_use}/{f.limit}", style="bold")
+        text.append(f"  inv/s {rate(f.invocations_per_s)}  err {f.totals.errors} ({pct(f.error_pct)})  thr {f.totals.throttles}"
+                    f"  t/o {f.totals.timeouts}  p50 {ms(f.p50_ms)}  p99 {ms(f.p99_ms)}  cold {pct(f.cold_pct)}")
+        reload = (snapshot.extras.get("reload") or {}).get(f.name) or {}
+        broken = reload.get("broken")
+        if broken:
+            where = f" at {broken.get('file')}:{broken.get('line')}" if broken.get("file") else ""
+            text.append(f"\n ✗ reload failed: {broken.get('error_type')}: {broken.get('message')}{where} (still serving the last good version)",
+                        style="bold white on red")
+        return text
+
+    def _config(self, f: FunctionSnapshot, snapshot: FleetSnapshot) -> Text:
+        config = f.config
+        lines: list[tuple[str, str]] = [
+            ("FunctionName", config.function_name or config.name),
+            ("Handler", config.handler),
+            ("Runtime", f"{config.runtime} ({config.architecture})"),
+            ("CodeUri", str(config.code_dir)),
+            ("MemorySize", f"{config.memory_size} MB"),
+            ("Timeout", f"{config.timeout} s"),
+            ("ReservedConcurrency", "-" if config.reserved_concurrency is None else str(config.reserved_concurrency)),
+            ("Tracing", config.tracing),
+            ("Idle timeout", f"{config.idle_timeout:g} s" + ("" if config.freeze else ", not frozen")),
+        ]
+        if config.layers:
+            lines.append(("Layers", ", ".join(config.layers)))
+        if config.source:
+            lines.append(("Defined at", config.source))
+        text = Text()
+        for key, value in lines:
+            text.append(f"{key:<20}", style="bold")
+            text.append(f"{value}\n")
+        if config.environment:
+            text.append("Environment\n", style="bold")
+            for key, value in sorted(config.environment.items()):
+                text.append(f"  {key}={value}\n")
+        if config.events:
+            text.append("Events\n", style="bold")
+            for name, spec in config.events.items():
+                kind = spec.get("Type", "?") if isinstance(spec, dict) else "?"
+                text.append(f"  {name}: {kind}\n")
+        if config.event_invoke_config:
+            text.append("Async config ", style="bold")
+            text.append(json.dumps(dict(config.event_invoke_config), default=str) + "\n")
+        queue = (snapshot.extras.get("async") or {}).get(f.name)
+        if queue:
+            text.append("Async queue ", style="bold")
+            text.append(f"depth {queue.get('queue_depth', 0)}, DLQ {queue.get('dlq', 0)}")
+            if queue.get("oldest_age_s") is not None:
+                text.append(f", oldest {age(queue['oldest_age_s'])}")
+            text.append("\n")
+        versions = ((snapshot.extras.get("reload") or {}).get(f.name) or {}).get("versions") or []
+        if versions:
+            text.append("Code versions\n", style="bold")
+            for version in versions[-5:]:
+                text.append(f"  {version.get('version')}  {version.get('hash', '')}\n")
+        return text

@@ -1,0 +1,137 @@
+"""The main screen: fleet header, functions table, live invocation stream.
+
+Enter on a function opens its screen, Enter on an invocation opens that
+invocation; `/` filters both tables, `s` cycles the sort column. The keys that
+act on "the selected function" (i, e, b, K, a, r) are the app's: they ask the
+screen what is selected through `selected_function()` / `selected_invocation()`.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input
+
+from lambdatop.runtime.fleet import FleetSnapshot
+from lambdatop.tui.widgets.fleet_header import FleetHeader
+from lambdatop.tui.widgets.functions_table import FunctionsTable
+from lambdatop.tui.widgets.invocation_stream import InvocationStream
+
+
+class MainScreen(Screen[None]):
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("s", "sort", "Sort"),
+        Binding("S", "reverse_sort", "Reverse sort", show=False),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+    ]
+
+    def __init__(self, source: str) -> None:
+        super().__init__(id="main")
+        self.source = source
+        self.filter_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield FleetHeader(self.source, id="fleet-header")
+        yield Input(placeholder="filter: function name, request id or status (enter keeps it, esc clears)", id="filter")
+        with Vertical(id="functions-box"):
+            yield FunctionsTable(id="functions")
+        with Vertical(id="stream-box"):
+            yield InvocationStream(id="stream")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self._update_titles()
+        self.query_one("#functions", FunctionsTable).focus()
+        self.call_after_refresh(self.app.refresh_screen)  # type: ignore[attr-defined]
+
+    # -- refreshing -------------------------------------------------------------------
+
+    def refresh_from(self, snapshot: FleetSnapshot, status: str = "") -> None:
+        self.query_one(FleetHeader).refresh_from(snapshot, status)
+        self.query_one("#functions", FunctionsTable).refresh_from(snapshot)
+        self.query_one("#stream", InvocationStream).refresh_from(snapshot.recent)
+
+    def _update_titles(self) -> None:
+        table = self.query_one("#functions", FunctionsTable)
+        stream = self.query_one("#stream", InvocationStream)
+        filtered = f" · filter “{self.filter_text}”" if self.filter_text else ""
+        self.query_one("#functions-box").border_title = f"functions · sort {table.sort_label}{filtered}"
+        live = "live" if stream.following else "paused (g to follow)"
+        self.query_one("#stream-box").border_title = f"invocations · {live}{filtered}"
+
+    # -- what the app's keys act on ----------------------------------------------------
+
+    def selected_function(self) -> str | None:
+        stream = self.query_one("#stream", InvocationStream)
+        if self.focused is stream and stream.selected_record is not None:
+            return stream.selected_record.function
+        return self.query_one("#functions", FunctionsTable).selected_function
+
+    def selected_invocation(self) -> str | None:
+        stream = self.query_one("#stream", InvocationStream)
+        return stream.selected_request_id if self.focused is stream else None
+
+    # -- events and actions ------------------------------------------------------------
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        key = event.row_key.value
+        if key is None:
+            return
+        if event.data_table.id == "functions":
+            self.app.open_function(key)  # type: ignore[attr-defined]
+        elif event.data_table.id == "stream":
+            self.app.open_invocation(key)  # type: ignore[attr-defined]
+
+    def on_invocation_stream_follow_changed(self, event: InvocationStream.FollowChanged) -> None:
+        self._update_titles()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.value = self.filter_text
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self._apply_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self._apply_filter(event.value)
+            if not self.filter_text:
+                event.input.display = False
+            self.query_one("#functions", FunctionsTable).focus()
+
+    def on_key(self, event: object) -> None:
+        # Esc inside the filter box clears it and gives the keys back to the tables.
+        key = getattr(event, "key", None)
+        box = self.query_one("#filter", Input)
+        if key == "escape" and self.focused is box:
+            getattr(event, "stop")()
+            self.action_clear_filter()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.display = False
+        self._apply_filter("")
+        self.query_one("#functions", FunctionsTable).focus()
+
+    def _apply_filter(self, text: str) -> None:
+        self.filter_text = text.strip()
+        self.query_one("#functions", FunctionsTable).set_filter(self.filter_text)
+        self.query_one("#stream", InvocationStream).set_filter(self.filter_text)
+        self._update_titles()
+
+    def action_sort(self) -> None:
+        self.query_one("#functions", FunctionsTable).cycle_sort()
+        self._update_titles()
+
+    def action_reverse_sort(self) -> None:
+        self.query_one("#functions", FunctionsTable).reverse_sort()
+        self._update_titles()

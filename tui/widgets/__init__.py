@@ -1,0 +1,1 @@
+"""The dashboard's widgets: fleet header, functions table, invocation stream, timing bar."""

@@ -1,0 +1,84 @@
+"""The fleet header: what the whole account is doing, in two lines (three when something is wrong).
+
+    λ lambdatop  sample_functions/template.yaml  7 functions  http://127.0.0.1:3001      12:00:01
+    concurrency ▕████░░░░░░░░▏ 12/1000  inv/s 40.2  err/s 0.4  thr/s 2.0  cold 12%  alarms 1
+
+The third line names broken functions (a reload that failed) and open alarms.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from lambdatop.runtime.fleet import FleetSnapshot
+from lambdatop.tui.widgets.cells import clock, gauge, pct, rate
+
+
+class FleetHeader(Static):
+    def __init__(self, source: str, **kwargs: object) -> None:
+        super().__init__("", **kwargs)  # type: ignore[arg-type]
+        self.source = source
+        self.status = "starting…"
+
+    def refresh_from(self, snapshot: FleetSnapshot | None, status: str = "") -> None:
+        self.status = status
+        self.update(self.render_header(snapshot))
+
+    def render_header(self, snapshot: FleetSnapshot | None) -> Text:
+        width = max(40, self.size.width or 80)
+        top = Text()
+        top.append(" λ lambdatop ", style="bold black on #ff9900")
+        top.append(f" {self.source}", style="bold")
+        if snapshot is not None:
+            top.append(f"  {len(snapshot.functions)} functions", style="dim")
+            if snapshot.endpoint:
+                top.append("  ")
+                top.append(snapshot.endpoint, style="underline cyan")
+        if self.status:
+            top.append(f"  {self.status}", style="bold yellow")
+        if snapshot is not None:
+            stamp = clock(snapshot.at, millis=False)
+            gap = width - top.cell_len - len(stamp) - 1
+            if gap > 0:
+                top.append(" " * gap)
+                top.append(stamp, style="dim")
+        if snapshot is None:
+            return top
+
+        rest = Text()
+        rest.append(f" {snapshot.in_use}/{snapshot.account_limit}", style="bold")
+        rest.append("  inv/s ", style="dim")
+        rest.append(rate(snapshot.invocations_per_s), style="bold")
+        rest.append("  err/s ", style="dim")
+        rest.append(rate(snapshot.errors_per_s), style="bold red" if snapshot.errors_per_s else "bold")
+        rest.append("  thr/s ", style="dim")
+        rest.append(rate(snapshot.throttles_per_s), style="bold yellow" if snapshot.throttles_per_s else "bold")
+        rest.append("  cold ", style="dim")
+        rest.append(pct(snapshot.cold_share_pct), style="bold")
+        alarms = snapshot.extras.get("alarms")
+        if alarms is not None:
+            open_count = int(alarms.get("open", 0))
+            rest.append("  alarms ", style="dim")
+            rest.append(str(open_count), style="bold white on red" if open_count else "bold green")
+        label = " concurrency " if width >= 100 else " conc "
+        bar_width = max(6, min(40, width - rest.cell_len - len(label) - 2))
+        second = Text(label, style="dim")
+        second.append_text(gauge(snapshot.in_use, snapshot.account_limit, bar_width))
+        second.append_text(rest)
+        lines = [top, second]
+
+        problems = Text()
+        for name, info in sorted((snapshot.extras.get("reload") or {}).items()):
+            broken = (info or {}).get("broken")
+            if broken:
+                where = f" {broken.get('file')}:{broken.get('line')}" if broken.get("file") else ""
+                problems.append(f" ✗ {name}: {broken.get('error_type')}: {broken.get('message')}{where} ", style="bold white on red")
+                problems.append(" ")
+        states = ((snapshot.extras.get("alarms") or {}).get("states") or {})
+        in_alarm = sorted(name for name, state in states.items() if state == "ALARM")
+        if in_alarm:
+            problems.append(f" ALARM: {', '.join(in_alarm)} ", style="bold white on red")
+        if problems.plain:
+            lines.append(problems)
+        return Text("\n").join(lines)

@@ -1,0 +1,122 @@
+"""`FunctionMetrics`: one function's CloudWatch-like figures, custom (EMF) metrics, cost and alarms.
+
+A Static that renders from the fleet snapshot's `metrics` and `alarms` extras
+(the observability service refreshes them once a second), so it costs the
+same whatever the invocation rate. Mounted on the function screen.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from lambdatop.runtime.cost import format_usd
+
+STATE_STYLES = {"ALARM": "bold white on red", "OK": "green", "INSUFFICIENT_DATA": "grey58"}
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1f} ms" if value < 1000 else f"{value / 1000:.2f} s"
+
+
+def _n(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.2f}"
+    return f"{int(value):,}"
+
+
+def _errors(summary: dict[str, Any]) -> str:
+    rate = summary.get("error_rate")
+    return f"{summary.get('errors', 0)}" + (f" ({rate * 100:.1f}%)" if rate else "")
+
+
+def metrics_table(figures: dict[str, Any]) -> Table:
+    """Last minute and last hour side by side, CloudWatch's metric names down the side."""
+    minute, hour = figures.get("minute") or {}, figures.get("hour") or {}
+    table = Table(box=None, padding=(0, 2, 0, 0), show_edge=False, header_style="bold")
+    table.add_column("metric")
+    table.add_column("last minute", justify="right")
+    table.add_column("last hour", justify="right")
+    rows = [
+        ("Invocations", _n(minute.get("invocations")), _n(hour.get("invocations"))),
+        ("Errors", _errors(minute), _errors(hour)),
+        ("Throttles", _n(minute.get("throttles")), _n(hour.get("throttles"))),
+        ("Timeouts", _n(minute.get("timeouts")), _n(hour.get("timeouts"))),
+        ("ColdStarts", _n(minute.get("cold_starts")), _n(hour.get("cold_starts"))),
+        ("Duration p50", _ms(minute.get("duration_p50")), _ms(hour.get("duration_p50"))),
+        ("Duration p90", _ms(minute.get("duration_p90")), _ms(hour.get("duration_p90"))),
+        ("Duration p99", _ms(minute.get("duration_p99")), _ms(hour.get("duration_p99"))),
+        ("Duration max", _ms(minute.get("duration_max")), _ms(hour.get("duration_max"))),
+        ("InitDuration avg", _ms(minute.get("init_duration_avg")), _ms(hour.get("init_duration_avg"))),
+        ("MaxMemoryUsed", _n(minute.get("max_memory_used")) + " MB", _n(hour.get("max_memory_used")) + " MB"),
+        ("ConcurrentExecutions max", _n(minute.get("concurrent_executions_max")), _n(hour.get("concurrent_executions_max"))),
+    ]
+    if minute.get("async_queue_depth") is not None or hour.get("async_queue_depth") is not None:
+        rows.append(("AsyncQueueDepth max", _n(minute.get("async_queue_depth")), _n(hour.get("async_queue_depth"))))
+        rows.append(("AsyncEventAge max", _ms(minute.get("async_event_age_max")), _ms(hour.get("async_event_age_max"))))
+    for row in rows:
+        style = "red" if row[0] in ("Errors", "Throttles", "Timeouts") and row[1] not in ("0", "-") else ""
+        table.add_row(*row, style=style)
+    return table
+
+
+def render_function(function: str, extras: dict[str, Any], architecture: str = "x86_64") -> Table | Text:
+    metrics = (extras.get("metrics") or {}).get("functions", {}).get(function)
+    if metrics is None:
+        note = "no metrics yet" if "metrics" in extras else "metrics need the observability service (lambdatop / lambdatop serve)"
+        return Text(note, style="dim")
+    outer = Table.grid(padding=(0, 4))
+    outer.add_column()
+    outer.add_column()
+    right = Text()
+    cost = metrics.get("cost") or {}
+    right.append("Cost ", style="bold")
+    right.append(f"({architecture}, us-east-1 list price)\n", style="dim")
+    right.append(f"  {cost.get('requests', 0):,} requests  {cost.get('gb_seconds', 0.0):.3f} GB-s\n")
+    right.append(f"  {format_usd(cost.get('total_usd', 0.0))}", style="bold")
+    right.append(f"  ≈ ${cost.get('per_million_usd', 0.0):.2f} per 1M invocations\n\n")
+    custom = metrics.get("custom") or []
+    right.append("Custom metrics (EMF)\n", style="bold")
+    if not custom:
+        right.append("  none: print Embedded Metric Format lines (Powertools Metrics) to add some\n", style="dim")
+    for metric in custom[:12]:
+        unit = metric.get("unit") or "None"
+        last = metric.get("last_minute_sum")
+        right.append(f"  {metric['metric']}", style="cyan")
+        right.append(f" [{unit}]  last min {_n(last)}  total {_n(metric.get('sum'))}  n={metric.get('samples', 0)}\n")
+    alarms = [a for a in (extras.get("alarms") or {}).get("alarms", []) if a.get("function") == function]
+    if alarms:
+        right.append("\nAlarms\n", style="bold")
+        for alarm in alarms:
+            right.append(f"  {alarm['state']:<17}", style=STATE_STYLES.get(alarm["state"], ""))
+            right.append(f" {alarm['name']}  ")
+            right.append(f"{alarm['description']}\n", style="dim")
+    outer.add_row(metrics_table(metrics), right)
+    return outer
+
+
+class FunctionMetrics(Static):
+    """The metrics panel of one function; call `refresh_from(snapshot)` at the screen's refresh rate."""
+
+    DEFAULT_CSS = "FunctionMetrics { height: auto; padding: 0 1; }"
+
+    def __init__(self, function: str, architecture: str = "x86_64", **kwargs: Any) -> None:
+        super().__init__("", **kwargs)
+        self.function = function
+        self.architecture = architecture
+        self._stamp: Any = None
+
+    def refresh_from(self, snapshot: Any) -> None:
+        extras = getattr(snapshot, "extras", {}) or {}
+        stamp = ((extras.get("metrics") or {}).get("at"), (extras.get("alarms") or {}).get("open"))
+        if stamp == self._stamp and stamp != (None, None):
+            return  # the service refreshes once a second: nothing new to draw
+        self._stamp = stamp
+        self.update(render_function(self.function, extras, self.architecture))

@@ -1,0 +1,79 @@
+"""One invocation's phases on a time line: queue/dispatch, init (cold starts), invoke.
+
+    accepted ─ init 212.4ms ────────┬─ invoke 3.1ms ┬─ total 218.0ms
+    ░░░░░████████████████████████████▓▓▓▓
+
+Built from the record's own timestamps: `started_at` (accepted by the fleet),
+`init_started_at` / `invoke_started_at` / `invoke_ended_at` (the worker's
+clock) and `ended_at`. The full trace (subsegments, downstream calls) is the
+trace waterfall's job; this bar answers "was it the cold start?" at a glance.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from lambdatop.runtime.records import InvocationRecord, InvocationStatus
+from lambdatop.tui.widgets.cells import ms
+
+PHASE_STYLES = {"dispatch": "grey50", "init": "bold #ff9900", "invoke": "bold cyan", "after": "grey35"}
+
+
+def phases(record: InvocationRecord) -> list[tuple[str, float]]:
+    """(phase, milliseconds) in order; phases that did not happen are left out."""
+    if record.status is InvocationStatus.THROTTLED:
+        return []
+    start = record.started_at
+    end = record.ended_at or (start + record.duration_ms / 1000)
+    out: list[tuple[str, float]] = []
+    cursor = start
+    if record.cold_start and record.init_started_at and record.invoke_started_at:
+        if record.init_started_at > cursor:
+            out.append(("dispatch", (record.init_started_at - cursor) * 1000))
+        out.append(("init", (record.invoke_started_at - record.init_started_at) * 1000))
+        cursor = record.invoke_started_at
+    elif record.invoke_started_at and record.invoke_started_at > cursor:
+        out.append(("dispatch", (record.invoke_started_at - cursor) * 1000))
+        cursor = record.invoke_started_at
+    invoke_end = record.invoke_ended_at or (cursor + record.duration_ms / 1000)
+    out.append(("invoke", max(0.0, (invoke_end - cursor) * 1000)))
+    if end > invoke_end:
+        out.append(("after", (end - invoke_end) * 1000))
+    return [(name, value) for name, value in out if value >= 0]
+
+
+class TimingBar(Static):
+    def __init__(self, record: InvocationRecord, **kwargs: object) -> None:
+        super().__init__("", **kwargs)  # type: ignore[arg-type]
+        self.record = record
+
+    def on_mount(self) -> None:
+        self.update(self.render_bar())
+
+    def on_resize(self) -> None:
+        self.update(self.render_bar())
+
+    def render_bar(self) -> Text:
+        parts = phases(self.record)
+        if not parts:
+            return Text("throttled: the invocation never reached an execution environment", style="yellow")
+        width = max(20, (self.size.width or 60) - 2)
+        total = sum(value for _, value in parts) or 1.0
+        bar = Text()
+        used = 0
+        for index, (name, value) in enumerate(parts):
+            cells = max(1, round(value / total * width)) if value > 0 else 0
+            if index == len(parts) - 1:
+                cells = max(1 if value > 0 else 0, width - used)
+            used += cells
+            bar.append("█" * cells, style=PHASE_STYLES[name])
+        legend = Text()
+        labels = {"dispatch": "dispatch", "init": "init", "invoke": "invoke", "after": "report"}
+        for name, value in parts:
+            legend.append("■ ", style=PHASE_STYLES[name])
+            legend.append(f"{labels[name]} {ms(value)}   ")
+        legend.append(f"total {ms(total)}", style="bold")
+        if self.record.init_duration_ms is not None:
+            legend.append(f"   (Init Duration {self.record.init_duration_ms:.2f} ms)", style="dim")
+        return Text("\n").join([bar, legend])
