@@ -57,7 +57,7 @@ from lambdatop.runtime.errors import (
 )
 from lambdatop.runtime.identifiers import request_id as new_request_id
 from lambdatop.runtime.records import InvocationResult, InvocationStatus, InvocationType, Trigger
-from lambdatop.runtime.store import Store
+from lambdatop.runtime.store import Store, StoreError
 
 if TYPE_CHECKING:
     from lambdatop.runtime.fleet import Fleet
@@ -66,6 +66,7 @@ DEFAULT_DELAY_SCALE = 0.01  # Lambda's 1 min / 2 min retry delays become 0.6 s /
 DEFAULT_MAX_CONCURRENCY = 16  # deliveries in flight per function (never more than its concurrency limit)
 FUNCTION_ERROR_DELAYS_S = (60.0, 120.0)  # before the 1st and 2nd retry
 THROTTLE_BACKOFF_MAX_S = 300.0
+ADOPT_INTERVAL_S = 2.0  # how often a long-running lambdatop looks for events other runs left queued
 
 
 @dataclass(frozen=True)
@@ -78,19 +79,26 @@ class QueueSettings:
     @classmethod
     def from_config(cls, config: FleetConfig) -> QueueSettings:
         section = config.sections.get("async") or {}
+        path = str(config.path)
         if not isinstance(section, Mapping):
-            raise ConfigError("must be a mapping (delay_scale, max_concurrency)", path=str(config.path), key="async")
+            raise ConfigError("must be a mapping (delay_scale, max_concurrency)", path=path, key="async")
+
+        def line(key: str) -> int | None:
+            line_of = getattr(section, "line_of", None)
+            return line_of(key) if line_of else None
+
         for key in section:
             if key not in ("delay_scale", "max_concurrency"):
-                raise ConfigError("unknown key in async (known: delay_scale, max_concurrency)", path=str(config.path),
-                                  key=f"async.{key}")
+                raise ConfigError("unknown key in async (known: delay_scale, max_concurrency)", path=path, key=f"async.{key}",
+                                  line=line(key))
         scale = section.get("delay_scale", DEFAULT_DELAY_SCALE)
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 <= scale <= 1:
             raise ConfigError(f"must be a number from 0 to 1 (1 = Lambda's real delays), got {scale!r}",
-                              path=str(config.path), key="async.delay_scale")
+                              path=path, key="async.delay_scale", line=line("delay_scale"))
         limit = section.get("max_concurrency", DEFAULT_MAX_CONCURRENCY)
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ConfigError(f"must be a whole number above 0, got {limit!r}", path=str(config.path), key="async.max_concurrency")
+            raise ConfigError(f"must be a whole number above 0, got {limit!r}", path=path, key="async.max_concurrency",
+                              line=line("max_concurrency"))
         return cls(float(scale), limit)
 
 
@@ -160,7 +168,7 @@ class AsyncQueue:
         self._heap: list[tuple[float, int, QueuedEvent]] = []
         self._seq = itertools.count()
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._deliveries: set[asyncio.Task[None]] = set()
         self._settings_cache: dict[int, tuple[FunctionConfig, AsyncSettings]] = {}
         self._stopping = False
@@ -190,17 +198,18 @@ class AsyncQueue:
             "SELECT function, COUNT(*) FROM dead_letters WHERE redriven_at IS NULL GROUP BY function").fetchall())
         for function, count in counts:
             self._queue(function).dlq = count
+        fleet.snapshot_providers["async"] = self.snapshot
+        self._tasks = [asyncio.create_task(self._dispatch(), name="lambdatop-async-dispatcher")]
         if self.adopt:
             await self._adopt()
-        fleet.snapshot_providers["async"] = self.snapshot
-        self._task = asyncio.create_task(self._dispatch(), name="lambdatop-async-dispatcher")
+            self._tasks.append(asyncio.create_task(self._adopt_periodically(), name="lambdatop-async-adopter"))
 
     async def stop(self) -> None:
         """Stop dispatching; in-flight deliveries finish (the fleet drains them first), queued events stay in the store."""
         self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._deliveries:
             await asyncio.wait(self._deliveries, timeout=30)
         if self.fleet is not None:
@@ -219,24 +228,39 @@ class AsyncQueue:
         run_id = self.store.run_id
 
         def adopt(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
-            live = [row[0] for row in conn.execute("SELECT id, pid FROM runs WHERE ended_at IS NULL AND id != ?", (run_id,))
-                    if _run_alive(row[1])]
-            marks = ",".join("?" * len(live))
-            condition = f"owner_run IS NULL OR owner_run NOT IN ({marks})" if live else "1=1"
-            conn.execute(f"UPDATE async_events SET owner_run = ? WHERE {condition}", (run_id, *live))
-            return conn.execute(
+            mine_or_live = [run_id] + [
+                row[0] for row in conn.execute("SELECT id, pid FROM runs WHERE ended_at IS NULL AND id != ?", (run_id,))
+                if _run_alive(row[1])
+            ]
+            marks = ",".join("?" * len(mine_or_live))
+            rows = conn.execute(
                 "SELECT request_id, function, payload, trigger, trace, accepted_at, next_attempt_at, attempts, throttles, "
-                "last_error_type, last_error_message FROM async_events WHERE owner_run = ? ORDER BY accepted_at", (run_id,),
+                f"last_error_type, last_error_message FROM async_events WHERE owner_run IS NULL OR owner_run NOT IN ({marks}) "
+                "ORDER BY accepted_at", mine_or_live,
             ).fetchall()
+            conn.executemany("UPDATE async_events SET owner_run = ? WHERE request_id = ?", [(run_id, row[0]) for row in rows])
+            return rows
 
         rows = await self.store.call(adopt)
         for row in rows:
             event = QueuedEvent(*row)
+            if any(event.request_id in q.events for q in self.queues.values()):
+                continue
             self._schedule(event, max(event.next_attempt_at, time.time()) if event.attempts or event.throttles else time.time())
         if rows:
             assert self.fleet is not None
-            self.fleet.bus.publish(FleetEvent("async", f"resumed {len(rows)} queued async event(s) from an earlier run", time.time(),
-                                              detail={"count": len(rows)}))
+            self.fleet.bus.publish(FleetEvent("async", f"took over {len(rows)} queued async event(s) left by another run",
+                                              time.time(), detail={"count": len(rows)}))
+
+    async def _adopt_periodically(self) -> None:
+        """Events queued by short-lived commands (`invoke --async --no-wait`) that ended are picked up while we run."""
+        while True:
+            await asyncio.sleep(ADOPT_INTERVAL_S)
+            try:
+                await self._adopt()
+            except (StoreError, sqlite3.Error) as exc:
+                assert self.fleet is not None
+                self.fleet.bus.publish(FleetEvent("error", f"async queue: {exc}", time.time()))
 
     # -- accepting ------------------------------------------------------------------------
 
@@ -257,7 +281,11 @@ class AsyncQueue:
         payload = bytes(payload)
         check_payload(payload)
         event = QueuedEvent(request_id or new_request_id(), name, payload, str(trigger), trace, time.time(), time.time())
-        await self.store.call(lambda c: self._insert(c, event))
+        try:
+            await self.store.call(lambda c: self._insert(c, event))
+        except (StoreError, sqlite3.Error) as exc:
+            # Not committed, so not accepted: the caller gets a 500 (ServiceException) and may retry.
+            raise LambdaServiceError(f"the event could not be queued: {exc}") from exc
         self._schedule(event, event.accepted_at)
         return event.request_id
 
@@ -404,13 +432,18 @@ class AsyncQueue:
             function = fleet.resolve(event.function)
             settings = self.function_settings(function)
         except FunctionNotFound as exc:
-            # Removed by a reload: keep trying (it may come back) until the event is too old.
-            await self._retry_later(event, None, exc.code, exc.message, system=True, max_age=None)
+            # Removed by a reload: keep trying (it may come back) until the event is too old (Lambda's default age).
+            await self._retry_later(event, AsyncSettings(), exc.code, exc.message)
             return
         except ConfigError as exc:
-            await self._retry_later(event, None, "InvalidEventInvokeConfig", str(exc), system=True, max_age=None)
+            await self._retry_later(event, AsyncSettings(), "InvalidEventInvokeConfig", str(exc))
             return
         if self._stopping or not fleet.running:
+            return
+        if time.time() > event.accepted_at + settings.max_event_age_s:
+            # Waited in the queue (or in a store lambdatop was not running on) longer than its maximum age.
+            await self._fail(event, settings, Condition.EVENT_AGE_EXCEEDED, None, 500, "EventAgeExceeded",
+                             f"the event is older than MaximumEventAgeInSeconds ({settings.max_event_age_s} s)")
             return
         try:
             result = await fleet.invoke(event.function, event.payload, invocation_type=InvocationType.EVENT,
@@ -420,15 +453,15 @@ class AsyncQueue:
                 await self._fail(event, settings, Condition.ZERO_RESERVED_CONCURRENCY, None, 429, throttle.code,
                                  f"Rate Exceeded. ({throttle.reason})")
             else:
-                await self._retry_later(event, settings, throttle.code, f"Rate Exceeded. ({throttle.reason})", system=True)
+                await self._retry_later(event, settings, throttle.code, f"Rate Exceeded. ({throttle.reason})")
             return
         except FleetStopped:
             return  # stays queued in the store; the next run delivers it
         except LambdaServiceError as exc:
-            await self._retry_later(event, settings, exc.code, exc.message, system=True)
+            await self._retry_later(event, settings, exc.code, exc.message)
             return
         except Exception as exc:  # noqa: BLE001 - a system error: back off and try again, never drop the event
-            await self._retry_later(event, settings, type(exc).__name__, str(exc), system=True)
+            await self._retry_later(event, settings, type(exc).__name__, str(exc))
             return
         event.attempts += 1
         event.throttles = 0
@@ -445,14 +478,12 @@ class AsyncQueue:
                 self._persist_retry(event, time.time() + delay, record.error_type, record.error_message, result)
                 self._schedule(event, time.time() + delay)
 
-    async def _retry_later(self, event: QueuedEvent, settings: AsyncSettings | None, error_type: str, message: str, *,
-                           system: bool, max_age: int | None = -1) -> None:
+    async def _retry_later(self, event: QueuedEvent, settings: AsyncSettings, error_type: str, message: str) -> None:
+        """A throttle or system error: back on the queue with exponential back-off, until the event is too old."""
         assert self.settings is not None
         event.throttles += 1
         delay = throttle_delay(event.throttles, self.settings.delay_scale)
-        age_limit = (settings.max_event_age_s if settings else None) if max_age == -1 else max_age
-        if age_limit is not None and time.time() + delay > event.accepted_at + age_limit:
-            assert settings is not None
+        if time.time() + delay > event.accepted_at + settings.max_event_age_s:
             await self._fail(event, settings, Condition.EVENT_AGE_EXCEEDED, None, 429 if "TooMany" in error_type else 500,
                              error_type, message)
             return

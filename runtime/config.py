@@ -115,8 +115,23 @@ def load_config(path: Path | str | None = None) -> FleetConfig:
     if not isinstance(document, LineMap):
         raise ConfigError("expected a mapping at the top of the file", path=str(config_path))
     if "Resources" in document or "AWSTemplateFormatVersion" in document or "Transform" in document:
-        return _SamTemplate(config_path, document).load()
-    return _LambdatopFile(config_path, document).load()
+        config = _SamTemplate(config_path, document).load()
+    else:
+        config = _LambdatopFile(config_path, document).load()
+    _check_store_and_async(config)
+    return config
+
+
+def _check_store_and_async(config: FleetConfig) -> None:
+    """The `store:`/`async:` sections and each function's EventInvokeConfig / DeadLetterQueue, checked at load time."""
+    from lambdatop.runtime.asyncq import QueueSettings
+    from lambdatop.runtime.destinations import AsyncSettings
+    from lambdatop.runtime.store import StoreSettings
+
+    StoreSettings.from_config(config)
+    QueueSettings.from_config(config)
+    for function in config.functions.values():
+        AsyncSettings.of(function)
 
 
 # -- validation helpers ----------------------------------------------------------

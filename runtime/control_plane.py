@@ -1,7 +1,8 @@
 """Lambda's read-only control plane, answered from the fleet's configuration.
 
 `GetFunction`, `GetFunctionConfiguration`, `ListFunctions`,
-`GetFunctionConcurrency` and `GetAccountSettings` bodies, shaped as botocore's
+`GetFunctionConcurrency`, `GetAccountSettings`, `ListVersionsByFunction`,
+`ListAliases` and `GetFunctionUrlConfig` / `ListFunctionUrlConfigs` bodies, shaped as botocore's
 lambda 2015-03-31 model reads them, with the fields boto3 waiters, the AWS
 CLI and SAM-style tooling look at (LAMBDA.md §5, §14). Only `$LATEST` exists
 locally. Values AWS derives from a deployed zip (CodeSha256, CodeSize) are
@@ -60,6 +61,27 @@ class ControlPlane:
         if function.reserved_concurrency is None:
             return {}
         return {"ReservedConcurrentExecutions": function.reserved_concurrency}
+
+    def list_versions(self, name: str) -> dict[str, Any]:
+        """ListVersionsByFunction: only `$LATEST` exists locally (nothing is ever published)."""
+        return {"Versions": [self.configuration(self.fleet.resolve(name))]}
+
+    def list_aliases(self, name: str) -> dict[str, Any]:
+        self.fleet.resolve(name)
+        return {"Aliases": []}
+
+    def function_url_config(self, name: str, url: str) -> dict[str, Any]:
+        """GetFunctionUrlConfig: every function has a local URL, auth type NONE, buffered."""
+        function = self.fleet.resolve(name)
+        stamp = _iso_timestamp(function.code_dir, self.fleet.config.path)
+        return {
+            "FunctionUrl": url,
+            "FunctionArn": self.fleet.config.function_arn(function.function_name or function.name),
+            "AuthType": "NONE",
+            "CreationTime": stamp,
+            "LastModifiedTime": stamp,
+            "InvokeMode": "BUFFERED",
+        }
 
     def list_functions(self, marker: str | None, max_items: str | None) -> dict[str, Any]:
         functions = sorted(self.fleet.functions.values(), key=lambda f: f.function_name or f.name)
@@ -159,15 +181,26 @@ def _folder_size(root: Path) -> int:
 
 def _last_modified(code_dir: Path, config_path: Path) -> str:
     """Lambda's `2024-01-31T12:00:00.000+0000`, from the newer of the code folder and the config."""
+    moment = _modified_at(code_dir, config_path)
+    millis = int((moment % 1) * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{millis:03d}+0000"
+
+
+def _iso_timestamp(code_dir: Path, config_path: Path) -> str:
+    """The function-URL calls' `2024-01-31T12:00:00.123456Z` form of the same moment."""
+    moment = _modified_at(code_dir, config_path)
+    micros = int((moment % 1) * 1_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{micros:06d}Z"
+
+
+def _modified_at(code_dir: Path, config_path: Path) -> float:
     stamps = []
     for path in (code_dir, config_path):
         try:
             stamps.append(path.stat().st_mtime)
         except OSError:
             continue
-    moment = max(stamps) if stamps else time.time()
-    millis = int((moment % 1) * 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{millis:03d}+0000"
+    return max(stamps) if stamps else time.time()
 
 
 def _encode_marker(index: int) -> str:

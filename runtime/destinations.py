@@ -10,6 +10,7 @@ store named after the SQS/SNS/EventBridge/S3 target (`my-dlq` for
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import time
@@ -27,6 +28,13 @@ EVENT_AGE_RANGE = (60, 21_600)
 ERROR_MESSAGE_LIMIT = 1024  # the DLQ's ErrorMessage attribute holds the first 1 KB
 # The trigger of a delivery a destination made (replay skips them: replaying the source makes them again).
 DESTINATION_TRIGGER = "destination"
+
+
+_ASYNC_KEYS = {
+    "MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig",  # SAM's EventInvokeConfig
+    "maximum_retry_attempts", "max_retry_attempts", "maximum_event_age", "max_event_age",  # lambdatop.yaml short forms
+    "destinations", "OnSuccess", "OnFailure", "on_success", "on_failure",
+}
 
 
 class Condition:
@@ -67,28 +75,37 @@ class AsyncSettings:
         path, line = (function.source.rsplit(":", 1) + [""])[:2] if function.source else (None, "")
         where = {"path": path, "line": int(line) if str(line).isdigit() else None, "function": function.name}
 
-        def pick(*keys: str) -> Any:
+        def pick(*keys: str) -> tuple[Any, str]:
             for key in keys:
                 if key in raw and raw[key] is not None:
-                    return raw[key]
-            return None
+                    return raw[key], key
+            return None, keys[0]
 
-        def bounded(value: Any, key: str, default: int, bounds: tuple[int, int]) -> int:
+        def bounded(found: tuple[Any, str], default: int, bounds: tuple[int, int]) -> int:
+            value, key = found
             if value is None:
                 return default
             if isinstance(value, bool) or not isinstance(value, int) or not bounds[0] <= value <= bounds[1]:
-                raise ConfigError(f"must be a whole number from {bounds[0]} to {bounds[1]}, got {value!r}", key=key, **where)
+                line_of = getattr(raw, "line_of", None)
+                here = {**where, "line": (line_of(key) if line_of else None) or where["line"]}
+                raise ConfigError(f"must be a whole number from {bounds[0]} to {bounds[1]}, got {value!r}", key=key, **here)
             return value
 
+        for key in raw:
+            if key not in _ASYNC_KEYS:
+                hint = difflib.get_close_matches(str(key), sorted(_ASYNC_KEYS), n=1)
+                line_of = getattr(raw, "line_of", None)
+                raise ConfigError("unknown key in EventInvokeConfig" + (f" (did you mean {hint[0]!r}?)" if hint else ""),
+                                  key=str(key), **{**where, "line": (line_of(key) if line_of else None) or where["line"]})
         retries = bounded(pick("MaximumRetryAttempts", "maximum_retry_attempts", "max_retry_attempts"),
-                          "MaximumRetryAttempts", DEFAULT_MAX_RETRY_ATTEMPTS, RETRY_RANGE)
+                          DEFAULT_MAX_RETRY_ATTEMPTS, RETRY_RANGE)
         age = bounded(pick("MaximumEventAgeInSeconds", "maximum_event_age", "max_event_age"),
-                      "MaximumEventAgeInSeconds", DEFAULT_MAX_EVENT_AGE_S, EVENT_AGE_RANGE)
-        destinations = pick("DestinationConfig", "destinations") or {}
+                      DEFAULT_MAX_EVENT_AGE_S, EVENT_AGE_RANGE)
+        destinations = pick("DestinationConfig", "destinations")[0] or {}
         if not isinstance(destinations, Mapping):
             raise ConfigError("must be a mapping with OnSuccess and/or OnFailure", key="DestinationConfig", **where)
-        on_success = _target(destinations.get("OnSuccess") or pick("OnSuccess", "on_success"), "OnSuccess", where)
-        on_failure = _target(destinations.get("OnFailure") or pick("OnFailure", "on_failure"), "OnFailure", where)
+        on_success = _target(destinations.get("OnSuccess") or pick("OnSuccess", "on_success")[0], "OnSuccess", where)
+        on_failure = _target(destinations.get("OnFailure") or pick("OnFailure", "on_failure")[0], "OnFailure", where)
         dlq_raw = function.dead_letter_queue or {}
         dead_letter = None
         if dlq_raw:
@@ -117,6 +134,10 @@ def _target(raw: Any, key: str, where: dict[str, Any]) -> Target | None:
     destination = raw.get("Destination")
     kind = str(raw.get("Type") or "").lower()
     if not destination:
+        if kind in ("sqs", "sns"):
+            # SAM creates a queue/topic when the Destination is left out: here, a local queue named for it.
+            name = f"{where['function']}-{key}"
+            return Target("queue", name, f"<{raw.get('Type')} created by SAM: {name}>")
         raise ConfigError("needs a Destination (an ARN)", key=key, **where)
     destination = str(destination)
     if kind == "lambda" or ":function:" in destination:

@@ -5,11 +5,15 @@ An aiohttp application on the supervisor's own event loop, attached to a
 2015-03-31 API (LAMBDA.md §4, §5, §14):
 
     POST /2015-03-31/functions/{FunctionName}/invocations    Invoke (RequestResponse, Event, DryRun)
+    POST /2014-11-13/functions/{FunctionName}/invoke-async/  InvokeAsync (deprecated; an Event invocation)
     GET  /2015-03-31/functions/                              ListFunctions
     GET  /2015-03-31/functions/{FunctionName}                GetFunction
     GET  /2015-03-31/functions/{FunctionName}/configuration  GetFunctionConfiguration
     GET  /2019-09-30/functions/{FunctionName}/concurrency    GetFunctionConcurrency
     GET  /2016-08-19/account-settings/                       GetAccountSettings
+    GET  /2015-03-31/functions/{FunctionName}/versions       ListVersionsByFunction ($LATEST only)
+    GET  /2015-03-31/functions/{FunctionName}/aliases        ListAliases (none)
+    GET  /2021-10-31/functions/{FunctionName}/url[s]         GetFunctionUrlConfig, ListFunctionUrlConfigs
     ANY  /fn/{FunctionName}/{path...}                        the function's URL (see function_url.py)
 
 Anything else is a 404 `UnknownOperationException`. Every answer carries
@@ -48,14 +52,13 @@ from lambdatop.runtime.errors import (
     LambdaServiceError,
     RequestTooLarge,
 )
+from lambdatop.runtime.http_settings import DEFAULT_HOST, DEFAULT_PORT
 from lambdatop.runtime.identifiers import request_id as new_request_id, trace_id as new_trace_id
 from lambdatop.runtime.records import InvocationResult, InvocationType, Trigger
 
 if TYPE_CHECKING:
     from lambdatop.runtime.fleet import Fleet
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 3001  # the port `sam local start-lambda` uses
 LOG_TAIL_BYTES = 4096  # X-Amz-Log-Result carries the last 4 KB of the log
 CLIENT_CONTEXT_LIMIT = 3583  # bytes of the base64 X-Amz-Client-Context header
 # aiohttp refuses bodies over client_max_size itself; keep that well above Lambda's 6 MB so the
@@ -159,11 +162,17 @@ class LambdaEndpoint:
         routes = [
             web.post("/2015-03-31/functions/{function}/invocations", self.invoke),
             web.post("/2015-03-31/functions/{function}/invocations/", self.invoke),
+            web.post("/2014-11-13/functions/{function}/invoke-async/", self.invoke_async),
+            web.post("/2014-11-13/functions/{function}/invoke-async", self.invoke_async),
             web.get("/2015-03-31/functions", self.list_functions, allow_head=False),
             web.get("/2015-03-31/functions/", self.list_functions, allow_head=False),
             web.get("/2015-03-31/functions/{function}", self.get_function, allow_head=False),
             web.get("/2015-03-31/functions/{function}/configuration", self.get_function_configuration, allow_head=False),
+            web.get("/2015-03-31/functions/{function}/versions", self.list_versions, allow_head=False),
+            web.get("/2015-03-31/functions/{function}/aliases", self.list_aliases, allow_head=False),
             web.get("/2019-09-30/functions/{function}/concurrency", self.get_function_concurrency, allow_head=False),
+            web.get("/2021-10-31/functions/{function}/url", self.get_function_url_config, allow_head=False),
+            web.get("/2021-10-31/functions/{function}/urls", self.list_function_url_configs, allow_head=False),
             web.get("/2016-08-19/account-settings", self.account_settings, allow_head=False),
             web.get("/2016-08-19/account-settings/", self.account_settings, allow_head=False),
             web.route("*", function_url.URL_PREFIX + "/{function}", self.function_url_request),
@@ -229,6 +238,14 @@ class LambdaEndpoint:
             headers["X-Amz-Log-Result"] = log_tail(result)
         return web.Response(status=200, body=result.response, headers=headers)
 
+    async def invoke_async(self, request: web.Request) -> web.StreamResponse:
+        """The deprecated InvokeAsync: an Event invocation under its old name, answered 202."""
+        fleet = self._fleet()
+        payload = await _read_body(request, ASYNC_PAYLOAD_LIMIT)
+        accepted = await self._accept_event(fleet, request.match_info["function"], payload, request.headers.get("X-Amzn-Trace-Id"))
+        return web.Response(status=202, headers={"x-amzn-RequestId": accepted, "Content-Type": "application/json"},
+                            body=b'{"Status": 202}')
+
     async def _accept_event(self, fleet: Fleet, name: str, payload: bytes, trace: str | None) -> str:
         """Hand an Event invocation to the fleet's async queue; its request id is the 202's (no waiting for the run)."""
         return await fleet.enqueue(name, payload, trigger=Trigger.HTTP, trace=trace, request_id=new_request_id())
@@ -252,6 +269,22 @@ class LambdaEndpoint:
 
     async def account_settings(self, request: web.Request) -> web.StreamResponse:
         return json_response(self._control().account_settings())
+
+    async def list_versions(self, request: web.Request) -> web.StreamResponse:
+        return json_response(self._control().list_versions(request.match_info["function"]))
+
+    async def list_aliases(self, request: web.Request) -> web.StreamResponse:
+        return json_response(self._control().list_aliases(request.match_info["function"]))
+
+    async def get_function_url_config(self, request: web.Request) -> web.StreamResponse:
+        return json_response(self._url_config(request.match_info["function"]))
+
+    async def list_function_url_configs(self, request: web.Request) -> web.StreamResponse:
+        return json_response({"FunctionUrlConfigs": [self._url_config(request.match_info["function"])]})
+
+    def _url_config(self, name: str) -> dict[str, Any]:
+        function = self._fleet().resolve(name)
+        return self._control().function_url_config(name, self.function_url(function.function_name or function.name))
 
     # -- function URLs --------------------------------------------------------------------
 

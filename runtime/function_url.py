@@ -161,11 +161,15 @@ def map_response(result: InvocationResult) -> UrlResponse:
         return _bad_gateway(f"statusCode {answer['statusCode']!r} is not a number")
     if not 100 <= status <= 599:
         return _bad_gateway(f"statusCode {status} is not an HTTP status")
-    for name, value in (answer.get("headers") or {}).items():
+    response_headers = answer.get("headers") or {}
+    cookies = answer.get("cookies") or []
+    if not isinstance(response_headers, dict) or not isinstance(cookies, list):
+        return _bad_gateway("headers must be an object and cookies a list of strings")
+    for name, value in response_headers.items():
         if not isinstance(name, str) or "\n" in name or "\r" in name or "\n" in str(value) or "\r" in str(value):
             return _bad_gateway(f"header {name!r} is not a valid HTTP header")
         headers[name] = _header_value(value)
-    for cookie in answer.get("cookies") or []:
+    for cookie in cookies:
         if "\n" in str(cookie) or "\r" in str(cookie):
             return _bad_gateway("a cookie holds a line break")
         headers.add("Set-Cookie", str(cookie))

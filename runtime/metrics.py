@@ -78,7 +78,8 @@ class Stat:
     maximum: float = -math.inf
     histogram: dict[int, int] | None = None
 
-    def add(self, value: float, histogram: bool = False) -> None:
+    def add(self, value: float, histogram: bool = False, index: int | None = None) -> None:
+        """One sample; `histogram` also files it in the histogram (`index`, when the caller computed it)."""
         self.count += 1
         self.total += value
         if value < self.minimum:
@@ -88,7 +89,8 @@ class Stat:
         if histogram:
             if self.histogram is None:
                 self.histogram = {}
-            index = histogram_index(value)
+            if index is None:
+                index = histogram_index(value)
             self.histogram[index] = self.histogram.get(index, 0) + 1
 
     def gauge(self, value: float) -> None:
@@ -181,29 +183,31 @@ class MetricSeries:
             bucket = self.minutes[key] = Bucket(key)
         return bucket
 
-    def _add(self, bucket: Bucket, metric: str, value: float) -> None:
+    def _add(self, bucket: Bucket, metric: str, value: float, minute: Bucket | None = None) -> None:
         histogram = metric in _HISTOGRAM_METRICS
-        bucket.stat(metric).add(value, histogram)
-        self.minute(bucket.second).stat(metric).add(value, histogram)
+        index = histogram_index(value) if histogram else None
+        bucket.stat(metric).add(value, histogram, index)
+        (minute or self.minute(bucket.second)).stat(metric).add(value, histogram, index)
         total = self.totals.get(metric)
         if total is None:
             total = self.totals[metric] = Stat()
-        total.add(value, histogram)
+        total.add(value, histogram, index)
 
     def add_record(self, record: InvocationRecord, architecture: str = "x86_64") -> None:
         bucket = self.bucket(int(record.ended_at or record.started_at))
+        minute = self.minute(bucket.second)
         if record.status is InvocationStatus.THROTTLED:
-            self._add(bucket, "Throttles", 1.0)
+            self._add(bucket, "Throttles", 1.0, minute)
             return
-        self._add(bucket, "Invocations", 1.0)
-        self._add(bucket, "Errors", 1.0 if record.is_error else 0.0)
-        self._add(bucket, "Timeouts", 1.0 if record.status is InvocationStatus.TIMEOUT else 0.0)
-        self._add(bucket, "ColdStarts", 1.0 if record.cold_start else 0.0)
-        self._add(bucket, "Duration", record.duration_ms)
+        self._add(bucket, "Invocations", 1.0, minute)
+        self._add(bucket, "Errors", 1.0 if record.is_error else 0.0, minute)
+        self._add(bucket, "Timeouts", 1.0 if record.status is InvocationStatus.TIMEOUT else 0.0, minute)
+        self._add(bucket, "ColdStarts", 1.0 if record.cold_start else 0.0, minute)
+        self._add(bucket, "Duration", record.duration_ms, minute)
         if record.init_duration_ms is not None:
-            self._add(bucket, "InitDuration", record.init_duration_ms)
+            self._add(bucket, "InitDuration", record.init_duration_ms, minute)
         if record.max_memory_used_mb:
-            self._add(bucket, "MaxMemoryUsed", float(record.max_memory_used_mb))
+            self._add(bucket, "MaxMemoryUsed", float(record.max_memory_used_mb), minute)
         self.cost.add(record.billed_duration_ms, record.memory_size_mb, architecture)
 
     def add_datum(self, datum: MetricDatum, at: float) -> None:

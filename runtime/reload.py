@@ -50,6 +50,7 @@ WATCH_STEP_MS = 20  # watchfiles hands over a batch after this much quiet; our o
 MAX_BATCH_WINDOW_S = 1.0  # a stream of writes (a git checkout) still reloads at least this often
 STOP_TIMEOUT_S = 5.0
 PARALLEL_PREWARMS = 4
+POLL_DELAY_MS = 200  # how often `reload: {poll: true}` scans the folders
 
 # Settings of a function that shape its running environments: a change recycles them.
 ENVIRONMENT_FIELDS = ("handler", "code_dir", "runtime", "memory_size", "timeout", "environment", "tracing",
@@ -189,6 +190,18 @@ class WatchTargets:
         recursive = self.recursive_folders
         return tuple(sorted({f.parent for f in self.config_files if not any(_inside(f.parent, r) for r in recursive)}))
 
+    def scan(self) -> dict[Path, tuple[int, int]]:
+        """(size, mtime_ns) of every code and config file, for polling (blocking: call in a thread)."""
+        found: dict[Path, tuple[int, int]] = {}
+        paths = [path for roots in self.roots.values() for root in roots.folders for path, _ in roots.files(root)]
+        for path in [*paths, *self.config_files]:
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            found[path] = (stat.st_size, stat.st_mtime_ns)
+        return found
+
     def functions_for(self, path: Path) -> set[str]:
         return {name for name, roots in self.roots.items() if roots.contains(path)}
 
@@ -316,14 +329,18 @@ class ReloadService:
     async def _start_watchers(self) -> None:
         assert self._targets is not None
         self._stop_watching = asyncio.Event()
-        groups = [(self._targets.recursive_folders, True), (self._targets.config_folders, False)]
-        for folders, recursive in groups:
-            if folders:
-                task = asyncio.create_task(self._watch(folders, recursive, self._stop_watching), name="lambdatop-watch")
-                self._watchers.append(task)
-        # awatch sets up its inotify watches synchronously on its first step: let each watcher take it,
-        # so a save right after start() returns is seen.
-        await asyncio.sleep(0)
+        if self.settings.poll:
+            baseline = await asyncio.to_thread(self._targets.scan)
+            self._watchers.append(asyncio.create_task(self._poll(baseline, self._stop_watching), name="lambdatop-poll"))
+        else:
+            groups = [(self._targets.recursive_folders, True), (self._targets.config_folders, False)]
+            for folders, recursive in groups:
+                if folders:
+                    task = asyncio.create_task(self._watch(folders, recursive, self._stop_watching), name="lambdatop-watch")
+                    self._watchers.append(task)
+            # awatch sets up its inotify watches synchronously on its first step: let each watcher take it,
+            # so a save right after start() returns is seen.
+            await asyncio.sleep(0)
         self.state = WatcherState.WATCHING
 
     async def _stop_watchers(self) -> None:
@@ -337,26 +354,46 @@ class ReloadService:
         self._watchers = []
 
     async def _watch(self, folders: tuple[Path, ...], recursive: bool, stop: asyncio.Event) -> None:
-        poll = self.settings.poll
-        while not stop.is_set():
-            try:
-                async for changes in awatch(
-                    *folders, watch_filter=self._relevant, debounce=int(MAX_BATCH_WINDOW_S * 1000), step=WATCH_STEP_MS,
-                    stop_event=stop, recursive=recursive, force_polling=poll or None, poll_delay_ms=200,
-                    ignore_permission_denied=True,
-                ):
-                    self._pending.update(Path(path) for _, path in changes)
-                    self._idle.clear()
-                    self._changed.set()
+        """Kernel notifications (inotify) through watchfiles; falls back to polling if they cannot be had."""
+        try:
+            async for changes in awatch(
+                *folders, watch_filter=self._relevant, debounce=int(MAX_BATCH_WINDOW_S * 1000), step=WATCH_STEP_MS,
+                stop_event=stop, recursive=recursive, force_polling=False, ignore_permission_denied=True,
+            ):
+                self._changed_paths(Path(path) for _, path in changes)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - e.g. the inotify watch limit reached
+            if stop.is_set() or self._targets is None:
                 return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - e.g. the inotify watch limit: fall back to polling
-                if poll:
-                    self._publish("error", f"file watching stopped: {exc}")
-                    return
-                poll = True
-                self._publish("notice", f"file watching fell back to polling: {exc}")
+            self._publish("notice", f"file watching fell back to polling every {POLL_DELAY_MS} ms: {exc}")
+            await self._poll(await asyncio.to_thread(self._targets.scan), stop)
+
+    async def _poll(self, previous: dict[Path, tuple[int, int]], stop: asyncio.Event) -> None:
+        """Scan size and mtime (ns) of every code and config file (`reload: {poll: true}`).
+
+        Our own scan, not watchfiles' poller: that one compares whole-second
+        mtimes, so a second save within the same second would go unseen.
+        """
+        while True:
+            try:
+                await asyncio.wait_for(stop.wait(), POLL_DELAY_MS / 1000)
+                return
+            except asyncio.TimeoutError:
+                pass
+            targets = self._targets
+            if targets is None:
+                return
+            current = await asyncio.to_thread(targets.scan)
+            changed = [path for path in previous.keys() | current.keys() if previous.get(path) != current.get(path)]
+            previous = current
+            if changed:
+                self._changed_paths(changed)
+
+    def _changed_paths(self, paths: Iterable[Path]) -> None:
+        self._pending.update(paths)
+        self._idle.clear()
+        self._changed.set()
 
     def _relevant(self, change: Change, path: str) -> bool:
         targets = self._targets
@@ -495,7 +532,7 @@ class ReloadService:
             fleet.update_function(function, version.label if version else None, recycle=recycle)
             detail: dict[str, Any] = {"function": name, "from": previous, "to": state.label, "hash": state.history.current.short,  # type: ignore[union-attr]
                                       "reason": "code+config" if version and changes else "code" if version else "config",
-                                      "changes": {k: list(v) for k, v in changes.items()}, "recycled": recycle,
+                                      "changes": _plain_changes(changes), "recycled": recycle,
                                       "files": sorted(_display(p, fleet.config.root) for p in batch if state.roots.contains(p))[:20]}
             if version is not None:
                 message = f"{name}: {previous} → {version.label} ({version.short})"
@@ -631,6 +668,28 @@ def _config_changes(old: FunctionConfig, new: FunctionConfig) -> dict[str, tuple
         if before != after:
             changes[spec.name] = (before, after)
     return changes
+
+
+def _plain_changes(changes: Mapping[str, tuple[Any, Any]]) -> dict[str, Any]:
+    """The changes as plain data for the screen: [before, after], but only the names of changed variables."""
+    plain: dict[str, Any] = {}
+    for key, (before, after) in changes.items():
+        if key == "environment":
+            plain[key] = {
+                "added": sorted(set(after) - set(before)), "removed": sorted(set(before) - set(after)),
+                "changed": sorted(k for k in set(before) & set(after) if before[k] != after[k]),
+            }
+        else:
+            plain[key] = [_plain(before), _plain(after)]
+    return plain
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
 
 
 def _describe(changes: Mapping[str, tuple[Any, Any]]) -> str:

@@ -153,6 +153,9 @@ def main() -> None:
     control.setblocking(True)
     if os.getppid() == 1:  # the supervisor died before we could arm PDEATHSIG
         return
+    # Workers replace the environment wholesale; emptied here once, each worker's clear() has
+    # nothing to unset (it cost ~250 µs of every cold start).
+    os.environ.clear()
     # Everything imported so far is shared with every worker, copy-on-write. Frozen out of the
     # collector's sight, a worker's garbage collections do not walk (and so copy) those pages.
     gc.freeze()

@@ -194,3 +194,117 @@ def test_bad_event_invoke_config_is_refused_with_its_key(make_project: Callable[
 
     with pytest.raises(ConfigError, match="MaximumRetryAttempts: must be a whole number from 0 to 2"):
         AsyncSettings.of(load_config(config).functions["flaky"])
+
+
+def test_sam_event_invoke_config_maps_to_functions_and_local_queues(tmp_path: Path) -> None:
+    for name in ("worker", "audit"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "app.py").write_text(SINK)
+    template = tmp_path / "template.yaml"
+    template.write_text("""
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: worker/
+      Handler: app.handler
+      EventInvokeConfig:
+        MaximumRetryAttempts: 1
+        MaximumEventAgeInSeconds: 120
+        DestinationConfig:
+          OnFailure: {Type: Lambda, Destination: !GetAtt audit.Arn}
+          OnSuccess: {Type: SQS}
+      DeadLetterQueue: {Type: SQS, TargetArn: !GetAtt WorkerDlq.Arn}
+  audit:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: audit/, Handler: app.handler}
+  WorkerDlq:
+    Type: AWS::SQS::Queue
+""")
+    from lambdatop.runtime.destinations import AsyncSettings
+
+    settings = AsyncSettings.of(load_config(template).functions["worker"])
+    assert (settings.max_retry_attempts, settings.max_event_age_s) == (1, 120)
+    assert (settings.on_failure.kind, settings.on_failure.name) == ("function", "audit")
+    assert (settings.on_success.kind, settings.on_success.name) == ("queue", "worker-OnSuccess")  # SAM would create it
+    assert (settings.dead_letter.kind, settings.dead_letter.name) == ("queue", "WorkerDlq")
+    defaults = AsyncSettings.of(load_config(template).functions["audit"])
+    assert (defaults.max_retry_attempts, defaults.max_event_age_s, defaults.on_failure) == (2, 21_600, None)
+
+
+def test_invoke_async_from_the_cli_prints_202_then_follows_the_event(make_project: Callable[..., Path]) -> None:
+    import subprocess
+    import sys
+
+    config = make_project({"flaky": FAILING, "sink": SINK, "closed": SINK}, CONFIG % {"retries": 1})
+
+    def invoke(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "lambdatop.tui.cli", "invoke", *args, "-c", str(config)],
+                              capture_output=True, text=True, timeout=60, cwd=config.parent)
+
+    failed = invoke("flaky", "--async")
+    accepted = json.loads(failed.stdout.splitlines()[0])
+    assert accepted["StatusCode"] == 202 and failed.returncode == 1
+    assert failed.stderr.count(f"START RequestId: {accepted['RequestId']}") == 2  # 1 + MaximumRetryAttempts
+    assert "failed for good after 2 attempt(s): RetriesExhausted, ValueError" in failed.stderr
+
+    ok = invoke("sink", "--async")
+    assert ok.returncode == 0 and "delivered after 1 attempt(s)" in ok.stderr
+
+    queued = invoke("sink", "--async", "--no-wait")
+    request_id = json.loads(queued.stdout)["RequestId"]
+    assert queued.returncode == 0
+    from lambdatop.runtime.store import StoreReader
+
+    with StoreReader.open(config.parent / ".lambdatop" / "lambdatop.db") as reader:
+        # Delivered before the command stopped, or still safely queued for the next run.
+        assert request_id in reader.distinct_requests("sink") | {e["request_id"] for e in reader.queued_events()}
+
+    unknown = invoke("nope", "--async")
+    assert unknown.returncode == 3 and "ResourceNotFoundException" in unknown.stderr
+
+
+async def test_a_new_run_adopts_queued_events_and_expires_the_ones_past_their_maximum_age(make_project: Callable[..., Path]) -> None:
+    config = make_project({"flaky": FIXED, "sink": SINK, "closed": SINK},
+                          (CONFIG % {"retries": 2}).replace("MaximumRetryAttempts: 2", "MaximumRetryAttempts: 2\n      MaximumEventAgeInSeconds: 60"))
+    from lambdatop.runtime.store import Store
+
+    # A backlog an earlier run left behind (it was killed): one fresh event, one accepted 5 minutes ago.
+    store = Store(config.parent / ".lambdatop" / "lambdatop.db")
+    now = time.time()
+    store.call_sync(lambda c: c.executemany(
+        "INSERT INTO async_events (request_id, function, payload, trigger, accepted_at, next_attempt_at, owner_run) "
+        "VALUES (?, 'flaky', ?, 'cli', ?, ?, 999)", [("fresh", b'{"n": 1}', now, now), ("stale", b'{"n": 2}', now - 300, now - 300)]))
+    store.close()
+
+    async with running(config) as fleet:
+        await until(lambda: not fleet.async_queue.queues.get("flaky") or not fleet.async_queue.queues["flaky"].events)
+        await fleet.store.flush()
+        (fresh,) = fleet.store.attempts("fresh")
+        assert fresh.record.status == "success" and fresh.response_json() == {"handled": 1}
+        assert fleet.store.attempts("stale") == []  # never ran
+        (letter,) = fleet.store.dead_letters("flaky")
+        assert (letter.request_id, letter.condition, letter.attempts) == ("stale", "EventAgeExceeded", 0)
+        assert fleet.store.queued_events() == []
+
+
+async def test_throttled_events_wait_with_backoff_and_are_delivered_once_capacity_frees(make_project: Callable[..., Path]) -> None:
+    slow = "import time\n\ndef handler(event, context):\n    time.sleep(event.get('sleep', 0))\n    return 'done'\n"
+    config = make_project({"one": slow}, """
+    async: {delay_scale: 0.01}
+    functions:
+      one: {handler: app.handler, timeout: 3, reserved_concurrency: 1}
+    """)
+    async with running(config) as fleet:
+        busy = asyncio.create_task(fleet.invoke("one", {"sleep": 0.8}))
+        await until(lambda: fleet.gate.in_use.get("one", 0) == 1)
+        request_id = await fleet.enqueue("one", b"{}")
+        await settle(fleet, request_id)
+        await busy
+        attempts = fleet.store.attempts(request_id)
+        statuses = [a.record.status for a in attempts]
+        # Throttled while the sync call held the only slot (not counted as retries), then delivered.
+        assert statuses[-1] == "success" and statuses.count("success") == 1
+        assert "throttled" in statuses and set(statuses[:-1]) == {"throttled"}
+        assert fleet.store.dead_letters() == []

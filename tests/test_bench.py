@@ -9,13 +9,16 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import psutil
 
 from lambdatop.runtime.fleet import Fleet
+from tests.conftest import zygote_processes_anywhere
 from lambdatop.tui.bench.runner import SCENARIOS
 
 LAMBDATOP = Path(sys.executable).parent / "lambdatop"
@@ -33,22 +36,13 @@ def _number(value: object) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
-def _bench_processes(before: set[int]) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        if proc.pid in before:
-            continue
-        cmdline = " ".join(proc.info.get("cmdline") or [])
-        if "lambdatop.runtime.zygote" in cmdline or "lambdatop-bench-" in cmdline:
-            found.append(proc)
-    return found
-
-
 def test_quick_bench_measures_every_scenario_and_leaves_no_process(tmp_path: Path) -> None:
-    before = {p.pid for p in psutil.process_iter()}
+    # Every process the bench starts inherits this marker in its environment block (zygotes and workers too).
+    marker = f"lambdatop-bench-test-{uuid.uuid4().hex}"
     out = tmp_path / "bench.json"
     done = subprocess.run(
         [str(LAMBDATOP), "bench", "--quick", "--json", str(out)], capture_output=True, text=True, timeout=240, cwd=tmp_path,
+        env={**os.environ, "LAMBDATOP_TEST_MARKER": marker},
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = json.loads(out.read_text())
@@ -86,8 +80,8 @@ def test_quick_bench_measures_every_scenario_and_leaves_no_process(tmp_path: Pat
     # The table went to stdout with the same figures.
     assert "warm" in done.stdout and "overhead, freeze on" in done.stdout
 
-    leftovers = [p for p in _bench_processes(before) if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    assert not leftovers, [p.info for p in leftovers]
+    leftovers = [p for p in zygote_processes_anywhere(marker) if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not leftovers, leftovers
 
 
 def test_only_runs_the_named_scenarios_with_their_baselines(tmp_path: Path) -> None:

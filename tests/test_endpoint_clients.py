@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import aiohttp
@@ -67,7 +66,7 @@ async def test_200_concurrent_clients_are_all_answered(endpoint):
     """200 requests at once: each gets its own answer (200) or a clean throttle (429); nothing hangs."""
     count = 200
     connector = aiohttp.TCPConnector(limit=count)
-    timeout = aiohttp.ClientTimeout(total=90)
+    timeout = aiohttp.ClientTimeout(total=60)  # per request; the whole batch is bounded below
 
     async def one(session: aiohttp.ClientSession, i: int) -> tuple[int, int, dict]:
         async with session.post(
@@ -75,10 +74,8 @@ async def test_200_concurrent_clients_are_all_answered(endpoint):
         ) as response:
             return i, response.status, await response.json(content_type=None)
 
-    began = time.monotonic()
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        results = await asyncio.wait_for(asyncio.gather(*(one(session, i) for i in range(count))), 120)
-    elapsed = time.monotonic() - began
+        results = await asyncio.wait_for(asyncio.gather(*(one(session, i) for i in range(count))), 90)
 
     assert len(results) == count
     assert {status for _, status, _ in results} <= {200, 429}
@@ -89,7 +86,6 @@ async def test_200_concurrent_clients_are_all_answered(endpoint):
             assert body["Reason"] in ("ConcurrentInvocationLimitExceeded", "ReservedFunctionConcurrentInvocationLimitExceeded")
     assert sum(1 for _, status, _ in results if status == 200) >= 1
     assert len({body["request_id"] for _, status, body in results if status == 200}) == sum(1 for _, s, _ in results if s == 200)
-    assert elapsed < 120
     assert endpoint.fleet.invoker.in_flight == 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -125,6 +126,18 @@ async def test_bad_invocation_and_log_types_are_invalid_parameter_values(endpoin
                 assert value in (await response.json(content_type=None))["message"]
 
 
+async def test_the_deprecated_invoke_async_queues_an_event(endpoint, lambda_client):
+    client = lambda_client(endpoint.url)
+    subscription = endpoint.fleet.subscribe("test")
+
+    response = await asyncio.to_thread(client.invoke_async, FunctionName="hello", InvokeArgs=b'{"name": "old"}')
+
+    assert response["Status"] == 202
+    request_id = response["ResponseMetadata"]["RequestId"]
+    record = await _wait_for_record(subscription, lambda r: r.request_id == request_id)
+    assert (record.function, record.invocation_type) == ("hello", "Event")
+
+
 async def test_dry_run_answers_204_and_runs_nothing(endpoint, lambda_client):
     client = lambda_client(endpoint.url)
     subscription = endpoint.fleet.subscribe("test")
@@ -191,10 +204,12 @@ async def test_throttles_raise_too_many_requests_with_the_reserved_reason(endpoi
     """`slow` has reserved concurrency 5: of 8 calls at once, some are throttled with Lambda's 429."""
     client = lambda_client(endpoint.url, max_pool_connections=16)
     calls = 8
+    start_together = threading.Barrier(calls)
 
     def invoke_once(_: int) -> Any:
+        start_together.wait(timeout=30)
         try:
-            return client.invoke(FunctionName="slow", Payload=b'{"sleep_ms": 2500}')
+            return client.invoke(FunctionName="slow", Payload=b'{"sleep_ms": 3000}')
         except client.exceptions.TooManyRequestsException as exc:
             return exc
 
@@ -214,7 +229,7 @@ async def test_throttles_raise_too_many_requests_with_the_reserved_reason(endpoi
         assert exc.response["Type"] == "User"
         assert exc.response["message"] == "Rate Exceeded."
     for response in served:
-        assert response["StatusCode"] == 200 and json.loads(response["Payload"].read())["slept_ms"] == 2500
+        assert response["StatusCode"] == 200 and json.loads(response["Payload"].read())["slept_ms"] == 3000
 
 
 async def test_malformed_json_is_invalid_request_content(endpoint, lambda_client):
@@ -318,6 +333,24 @@ async def test_get_function_list_functions_and_the_active_waiter(endpoint, lambd
 
     with pytest.raises(client.exceptions.ResourceNotFoundException):
         await asyncio.to_thread(client.get_function, FunctionName="nope")
+
+
+async def test_function_url_config_versions_and_aliases(endpoint, lambda_client):
+    client = lambda_client(endpoint.url)
+
+    url_config = await asyncio.to_thread(client.get_function_url_config, FunctionName="hello")
+    assert url_config["FunctionUrl"] == f"{endpoint.url}/fn/hello/"
+    assert (url_config["AuthType"], url_config["InvokeMode"]) == ("NONE", "BUFFERED")
+    assert url_config["FunctionArn"] == "arn:aws:lambda:us-east-1:123456789012:function:hello"
+    listed = await asyncio.to_thread(client.list_function_url_configs, FunctionName="hello")
+    assert [c["FunctionUrl"] for c in listed["FunctionUrlConfigs"]] == [url_config["FunctionUrl"]]
+
+    versions = await asyncio.to_thread(client.list_versions_by_function, FunctionName="hello")
+    assert [v["Version"] for v in versions["Versions"]] == ["$LATEST"]
+    aliases = await asyncio.to_thread(client.list_aliases, FunctionName="hello")
+    assert aliases["Aliases"] == []
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        await asyncio.to_thread(client.get_function_url_config, FunctionName="nope")
 
 
 async def test_unsupported_operations_and_unknown_paths_are_404_unknown_operation(endpoint, lambda_client):

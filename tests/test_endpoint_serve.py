@@ -48,12 +48,16 @@ def _descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_serve_invoke_then_stop_exits_0_and_leaves_no_process(make_project, lambda_client, tmp_path, stop_signal):
-    config = make_project({"hello": HELLO}, CONFIG)
+@pytest.mark.parametrize(
+    ("stop_signal", "port_from"),
+    [(signal.SIGINT, "flag"), (signal.SIGTERM, "config")],
+    ids=["ctrl-c, --port 0", "sigterm, http.port 0 in the config"],
+)
+def test_serve_invoke_then_stop_exits_0_and_leaves_no_process(make_project, lambda_client, tmp_path, stop_signal, port_from):
+    config = make_project({"hello": HELLO}, CONFIG + ("http:\n  port: 0\n" if port_from == "config" else ""))
     log = tmp_path / "serve.err"
     with log.open("w") as stderr:
-        process = _serve(config, "--port", "0", stderr=stderr)
+        process = _serve(config, *(["--port", "0"] if port_from == "flag" else []), stderr=stderr)
         try:
             url = _read_url(process)
             client = lambda_client(url)
@@ -103,3 +107,26 @@ def test_the_endpoint_refuses_non_loopback_hosts_unless_allowed():
         with pytest.raises(RemoteAccessRefused, match="--allow-remote"):
             LambdaEndpoint(host, 0)
         assert "no authentication" in (LambdaEndpoint(host, 0, allow_remote=True).remote_warning or "")
+
+
+def test_http_section_settings_and_command_line_precedence(make_project):
+    from lambdatop.runtime.config import load_config
+    from lambdatop.runtime.errors import ConfigError
+    from lambdatop.runtime.http_settings import HttpSettings
+
+    settings = HttpSettings.from_config(load_config(make_project({"hello": HELLO}, CONFIG)))
+    assert settings == HttpSettings(enabled=True, host="127.0.0.1", port=3001, allow_remote=False)
+
+    configured = HttpSettings.from_config(load_config(make_project({"hello": HELLO}, CONFIG + "http:\n  port: 4100\n  host: localhost\n")))
+    assert (configured.host, configured.port) == ("localhost", 4100)
+    assert configured.overridden(port=0).port == 0  # the flag wins
+    assert configured.overridden().port == 4100
+
+    off = HttpSettings.from_config(load_config(make_project({"hello": HELLO}, CONFIG + "http: false\n")))
+    assert not off.enabled and off.overridden(port=3005).enabled
+
+    with pytest.raises(ConfigError, match="http.port: must be a port number") as bad:
+        HttpSettings.from_config(load_config(make_project({"hello": HELLO}, CONFIG + "http:\n  port: 70000\n")))
+    assert bad.value.line == 4
+    with pytest.raises(ConfigError, match="unknown key in http"):
+        HttpSettings.from_config(load_config(make_project({"hello": HELLO}, CONFIG + "http:\n  prot: 1\n")))

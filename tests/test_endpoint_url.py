@@ -45,6 +45,11 @@ SOURCES = {
         def handler(event, context):
             raise ValueError("nope")
     """,
+    # A response shape no function URL can send.
+    "badshape": """
+        def handler(event, context):
+            return {"statusCode": "teapot", "body": "?"}
+    """,
 }
 CONFIG = """
 functions:
@@ -52,6 +57,7 @@ functions:
   plain: {handler: app.handler}
   binary: {handler: app.handler}
   fails: {handler: app.handler}
+  badshape: {handler: app.handler}
 """
 
 
@@ -143,6 +149,13 @@ async def test_a_function_error_is_a_502(url_endpoint):
             assert response.status == 502
             assert await response.json() == {"Message": "Internal Server Error"}
             assert response.headers["x-amzn-RequestId"]
+
+
+async def test_a_response_it_cannot_map_is_a_502_that_says_why(url_endpoint):
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{url_endpoint.url}/fn/badshape/") as response:
+            assert response.status == 502
+            assert "statusCode 'teapot' is not a number" in response.headers["X-Lambdatop-Reason"]
 
 
 async def test_an_unknown_function_url_is_404(url_endpoint):

@@ -128,6 +128,14 @@ def test_percentiles_within_one_bucket_of_brute_force_over_any_window() -> None:
         assert series.statistic("Invocations", "Sum", start, end) == len(window)
         assert math.isclose(series.statistic("Duration", "Average", start, end), sum(window) / len(window))
     assert series.statistic("Duration", "p99", base - 100, base - 50) is None  # no data, no datapoint
+    # Long windows read the per-minute rollups plus the ragged edges in seconds: same answers.
+    for start, end in ((base, base + 120), (base + 10, base + 150), (base - 30, base + 200)):
+        window = [v for s, vs in values.items() if start <= s < end for v in vs]
+        merged = series.merged(start, end)
+        assert merged["Invocations"].count == len(window)
+        assert math.isclose(merged["Duration"].total, sum(window))
+        exact = exact_percentile(window, 0.99)
+        assert abs(merged["Duration"].percentile(0.99) - exact) <= bucket_width(exact)
 
 
 def test_buckets_are_kept_for_an_hour_and_then_dropped() -> None:

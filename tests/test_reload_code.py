@@ -250,3 +250,18 @@ async def test_editor_noise_and_non_code_files_cause_no_reload(make_project: Cal
         save(code / "data.json", '{"a": 1}')
         event = await w.next_event("reload", "greet")
         assert event.detail["files"] == ["greet/data.json"]
+
+
+async def test_polling_sees_every_save_where_inotify_cannot_be_used(make_project: Callable[..., Path]) -> None:
+    config = make_project({"greet": source("before")}, CONFIG + "  poll: true\n")
+    async with watched_fleet(config) as w:
+        assert w.service.settings.poll
+        save(config.parent / "greet" / "app.py", source("after"))
+        await w.next_event("reload", "greet")
+        await w.settle()
+        assert json.loads((await w.fleet.invoke("greet", {})).response) == "after"
+        # Same size, very likely within the same second: whole-second mtimes would miss it.
+        save(config.parent / "greet" / "app.py", source("AFTER"))
+        await w.next_event("reload", "greet")
+        await w.settle()
+        assert json.loads((await w.fleet.invoke("greet", {})).response) == "AFTER"

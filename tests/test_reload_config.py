@@ -44,12 +44,15 @@ Resources:
 """
 
 
-async def test_timeout_and_memory_size_changed_in_the_template_apply_to_new_environments(tmp_path: Path) -> None:
+@pytest.mark.parametrize("entry", ["template.yaml", "lambdatop.yaml"])
+async def test_timeout_and_memory_size_changed_in_the_template_apply_to_new_environments(tmp_path: Path, entry: str) -> None:
     (tmp_path / "limits").mkdir()
     (tmp_path / "limits" / "app.py").write_text(LIMITS_HANDLER)
     template = tmp_path / "template.yaml"
     template.write_text(TEMPLATE.format(memory=128, timeout=3))
-    async with watched_fleet(template) as w:
+    # Either the template itself, or a lambdatop.yaml that points at it (the template is watched too).
+    (tmp_path / "lambdatop.yaml").write_text("template: template.yaml\nreload:\n  poll: false\n")
+    async with watched_fleet(tmp_path / entry) as w:
         before = await w.fleet.invoke("Limits", {})
         limits = json.loads(before.response)
         assert limits["memory"] == "128" and 2000 < limits["remaining_ms"] <= 3000
@@ -109,6 +112,7 @@ async def test_invalid_config_is_reported_with_file_key_and_line_and_the_last_go
         await w.next_event("config_ok")
         event = await w.next_event("reload", "greet")
         assert event.message == "greet: config: environment changed", "variable values are never printed"
+        assert event.detail["changes"] == {"environment": {"added": [], "removed": [], "changed": ["GREETING"]}}
         await w.settle()
         assert w.fleet.snapshot().extras["config_error"] is None
         assert json.loads((await w.fleet.invoke("greet", {})).response)["greeting"] == "bonjour"

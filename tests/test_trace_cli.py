@@ -100,3 +100,35 @@ async def test_logs_and_stats_read_the_store(recorded: tuple[Path, list[Any]], c
     assert await asyncio.to_thread(main, ["stats", "-c", str(config)]) == 0
     table = capsys.readouterr().out
     assert table.splitlines()[0].startswith("FUNCTION") and "(fleet)" in table
+
+
+async def test_logs_follow_prints_new_invocations_as_a_running_lambdatop_records_them(make_project: Callable[..., Any]) -> None:
+    import subprocess
+    import sys
+
+    config = make_project({"fn": "def handler(event, context):\n    print('hello from', event['n'])\n    return 1\n"},
+                          "functions:\n  fn: {handler: app.handler, code: fn}\n")
+    follower = subprocess.Popen([sys.executable, "-m", "lambdatop.tui.cli", "logs", "fn", "--follow", "-c", str(config)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        fleet = Fleet(config)
+        attach_standard_services(fleet, ServiceOptions(port=None, watch=False))
+        async with fleet:
+            for n in (1, 2):
+                await fleet.invoke("fn", {"n": n})
+            await asyncio.sleep(0.5)  # the store's batch interval
+            lines: list[str] = []
+            deadline = time.monotonic() + 15
+
+            async def read_line() -> str:
+                assert follower.stdout is not None
+                return await asyncio.to_thread(follower.stdout.readline)
+
+            while not any("hello from 2" in line for line in lines):
+                assert time.monotonic() < deadline, lines
+                lines.append(await asyncio.wait_for(read_line(), timeout=15))
+        assert any("hello from 1" in line for line in lines)
+        assert sum(1 for line in lines if " REPORT RequestId: " in line) >= 1
+    finally:
+        follower.terminate()
+        follower.wait(timeout=10)

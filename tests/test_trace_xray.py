@@ -196,3 +196,31 @@ async def test_child_invocation_through_the_endpoint_joins_the_callers_trace(mak
         parent_row = next(s for s in rows if s.id == parent.segment_id)
         child_row = next(s for s in rows if s.id == child_service["id"])
         assert child_row.depth > parent_row.depth
+
+
+async def test_the_powertools_sample_traces_logs_and_emits_metrics(sample_template: Any) -> None:
+    """sample_functions/powertools_demo, unmodified Powertools Tracer + Logger + Metrics, Tracing: Active."""
+    import json
+
+    fleet = Fleet(sample_template)
+    obs = ObservabilityService()
+    fleet.add_service(obs)
+    async with fleet:
+        assert fleet.functions["powertools_demo"].tracing == "Active"
+        event = json.loads((fleet.functions["powertools_demo"].events_dir / "basic.json").read_text())
+        result = await fleet.invoke("powertools_demo", event)
+        assert json.loads(result.response) == {"order_id": "o-1001", "total": 21.0}
+        record = result.record
+        docs = await wait_for(lambda: (d := obs.trace_documents(record.request_id))
+                              and user_subsegments(function_segment(d, record.request_id)) and d)
+        [handler] = user_subsegments(function_segment(docs, record.request_id))
+        assert handler["name"] == "## handler" and handler["annotations"]["order_id"] == "o-1001"
+        assert sorted(s["name"] for s in handler["subsegments"]) == ["## app.price", "## app.save"]
+        # Logger: one structured line carrying the request id and the trace id.
+        [line] = [json.loads(x) for x in result.log_lines if x.startswith('{"level"')]
+        assert line["function_request_id"] == record.request_id and line["xray_trace_id"] == record.trace_id
+        # Metrics: the EMF lines became custom metrics of the function.
+        await asyncio.sleep(0.3)
+        totals = obs.metrics.series["powertools_demo"].totals
+        assert totals["Orders/OrdersPlaced"].total == 1 and totals["Orders/OrderValue"].total == 21.0
+        assert totals["Orders/ColdStart"].total == 1

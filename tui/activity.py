@@ -62,8 +62,7 @@ class RecentActivity:
     def sample_concurrency(self, function: str, at: float, in_use: int) -> None:
         """Called once per screen refresh per function: the concurrency chart's data."""
         sample = self._sample(function, at)
-        if in_use > sample.concurrency:
-            sample.concurrency = in_use
+        sample.concurrency = max(sample.concurrency, in_use)
 
     def _add_result(self, result: InvocationResult) -> None:
         record = result.record

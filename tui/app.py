@@ -44,6 +44,7 @@ from lambdatop.tui.widgets.cells import STATUS_LABEL, ms
 REFRESH_HZ = 4.0
 STREAM_WINDOW = 100  # invocations the main stream shows (newest first)
 EXIT_STARTUP_FAILED = 2
+NOTIFY_S = 3.0  # short: at 80x24 a toast covers half the stream
 
 NAVIGATION_HELP: list[tuple[str, str]] = [
     ("↑ ↓  j k", "move the cursor"),
@@ -124,11 +125,16 @@ class LambdatopApp(App[int]):
         return MainScreen(self.source)
 
     def on_resize(self, event: Resize) -> None:
-        # Side-by-side panels (log | config, event | response) stack on narrow terminals.
-        self.set_class(event.size.width < 120, "-narrow")
+        self._set_size_classes(event.size.width, event.size.height)
+
+    def _set_size_classes(self, width: int, height: int) -> None:
+        # Side-by-side panels (log | config, event | response) stack on narrow terminals;
+        # wide and tall ones also get the selected function's panel beside the stream.
+        self.set_class(width < 120, "-narrow")
+        self.set_class(width >= 150 and height >= 40, "-wide")
 
     def on_mount(self) -> None:
-        self.set_class(self.size.width < 120, "-narrow")
+        self._set_size_classes(self.size.width, self.size.height)
         self.set_interval(1 / self.refresh_hz, self.refresh_screen, name="lambdatop-refresh")
         self.run_worker(self._start_fleet(), name="start fleet", group="lifecycle", exit_on_error=False)
 
@@ -190,7 +196,7 @@ class LambdatopApp(App[int]):
                     break
             for event in events[-3:]:
                 severity = "error" if "error" in event.kind or "fail" in event.kind else "information"
-                self.notify(event.message, title=event.kind, severity=severity)
+                self.notify(event.message, title=event.kind, severity=severity, timeout=NOTIFY_S)
         except Exception as exc:  # noqa: BLE001 - a rendering bug must not take the fleet down with it
             if not self._tick_failed:
                 self._tick_failed = True
@@ -373,8 +379,8 @@ class LambdatopApp(App[int]):
                     initial = len(choices)
                 choices.append(EventChoice(f"events/{path.name}", "function", lambda p=path: p.read_text(encoding="utf-8")))
         for template in load_templates().values():
-            choices.append(EventChoice(f"{template.name} · {template.description}", "template",
-                                       lambda t=template: t.render_json()))
+            choices.append(EventChoice(f"{template.name:<26}", "template", lambda t=template: t.render_json(),
+                                       detail=template.description))
         return choices, initial
 
     # -- running invocations ----------------------------------------------------------
@@ -394,7 +400,8 @@ class LambdatopApp(App[int]):
         except Exception as exc:  # noqa: BLE001 - keys never crash the dashboard
             self.notify(f"{function}: {type(exc).__name__}: {exc}", severity="error")
             return None
-        self.notify(describe(result), title=function, severity="error" if result.record.is_error else "information")
+        self.notify(describe(result), title=function, severity="error" if result.record.is_error else "information",
+                    timeout=NOTIFY_S)
         return result
 
     async def _burst(self, function: str, payload: bytes, count: int) -> dict[str, int]:

@@ -9,11 +9,9 @@ happens, no process started by the bench outlives it.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import os
 import platform
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -87,6 +85,7 @@ def machine() -> dict[str, object]:
     return {
         "cores": os.cpu_count(), "cpu": model, "python": platform.python_version(),
         "kernel": platform.release(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "load_average_at_start": round(os.getloadavg()[0], 2),  # other work on the machine moves every figure
     }
 
 
@@ -121,6 +120,7 @@ async def run_bench(
         finally:
             report.leftover_processes = reap_leftovers()
     report.duration_s = time.perf_counter() - begin
+    report.machine["load_average_at_end"] = round(os.getloadavg()[0], 2)
     return report
 
 
@@ -136,15 +136,3 @@ def reap_leftovers() -> int:
             continue
     psutil.wait_procs(leftovers, timeout=3)
     return len(leftovers)
-
-
-def main_loop(coro: Awaitable[BenchReport]) -> BenchReport:
-    """asyncio.run with the default policy (the bench owns its loop)."""
-    return asyncio.run(coro)  # type: ignore[arg-type]
-
-
-if __name__ == "__main__":  # pragma: no cover - `python -m lambdatop.tui.bench.runner` for quick checks
-    report = main_loop(run_bench(quick="--quick" in sys.argv, progress=lambda m: print(m, file=sys.stderr)))
-    import json
-
-    print(json.dumps(report.to_dict(), indent=2))

@@ -9,7 +9,10 @@ removed and every invocation must come back successful.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,10 +95,31 @@ async def hold(fleet: Fleet, function: str, count: int, flag: Path, ramp_timeout
 SCALE_TARGET = 1_000
 
 
+async def _hold_in_fresh_process(config: Path, count: int, flag: Path) -> ScaleOutcome:
+    """Run `hold` in a new Python process, so the supervisor RSS is a fresh supervisor's, not the bench's."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "lambdatop.tui.bench.scale", str(config), str(count), str(flag),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), 300)
+    except BaseException:
+        process.kill()
+        await process.wait()
+        raise
+    if process.returncode != 0:
+        raise RuntimeError(f"scale run failed (exit {process.returncode}): {err.decode()[-800:]}")
+    return ScaleOutcome(**json.loads(out))
+
+
+async def _main(config: Path, count: int, flag: Path) -> ScaleOutcome:
+    async with Fleet(config) as fleet:
+        return await hold(fleet, "sleeper", count, flag)
+
+
 async def run(ctx: BenchContext) -> list[Figure]:
     count = ctx.budget.scale_envs
-    async with Fleet(ctx.project.config_path) as fleet:
-        outcome = await hold(fleet, "sleeper", count, ctx.project.path("scale.flag"))
+    outcome = await _hold_in_fresh_process(ctx.project.config_path, count, ctx.project.path("scale.flag"))
     ok = outcome.held >= count and outcome.failures == 0
     held = Figure(
         "scale", "environments alive at once (sleeping handlers)", "envs", value=outcome.held, samples=count,
@@ -113,3 +137,8 @@ async def run(ctx: BenchContext) -> list[Figure]:
         Figure("scale", "worker PSS per env", "MB", value=outcome.worker_pss_mb, note="shared pages split: the real cost of one more env"),
         Figure("scale", "zygote RSS", "MB", value=outcome.zygote_rss_mb),
     ]
+
+
+if __name__ == "__main__":  # the fresh supervisor process of `_hold_in_fresh_process`
+    result = asyncio.run(_main(Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])))
+    print(json.dumps(dataclasses.asdict(result)))

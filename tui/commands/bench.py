@@ -52,7 +52,10 @@ def run(args: argparse.Namespace) -> int:
         report = asyncio.run(run_bench(quick=args.quick, only=args.only, command=command, progress=progress))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
-    Console(width=max(Console().width, 150)).print(render(report))
+    out = Console(width=max(Console().width, 140))
+    out.print(render(report))
+    for number, note in enumerate(notes(report), 1):
+        out.print(f"[dim]  [{number}] {note}[/]", highlight=False)
     if args.json:
         text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False)
         if args.json == "-":
@@ -78,12 +81,22 @@ def render(report: BenchReport) -> Table:
         ("baseline (same run)", "left"), ("ratio", "right"), ("target", "left"), ("met?", "center"),
     ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    numbered = 0
     for figure in report.figures:
-        table.add_row(*row(figure))
+        marker = ""
+        if figure.note and not (figure.error or figure.skipped):
+            numbered += 1
+            marker = f" [dim][{numbered}][/]"
+        table.add_row(*row(figure, marker))
     return table
 
 
-def row(figure: Figure) -> list[str]:
+def notes(report: BenchReport) -> list[str]:
+    """The figures' notes, numbered as the table marks them."""
+    return [f"{f.scenario} / {f.figure}: {f.note}" for f in report.figures if f.note and not (f.error or f.skipped)]
+
+
+def row(figure: Figure, marker: str = "") -> list[str]:
     if figure.error:
         return [figure.scenario, figure.figure, "", "", "", "", figure.target, f"[red]error: {figure.error}[/]"]
     if figure.skipped:
@@ -93,7 +106,7 @@ def row(figure: Figure) -> list[str]:
     baseline = f"{figure.baseline_name}: {_baseline(figure)}" if figure.baseline_name and figure.baseline is not None else ""
     ratio = f"{figure.ratio:.2f}×" if figure.ratio is not None else ""
     met = {True: "[green]yes[/]", False: "[red]no[/]", None: ""}[figure.met]
-    label = figure.figure + (f" [dim]({figure.note})[/]" if figure.note else "")
+    label = figure.figure + marker
     return [figure.scenario, label, headline, p99, baseline, ratio, figure.target, met]
 
 

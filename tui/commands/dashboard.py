@@ -30,7 +30,8 @@ def run_dashboard(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from lambdatop.tui.app import LambdatopApp  # Textual loads only when the dashboard runs
 
-    options = ServiceOptions(host=host, port=None if not port else port, watch=True, store=True)
+    options = ServiceOptions(host=host, port=None if not port else port, watch=True, store=True,
+                             allow_remote=bool(getattr(args, "allow_remote", False)))
     app = LambdatopApp(Fleet(config), options=options)
     app.run()
     if app.startup_error:

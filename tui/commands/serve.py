@@ -15,12 +15,14 @@ import argparse
 import asyncio
 import signal
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 from lambdatop.runtime.bus import FleetEvent, Subscription
 from lambdatop.runtime.config import FleetConfig
-from lambdatop.runtime.endpoint import DEFAULT_HOST, DEFAULT_PORT, EndpointUnavailable, LambdaEndpoint, RemoteAccessRefused
+from lambdatop.runtime.endpoint import EndpointUnavailable, LambdaEndpoint, RemoteAccessRefused
+from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.fleet import Fleet
+from lambdatop.runtime.http_settings import DEFAULT_HOST, DEFAULT_PORT, HttpSettings
 from lambdatop.runtime.records import InvocationResult
 from lambdatop.runtime.services import ServiceOptions, attach_standard_services
 from lambdatop.tui.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
@@ -36,11 +38,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run the fleet headless with Lambda's Invoke API on HOST:PORT (like `sam local start-lambda`) "
                     "and a function URL per function at /fn/NAME/. Ctrl-C stops it.",
     )
-    # SUPPRESS keeps `lambdatop --port 4000 serve` working too: the top-level parser has the same options.
-    parser.add_argument("--host", default=argparse.SUPPRESS, help=f"address to listen on (default {DEFAULT_HOST})")
-    parser.add_argument("--port", "-p", type=int, default=argparse.SUPPRESS,
-                        help=f"port (default {DEFAULT_PORT}, the one `sam local start-lambda` uses; 0 picks a free port)")
-    parser.add_argument("--allow-remote", action="store_true", default=argparse.SUPPRESS,
+    # Own dests: the top-level parser has --host/--port/--allow-remote too (`lambdatop --port 4000 serve` works).
+    parser.add_argument("--host", dest="serve_host", default=None,
+                        help=f"address to listen on (default: http.host in the config, else {DEFAULT_HOST})")
+    parser.add_argument("--port", "-p", dest="serve_port", type=int, default=None,
+                        help=f"port (default: http.port in the config, else {DEFAULT_PORT}, the one `sam local start-lambda` "
+                             f"uses; 0 picks a free port)")
+    parser.add_argument("--allow-remote", dest="serve_allow_remote", action="store_true",
                         help="allow a non-loopback --host (the endpoint has no authentication)")
     parser.add_argument("--no-watch", dest="watch", action="store_false", help="don't hot-reload code on save")
     parser.add_argument("--no-store", dest="store", action="store_false", help="don't record invocations in .lambdatop/")
@@ -51,16 +55,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    host = getattr(args, "host", None) or DEFAULT_HOST
-    port = getattr(args, "port", None)
-    port = DEFAULT_PORT if port is None else port
-    options = ServiceOptions(
-        host=host, port=port, watch=args.watch, store=args.store, allow_remote=bool(getattr(args, "allow_remote", False)),
-    )
     try:
         config = load_or_exit(getattr(args, "config", None))
-        if not 0 <= port <= 65535:
-            raise UsageError(f"--port {port} is out of range (0-65535; 0 picks a free port)")
+        try:
+            settings = HttpSettings.from_config(config).overridden(
+                host=_given(args.serve_host, getattr(args, "host", None), DEFAULT_HOST),
+                port=_given(args.serve_port, getattr(args, "port", None), DEFAULT_PORT),
+                allow_remote=args.serve_allow_remote or bool(getattr(args, "allow_remote", False)),
+            )
+        except ConfigError as exc:
+            raise UsageError(f"config error: {exc}") from exc
+        if not 0 <= settings.port <= 65535:
+            raise UsageError(f"--port {settings.port} is out of range (0-65535; 0 picks a free port)")
+        options = ServiceOptions(
+            host=settings.host, port=settings.port if settings.enabled else None, watch=args.watch, store=args.store,
+            allow_remote=settings.allow_remote,
+        )
         fleet = Fleet(config)
         attach_standard_services(fleet, options)
     except (UsageError, RemoteAccessRefused) as exc:
@@ -69,11 +79,21 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_serve(fleet, config, quiet=args.quiet))
 
 
+def _given(own: Any, top_level: Any, default: Any) -> Any:
+    """A flag's value if the user gave it, to `serve` or to `lambdatop` before the command; else None.
+
+    The top-level parser always fills in its default, so there a value equal to the
+    default reads as not given (and the config's `http:` section applies).
+    """
+    if own is not None:
+        return own
+    return None if top_level is None or top_level == default else top_level
+
+
 async def _serve(fleet: Fleet, config: FleetConfig, *, quiet: bool) -> int:
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
     signals_seen = 0
-
     first_signal_at = 0.0
 
     def on_signal() -> None:
@@ -96,7 +116,7 @@ async def _serve(fleet: Fleet, config: FleetConfig, *, quiet: bool) -> int:
     try:
         try:
             await fleet.start()
-        except EndpointUnavailable as exc:
+        except (EndpointUnavailable, ConfigError) as exc:  # a busy port; a service refusing its config section
             print(f"lambdatop: {exc}", file=sys.stderr)
             return EXIT_USAGE
         endpoint = next((s for s in fleet.services if isinstance(s, LambdaEndpoint)), None)

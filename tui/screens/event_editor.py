@@ -22,11 +22,15 @@ from textual.widgets import OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 
+LABEL_WIDTH = 90  # one line per choice in the 100-column dialog (less on a narrow terminal)
+
+
 @dataclass(frozen=True, slots=True)
 class EventChoice:
     label: str
     group: str  # "function", "invocation" or "template"
     load: Callable[[], str]
+    detail: str = ""  # shown dimmed after the label, cut to the dialog's width
 
 
 class EventEditorScreen(ModalScreen[bytes | None]):
@@ -46,10 +50,14 @@ class EventEditorScreen(ModalScreen[bytes | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="event-dialog", classes="dialog"):
             options = []
+            width = max(30, min(LABEL_WIDTH, self.app.size.width - 10))
             for index, choice in enumerate(self.choices):
                 label = Text(no_wrap=True, overflow="ellipsis")
-                label.append(f"{choice.group:<10}", style={"function": "bold green", "invocation": "bold cyan"}.get(choice.group, "dim"))
+                label.append(f"{choice.group:<11}", style={"function": "bold green", "invocation": "bold cyan"}.get(choice.group, "dim"))
                 label.append(choice.label)
+                if choice.detail:
+                    label.append(f"  {choice.detail}", style="dim")
+                label.truncate(width, overflow="ellipsis")
                 options.append(Option(label, id=str(index)))
             yield OptionList(*options, id="event-choices")
             yield TextArea("", id="event-text", soft_wrap=False, show_line_numbers=True, tab_behavior="indent")

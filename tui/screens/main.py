@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
+from textual.events import Key
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
 from lambdatop.runtime.fleet import FleetSnapshot
 from lambdatop.tui.widgets.fleet_header import FleetHeader
+from lambdatop.tui.widgets.function_peek import FunctionPeek
 from lambdatop.tui.widgets.functions_table import FunctionsTable
 from lambdatop.tui.widgets.invocation_stream import InvocationStream
 
@@ -38,8 +40,10 @@ class MainScreen(Screen[None]):
         yield Input(placeholder="filter: function name, request id or status (enter keeps it, esc clears)", id="filter")
         with Vertical(id="functions-box"):
             yield FunctionsTable(id="functions")
-        with Vertical(id="stream-box"):
-            yield InvocationStream(id="stream")
+        with Horizontal(id="lower"):
+            with Vertical(id="stream-box"):
+                yield InvocationStream(id="stream")
+            yield FunctionPeek(id="peek", classes="box")  # shown on wide, tall terminals only
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -54,6 +58,10 @@ class MainScreen(Screen[None]):
         self.query_one(FleetHeader).refresh_from(snapshot, status)
         self.query_one("#functions", FunctionsTable).refresh_from(snapshot)
         self.query_one("#stream", InvocationStream).refresh_from(snapshot.recent)
+        peek = self.query_one("#peek", FunctionPeek)
+        if peek.display:
+            peek.refresh_from(snapshot, self.query_one("#functions", FunctionsTable).selected_function,
+                              self.app.activity)  # type: ignore[attr-defined]
 
     def _update_titles(self) -> None:
         table = self.query_one("#functions", FunctionsTable)
@@ -107,12 +115,10 @@ class MainScreen(Screen[None]):
                 event.input.display = False
             self.query_one("#functions", FunctionsTable).focus()
 
-    def on_key(self, event: object) -> None:
+    def on_key(self, event: Key) -> None:
         # Esc inside the filter box clears it and gives the keys back to the tables.
-        key = getattr(event, "key", None)
-        box = self.query_one("#filter", Input)
-        if key == "escape" and self.focused is box:
-            getattr(event, "stop")()
+        if event.key == "escape" and self.focused is self.query_one("#filter", Input):
+            event.stop()
             self.action_clear_filter()
 
     def action_clear_filter(self) -> None:

@@ -21,6 +21,8 @@ STATE_STYLES = {"ALARM": "bold white on red", "OK": "green", "INSUFFICIENT_DATA"
 def _ms(value: float | None) -> str:
     if value is None:
         return "-"
+    if value < 1:
+        return f"{value:.2f} ms"
     return f"{value:.1f} ms" if value < 1000 else f"{value / 1000:.2f} s"
 
 

@@ -75,7 +75,7 @@ class FunctionsTable(DataTable):
         self.filter_text = ""
         self.sort_index = 0
         self.sort_reverse = False
-        self._column_keys: list[str] = []
+        self._layout: list[tuple[str, int]] = []
         self._order: list[str] = []
         self._cells: dict[str, dict[str, Text]] = {}
         self._last: FleetSnapshot | None = None
@@ -95,7 +95,7 @@ class FunctionsTable(DataTable):
 
     @property
     def sort_label(self) -> str:
-        key, label, descending = SORTS[self.sort_index]
+        _, label, descending = SORTS[self.sort_index]
         arrow = "▲" if descending == self.sort_reverse else "▼"
         return f"{label} {arrow}"
 
@@ -136,12 +136,13 @@ class FunctionsTable(DataTable):
         functions = [f for f in snapshot.functions if self.filter_text in f.name.lower()]
         functions = self._sorted(functions, snapshot)
         order = [f.name for f in functions]
-        name_width = min(24, max([8] + [len(f.name) + 2 for f in snapshot.functions]))
-        available = max(40, self.size.width - 2 if self.size.width else 80)
+        name_width = min(24, max([8] + [len(f.name) + 1 for f in snapshot.functions]))
+        available = max(40, self.size.width - 1 if self.size.width else 80)
         columns = fit_columns(_columns(name_width, snapshot.extras), available)
         keys = [c.key for c in columns]
+        layout = [(c.key, c.width) for c in columns]
         rows = {f.name: self._row(f, snapshot) for f in functions}
-        if self._needs_rebuild or keys != self._column_keys or order != self._order:
+        if self._needs_rebuild or layout != self._layout or order != self._order:
             self._rebuild(columns, order, rows)
             return
         for name in order:
@@ -168,7 +169,7 @@ class FunctionsTable(DataTable):
         keys = [c.key for c in columns]
         for name in order:
             self.add_row(*(rows[name][k] for k in keys), key=name)
-        self._column_keys = keys
+        self._layout = [(c.key, c.width) for c in columns]
         self._order = order
         self._cells = rows
         self._needs_rebuild = False

@@ -60,7 +60,7 @@ class InvocationStream(DataTable):
         self.filter_text = ""
         self._records: list[InvocationRecord] = []
         self._shown_ids: list[str] = []
-        self._column_keys: list[str] = []
+        self._layout: list[tuple[str, int]] = []
         self._following = True
 
     @property
@@ -121,15 +121,20 @@ class InvocationStream(DataTable):
         name_width = min(20, max([8] + [len(r.function) for r in records]))
         long_ids = width >= 120
         columns = fit_columns(_columns(name_width, long_ids), max(40, width))
+        # The error message takes whatever room is left on a wide terminal.
+        spare = width - sum(c.width + 2 for c in columns)
+        if all(c.key != "error" for c in columns) and spare >= 22:
+            columns.append(Column("error", "ERROR", spare - 2, 5))
         keys = [c.key for c in columns]
-        if not force and ids == self._shown_ids and keys == self._column_keys:
+        layout = [(c.key, c.width) for c in columns]
+        if not force and ids == self._shown_ids and layout == self._layout:
             return
         selected = self.selected_request_id
-        self.clear(columns=keys != self._column_keys)
-        if keys != self._column_keys:
+        self.clear(columns=layout != self._layout)
+        if layout != self._layout:
             for column in columns:
                 self.add_column(Text(column.label, justify=column.justify), width=column.width, key=column.key)  # type: ignore[arg-type]
-            self._column_keys = keys
+            self._layout = layout
         for record in records:
             cells = _cells(record, long_ids)
             self.add_row(*(cells[k] for k in keys), key=record.request_id)
@@ -153,5 +158,15 @@ def _cells(record: InvocationRecord, long_ids: bool) -> dict[str, Text]:
         "mem": Text("-" if throttled else f"{record.max_memory_used_mb}", justify="right", style="dim"),
         "trigger": Text(str(record.trigger), style="dim"),
         "ver": Text(record.code_version, style="dim"),
-        "error": Text(f"{record.error_type}: {record.error_message}" if record.error_type else "", style=row_style),
+        "error": Text(_error_text(record), style=row_style),
     }
+
+
+def _error_text(record: InvocationRecord) -> str:
+    if not record.error_type:
+        return ""
+    message = record.error_message or ""
+    # Lambda's timeout message starts with the request id, which the row already shows.
+    if message.startswith("RequestId: ") and " Error: " in message:
+        message = message.split(" Error: ", 1)[1]
+    return f"{record.error_type}: {message}"

@@ -1,7 +1,7 @@
-"""One invocation's phases on a time line: queue/dispatch, init (cold starts), invoke.
+"""One invocation's phases on a time line: dispatch, init (cold starts), invoke, finish.
 
-    accepted ─ init 212.4ms ────────┬─ invoke 3.1ms ┬─ total 218.0ms
-    ░░░░░████████████████████████████▓▓▓▓
+    ░░░████████████████████████████▓▓▓▓▓▓▓▓░
+    ■ dispatch 4.6ms  ■ init 212.4ms  ■ invoke 3.1ms  ■ finish 0.9ms  total 221.0ms
 
 Built from the record's own timestamps: `started_at` (accepted by the fleet),
 `init_started_at` / `invoke_started_at` / `invoke_ended_at` (the worker's
@@ -69,7 +69,7 @@ class TimingBar(Static):
             used += cells
             bar.append("█" * cells, style=PHASE_STYLES[name])
         legend = Text()
-        labels = {"dispatch": "dispatch", "init": "init", "invoke": "invoke", "after": "report"}
+        labels = {"dispatch": "dispatch", "init": "init", "invoke": "invoke", "after": "finish"}
         for name, value in parts:
             legend.append("■ ", style=PHASE_STYLES[name])
             legend.append(f"{labels[name]} {ms(value)}   ")
