@@ -240,13 +240,18 @@ def _memory_kb() -> tuple[int, int]:
     """
     global _statm
     pid = os.getpid()
-    try:
-        if _statm is None or _statm[0] != pid:
-            _statm = (pid, os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC))
-        rss_kb = int(os.pread(_statm[1], 256, 0).split()[1]) * _PAGE_SIZE // 1024
-    except OSError:  # user code closed our fd: reopen next time
-        _statm = None
-        rss_kb = 0
+    rss_kb = 0
+    for _attempt in range(2):
+        try:
+            if _statm is None or _statm[0] != pid:
+                _statm = (pid, os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC))
+            fields = os.pread(_statm[1], 256, 0).split()
+            if len(fields) == 7:  # statm's shape; anything else means user code closed our fd and reused its number
+                rss_kb = int(fields[1]) * _PAGE_SIZE // 1024
+                break
+        except (OSError, ValueError):
+            pass
+        _statm = None  # reopen (the old number is no longer ours to close)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss_kb, max(rss_kb, peak_kb)
 

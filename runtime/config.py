@@ -119,7 +119,15 @@ def load_config(path: Path | str | None = None) -> FleetConfig:
     else:
         config = _LambdatopFile(config_path, document).load()
     _check_store_and_async(config)
+    _check_reload(config)
     return config
+
+
+def _check_reload(config: FleetConfig) -> None:
+    """The `reload:` section, checked at load time: a typo is a config error, whether at start or on a live reload."""
+    from lambdatop.runtime.reload_settings import ReloadSettings
+
+    ReloadSettings.from_config(config)
 
 
 def _check_store_and_async(config: FleetConfig) -> None:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from lambdatop.runtime import emf
 from lambdatop.runtime.alarms import AlarmSet, AlarmState, default_definitions, parse_rules
 from lambdatop.runtime.bus import FleetEvent, Subscription
+from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.metrics import FLEET, MetricsRegistry
 from lambdatop.runtime.records import InvocationResult
 from lambdatop.runtime.tracing import Trace, TraceIndex, flatten
@@ -53,6 +54,7 @@ class ObservabilityService:
         self._persisted: dict[str, list[tuple[str, str]]] = {}  # trace id -> [(segment id, request id)] stored
         self._known_functions: set[str] = set()
         self._defaults: bool = True
+        self._section: Any = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -62,6 +64,7 @@ class ObservabilityService:
         where = str(fleet.config.path)
         self.alarms = AlarmSet(parse_rules(section, fleet.functions, where))
         self._defaults = not (isinstance(section, dict) and section.get("defaults") is False)
+        self._section = section
         self._known_functions = set(fleet.functions)
         await self.daemon.start()
         fleet.worker_environment.update(self.daemon.environment())
@@ -163,9 +166,13 @@ class ObservabilityService:
                 series.gauge("AsyncEventAge", float(age) * 1000.0, second)  # ms, as Lambda's AsyncEventAge
 
     def _sync_functions(self) -> None:
-        """Functions added or removed by a reload get (or lose) their default alarms."""
+        """A reload: a changed `alarms:` section is re-read; added or removed functions get (or lose) their defaults."""
         if self.fleet is None:
             return
+        section = self.fleet.config.sections.get("alarms")
+        if section != self._section:
+            self._section = section
+            self._reload_alarms(section)
         current = set(self.fleet.functions)
         if current == self._known_functions:
             return
@@ -176,6 +183,28 @@ class ObservabilityService:
                 if definition.name not in self.alarms.alarms:
                     self.alarms.add(definition)
         self._known_functions = current
+
+    def _reload_alarms(self, section: Any) -> None:
+        """New definitions from a reloaded config; alarms that keep their name keep their state and history."""
+        assert self.fleet is not None
+        try:
+            definitions = parse_rules(section, self.fleet.functions, str(self.fleet.config.path))
+        except ConfigError as exc:
+            self.fleet.bus.publish(FleetEvent("error", f"alarms not reloaded: {exc}", time.time()))
+            return
+        old = self.alarms.alarms
+        fresh = AlarmSet(())
+        for definition in definitions:
+            fresh.add(definition)
+            previous = old.get(definition.name)
+            if previous is not None and previous.definition == definition:
+                fresh.alarms[definition.name] = previous
+        fresh.transitions = self.alarms.transitions
+        self.alarms = fresh
+        self._defaults = not (isinstance(section, dict) and section.get("defaults") is False)
+        self._known_functions = set(self.fleet.functions)
+        self.fleet.snapshot_providers["alarms"] = self.alarms.snapshot
+        self.fleet.bus.publish(FleetEvent("reload", f"alarms reloaded: {len(definitions)} defined", time.time()))
 
     # -- traces -----------------------------------------------------------------------------
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import difflib
 import enum
 import json
 import re
@@ -44,8 +43,8 @@ from lambdatop.runtime.environment import EnvironmentFailed, Failure, InitOutcom
 from lambdatop.runtime.errors import ConfigError, FleetStopped
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationResult, InvocationStatus
+from lambdatop.runtime.reload_settings import ReloadSettings
 
-DEFAULT_DEBOUNCE_MS = 100
 WATCH_STEP_MS = 20  # watchfiles hands over a batch after this much quiet; our own debounce runs on top
 MAX_BATCH_WINDOW_S = 1.0  # a stream of writes (a git checkout) still reloads at least this often
 STOP_TIMEOUT_S = 5.0
@@ -58,61 +57,6 @@ ENVIRONMENT_FIELDS = ("handler", "code_dir", "runtime", "memory_size", "timeout"
 # Read by the trigger services when they start: a change is kept in the config, applied on restart.
 RESTART_FIELDS = frozenset({"events"})
 _TRACEBACK_LOCATION = re.compile(r'File "(?P<file>[^"]+)",? [Ll]ine (?P<line>\d+)')
-
-
-# -- settings ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ReloadSettings:
-    """The `reload:` section of lambdatop.yaml."""
-
-    enabled: bool = True
-    debounce_ms: int = DEFAULT_DEBOUNCE_MS  # quiet time after the last change before reloading
-    poll: bool = False  # poll instead of inotify (network or container mounts that send no events)
-    ignore: tuple[str, ...] = ()  # glob patterns of files that are not code ("*.log", "data/*")
-
-    @classmethod
-    def from_config(cls, config: FleetConfig) -> ReloadSettings:
-        """Read and validate the section; errors name the file, key and line."""
-        section = config.sections.get("reload")
-        if section is None:
-            return cls()
-        where = str(config.path)
-        if not isinstance(section, dict):
-            raise ConfigError(f"must be a mapping, got {type(section).__name__}", path=where, key="reload")
-
-        def line(key: str) -> int | None:
-            return section.line_of(key) if hasattr(section, "line_of") else None
-
-        def fail(key: str, message: str) -> ConfigError:
-            return ConfigError(message, path=where, line=line(key), key=f"reload.{key}")
-
-        known = {f.name for f in dataclasses.fields(cls)} | {"debounce"}
-        for key in section:
-            if key not in known:
-                hint = difflib.get_close_matches(str(key), sorted(known), n=1)
-                raise fail(str(key), "unknown key in reload" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
-        values: dict[str, Any] = {}
-        for key in ("enabled", "poll"):
-            if key in section:
-                if not isinstance(section[key], bool):
-                    raise fail(key, f"must be true or false, got {section[key]!r}")
-                values[key] = section[key]
-        for key in ("debounce_ms", "debounce"):
-            if key in section:
-                value = section[key]
-                if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 60_000:
-                    raise fail(key, f"must be a whole number of milliseconds from 0 to 60000, got {value!r}")
-                values["debounce_ms"] = value
-        if "ignore" in section:
-            patterns = section["ignore"]
-            if isinstance(patterns, str):
-                patterns = [patterns]
-            if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
-                raise fail("ignore", "must be a list of glob patterns")
-            values["ignore"] = tuple(patterns)
-        return cls(**values)
 
 
 # -- state ---------------------------------------------------------------------------
@@ -449,7 +393,6 @@ class ReloadService:
         try:
             config = await asyncio.to_thread(load_config, path)
             settings = self._settings_override or ReloadSettings.from_config(config)
-            _check_async_settings(config)
         except ConfigError as error:
             self.config_error, self.config_error_at = error, time.time()
             self._publish("config_error", f"{error} — the last good config keeps running", function=error.function, detail={
@@ -644,16 +587,6 @@ class ReloadService:
         if kind == "reload":
             self.reloads += 1
         self.fleet.bus.publish(FleetEvent(kind, message, time.time(), function, detail or {}))
-
-
-def _check_async_settings(config: FleetConfig) -> None:
-    """Async settings are read when an event is queued; check them now so a bad value is refused at save."""
-    try:
-        from lambdatop.runtime.destinations import AsyncSettings
-    except ImportError:  # the async capability is not installed
-        return
-    for function in config.functions.values():
-        AsyncSettings.of(function)
 
 
 def _config_changes(old: FunctionConfig, new: FunctionConfig) -> dict[str, tuple[Any, Any]]:

@@ -564,6 +564,7 @@ class Store(StoreReader):
         self.feeds: list[Callable[[], None]] = []
         self._pending_traces: dict[str, str] = {}  # segment or request id -> trace JSON that arrived before its row
         self._count = 0
+        self._commits = 0
         self._writer_conn = connect(self.path)
         # The writer touches the table and its five indexes on every batch: keep them in memory.
         self._writer_conn.execute("PRAGMA cache_size=-32000")
@@ -746,6 +747,13 @@ class Store(StoreReader):
 
     def _prune(self, conn: sqlite3.Connection) -> None:
         """Keep the newest `retention` invocations. Cost is proportional to the excess, not the table."""
+        self._commits += 1
+        if self._commits % 500 == 0:
+            # Now and then, the same bound for local queue messages and dead letters already redriven.
+            keep = self.settings.retention
+            conn.execute("DELETE FROM messages WHERE id <= (SELECT MAX(id) FROM messages) - ?", (keep,))
+            conn.execute("DELETE FROM dead_letters WHERE redriven_at IS NOT NULL AND id <= (SELECT MAX(id) FROM dead_letters) - ?",
+                         (keep,))
         excess = self._count - self.settings.retention
         if excess <= 0:
             return

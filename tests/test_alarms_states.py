@@ -140,3 +140,30 @@ async def test_alarm_goes_to_alarm_after_the_configured_datapoints_and_back_to_o
         notices = [e for e in events.drain() if isinstance(e, FleetEvent) and e.kind == "alarm"]
         assert [e.detail["new"] for e in notices][-2:] == ["ALARM", "OK"]
         assert all(e.function == "flaky" for e in notices)
+
+
+async def test_a_reloaded_alarms_section_takes_effect_and_keeps_unchanged_alarms(make_project: Callable[..., Any]) -> None:
+    from lambdatop.runtime.config import load_config
+
+    config = make_project({"flaky": FLAKY}, "functions:\n  flaky: {handler: app.handler, code: flaky}\n")
+    fleet = Fleet(config)
+    obs = ObservabilityService()
+    fleet.add_service(obs)
+    events = fleet.subscribe("test-reload")
+    async with fleet:
+        obs.tick(time.time())
+        kept = obs.alarms.alarms["flaky-Errors"]
+        assert kept.state is AlarmState.OK and set(obs.alarms.alarms) == {"flaky-Errors", "flaky-Throttles"}
+        config.write_text(config.read_text() + "alarms:\n  rules:\n    - {name: slow, function: flaky, metric: Duration, statistic: p99, threshold: 100}\n")
+        fleet.replace_config(load_config(config))
+        obs.tick(time.time())
+        assert set(obs.alarms.alarms) == {"flaky-Errors", "flaky-Throttles", "slow"}
+        assert obs.alarms.alarms["flaky-Errors"] is kept  # same definition: same alarm, same history
+        # A broken section is reported and the alarms in force stay.
+        config.write_text(config.read_text().replace("threshold: 100", "threshold: high"))
+        fleet.replace_config(load_config(config))
+        obs.tick(time.time())
+        assert "slow" in obs.alarms.alarms
+        await asyncio.sleep(0.2)
+        errors = [e.message for e in events.drain() if isinstance(e, FleetEvent) and e.kind == "error"]
+        assert any("alarms not reloaded" in m and "threshold is required and must be a number" in m for m in errors)

@@ -16,10 +16,10 @@ import uuid
 from pathlib import Path
 
 import psutil
-
 from lambdatop.runtime.fleet import Fleet
-from tests.conftest import zygote_processes_anywhere
 from lambdatop.tui.bench.runner import SCENARIOS
+
+from tests.conftest import zygote_processes_anywhere
 
 LAMBDATOP = Path(sys.executable).parent / "lambdatop"
 
@@ -41,7 +41,7 @@ def test_quick_bench_measures_every_scenario_and_leaves_no_process(tmp_path: Pat
     marker = f"lambdatop-bench-test-{uuid.uuid4().hex}"
     out = tmp_path / "bench.json"
     done = subprocess.run(
-        [str(LAMBDATOP), "bench", "--quick", "--json", str(out)], capture_output=True, text=True, timeout=240, cwd=tmp_path,
+        [str(LAMBDATOP), "bench", "--quick", "--json", str(out)], capture_output=True, text=True, timeout=240, cwd=tmp_path, check=False,
         env={**os.environ, "LAMBDATOP_TEST_MARKER": marker},
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -88,7 +88,7 @@ def test_only_runs_the_named_scenarios_with_their_baselines(tmp_path: Path) -> N
     out = tmp_path / "bench.json"
     done = subprocess.run(
         [str(LAMBDATOP), "bench", "--quick", "--only", "warm", "--json", str(out)],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(out.read_text())
@@ -96,6 +96,6 @@ def test_only_runs_the_named_scenarios_with_their_baselines(tmp_path: Path) -> N
 
 
 def test_unknown_scenario_is_a_usage_error(tmp_path: Path) -> None:
-    done = subprocess.run([str(LAMBDATOP), "bench", "--only", "nosuch"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    done = subprocess.run([str(LAMBDATOP), "bench", "--only", "nosuch"], capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False)
     assert done.returncode == 2
     assert "invalid choice: 'nosuch'" in done.stderr

@@ -66,12 +66,11 @@ def stream(app: LambdatopApp) -> InvocationStream:
 
 
 def cell(table: FunctionsTable, function: str, column: str) -> str:
-    return str(table.get_cell(function, column))
+    return table.cell(function, column).strip()
 
 
 def stream_rows(table: InvocationStream) -> list[dict[str, str]]:
-    keys = [str(column.key.value) for column in table.columns.values()]
-    return [dict(zip(keys, (str(c) for c in table.get_row(row_key)))) for row_key in table.rows]
+    return [{key: value.strip() for key, value in row.items()} for row in table.row_cells()]
 
 
 async def quit_and_check(pilot: Pilot) -> None:
@@ -210,7 +209,7 @@ async def test_r_reinvokes_the_selected_invocation_and_K_kills_a_worker() -> Non
         await wait_for(pilot, lambda: stream(app).row_count == 1)
         stream(app).focus()
         await pilot.press("r")
-        await wait_for(pilot, lambda: functions_table(app).get_cell("hello", "total").plain == "2")
+        await wait_for(pilot, lambda: cell(functions_table(app), "hello", "total") == "2")
         requests = [json.loads(r.request) for r in app.activity.results.values()]
         assert requests == [{"name": "again"}, {"name": "again"}]
         pid = next(iter(app.fleet.pools["hello"].envs.values())).pid
@@ -218,7 +217,7 @@ async def test_r_reinvokes_the_selected_invocation_and_K_kills_a_worker() -> Non
         await pilot.press("K")
         await wait_for(pilot, lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
         await pilot.press("i")  # the fleet recovers: a new, cold environment
-        await wait_for(pilot, lambda: functions_table(app).get_cell("hello", "total").plain == "3")
+        await wait_for(pilot, lambda: cell(functions_table(app), "hello", "total") == "3")
         assert app.activity.latest_result("hello").record.cold_start  # type: ignore[union-attr]
         await quit_and_check(pilot)
 

@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import textwrap
 from pathlib import Path
+from typing import Self
 
 APP_SOURCE = '''\
 """No-op handlers for `lambdatop bench` (generated)."""
@@ -76,7 +77,7 @@ class BenchProject:
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def __enter__(self) -> BenchProject:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

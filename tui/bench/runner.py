@@ -15,10 +15,9 @@ import platform
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psutil
-
 from lambdatop.tui.bench.project import BenchProject
 from lambdatop.tui.bench.results import BenchReport, Figure
 
@@ -101,7 +100,7 @@ async def run_bench(
     """Run the selected scenario groups (baselines always) and return the report."""
     selected = [name for name in SCENARIOS if name == "baselines" or not only or name in only]
     report = BenchReport(
-        started_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), machine=machine(), command=command,
+        started_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), machine=machine(), command=command,
         quick=quick, scenarios=selected,
     )
     begin = time.perf_counter()

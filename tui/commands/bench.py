@@ -18,12 +18,11 @@ import json
 import shlex
 import sys
 
-from rich.console import Console
-from rich.table import Table
-
 from lambdatop.tui.bench.results import BenchReport, Figure
 from lambdatop.tui.bench.runner import SCENARIOS, run_bench
 from lambdatop.tui.cli import EXIT_FUNCTION_ERROR, EXIT_INTERRUPTED, EXIT_OK
+from rich.console import Console
+from rich.table import Table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

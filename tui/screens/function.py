@@ -258,6 +258,8 @@ class FunctionScreen(Screen[None]):
             text.append(f"depth {queue.get('queue_depth', 0)}, DLQ {queue.get('dlq', 0)}")
             if queue.get("oldest_age_s") is not None:
                 text.append(f", oldest {age(queue['oldest_age_s'])}")
+            if queue.get("next_retry_at") is not None:
+                text.append(f", next retry in {max(0.0, queue['next_retry_at'] - snapshot.at):.1f}s", style="yellow")
             text.append("\n")
         versions = ((snapshot.extras.get("reload") or {}).get(f.name) or {}).get("versions") or []
         if versions:

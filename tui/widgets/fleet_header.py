@@ -20,10 +20,19 @@ class FleetHeader(Static):
         super().__init__("", **kwargs)  # type: ignore[arg-type]
         self.source = source
         self.status = "starting…"
+        self._shown: Text | None = None
+        self._lines = -1
 
     def refresh_from(self, snapshot: FleetSnapshot | None, status: str = "") -> None:
         self.status = status
-        self.update(self.render_header(snapshot))
+        text = self.render_header(snapshot)
+        if text == self._shown:
+            return
+        lines = text.plain.count("\n")
+        # A layout pass costs far more than the paint: only when the header grows or shrinks.
+        self.update(text, layout=lines != self._lines)
+        self._shown = text
+        self._lines = lines
 
     def render_header(self, snapshot: FleetSnapshot | None) -> Text:
         width = max(40, self.size.width or 80)

@@ -33,18 +33,18 @@ class FunctionPeek(Vertical):
         title = self.query_one("#peek-title", Static)
         body = self.query_one("#peek-body", Static)
         if function is None:
-            title.update(Text("no function selected", style="dim"))
-            body.update("")
+            title.update(Text("no function selected", style="dim"), layout=False)
+            body.update("", layout=False)
             return
         self.border_title = function.name
         head = Text()
         head.append(f"{function.code_version}  {function.handler}  {function.memory_size} MB  {function.timeout}s\n", style="dim")
         head.append(f"in use {function.in_use}/{function.limit}", style="bold")
         head.append(f"   envs {function.busy} busy · {function.idle} idle · {function.initializing} init")
-        title.update(head)
+        title.update(head, layout=False)
         self.query_one("#peek-conc", Sparkline).data = [float(v) for v in function.concurrency_history]
         self.query_one("#peek-conc-label", Static).update(
-            f"concurrency · last 60s · peak {max(function.concurrency_history, default=0)}"
+            f"concurrency · last 60s · peak {max(function.concurrency_history, default=0)}", layout=False
         )
         text = Text(no_wrap=True, overflow="ellipsis")
         if function.envs:
@@ -66,4 +66,4 @@ class FunctionPeek(Vertical):
             for line in lines:
                 style = "cyan" if line.startswith(("START ", "END ", "REPORT ", "INIT_START")) else ""
                 text.append(f" {line}\n", style=style)
-        body.update(text)
+        body.update(text, layout=False)

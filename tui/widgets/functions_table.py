@@ -18,9 +18,10 @@ from textual.widgets.data_table import RowDoesNotExist
 
 from lambdatop.runtime.fleet import FleetSnapshot, FunctionSnapshot
 from lambdatop.tui.widgets.cells import ALARM_LABEL, ALARM_STYLE, ms, pct, rate, sparkline
-from lambdatop.tui.widgets.columns import Column, fit_columns
+from lambdatop.tui.widgets.columns import Column, fit_columns, header_line, join_cells, line_width
 
 SPARK_WIDTH = 20
+ROW = "row"  # the one DataTable column: each row is rendered as one line (see columns.join_cells)
 
 # What `s` cycles through: (column key, label shown in help, descending by default).
 SORTS: list[tuple[str, str, bool]] = [
@@ -115,6 +116,11 @@ class FunctionsTable(DataTable):
         self._needs_rebuild = True
         self._redraw()
 
+    def cell(self, function: str, column: str) -> str:
+        """What one column shows for one function (the plain text), as on screen."""
+        cells = self._cells.get(function, {})
+        return cells[column].plain if column in cells else ""
+
     def select_function(self, name: str) -> None:
         if name in self._order:
             self.move_cursor(row=self._order.index(name), animate=False)
@@ -147,28 +153,22 @@ class FunctionsTable(DataTable):
             return
         for name in order:
             old = self._cells.get(name, {})
-            for key in keys:
-                cell = rows[name][key]
-                if old.get(key) != cell:
-                    try:
-                        self.update_cell(name, key, cell)
-                    except RowDoesNotExist:
-                        self._needs_rebuild = True
+            if any(old.get(key) != rows[name][key] for key in keys):
+                try:
+                    self.update_cell(name, ROW, join_cells(columns, rows[name]))
+                except RowDoesNotExist:
+                    self._needs_rebuild = True
             self._cells[name] = rows[name]
 
     def _rebuild(self, columns: list[Column], order: list[str], rows: dict[str, dict[str, Text]]) -> None:
         selected = self.selected_function
         self.clear(columns=True)
         sort_key = SORTS[self.sort_index][0]
-        for column in columns:
-            label = Text(column.label, justify=column.justify)  # type: ignore[arg-type]
-            if column.key == sort_key:
-                label.append("▼" if SORTS[self.sort_index][2] != self.sort_reverse else "▲", style="bold")
-                label.stylize("bold")
-            self.add_column(label, width=column.width, key=column.key)
-        keys = [c.key for c in columns]
+        arrow = "▼" if SORTS[self.sort_index][2] != self.sort_reverse else "▲"
+        label = header_line(columns, styles={sort_key: "bold"}, marks={sort_key: arrow})
+        self.add_column(label, width=line_width(columns), key=ROW)
         for name in order:
-            self.add_row(*(rows[name][k] for k in keys), key=name)
+            self.add_row(join_cells(columns, rows[name]), key=name)
         self._layout = [(c.key, c.width) for c in columns]
         self._order = order
         self._cells = rows

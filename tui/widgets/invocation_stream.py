@@ -19,7 +19,9 @@ from textual.widgets import DataTable
 
 from lambdatop.runtime.records import InvocationRecord, InvocationStatus
 from lambdatop.tui.widgets.cells import clock, ms, start_text, status_text
-from lambdatop.tui.widgets.columns import Column, fit_columns
+from lambdatop.tui.widgets.columns import Column, fit_columns, header_line, join_cells, line_width
+
+ROW = "row"  # one DataTable column: each invocation is rendered as one line (see columns.join_cells)
 
 
 def _columns(name_width: int, long_ids: bool) -> list[Column]:
@@ -61,6 +63,7 @@ class InvocationStream(DataTable):
         self._records: list[InvocationRecord] = []
         self._shown_ids: list[str] = []
         self._layout: list[tuple[str, int]] = []
+        self._row_cells: dict[str, dict[str, Text]] = {}
         self._following = True
 
     @property
@@ -73,6 +76,10 @@ class InvocationStream(DataTable):
     def selected_record(self) -> InvocationRecord | None:
         wanted = self.selected_request_id
         return next((r for r in self._records if r.request_id == wanted), None) if wanted else None
+
+    def row_cells(self) -> list[dict[str, str]]:
+        """The rows as shown, newest first: column key -> plain text."""
+        return [{key: cell.plain for key, cell in self._row_cells[rid].items()} for rid in self._shown_ids]
 
     @property
     def following(self) -> bool:
@@ -115,7 +122,9 @@ class InvocationStream(DataTable):
     def _redraw(self, force: bool = False) -> None:
         if not force and not self._following and self._shown_ids:
             return  # holding still while the user reads
-        records = [r for r in self._records if self._matches(r)]
+        # Rows beyond what fits are not worth building while following (most of a frame's cost).
+        limit = max(10, self.size.height * 2) if self._following else len(self._records)
+        records = [r for r in self._records if self._matches(r)][:limit]
         ids = [r.request_id for r in records]
         width = self.size.width - 2 if self.size.width else 80
         name_width = min(20, max([8] + [len(r.function) for r in records]))
@@ -132,12 +141,13 @@ class InvocationStream(DataTable):
         selected = self.selected_request_id
         self.clear(columns=layout != self._layout)
         if layout != self._layout:
-            for column in columns:
-                self.add_column(Text(column.label, justify=column.justify), width=column.width, key=column.key)  # type: ignore[arg-type]
+            self.add_column(header_line(columns), width=line_width(columns), key=ROW)
             self._layout = layout
+        self._row_cells = {}
         for record in records:
             cells = _cells(record, long_ids)
-            self.add_row(*(cells[k] for k in keys), key=record.request_id)
+            self._row_cells[record.request_id] = cells
+            self.add_row(join_cells(columns, cells), key=record.request_id)
         self._shown_ids = ids
         if not self._following and selected in ids:
             self.move_cursor(row=ids.index(selected), animate=False)
