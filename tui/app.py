@@ -45,7 +45,7 @@ from lambdatop.tui.widgets.cells import STATUS_LABEL, ms
 REFRESH_HZ = 4.0
 STREAM_WINDOW = 100  # invocations the main stream shows (newest first)
 EXIT_STARTUP_FAILED = 2
-FRAME_BUDGET = 0.06  # share of the event loop one frame's own work may take
+FRAME_BUDGET = 0.04  # share of the event loop one frame's own work may take
 MAX_FRAME_INTERVAL_S = 0.5  # never slower than 2 Hz
 NOTIFY_S = 3.0  # short: at 80x24 a toast covers half the stream
 

@@ -78,8 +78,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"lambdatop: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if reader is None:
-        print(f"lambdatop: no history for {function.name} yet (run `lambdatop` or `lambdatop serve` here first)", file=sys.stderr)
-        return EXIT_OK
+        print(f"lambdatop: no history for {function.name} yet: nothing has been recorded in this project "
+              "(run `lambdatop` or `lambdatop serve` here first, or use --follow to wait)", file=sys.stderr)
+        return EXIT_USAGE
     with reader:
         seen: set[int] = set()
         rows = reader.invocations(function=function.name, since=since, request_id=args.request_id, limit=args.limit, payloads=True)
