@@ -43,7 +43,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lambdatop.runtime.errors import ConfigError
-from lambdatop.runtime.metrics import FLEET, STANDARD_METRICS, MetricsRegistry, UnknownStatistic, percentile_of
+from lambdatop.runtime.metrics import (
+    FLEET,
+    STANDARD_METRICS,
+    MetricsRegistry,
+    UnknownStatistic,
+    percentile_of,
+)
 
 EVALUATION_LAG_S = 0.5  # let the last second's records reach the metrics before judging a period
 HISTORY_LIMIT = 200
@@ -233,7 +239,7 @@ class AlarmSet:
         changes: list[tuple[Alarm, Transition]] = []
         for alarm in self.alarms.values():
             d = alarm.definition
-            period_end = int(math.floor((now - EVALUATION_LAG_S) / d.period)) * d.period
+            period_end = math.floor((now - EVALUATION_LAG_S) / d.period) * d.period
             if alarm.last_period_end is not None and period_end <= alarm.last_period_end:
                 continue
             alarm.last_period_end = period_end

@@ -82,10 +82,8 @@ class Stat:
         """One sample; `histogram` also files it in the histogram (`index`, when the caller computed it)."""
         self.count += 1
         self.total += value
-        if value < self.minimum:
-            self.minimum = value
-        if value > self.maximum:
-            self.maximum = value
+        self.minimum = min(self.minimum, value)
+        self.maximum = max(self.maximum, value)
         if histogram:
             if self.histogram is None:
                 self.histogram = {}
@@ -239,7 +237,7 @@ class MetricSeries:
     def window(self, metric: str, start: float, end: float) -> Stat:
         """The samples of `metric` in [start, end) (whole seconds)."""
         merged = Stat()
-        first, last = int(math.floor(start)), int(math.ceil(end))
+        first, last = math.floor(start), math.ceil(end)
         if last - first > len(self.buckets):
             seconds: Iterable[int] = sorted(s for s in self.buckets if first <= s < last)
         else:
@@ -270,7 +268,7 @@ class MetricSeries:
         Whole minutes inside the range come from the per-minute rollups; the ragged edges from seconds.
         """
         out: dict[str, Stat] = {}
-        first, last = int(math.floor(start)), int(math.ceil(end))
+        first, last = math.floor(start), math.ceil(end)
         buckets: list[Bucket] = []
         minute_first, minute_last = -(-first // 60), last // 60  # whole minutes [minute_first, minute_last)
         if minute_last - minute_first >= 2:

@@ -21,7 +21,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from lambdatop.runtime import emf
-from lambdatop.runtime.alarms import AlarmSet, AlarmState, default_definitions, parse_rules
+from lambdatop.runtime.alarms import (
+    AlarmSet,
+    AlarmState,
+    default_definitions,
+    parse_rules,
+)
 from lambdatop.runtime.bus import FleetEvent, Subscription
 from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.metrics import FLEET, MetricsRegistry

@@ -23,8 +23,9 @@ from __future__ import annotations
 import collections
 import hashlib
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from lambdatop.runtime.records import InvocationRecord, InvocationStatus, InvocationType
 
@@ -263,6 +264,7 @@ class TraceIndex:
         self.max_traces = max_traces
         self._traces: collections.OrderedDict[str, Trace] = collections.OrderedDict()
         self._by_request: dict[str, str] = {}
+        self._aliases: dict[str, str] = {}  # a retry's own trace id -> the trace of its request
         self.documents_received = 0
         self.documents_rejected = 0
 
@@ -285,8 +287,11 @@ class TraceIndex:
 
     def add_record(self, record: InvocationRecord, arn: str | None = None, enqueued_at: float | None = None) -> Trace:
         """File a finished invocation (or a throttled attempt) under its trace. O(1)."""
-        # A retried attempt of a request already seen joins that request, whatever trace id it was given.
+        # A retried attempt of a request already seen joins that request, whatever trace id it was given;
+        # its own trace id becomes an alias, so the subsegments its code sent (under that id) follow it.
         trace_id = self._by_request.get(record.request_id) or record.trace_id or f"untraced-{record.request_id}"
+        if record.trace_id and record.trace_id != trace_id:
+            self._alias(record.trace_id, trace_id)
         trace = self._trace(trace_id)
         request = trace.requests.get(record.request_id)
         if request is None:
@@ -296,6 +301,16 @@ class TraceIndex:
         request.enqueued_at = enqueued_at or request.enqueued_at or queued_at(record)
         return trace
 
+    def _alias(self, alias: str, canonical: str) -> None:
+        """Documents filed (or to be filed) under `alias` belong to the trace `canonical`."""
+        self._aliases[alias] = canonical
+        if len(self._aliases) > self.max_traces:
+            self._aliases.pop(next(iter(self._aliases)))
+        stray = self._traces.pop(alias, None)
+        if stray is not None:
+            target = self._trace(canonical)
+            target.documents.update(stray.documents)
+
     def add_document(self, doc: dict[str, Any]) -> Trace | None:
         """File a segment or subsegment document from the daemon; returns its trace, or None if unusable."""
         trace_id = doc.get("trace_id")
@@ -304,7 +319,7 @@ class TraceIndex:
             self.documents_rejected += 1
             return None
         self.documents_received += 1
-        trace = self._trace(trace_id)
+        trace = self._trace(self._aliases.get(trace_id, trace_id))
         trace.documents[doc_id] = doc
         return trace
 

@@ -7,13 +7,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from textual.app import App
-from textual.widgets import DataTable
-
 from lambdatop.runtime.alarms import AlarmState
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.observability import ObservabilityService
 from lambdatop.tui.screens.alarms import AlarmsScreen
+from textual.app import App
+from textual.widgets import DataTable
 
 FLAKY = """
 def handler(event, context):

@@ -8,8 +8,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-from lambdatop.runtime.alarms import AlarmDefinition, AlarmSet, AlarmState, Comparison, MissingData, parse_rules
+from lambdatop.runtime.alarms import (
+    AlarmDefinition,
+    AlarmSet,
+    AlarmState,
+    Comparison,
+    MissingData,
+    parse_rules,
+)
 from lambdatop.runtime.bus import FleetEvent
 from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.fleet import Fleet

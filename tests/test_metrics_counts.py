@@ -11,7 +11,12 @@ from typing import Any
 from lambdatop.runtime.cost import GB_SECOND_PRICE_USD, REQUEST_PRICE_USD
 from lambdatop.runtime.errors import Throttled
 from lambdatop.runtime.fleet import Fleet
-from lambdatop.runtime.metrics import FLEET, MetricSeries, histogram_bounds, histogram_index
+from lambdatop.runtime.metrics import (
+    FLEET,
+    MetricSeries,
+    histogram_bounds,
+    histogram_index,
+)
 from lambdatop.runtime.observability import ObservabilityService
 from lambdatop.runtime.records import InvocationRecord, InvocationStatus
 

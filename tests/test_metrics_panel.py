@@ -7,14 +7,13 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from rich.console import Console
-from textual.app import App, ComposeResult
-from textual.widgets import DataTable, Input, Static
-
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.observability import ObservabilityService
 from lambdatop.tui.screens.log_search import LogEntry, LogSearchScreen
 from lambdatop.tui.widgets.function_metrics import FunctionMetrics, render_function
+from rich.console import Console
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable, Input, Static
 
 EMF = """
 import json, time

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.observability import find
 from lambdatop.runtime.services import ServiceOptions, attach_standard_services

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
 from lambdatop.runtime.errors import Throttled
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.observability import ObservabilityService
@@ -77,6 +76,9 @@ def test_async_retries_are_attempts_of_one_request_and_the_index_is_bounded() ->
     second = attempt("req-1", InvocationStatus.ERROR, 101.0, "1111111111111111")
     third = attempt("req-1", InvocationStatus.SUCCESS, 103.0, "2222222222222222")
     third.trace_id = "1-00000000-" + "b" * 24  # a retry that got a fresh trace id still joins its request
+    # Subsegments stream while the handler runs, before its record is filed: they wait under their own trace id.
+    index.add_document({"type": "subsegment", "id": "4444444444444444", "name": "early", "trace_id": third.trace_id,
+                        "parent_id": "2222222222222222", "start_time": 103.0025, "end_time": 103.0026})
     for record in (first, second, third):
         index.add_record(record, enqueued_at=99.5)
     trace = index.for_request("req-1")
@@ -88,6 +90,12 @@ def test_async_retries_are_attempts_of_one_request_and_the_index_is_bounded() ->
     assert (dwell["start_time"], dwell["end_time"]) == (99.5, 100.0)
     assert service["subsegments"][1]["throttle"] is True and service["subsegments"][2]["fault"] is True
     assert [d["id"] for d in docs if d.get("origin") == FUNCTION_ORIGIN] == ["1111111111111111", "2222222222222222"]
+    # The third attempt's code traced under its own trace id: its subsegment still lands under its segment.
+    index.add_document({"type": "subsegment", "id": "3333333333333333", "name": "work", "trace_id": third.trace_id,
+                        "parent_id": "2222222222222222", "start_time": 103.003, "end_time": 103.004})
+    function = next(d for d in trace.segment_documents() if d.get("id") == "2222222222222222")
+    assert [s["name"] for s in function["subsegments"]][-2:] == ["early", "work"]
+    assert index.get(third.trace_id) is None
     for n in range(5):
         other = attempt(f"other-{n}", InvocationStatus.SUCCESS, 200.0 + n, f"{n:016x}")
         other.trace_id = f"1-00000000-{n:024x}"

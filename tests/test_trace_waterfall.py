@@ -8,13 +8,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from textual.app import App, ComposeResult
-from textual.widgets import DataTable, Static
-
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.observability import ObservabilityService
 from lambdatop.runtime.tracing import chrome_trace, flatten
 from lambdatop.tui.widgets.waterfall import TraceWaterfall, bar
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable, Static
 
 TRACED = """
 from aws_xray_sdk.core import xray_recorder
@@ -76,7 +75,7 @@ class WaterfallApp(App[None]):
 
 
 async def test_waterfall_draws_bars_to_scale_with_errors_in_red(make_project: Callable[..., Any]) -> None:
-    record, docs = await traced_documents(make_project, fail=True)
+    _, docs = await traced_documents(make_project, fail=True)
     app = WaterfallApp(docs)
     async with app.run_test(size=(140, 40)) as pilot:
         waterfall = app.query_one(TraceWaterfall)
@@ -115,3 +114,31 @@ def test_bars_are_placed_and_sized_to_scale() -> None:
     assert quarter.plain.index("█") == 10 and quarter.plain.count("█") == 10 and len(quarter.plain) == 40
     tiny = bar(0.1, 0.1001, 0.0, 1.0, 40, "cyan")
     assert len(tiny.plain.strip()) == 1  # too short to see still gets a sliver
+
+
+class LiveApp(App[None]):
+    def __init__(self, fleet: Fleet, record: Any) -> None:
+        super().__init__()
+        self.fleet = fleet
+        self.record = record
+
+    def compose(self) -> ComposeResult:
+        yield TraceWaterfall(fleet=self.fleet, record=self.record)
+
+
+async def test_waterfall_finds_the_invocations_trace_in_the_running_fleet(make_project: Callable[..., Any]) -> None:
+    """How the invocation screen mounts it: TraceWaterfall(fleet=..., record=...); late subsegments appear by polling."""
+    config = make_project({"fn": TRACED}, "functions:\n  fn: {handler: app.handler, code: fn, tracing: Active, timeout: 5}\n")
+    fleet = Fleet(config)
+    fleet.add_service(ObservabilityService())
+    async with fleet:
+        result = await fleet.invoke("fn", {"fail": False})
+        app = LiveApp(fleet, result.record)
+        async with app.run_test(size=(140, 30)) as pilot:
+            waterfall = app.query_one(TraceWaterfall)
+            deadline = time.monotonic() + 10
+            while "query" not in [s.name for s in waterfall.spans]:
+                assert time.monotonic() < deadline, [s.name for s in waterfall.spans]
+                await pilot.pause(0.1)
+            assert waterfall.query_one("#wf-table", DataTable).row_count == len(waterfall.spans) == 7
+            assert waterfall.spans[1].id == result.record.segment_id

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.observability import ObservabilityService
 from lambdatop.runtime.tracing import FUNCTION_ORIGIN, SERVICE_ORIGIN, flatten
@@ -82,8 +81,8 @@ async def test_xray_sdk_subsegments_land_under_their_own_invocation(project: Any
         assert first.function_error is None and second.function_error is None
         for result, order in ((first, "A-1"), (second, "B-2")):
             record = result.record
-            docs = await wait_for(lambda: (d := obs.trace_documents(record.request_id))
-                                  and user_subsegments(function_segment(d, record.request_id)) and d)
+            docs = await wait_for(lambda r=record: (d := obs.trace_documents(r.request_id))
+                                  and user_subsegments(function_segment(d, r.request_id)) and d)
             segment = function_segment(docs, record.request_id)
             assert segment["id"] == record.segment_id
             assert segment["trace_id"] == record.trace_id

@@ -1,9 +1,10 @@
 """The functions table: one row per function, refreshed in place from each snapshot.
 
-Rows are keyed by function name. A refresh updates only the cells whose text
-changed; the rows are rebuilt only when the visible set, their order or the
-columns change (filter, sort, resize, a function added by a reload), and the
-cursor stays on the same function across rebuilds.
+Rows are keyed by function name; each row is one DataTable cell holding the
+whole line (see `columns.join_cells`: far cheaper to paint). A refresh
+re-renders only the rows whose text changed; the rows are rebuilt only when
+the visible set, their order or the columns change (filter, sort, resize, a
+function added by a reload), and the cursor stays on the same function.
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ class FunctionsTable(DataTable):
         functions = [f for f in snapshot.functions if self.filter_text in f.name.lower()]
         functions = self._sorted(functions, snapshot)
         order = [f.name for f in functions]
-        name_width = min(24, max([8] + [len(f.name) + 1 for f in snapshot.functions]))
+        name_width = min(24, max([10] + [len(f.name) + 1 for f in snapshot.functions]))
         available = max(40, self.size.width - 1 if self.size.width else 80)
         columns = fit_columns(_columns(name_width, snapshot.extras), available)
         keys = [c.key for c in columns]

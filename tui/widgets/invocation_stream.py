@@ -28,7 +28,7 @@ def _columns(name_width: int, long_ids: bool) -> list[Column]:
     return [
         Column("time", "TIME", 12, 0),
         Column("fn", "FUNCTION", name_width, 0),
-        Column("rid", "REQUEST ID", 36 if long_ids else 8, 0),
+        Column("rid", "REQUEST ID" if long_ids else "REQUEST", 36 if long_ids else 8, 0),
         Column("start", "START", 5, 0),
         Column("dur", "DURATION", 8, 0, "right"),
         Column("status", "STATUS", 9, 0),
@@ -134,7 +134,6 @@ class InvocationStream(DataTable):
         spare = width - sum(c.width + 2 for c in columns)
         if all(c.key != "error" for c in columns) and spare >= 22:
             columns.append(Column("error", "ERROR", spare - 2, 5))
-        keys = [c.key for c in columns]
         layout = [(c.key, c.width) for c in columns]
         if not force and ids == self._shown_ids and layout == self._layout:
             return

@@ -17,13 +17,12 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from lambdatop.runtime.tracing import FUNCTION_ORIGIN, SERVICE_ORIGIN, Span, flatten
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.timer import Timer
 from textual.widgets import DataTable, Static
-
-from lambdatop.runtime.tracing import FUNCTION_ORIGIN, SERVICE_ORIGIN, Span, flatten
 
 if TYPE_CHECKING:
     from lambdatop.runtime.records import InvocationRecord
@@ -54,7 +53,7 @@ def bar(start: float, end: float, origin: float, total: float, width: int, style
     width = max(width, 1)
     scale = width * 8 / total if total > 0 else 0.0
     left = int((start - origin) * scale) if scale else 0
-    right = max(left + 1, int(round((end - origin) * scale))) if scale else width * 8
+    right = max(left + 1, round((end - origin) * scale)) if scale else width * 8
     left, right = max(0, min(left, width * 8 - 1)), max(1, min(right, width * 8))
     text = Text(" " * (left // 8))
     cells = left // 8
@@ -163,7 +162,8 @@ class TraceWaterfall(Vertical):
             if docs:
                 return docs
         store = getattr(self.fleet, "store", None)
-        if store is not None:
+        # The store is read from disk: once when the view opens, once when polling ends, never per poll.
+        if store is not None and (self._polls == 0 or self._polls * POLL_INTERVAL_S >= POLL_FOR_S):
             try:
                 stored = store.get(self.record.request_id)
             except Exception:  # noqa: BLE001 - a store problem shows as "no trace", not a crash
@@ -184,11 +184,9 @@ class TraceWaterfall(Vertical):
 
     def _poll(self) -> None:
         self._polls += 1
-        if self._polls * POLL_INTERVAL_S > POLL_FOR_S:
-            if self._timer is not None:  # the trace has settled: stop asking
-                self._timer.stop()
-            return
         self.reload()
+        if self._polls * POLL_INTERVAL_S >= POLL_FOR_S and self._timer is not None:
+            self._timer.stop()  # the trace has settled: stop asking
 
     # -- drawing ----------------------------------------------------------------------------------
 
