@@ -22,21 +22,7 @@ class ServiceOptions:
 
 def attach_standard_services(fleet: Fleet, options: ServiceOptions) -> None:
     """Attach every standard service to `fleet` (before `fleet.start()`)."""
-    # (Other capabilities: add your blocks above the endpoint's.)
-    # The durable store (records every invocation as one run) and the async queue that lives in it.
-    # First, so everything after can read fleet.store and accepted events resume before requests arrive.
-    attach_store_services(fleet, enabled=options.store, adopt=True)
-    # Observability: X-Ray daemon, traces, metrics, EMF, alarms. After the store (it hands traces to it
-    # and, stopping first, flushes the last ones into it) and before anything that spawns workers.
-    from lambdatop.runtime.observability import ObservabilityService
-
-    fleet.add_service(ObservabilityService())
-    # Hot reload: code versions (v1 + hash, computed at start), file watching, live config changes.
-    # Before the endpoint, so the first request already carries a hashed code version.
-    if options.watch:
-        from lambdatop.runtime.reload import ReloadService
-
-        fleet.add_service(ReloadService())
+    _attach_in_order(fleet, store=options.store, watch=options.watch, adopt=True)
     # The HTTP endpoint (Invoke API, control plane, function URLs). Keep it LAST: services start in
     # order, so it takes requests only once the others (store, async queue) are up, and stops first.
     if options.port is not None:
@@ -45,18 +31,58 @@ def attach_standard_services(fleet: Fleet, options: ServiceOptions) -> None:
         fleet.add_service(LambdaEndpoint(options.host, options.port, allow_remote=options.allow_remote))
 
 
-def attach_store_services(fleet: Fleet, *, enabled: bool = True, adopt: bool = True, command: str | None = None) -> None:
-    """The store and the async queue, as the project's `store:` section says (a `store: {enabled: false}` turns both off).
+def attach_command_services(fleet: Fleet, *, command: str | None = None) -> None:
+    """What a short-lived command (`invoke`, `replay`) runs: recorded and traced like any run.
 
-    `adopt=False` is for short-lived commands (`invoke --async`, `replay`): they
-    deliver their own events and leave the backlog of earlier runs to the
-    dashboard or `lambdatop serve`.
+    No watcher and no endpoint; its async queue delivers only the command's own
+    events and leaves the backlog of earlier runs to the dashboard or `serve`.
     """
-    from lambdatop.runtime.asyncq import AsyncQueue
+    _attach_in_order(fleet, store=True, watch=False, adopt=False, command=command)
+
+
+def _attach_in_order(fleet: Fleet, *, store: bool, watch: bool, adopt: bool, command: str | None = None) -> None:
+    # Order matters: services start in this order and stop in reverse.
+    # 1. The durable store first: everything after it can read fleet.store, and it closes last.
+    attach_store_services(fleet, enabled=store, command=command, queue=False)
+    # 2. Observability (X-Ray daemon, traces, metrics, EMF, alarms): before anything that spawns
+    #    workers, so every worker gets the daemon's address; it stops before the store, so the
+    #    last traces are flushed into it.
+    from lambdatop.runtime.observability import ObservabilityService
+
+    fleet.add_service(ObservabilityService())
+    # 3. Hot reload: code versions (v1 + hash, computed at start), file watching, live config changes.
+    if watch:
+        from lambdatop.runtime.reload import ReloadService
+
+        fleet.add_service(ReloadService())
+    # 4. The async queue: it resumes accepted events of earlier runs, so only once code versions
+    #    and tracing are in place; it stops (and stops delivering) before them.
+    attach_async_queue(fleet, enabled=store, adopt=adopt)
+
+
+def attach_store_services(
+    fleet: Fleet, *, enabled: bool = True, adopt: bool = True, command: str | None = None, queue: bool = True
+) -> None:
+    """The store and (with `queue`) the async queue, as the project's `store:` section says.
+
+    A `store: {enabled: false}` turns both off. `adopt=False` is for short-lived
+    commands (`invoke --async`, `replay`): they deliver their own events and
+    leave the backlog of earlier runs to the dashboard or `lambdatop serve`.
+    """
     from lambdatop.runtime.store import StoreService, StoreSettings
 
     settings = StoreSettings.from_config(fleet.config)
     if not (enabled and settings.enabled):
         return
     fleet.add_service(StoreService(settings, command=command))
-    fleet.add_service(AsyncQueue(adopt=adopt))
+    if queue:
+        attach_async_queue(fleet, enabled=True, adopt=adopt)
+
+
+def attach_async_queue(fleet: Fleet, *, enabled: bool = True, adopt: bool = True) -> None:
+    """The durable async queue; it lives in the store, so only when the store is on."""
+    from lambdatop.runtime.asyncq import AsyncQueue
+    from lambdatop.runtime.store import StoreSettings
+
+    if enabled and StoreSettings.from_config(fleet.config).enabled:
+        fleet.add_service(AsyncQueue(adopt=adopt))

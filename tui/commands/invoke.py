@@ -58,12 +58,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _invoke(args: argparse.Namespace, config: Any, payload: bytes) -> int:
-    from lambdatop.runtime.services import attach_store_services
+    from lambdatop.runtime.services import attach_command_services
 
     fleet = Fleet(config)
-    # Recorded like any run (so `lambdatop replay --request-id` works on it); with --async, only this
-    # command's own event is delivered here: the backlog of earlier runs is left to the dashboard / serve.
-    attach_store_services(fleet, adopt=False)
+    # Recorded and traced like any run (so `lambdatop replay --request-id` and `traces export` work on
+    # it); with --async, only this command's own event is delivered here.
+    attach_command_services(fleet, command="invoke")
     async with fleet:
         if args.asynchronous and fleet.async_queue is not None:
             return await _enqueue(fleet, args, payload)

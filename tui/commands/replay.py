@@ -22,7 +22,7 @@ from pathlib import Path
 
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.replay import RecordedEvent, ReplayError, ReplayOutcome, from_store, read_jsonl, replay
-from lambdatop.runtime.services import attach_store_services
+from lambdatop.runtime.services import attach_command_services
 from lambdatop.runtime.store import StoreError, StoreReader, store_path
 from lambdatop.tui.cli import EXIT_FUNCTION_ERROR, EXIT_OK, EXIT_USAGE, config_option
 from lambdatop.tui.commands.common import UsageError, load_or_exit
@@ -95,7 +95,7 @@ def _run_id(text: str) -> int:
 
 async def _replay(args: argparse.Namespace, config: object, events: list[RecordedEvent]) -> int:
     fleet = Fleet(config)  # type: ignore[arg-type]
-    attach_store_services(fleet, adopt=False)
+    attach_command_services(fleet, command="replay")
     total = len(events)
 
     def show(outcome: ReplayOutcome) -> None:
