@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import json
 import shlex
-import sys
 
 from lambdatop.tui.bench.results import BenchReport, Figure
 from lambdatop.tui.bench.runner import SCENARIOS, run_bench
@@ -42,7 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
-    command = "lambdatop bench" + "".join(f" {shlex.quote(a)}" for a in sys.argv[2:]) if len(sys.argv) > 1 else "lambdatop bench"
+    command = "lambdatop bench" + (" --quick" if args.quick else "") + (
+        " --only " + " ".join(args.only) if args.only else ""
+    ) + (f" --json {shlex.quote(args.json)}" if args.json else "")
 
     def progress(message: str) -> None:
         console.print(f"[dim]bench: {message}[/]", highlight=False)
@@ -51,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
         report = asyncio.run(run_bench(quick=args.quick, only=args.only, command=command, progress=progress))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
-    out = Console(width=max(Console().width, 140))
+    # With `--json -` the JSON owns stdout, so the table goes to stderr.
+    out = Console(width=max(Console().width, 140), stderr=args.json == "-")
     out.print(render(report))
     for number, note in enumerate(notes(report), 1):
         out.print(f"[dim]  [{number}] {note}[/]", highlight=False)
@@ -60,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
         if args.json == "-":
             print(text)
         else:
-            with open(args.json, "w", encoding="utf-8") as out:
-                out.write(text + "\n")
+            with open(args.json, "w", encoding="utf-8") as file:
+                file.write(text + "\n")
     if report.leftover_processes:
         console.print(f"[red]bench: {report.leftover_processes} process(es) were left behind and have been killed[/]")
     failed = [f for f in report.figures if f.error]
