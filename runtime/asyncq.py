@@ -447,7 +447,8 @@ class AsyncQueue:
             return
         try:
             result = await fleet.invoke(event.function, event.payload, invocation_type=InvocationType.EVENT,
-                                        trigger=event.trigger, trace=event.trace, request_id=event.request_id)
+                                        trigger=event.trigger, trace=event.trace, request_id=event.request_id,
+                                        queued_at=event.accepted_at)
         except Throttled as throttle:
             if fleet.gate.limit_for(event.function) == 0:
                 await self._fail(event, settings, Condition.ZERO_RESERVED_CONCURRENCY, None, 429, throttle.code,
@@ -623,10 +624,12 @@ async def deliver_once(
     payload = bytes(payload)
     check_payload(payload)
     rid = request_id or new_request_id()
+    accepted_at = time.time()
 
     async def run() -> None:
         try:
-            await fleet.invoke(function, payload, invocation_type=InvocationType.EVENT, trigger=trigger, trace=trace, request_id=rid)
+            await fleet.invoke(function, payload, invocation_type=InvocationType.EVENT, trigger=trigger, trace=trace,
+                               request_id=rid, queued_at=accepted_at)
         except LambdaServiceError:
             pass  # throttled or stopping: without the store there is no queue to retry from (the record shows it)
 

@@ -87,6 +87,7 @@ class Invoker:
         trace: str | None = None,
         request_id: str | None = None,
         qualifier: str | None = None,
+        queued_at: float | None = None,
     ) -> InvocationResult:
         pool, name_qualifier = self.resolve(name if qualifier is None else f"{name}:{qualifier}")
         limit = ASYNC_PAYLOAD_LIMIT if invocation_type is InvocationType.EVENT else SYNC_PAYLOAD_LIMIT
@@ -109,6 +110,7 @@ class Invoker:
             trace_id=incoming.get("Root") or trace_id(now),
             segment_id=segment_id(),
             parent_id=incoming.get("Parent"),
+            queued_at=queued_at,
         )
         if invocation_type is InvocationType.DRY_RUN:
             record.ended_at = now

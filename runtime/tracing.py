@@ -52,12 +52,8 @@ def _sub_id(segment_id: str, name: str) -> str:
 
 
 def queued_at(record: InvocationRecord) -> float | None:
-    """When an asynchronous event was accepted into the queue, if the record (or the async service) says so."""
-    for name in ("queued_at", "enqueued_at", "accepted_at"):
-        value = getattr(record, name, None)
-        if isinstance(value, (int, float)) and value > 0:
-            return float(value)
-    return None
+    """When an asynchronous event was accepted into the queue (None for synchronous invocations)."""
+    return record.queued_at
 
 
 def _cause(record: InvocationRecord) -> dict[str, Any]:

@@ -101,3 +101,26 @@ def test_async_retries_are_attempts_of_one_request_and_the_index_is_bounded() ->
         other.trace_id = f"1-00000000-{n:024x}"
         index.add_record(other)
     assert len(index) == 3 and index.for_request("req-1") is None  # oldest forgotten first
+
+
+async def test_an_async_event_shows_its_dwell_time_in_the_queue(make_project: Callable[..., Any]) -> None:
+    from lambdatop.runtime.services import attach_command_services
+
+    fleet = Fleet(make_project(SOURCES, CONFIG))
+    attach_command_services(fleet)
+    obs = next(s for s in fleet.services if isinstance(s, ObservabilityService))
+    async with fleet:
+        delivered = fleet.subscribe("delivered")
+        request_id = await fleet.enqueue("sleepy", b'{"s": 0}')
+        record = None
+        for _ in range(100):
+            record = next((r.record for r in await delivered.wait(0.1) if getattr(r, "record", None)
+                           and r.record.request_id == request_id), record)
+            if record is not None:
+                break
+        assert record is not None and record.queued_at is not None and record.queued_at <= record.started_at
+        await asyncio.sleep(0.3)
+        service = by_origin(obs.trace_documents(request_id), SERVICE_ORIGIN)
+        dwell = service["subsegments"][0]
+        assert dwell["name"] == "Dwell Time"
+        assert dwell["start_time"] == record.queued_at and dwell["end_time"] >= dwell["start_time"]
