@@ -27,7 +27,6 @@ import asyncio
 import heapq
 import itertools
 import json
-import os
 import sqlite3
 import time
 from collections import deque
@@ -57,7 +56,7 @@ from lambdatop.runtime.errors import (
 )
 from lambdatop.runtime.identifiers import request_id as new_request_id
 from lambdatop.runtime.records import InvocationResult, InvocationStatus, InvocationType, Trigger
-from lambdatop.runtime.store import Store, StoreError
+from lambdatop.runtime.store import Store, StoreError, process_alive
 
 if TYPE_CHECKING:
     from lambdatop.runtime.fleet import Fleet
@@ -230,7 +229,7 @@ class AsyncQueue:
         def adopt(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
             mine_or_live = [run_id] + [
                 row[0] for row in conn.execute("SELECT id, pid FROM runs WHERE ended_at IS NULL AND id != ?", (run_id,))
-                if _run_alive(row[1])
+                if process_alive(row[1])
             ]
             marks = ",".join("?" * len(mine_or_live))
             rows = conn.execute(
@@ -599,18 +598,6 @@ class AsyncQueue:
             self._schedule(follow_up, now)
 
 
-def _run_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 async def deliver_once(

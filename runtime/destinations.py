@@ -11,13 +11,13 @@ store named after the SQS/SNS/EventBridge/S3 target (`my-dlq` for
 from __future__ import annotations
 
 import difflib
-import json
 import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lambdatop.runtime.records import payload_value
 from lambdatop.runtime.config import FunctionConfig
 from lambdatop.runtime.errors import ConfigError
 
@@ -171,14 +171,6 @@ def _iso(now: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
 
 
-def _json_value(data: bytes | None) -> Any:
-    if not data:
-        return None
-    try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        return data.decode("utf-8", "replace")
-
 
 def invocation_record(
     *,
@@ -202,14 +194,14 @@ def invocation_record(
             "condition": condition,
             "approximateInvokeCount": approximate_invoke_count,
         },
-        "requestPayload": _json_value(request_payload),
+        "requestPayload": payload_value(request_payload),
     }
     if condition != Condition.ZERO_RESERVED_CONCURRENCY and response_payload is not None:
         context: dict[str, Any] = {"statusCode": 200, "executedVersion": executed_version}
         if function_error:
             context["functionError"] = function_error
         record["responseContext"] = context
-        record["responsePayload"] = _json_value(response_payload)
+        record["responsePayload"] = payload_value(response_payload)
     return record
 
 

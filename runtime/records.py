@@ -89,6 +89,16 @@ class InvocationRecord:
         return json.dumps(self.to_dict())
 
 
+def payload_value(data: bytes | None) -> Any:
+    """A request or response payload as JSON data, or as text when it is not JSON (None when empty)."""
+    if not data:
+        return None
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return data.decode("utf-8", "replace")
+
+
 @dataclass(slots=True)
 class InvocationResult:
     """A finished invocation: its record, what went in, what came out, and its log."""

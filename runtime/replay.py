@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from lambdatop.runtime.destinations import DESTINATION_TRIGGER
 from lambdatop.runtime.errors import LambdaServiceError, Throttled
-from lambdatop.runtime.records import InvocationResult, InvocationStatus, InvocationType, Trigger
+from lambdatop.runtime.records import InvocationResult, InvocationStatus, InvocationType, Trigger, payload_value
 
 if TYPE_CHECKING:
     from lambdatop.runtime.fleet import Fleet
@@ -49,7 +49,7 @@ class Expected:
     response: bytes | None
 
     def to_json(self) -> dict[str, Any]:
-        return {"status": self.status, "error_type": self.error_type, "response": _payload_json(self.response)}
+        return {"status": self.status, "error_type": self.error_type, "response": payload_value(self.response)}
 
 
 @dataclass(slots=True)
@@ -113,14 +113,6 @@ class RecordedEvent:
             expected=Expected(str(last.record.status), last.record.error_type, last.response),
         )
 
-
-def _payload_json(data: bytes | None) -> Any:
-    if not data:
-        return None
-    try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        return data.decode("utf-8", "replace")
 
 
 # -- where event sets come from -------------------------------------------------------------
@@ -273,8 +265,8 @@ def differences(outcome: ReplayOutcome, ignore_keys: frozenset[str] = frozenset(
         found.append(f"error type {expected.error_type} -> {outcome.error_type}")
     if found or outcome.result is None:
         return found
-    was = _normalise(_payload_json(expected.response), outcome.event.request_id, ignore_keys, error=bool(expected.error_type))
-    now = _normalise(_payload_json(outcome.result.response), outcome.request_id, ignore_keys, error=bool(outcome.error_type))
+    was = _normalise(payload_value(expected.response), outcome.event.request_id, ignore_keys, error=bool(expected.error_type))
+    now = _normalise(payload_value(outcome.result.response), outcome.request_id, ignore_keys, error=bool(outcome.error_type))
     if was != now:
         found.append(f"response {_short(was)} -> {_short(now)}")
     return found

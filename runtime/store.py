@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambdatop.runtime.errors import ConfigError, SYNC_PAYLOAD_LIMIT
-from lambdatop.runtime.records import InvocationRecord, InvocationResult, InvocationStatus
+from lambdatop.runtime.records import InvocationRecord, InvocationResult, InvocationStatus, payload_value
 
 if TYPE_CHECKING:
     from lambdatop.runtime.bus import Subscription
@@ -226,10 +226,10 @@ class StoredInvocation:
 
     def event(self) -> Any:
         """The event as JSON (None when empty)."""
-        return _json_or_text(self.request)
+        return payload_value(self.request)
 
     def response_json(self) -> Any:
-        return _json_or_text(self.response)
+        return payload_value(self.response)
 
 
 @dataclass(slots=True)
@@ -277,13 +277,18 @@ class QueueMessage:
     request_id: str | None
 
 
-def _json_or_text(data: bytes | None) -> Any:
-    if not data:
-        return None
+
+def process_alive(pid: int | None) -> bool:
+    """Whether the process that owns a run (its pid in the runs table) is still running."""
+    if not pid:
+        return False
     try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        return data.decode("utf-8", "replace")
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, owned by someone else
+    return True
 
 
 _RECORD_FIELDS = tuple(InvocationRecord.__slots__)  # type: ignore[attr-defined]

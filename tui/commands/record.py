@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 from lambdatop.runtime.identifiers import request_id as new_request_id, segment_id
 from lambdatop.runtime.records import InvocationRecord, InvocationResult, InvocationStatus
 from lambdatop.runtime.replay import ReplayError, from_store, read_jsonl, write_jsonl
-from lambdatop.runtime.store import Store, StoreError, StoreReader, StoreSettings, store_path
+from lambdatop.runtime.store import Store, StoreError, StoreReader, StoreSettings, process_alive, store_path
 from lambdatop.tui.cli import EXIT_OK, EXIT_USAGE, config_option
 from lambdatop.tui.commands.common import UsageError, load_or_exit
 
@@ -101,21 +100,11 @@ def _runs(path: Path) -> int:
     print(f"{'RUN':>5}  {'STARTED (UTC)':<19}  {'ENDED':<8}  {'INVOCATIONS':>11}  COMMAND")
     for info in runs:
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(info.started_at))
-        ended = "ok" if info.ended_at else ("running" if _alive(info.pid) else "killed")
+        ended = "ok" if info.ended_at else ("running" if process_alive(info.pid) else "killed")
         print(f"{info.id:>5}  {started:<19}  {ended:<8}  {info.invocations:>11}  {info.command or ''}")
     return EXIT_OK
 
 
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _int(text: str) -> int:
