@@ -18,6 +18,8 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from lambdatop.tui.widgets.cells import ago
+
 STATE_STYLES = {"ALARM": "bold white on red", "OK": "green", "INSUFFICIENT_DATA": "grey58"}
 REFRESH_S = 1.0
 
@@ -25,14 +27,6 @@ REFRESH_S = 1.0
 def state_text(state: str) -> Text:
     return Text(f" {state} " if state == "ALARM" else state, style=STATE_STYLES.get(state, ""))
 
-
-def ago(at: float, now: float) -> str:
-    seconds = max(0, int(now - at))
-    if seconds < 60:
-        return f"{seconds}s ago"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s ago"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m ago"
 
 
 class AlarmsScreen(Screen[None]):

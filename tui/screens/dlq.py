@@ -22,16 +22,10 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from lambdatop.tui.widgets.cells import ago
+
 REFRESH_S = 1.0
 
-
-def ago(at: float, now: float) -> str:
-    seconds = max(0, int(now - at))
-    if seconds < 60:
-        return f"{seconds}s ago"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s ago"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m ago"
 
 
 class DeadLetterScreen(Screen[None]):

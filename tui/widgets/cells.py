@@ -75,6 +75,11 @@ def age(seconds: float) -> str:
     return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
 
 
+def ago(at: float, now: float) -> str:
+    """How long ago `at` was: 42s ago, 3m07s ago, 1h02m ago."""
+    return f"{age(now - at)} ago"
+
+
 def clock(epoch: float, *, millis: bool = True) -> str:
     local = time.localtime(epoch)
     text = time.strftime("%H:%M:%S", local)
