@@ -81,7 +81,7 @@ class BrokenCode:
 
     def to_dict(self) -> dict[str, Any]:
         return {"version": self.version, "error_type": self.error_type, "message": self.message,
-                "file": self.file, "line": self.line, "at": self.at}
+                "file": self.file, "line": self.line, "where": self.where, "at": self.at}
 
 
 @dataclass(slots=True)

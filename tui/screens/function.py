@@ -214,7 +214,7 @@ class FunctionScreen(Screen[None]):
         reload = (snapshot.extras.get("reload") or {}).get(f.name) or {}
         broken = reload.get("broken")
         if broken:
-            where = f" at {broken.get('file')}:{broken.get('line')}" if broken.get("file") else ""
+            where = f" at {broken['where']}" if broken.get("where") else ""
             text.append(f"\n ✗ reload failed: {broken.get('error_type')}: {broken.get('message')}{where} (still serving the last good version)",
                         style="bold white on red")
         return text

@@ -81,7 +81,7 @@ class FleetHeader(Static):
         for name, info in sorted((snapshot.extras.get("reload") or {}).items()):
             broken = (info or {}).get("broken")
             if broken:
-                where = f" {broken.get('file')}:{broken.get('line')}" if broken.get("file") else ""
+                where = f" {broken['where']}" if broken.get("where") else ""
                 problems.append(f" ✗ {name}: {broken.get('error_type')}: {broken.get('message')}{where} ", style="bold white on red")
                 problems.append(" ")
         states = ((snapshot.extras.get("alarms") or {}).get("states") or {})
