@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from lambdatop.runtime.bootstrap import WorkerSpec
+from lambdatop.runtime.zygote import SPAWN
 
 
 class SpawnerError(RuntimeError):
@@ -62,7 +63,7 @@ class Spawner:
             self._restart()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         ours.setblocking(False)
-        self._outbox.append((pickle.dumps(("spawn", spec)), theirs))
+        self._outbox.append((SPAWN + pickle.dumps(spec), theirs))
         self._flush()
         return ours
 

@@ -73,7 +73,7 @@ def test_ctrl_c_on_lambdatop_invoke_leaves_nothing_behind(tmp_path: Path) -> Non
         [sys.executable, "-m", "lambdatop.tui.cli", "invoke", "slow", "--event", str(event), "--config", str(SAMPLE_TEMPLATE)],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
-    pids = _children_after_start(proc, want=2)  # the zygote and the busy worker
+    pids = _children_after_start(proc, want=3)  # the zygote, its spare and the busy worker
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=15) == 130
     assert _wait_gone(pids) == []
@@ -87,7 +87,7 @@ def test_supervisor_killed_with_sigkill_takes_its_workers_along(tmp_path: Path) 
          "--config", str(SAMPLE_TEMPLATE)],
         cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    pids = _children_after_start(proc, want=4)
+    pids = _children_after_start(proc, want=5)  # the zygote, its spare and three busy workers
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=5)
     assert _wait_gone(pids) == []
