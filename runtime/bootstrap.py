@@ -331,13 +331,16 @@ class Worker:
         self,
         request_id: str,
         payload: bytes,
-        deadline_ms: int,
+        timeout_ms: int,
         invoked_arn: str,
         trace_header: str | None,
         client_context: str | None,
         cognito_identity: str | None,
     ) -> tuple:
         assert self.capture is not None and self.handler is not None
+        # The deadline starts now, not when the supervisor sent the request: a cold start's first
+        # request is sent before Init, and Init's time is not the handler's.
+        deadline_ms = int(time.time() * 1000) + timeout_ms
         if trace_header:
             os.environ["_X_AMZN_TRACE_ID"] = trace_header
         else:

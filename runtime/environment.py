@@ -10,6 +10,7 @@ A reload marks an environment stale: it finishes what it is doing, then goes.
 from __future__ import annotations
 
 import asyncio
+import collections
 import enum
 import os
 import signal
@@ -23,6 +24,7 @@ from lambdatop.runtime.spawner import Spawner
 from lambdatop.runtime.wire import FrameDecoder, encode
 
 _PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+PIPELINE_LIMIT = 64 * 1024  # a first request this small rides along with the spawn
 
 # One receive buffer for every environment (the loop is single-threaded and the decoder copies
 # out what it keeps). `sock.recv(256 KB)` allocated and shrank a fresh 256 KB bytes per reply,
@@ -123,6 +125,9 @@ class ExecutionEnvironment:
         self._log_fd: int | None = None
         self._decoder = FrameDecoder()
         self._waiter: asyncio.Future[Any] | None = None
+        # Messages that arrived while nobody waited (a reply read together with the Init message).
+        self._inbox: collections.deque[tuple] = collections.deque()
+        self._pipelined: str | None = None  # request id sent ahead with the spawn, awaiting its reply
         self._loop: asyncio.AbstractEventLoop | None = None
         self._spawner: Spawner | None = None
         self.exit_description: str | None = None
@@ -141,16 +146,25 @@ class ExecutionEnvironment:
     def alive(self) -> bool:
         return self.state not in (EnvState.SHUTTING_DOWN, EnvState.GONE)
 
-    async def start(self, spawner: Spawner, init_limit: float) -> InitOutcome:
-        """Fork the worker and run its Init phase; raises EnvironmentFailed on timeout or death."""
+    async def start(self, spawner: Spawner, init_limit: float, first_request: tuple | None = None) -> InitOutcome:
+        """Fork the worker and run its Init phase; raises EnvironmentFailed on timeout or death.
+
+        A small `first_request` is queued on the socket right away: the worker
+        reads it as soon as Init is done, which saves a round trip through the
+        supervisor on every cold start. `invoke()` then only waits for its reply.
+        """
         self._loop = asyncio.get_running_loop()
         self._spawner = spawner
         self._sock = spawner.spawn(self.spec)
-        self._waiter = self._loop.create_future()
+        if first_request is not None:
+            data = encode(first_request)
+            if len(data) <= PIPELINE_LIMIT:  # fits the empty socket buffer: the send cannot block
+                self._sock.send(data)
+                self._pipelined = first_request[1]
         self._loop.add_reader(self._sock.fileno(), self._on_first_readable)
         timer = self._loop.call_later(init_limit, self._fail, Failure.INIT_TIMEOUT)
         try:
-            message = await self._waiter
+            message = await self._next_message()
         finally:
             timer.cancel()
         _, error, init_ms, logs, started, ended, rss_kb, peak_kb, *diagnosis = message
@@ -163,11 +177,25 @@ class ExecutionEnvironment:
         self.transition(EnvState.BUSY)
         self.request_id = request[1]
         self.busy_since = time.monotonic()
-        self._waiter = self._loop.create_future()
         timer = self._loop.call_later(timeout, self._fail, Failure.TIMEOUT)
+        if self._pipelined == request[1]:
+            self._pipelined = None  # sent with the spawn; the worker is already on it
+        else:
+            await self._send(request)
+        try:
+            message = await self._next_message()
+        finally:
+            timer.cancel()
+            self.busy_since = None
+        reply = InvokeReply(*message[1:])
+        self.invocations += 1
+        self.rss_kb, self.peak_kb = reply.rss_kb, max(self.peak_kb, reply.peak_kb)
+        return reply
+
+    async def _send(self, request: tuple) -> None:
         data = encode(request)
         try:
-            sent = self._sock.send(data)
+            sent = self._sock.send(data)  # type: ignore[union-attr]
         except (BlockingIOError, InterruptedError):
             sent = 0
         except OSError:
@@ -177,18 +205,17 @@ class ExecutionEnvironment:
         self.thaw()
         if sent < len(data):
             try:
-                await self._loop.sock_sendall(self._sock, memoryview(data)[sent:])
+                await self._loop.sock_sendall(self._sock, memoryview(data)[sent:])  # type: ignore[union-attr]
             except OSError:
                 pass
-        try:
-            message = await self._waiter
-        finally:
-            timer.cancel()
-            self.busy_since = None
-        reply = InvokeReply(*message[1:])
-        self.invocations += 1
-        self.rss_kb, self.peak_kb = reply.rss_kb, max(self.peak_kb, reply.peak_kb)
-        return reply
+
+    def _next_message(self) -> asyncio.Future[Any]:
+        """The next message from the worker: one already received, or a future for the next one."""
+        assert self._loop is not None
+        self._waiter = self._loop.create_future()
+        if self._inbox:
+            self._waiter.set_result(self._inbox.popleft())
+        return self._waiter
 
     def idle(self) -> None:
         """Back in the pool: frozen, as Lambda freezes an environment between invocations."""
@@ -313,6 +340,8 @@ class ExecutionEnvironment:
                 self.pid = message[1]
             elif self._waiter is not None and not self._waiter.done():
                 self._waiter.set_result(message)
+            else:
+                self._inbox.append(message)
         return True
 
     def _on_eof(self) -> None:

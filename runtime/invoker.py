@@ -145,16 +145,19 @@ class Invoker:
         function = pool.function
         lines: list[str] = []
         timeout = float(function.timeout)
+        # What the worker gets; it starts its deadline (`timeout` from now) when the invoke starts.
+        request = ("invoke", record.request_id, payload, int(timeout * 1000), arn, header, client_context, None)
         begin = time.perf_counter()
         env = pool.take_idle()
         if env is None:
             record.cold_start = True
-            env, failed, begin = await self._cold_start(pool, record, lines, begin)
+            env, failed, begin = await self._cold_start(pool, record, lines, begin, request)
             if failed is not None:
                 return self._finish(record, lines, payload, failed, init_failed=True)
             assert env is not None
             if record.init_duration_ms is None:  # a suppressed init spent part of the invoke's budget
                 timeout -= time.perf_counter() - begin
+                request = (*request[:3], max(1, int(timeout * 1000)), *request[4:])
         elif env.early_init is not None:
             # Initialised ahead of any request (pre-warmed after a reload, as Lambda may initialise early):
             # its first invocation is still the cold start, with the Init it ran and that Init's output.
@@ -166,9 +169,6 @@ class Invoker:
             lines.extend(logformat.split_output(outcome.logs))
         record.env_id, record.pid = env.id, env.pid
         lines.append(logformat.start_line(record.request_id, record.version))
-        request = (
-            "invoke", record.request_id, payload, int((time.time() + timeout) * 1000), arn, header, client_context, None,
-        )
         self.busy.add(env)
         invoke_begin = time.perf_counter()
         try:
@@ -194,9 +194,9 @@ class Invoker:
         return self._finish(record, lines, payload, reply.payload)
 
     async def _cold_start(
-        self, pool: FunctionPool, record: InvocationRecord, lines: list[str], begin: float
+        self, pool: FunctionPool, record: InvocationRecord, lines: list[str], begin: float, request: tuple
     ) -> tuple[ExecutionEnvironment | None, bytes | None, float]:
-        """Create an environment and run Init.
+        """Create an environment and run Init, with `request` sent ahead for the worker to take up after it.
 
         Returns (env, None, invoke phase start) or (None, error payload, invoke phase start).
         """
@@ -204,7 +204,7 @@ class Invoker:
         env = pool.new_environment()
         record.init_started_at = time.time()
         try:
-            outcome = await env.start(self.spawner, self.init_limit)
+            outcome = await env.start(self.spawner, self.init_limit, first_request=request)
         except EnvironmentFailed as failure:
             lines.extend(logformat.split_output(failure.logs))
             pool.retire(env)

@@ -52,3 +52,21 @@ async def test_a_dead_zygote_is_restarted_and_its_workers_do_not_linger() -> Non
         second = await fleet.invoke("hello", {})
         assert second.record.status is InvocationStatus.SUCCESS and second.record.cold_start
         assert fleet.spawner.pid != old_zygote and second.record.pid != first.record.pid
+
+
+REMAINING = "import time\ntime.sleep(0.8)\ndef handler(event, context):\n    return {'remaining': context.get_remaining_time_in_millis(), 'size': len(event.get('blob', ''))}\n"
+
+
+async def test_a_cold_starts_deadline_does_not_count_its_init(make_project) -> None:
+    config = make_project({"fn": REMAINING}, "functions:\n  fn: {handler: app.handler, timeout: 3}\n")
+    async with Fleet(config) as fleet:
+        result = await fleet.invoke("fn", {})
+    assert result.record.cold_start and result.record.init_duration_ms >= 800
+    assert 2800 < json.loads(result.response)["remaining"] <= 3000  # the 0.8 s import is Init's, not the handler's
+
+
+async def test_a_large_first_event_reaches_a_cold_worker_whole(make_project) -> None:
+    config = make_project({"fn": REMAINING.replace("time.sleep(0.8)", "")}, "functions:\n  fn: {handler: app.handler}\n")
+    async with Fleet(config) as fleet:
+        result = await fleet.invoke("fn", {"blob": "x" * (3 * 1024 * 1024)})  # too big to ride along with the spawn
+    assert result.record.cold_start and json.loads(result.response)["size"] == 3 * 1024 * 1024
