@@ -85,14 +85,22 @@ def test_quick_bench_measures_every_scenario_and_leaves_no_process(tmp_path: Pat
 
 
 def test_only_runs_the_named_scenarios_with_their_baselines(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
+    out, table = tmp_path / "bench.json", tmp_path / "bench.md"
     done = subprocess.run(
-        [str(LAMBDATOP), "bench", "--quick", "--only", "warm", "--json", str(out)],
+        [str(LAMBDATOP), "bench", "--quick", "--only", "warm", "--json", str(out), "--markdown", str(table)],
         capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(out.read_text())
     assert list(report["scenarios"]) == ["baselines", "warm"]
+
+    # The Markdown table (what the README shows) has the same figures, one row each, and says how it was made.
+    lines = table.read_text().splitlines()
+    assert lines[0].startswith("`lambdatop bench --quick --only warm --json ") and "cores" in lines[0]
+    rows = [line for line in lines if line.startswith("| ") and not line.startswith("| scenario")]
+    assert len(rows) == sum(len(figures) for figures in report["scenarios"].values())
+    warm = next(line for line in rows if line.startswith("| warm | overhead, freeze on (default)"))
+    assert "socket round trip: " in warm and "p50 ≤ 2× baseline" in warm and ("yes" in warm or "**no**" in warm)
 
 
 def test_unknown_scenario_is_a_usage_error(tmp_path: Path) -> None:

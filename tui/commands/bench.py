@@ -22,6 +22,7 @@ from lambdatop.tui.bench.runner import SCENARIOS, run_bench
 from lambdatop.tui.cli import EXIT_FUNCTION_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--quick", action="store_true", help="smaller samples, under a minute (what CI runs)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON to FILE ('-' for stdout)")
+    parser.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown to FILE (as the README shows it)")
     parser.add_argument(
         "--only", nargs="+", metavar="NAME", choices=SCENARIOS,
         help=f"run only these scenarios ({', '.join(SCENARIOS)}); the baselines always run",
@@ -43,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     command = "lambdatop bench" + (" --quick" if args.quick else "") + (
         " --only " + " ".join(args.only) if args.only else ""
-    ) + (f" --json {shlex.quote(args.json)}" if args.json else "")
+    ) + (f" --json {shlex.quote(args.json)}" if args.json else "") + (
+        f" --markdown {shlex.quote(args.markdown)}" if args.markdown else ""
+    )
 
     def progress(message: str) -> None:
         console.print(f"[dim]bench: {message}[/]", highlight=False)
@@ -64,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             with open(args.json, "w", encoding="utf-8") as file:
                 file.write(text + "\n")
+    if args.markdown:
+        with open(args.markdown, "w", encoding="utf-8") as file:
+            file.write(markdown(report))
     if report.leftover_processes:
         console.print(f"[red]bench: {report.leftover_processes} process(es) were left behind and have been killed[/]")
     failed = [f for f in report.figures if f.error]
@@ -90,6 +97,29 @@ def render(report: BenchReport) -> Table:
             marker = f" [dim][{numbered}][/]"
         table.add_row(*row(figure, marker))
     return table
+
+
+def markdown(report: BenchReport) -> str:
+    """The table as Markdown, notes inline, under a line that says when, where and how it was made."""
+    machine = report.machine
+    lines = [
+        f"`{report.command}` on {report.started_at}: {machine['cores']} cores, {machine['cpu']}, "
+        f"{machine.get('memory_gb', '?')} GB, Linux {machine.get('kernel', '?')}, Python {machine['python']}; "
+        f"{report.duration_s:.0f} s, {report.leftover_processes} processes left behind; load average "
+        f"{machine.get('load_average_at_start', '?')} at the start, {machine.get('load_average_at_end', '?')} at the end.",
+        "",
+        "| scenario | figure | p50 / value | p99 | baseline (same run) | ratio | target | met? |",
+        "|---|---|---:|---:|---|---:|---|:-:|",
+    ]
+    for figure in report.figures:
+        note = f" ({figure.note})" if figure.note and not (figure.error or figure.skipped) else ""
+        cells = [Text.from_markup(cell).plain for cell in row(figure, note)]
+        if cells[-1] == "no":
+            cells[-1] = "**no**"
+        if cells[-2] == "report":
+            cells[-2] = ""
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def notes(report: BenchReport) -> list[str]:
