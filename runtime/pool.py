@@ -8,6 +8,7 @@ once, busy ones after their current invocation.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import shutil
 import time
@@ -138,11 +139,20 @@ class FunctionPool:
     def _forget(self, env: ExecutionEnvironment) -> None:
         env.close()
         if self.envs.pop(env.id, None) is not None:
-            if env.pid:
-                self.spawner.forget(env.pid)
-            shutil.rmtree(self.work_dir / "envs" / env.id, ignore_errors=True)
+            _remove_tree(self.work_dir / "envs" / env.id)
             self._changed(env)
 
     def _changed(self, env: ExecutionEnvironment) -> None:
         if self.on_change is not None:
             self.on_change(env)
+
+
+def _remove_tree(path: Path) -> None:
+    """Delete an environment's TMPDIR in a thread: on a slow disk rmtree takes milliseconds,
+    and a thousand environments retiring at once would stall the event loop for seconds."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    loop.run_in_executor(None, shutil.rmtree, path, True)

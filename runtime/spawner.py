@@ -15,6 +15,9 @@ from lambdatop.runtime.bootstrap import WorkerSpec
 from lambdatop.runtime.zygote import SPAWN
 
 
+EXITS_KEPT = 4096
+
+
 class SpawnerError(RuntimeError):
     """The zygote could not be started or has died."""
 
@@ -28,7 +31,9 @@ class Spawner:
         self._control: socket.socket | None = None
         self._outbox: collections.deque[tuple[bytes, socket.socket]] = collections.deque()
         self._writer_armed = False
-        self._exits: dict[int, str] = {}
+        # Exit reports nobody has asked for yet. A report can arrive before the supervisor has even
+        # seen the worker's socket close, so they are kept (the newest EXITS_KEPT), not dropped on retire.
+        self._exits: collections.OrderedDict[int, str] = collections.OrderedDict()
         self._exit_waiters: dict[int, asyncio.Future[str]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -109,6 +114,8 @@ class Spawner:
                     waiter.set_result(description)
                 else:
                     self._exits[pid] = description
+                    while len(self._exits) > EXITS_KEPT:
+                        self._exits.popitem(last=False)
 
     async def exit_status(self, pid: int, timeout: float = 2.0) -> str | None:
         """How worker `pid` ended ("exit status 1", "signal: killed"), once the zygote has reaped it."""
@@ -122,9 +129,6 @@ class Spawner:
             return None
         finally:
             self._exit_waiters.pop(pid, None)
-
-    def forget(self, pid: int) -> None:
-        self._exits.pop(pid, None)
 
     def _detach(self) -> None:
         if self._control is not None and self._loop is not None:

@@ -145,3 +145,18 @@ async def test_init_and_handler_errors_are_reported_in_lambdas_shape(make_projec
 
         ok = await fleet.invoke("ok", {})
         assert ok.record.status is InvocationStatus.SUCCESS
+
+
+async def test_a_workers_exit_status_outlives_its_retired_environment(fleet: Fleet) -> None:
+    # The zygote's exit report and the socket's EOF race; whichever comes first, the status is kept.
+    result = await fleet.invoke("hello", {})
+    pid = result.record.pid
+    killed = fleet.kill_environment("hello")
+    assert killed is not None and killed.pid == pid
+    for _ in range(200):
+        if not fleet.environments("hello"):
+            break
+        await asyncio.sleep(0.01)
+    assert fleet.environments("hello") == []
+    await asyncio.sleep(0.2)  # both notifications are in by now
+    assert await fleet.spawner.exit_status(pid, timeout=1.0) == "signal: killed"
