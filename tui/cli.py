@@ -35,9 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="top for a local fleet of AWS Lambda-style functions. With no command, opens the dashboard.",
     )
     config_option(parser)
-    parser.add_argument("--port", type=int, default=3001, help="HTTP endpoint port for the dashboard (default 3001; 0 = off)")
-    parser.add_argument("--host", default="127.0.0.1", help="HTTP endpoint address (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, default=None,
+        help="the dashboard's HTTP endpoint port (default: the config's http.port, else 3001; 0 picks a free port)",
+    )
+    parser.add_argument("--host", default=None, help="HTTP endpoint address (default: the config's http.host, else 127.0.0.1)")
     parser.add_argument("--allow-remote", action="store_true", help="allow --host to be a non-loopback address")
+    parser.add_argument("--no-http", action="store_true", help="run the dashboard without the HTTP endpoint")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:

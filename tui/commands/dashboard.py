@@ -1,7 +1,7 @@
 """`lambdatop` with no command: the dashboard, with the full set of services (HTTP endpoint, store, reload...).
 
     lambdatop                      on ./lambdatop.yaml, ./template.yaml or ./sample_functions/template.yaml
-    lambdatop -c path/template.yaml --port 0     no HTTP endpoint
+    lambdatop -c path/template.yaml --no-http    no HTTP endpoint
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ import argparse
 import ipaddress
 import sys
 
+from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.fleet import Fleet
+from lambdatop.runtime.http_settings import HttpSettings
 from lambdatop.runtime.services import ServiceOptions
 from lambdatop.tui.cli import EXIT_OK, EXIT_USAGE
 from lambdatop.tui.commands.common import UsageError, load_or_exit
@@ -19,19 +21,25 @@ from lambdatop.tui.commands.common import UsageError, load_or_exit
 def run_dashboard(args: argparse.Namespace) -> int:
     try:
         config = load_or_exit(getattr(args, "config", None))
-        host = getattr(args, "host", "127.0.0.1")
-        if not _is_loopback(host) and not getattr(args, "allow_remote", False):
-            raise UsageError(f"--host {host} is not a loopback address; add --allow-remote to serve other machines")
-        port = getattr(args, "port", 3001)
-        if port is not None and not 0 <= port <= 65535:
-            raise UsageError(f"--port must be 0-65535, got {port}")
+        # The same endpoint settings as `lambdatop serve`: the config's `http:` section, then the flags.
+        try:
+            settings = HttpSettings.from_config(config).overridden(
+                host=getattr(args, "host", None), port=getattr(args, "port", None),
+                allow_remote=bool(getattr(args, "allow_remote", False)),
+            )
+        except ConfigError as exc:
+            raise UsageError(f"config error: {exc}") from exc
+        if not _is_loopback(settings.host) and not settings.allow_remote:
+            raise UsageError(f"--host {settings.host} is not a loopback address; add --allow-remote to serve other machines")
+        if not 0 <= settings.port <= 65535:
+            raise UsageError(f"--port {settings.port} is out of range (0-65535; 0 picks a free port)")
+        port = None if getattr(args, "no_http", False) or not settings.enabled else settings.port
     except UsageError as exc:
         print(f"lambdatop: {exc}", file=sys.stderr)
         return EXIT_USAGE
     from lambdatop.tui.app import LambdatopApp  # Textual loads only when the dashboard runs
 
-    options = ServiceOptions(host=host, port=None if not port else port, watch=True, store=True,
-                             allow_remote=bool(getattr(args, "allow_remote", False)))
+    options = ServiceOptions(host=settings.host, port=port, watch=True, store=True, allow_remote=settings.allow_remote)
     app = LambdatopApp(Fleet(config), options=options)
     app.run()
     if app.startup_error:

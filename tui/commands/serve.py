@@ -82,12 +82,9 @@ def run(args: argparse.Namespace) -> int:
 def _given(own: Any, top_level: Any, default: Any) -> Any:
     """A flag's value if the user gave it, to `serve` or to `lambdatop` before the command; else None.
 
-    The top-level parser always fills in its default, so there a value equal to the
-    default reads as not given (and the config's `http:` section applies).
+    The top-level parser leaves them None when not given, so the config's `http:` section applies.
     """
-    if own is not None:
-        return own
-    return None if top_level is None or top_level == default else top_level
+    return own if own is not None else top_level
 
 
 async def _serve(fleet: Fleet, config: FleetConfig, *, quiet: bool) -> int:
