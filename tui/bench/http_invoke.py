@@ -10,12 +10,11 @@ threads in two processes for the rate. Both figures are judged against
 from __future__ import annotations
 
 import asyncio
-import json
-import sys
 from typing import TYPE_CHECKING
 
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.tui.bench.capability import missing
+from lambdatop.tui.bench.child import run_python
 from lambdatop.tui.bench.results import Figure, latency
 from lambdatop.tui.bench.throughput import sustained
 from lambdatop.tui.bench.warm import sequential
@@ -74,19 +73,7 @@ else:
 
 
 async def _client(url: str, mode: str, amount: float, threads: int) -> dict:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", _CLIENT, url, "noop", mode, str(amount), str(threads),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), 300)
-    except BaseException:
-        process.kill()
-        await process.wait()
-        raise
-    if process.returncode != 0:
-        raise RuntimeError(f"boto3 client failed: {err.decode()[-500:]}")
-    return json.loads(out)
+    return await run_python("-c", _CLIENT, url, "noop", mode, str(amount), str(threads), what="boto3 client")
 
 
 async def run(ctx: BenchContext) -> list[Figure]:

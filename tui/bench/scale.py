@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from lambdatop.runtime.environment import EnvState
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationStatus
+from lambdatop.tui.bench.child import run_python
 from lambdatop.tui.bench.results import Figure
 
 if TYPE_CHECKING:
@@ -97,19 +98,8 @@ SCALE_TARGET = 1_000
 
 async def _hold_in_fresh_process(config: Path, count: int, flag: Path) -> ScaleOutcome:
     """Run `hold` in a new Python process, so the supervisor RSS is a fresh supervisor's, not the bench's."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "lambdatop.tui.bench.scale", str(config), str(count), str(flag),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), 300)
-    except BaseException:
-        process.kill()
-        await process.wait()
-        raise
-    if process.returncode != 0:
-        raise RuntimeError(f"scale run failed (exit {process.returncode}): {err.decode()[-800:]}")
-    return ScaleOutcome(**json.loads(out))
+    outcome = await run_python("-m", "lambdatop.tui.bench.scale", str(config), str(count), str(flag), what="scale run")
+    return ScaleOutcome(**outcome)
 
 
 async def _main(config: Path, count: int, flag: Path) -> ScaleOutcome:
