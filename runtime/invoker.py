@@ -218,15 +218,11 @@ class Invoker:
         lines.extend(logformat.split_output(outcome.logs))
         record.pid = env.pid
         if outcome.error is not None:
-            record.init_duration_ms = None
-            record.duration_ms = outcome.init_ms
-            record.status = InvocationStatus.ERROR
-            record.error_type = outcome.error["errorType"]
-            record.error_message = outcome.error["errorMessage"]
-            record.max_memory_used_mb = _mb(env.peak_kb)
-            lines.append(logformat.init_report_line(outcome.init_ms, "init", "error", record.error_type))
+            # As on Lambda, a failed Init is retried once inside the invoke phase (a second INIT_REPORT,
+            # Phase: invoke); code that fails both times reports the retry's error.
+            lines.append(logformat.init_report_line(outcome.init_ms, "init", "error", outcome.error["errorType"]))
             pool.retire(env)
-            return None, json.dumps(outcome.error).encode(), begin
+            return await self._suppressed_init(pool, record, lines)
         record.init_duration_ms = outcome.init_ms
         record.init_started_at = outcome.started_at
         return env, None, begin
@@ -248,6 +244,7 @@ class Invoker:
         if outcome.error is not None:
             pool.retire(env)
             record.duration_ms = (time.perf_counter() - begin) * 1000
+            record.max_memory_used_mb = _mb(env.peak_kb)
             record.status = InvocationStatus.ERROR
             record.error_type = outcome.error["errorType"]
             record.error_message = outcome.error["errorMessage"]

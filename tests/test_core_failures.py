@@ -128,8 +128,15 @@ async def test_init_and_handler_errors_are_reported_in_lambdas_shape(make_projec
         assert body["errorMessage"] == "Unable to import module 'nowhere': No module named 'nowhere'"
         assert body["requestId"] == ""  # the RIC reports init errors without a request id
         assert no_module.log_lines[-1].endswith("\tStatus: error\tError Type: Runtime.ImportModuleError")
-        assert any(line.startswith("INIT_REPORT Init Duration: ") and "\tPhase: init\tStatus: error\tError Type: Runtime.ImportModuleError" in line for line in no_module.log_lines)
-        assert any(line.startswith("LAMBDA_WARNING: Unhandled exception.") for line in no_module.log_lines)
+        # Lambda retries a failed Init inside the invoke: an INIT_REPORT for each phase, then START/END/REPORT.
+        reports = [line for line in no_module.log_lines if line.startswith("INIT_REPORT Init Duration: ")]
+        assert [line.split("\t", 1)[1] for line in reports] == [
+            "Phase: init\tStatus: error\tError Type: Runtime.ImportModuleError",
+            "Phase: invoke\tStatus: error\tError Type: Runtime.ImportModuleError",
+        ]
+        assert no_module.log_lines.index(reports[1]) < no_module.log_lines.index(f"START RequestId: {no_module.record.request_id} Version: $LATEST")
+        assert sum(line.startswith("LAMBDA_WARNING: Unhandled exception.") for line in no_module.log_lines) == 2
+        assert "Init Duration" not in no_module.log_lines[-1] and no_module.record.init_duration_ms is None
 
         syntax = json.loads((await fleet.invoke("bad_syntax", {})).response)
         assert syntax["errorType"] == "Runtime.UserCodeSyntaxError"
@@ -160,3 +167,14 @@ async def test_a_workers_exit_status_outlives_its_retired_environment(fleet: Fle
     assert fleet.environments("hello") == []
     await asyncio.sleep(0.2)  # both notifications are in by now
     assert await fleet.spawner.exit_status(pid, timeout=1.0) == "signal: killed"
+
+
+async def test_an_init_that_fails_once_succeeds_on_its_retry_inside_the_invoke(make_project) -> None:
+    flaky = "import os\nif not os.path.exists('warmed'):\n    open('warmed', 'w').close()\n    raise RuntimeError('cold dependency')\ndef handler(e, c):\n    return 'ok'\n"
+    config = make_project({"flaky": flaky}, "functions:\n  flaky: {handler: app.handler}\n")
+    async with Fleet(config) as fleet:
+        result = await fleet.invoke("flaky", {})
+    assert result.record.status is InvocationStatus.SUCCESS and result.response == b'"ok"'
+    assert any(line.endswith("\tPhase: init\tStatus: error\tError Type: RuntimeError") for line in result.log_lines)
+    assert result.record.cold_start and result.record.init_duration_ms is None  # a suppressed init
+    assert "Init Duration" not in result.log_lines[-1] and "Status:" not in result.log_lines[-1]
