@@ -56,7 +56,9 @@ from lambdatop.runtime.errors import (
 )
 from lambdatop.runtime.identifiers import request_id as new_request_id
 from lambdatop.runtime.records import InvocationResult, InvocationStatus, InvocationType, Trigger
-from lambdatop.runtime.store import Store, StoreError, process_alive
+from lambdatop.runtime.store import Store
+from lambdatop.runtime.store_reader import process_alive
+from lambdatop.runtime.store_schema import StoreError
 
 if TYPE_CHECKING:
     from lambdatop.runtime.fleet import Fleet

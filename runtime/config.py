@@ -134,7 +134,7 @@ def _check_store_and_async(config: FleetConfig) -> None:
     """The `store:`/`async:` sections and each function's EventInvokeConfig / DeadLetterQueue, checked at load time."""
     from lambdatop.runtime.asyncq import QueueSettings
     from lambdatop.runtime.destinations import AsyncSettings
-    from lambdatop.runtime.store import StoreSettings
+    from lambdatop.runtime.store_settings import StoreSettings
 
     StoreSettings.from_config(config)
     QueueSettings.from_config(config)

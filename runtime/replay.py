@@ -33,7 +33,7 @@ from lambdatop.runtime.records import InvocationResult, InvocationStatus, Invoca
 
 if TYPE_CHECKING:
     from lambdatop.runtime.fleet import Fleet
-    from lambdatop.runtime.store import StoredInvocation, StoreReader
+    from lambdatop.runtime.store_reader import StoredInvocation, StoreReader
 
 REQUEST_ID_PLACEHOLDER = "<request-id>"
 

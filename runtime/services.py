@@ -69,7 +69,8 @@ def attach_store_services(
     commands (`invoke --async`, `replay`): they deliver their own events and
     leave the backlog of earlier runs to the dashboard or `lambdatop serve`.
     """
-    from lambdatop.runtime.store import StoreService, StoreSettings
+    from lambdatop.runtime.store import StoreService
+    from lambdatop.runtime.store_settings import StoreSettings
 
     settings = StoreSettings.from_config(fleet.config)
     if not (enabled and settings.enabled):
@@ -82,7 +83,7 @@ def attach_store_services(
 def attach_async_queue(fleet: Fleet, *, enabled: bool = True, adopt: bool = True) -> None:
     """The durable async queue; it lives in the store, so only when the store is on."""
     from lambdatop.runtime.asyncq import AsyncQueue
-    from lambdatop.runtime.store import StoreSettings
+    from lambdatop.runtime.store_settings import StoreSettings
 
     if enabled and StoreSettings.from_config(fleet.config).enabled:
         fleet.add_service(AsyncQueue(adopt=adopt))

@@ -168,7 +168,7 @@ async def test_enqueue_refuses_what_lambda_refuses_and_commits_before_returning(
         request_id = await fleet.enqueue("flaky", b'{"n": 1}', request_id="fixed-id-1")
         assert request_id == "fixed-id-1"
         # Committed: another connection sees the row the moment enqueue returned (unless already delivered).
-        from lambdatop.runtime.store import StoreReader
+        from lambdatop.runtime.store_reader import StoreReader
 
         with StoreReader.open(fleet.store.path) as reader:
             queued = {e["request_id"] for e in reader.queued_events()}
@@ -255,7 +255,7 @@ def test_invoke_async_from_the_cli_prints_202_then_follows_the_event(make_projec
     queued = invoke("sink", "--async", "--no-wait")
     request_id = json.loads(queued.stdout)["RequestId"]
     assert queued.returncode == 0
-    from lambdatop.runtime.store import StoreReader
+    from lambdatop.runtime.store_reader import StoreReader
 
     with StoreReader.open(config.parent / ".lambdatop" / "lambdatop.db") as reader:
         # Delivered before the command stopped, or still safely queued for the next run.

@@ -14,7 +14,7 @@ from lambdatop.runtime.config import load_config
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.replay import RecordedEvent, read_jsonl, replay
 from lambdatop.runtime.services import attach_store_services
-from lambdatop.runtime.store import StoreReader
+from lambdatop.runtime.store_reader import StoreReader
 
 ECHO = """
 def handler(event, context):

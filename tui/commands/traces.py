@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lambdatop.runtime.store import StoredInvocation, StoreError, StoreReader
+from lambdatop.runtime.store_reader import StoredInvocation, StoreReader
+from lambdatop.runtime.store_schema import StoreError
 from lambdatop.runtime.tracing import RequestTrace, Trace, chrome_trace, flatten
 from lambdatop.tui.cli import EXIT_OK, EXIT_USAGE, config_option
 from lambdatop.tui.commands.common import UsageError, load_or_exit

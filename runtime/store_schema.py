@@ -1,0 +1,152 @@
+"""The store's SQLite file: its schema, the migrations that bring an older file up to date, and opening it.
+
+WAL mode, so readers read while the one writer writes. A file written by a
+newer lambdatop, or one that is not a lambdatop store, is refused with a
+message that says what to do.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+# Each entry moves a store from version i to i+1. Never edit a released entry: add one.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: runs and the invocation history.
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        pid INTEGER,
+        config_path TEXT,
+        command TEXT
+    );
+    CREATE TABLE invocations (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id INTEGER,
+        request_id TEXT NOT NULL,
+        segment_id TEXT,
+        function TEXT NOT NULL,
+        invocation_type TEXT,
+        trigger TEXT,
+        status TEXT,
+        error_type TEXT,
+        started_at REAL,
+        ended_at REAL,
+        duration_ms REAL,
+        cold_start INTEGER,
+        record TEXT NOT NULL,
+        request BLOB,
+        request_size INTEGER,
+        response BLOB,
+        response_size INTEGER,
+        log TEXT,
+        trace TEXT
+    );
+    CREATE UNIQUE INDEX invocations_segment ON invocations(segment_id);
+    CREATE INDEX invocations_request ON invocations(request_id);
+    CREATE INDEX invocations_function ON invocations(function, seq);
+    CREATE INDEX invocations_run ON invocations(run_id, seq);
+    CREATE INDEX invocations_started ON invocations(started_at);
+    """,
+    # 2: the durable async queue, its dead letters, and local destination queues.
+    """
+    CREATE TABLE async_events (
+        request_id TEXT PRIMARY KEY,
+        function TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        trigger TEXT,
+        trace TEXT,
+        accepted_at REAL NOT NULL,
+        next_attempt_at REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        throttles INTEGER NOT NULL DEFAULT 0,
+        owner_run INTEGER,
+        last_error_type TEXT,
+        last_error_message TEXT,
+        source TEXT
+    );
+    CREATE INDEX async_events_owner ON async_events(owner_run);
+    CREATE TABLE dead_letters (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        request_id TEXT NOT NULL,
+        function TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        trigger TEXT,
+        condition TEXT NOT NULL,
+        error_code INTEGER,
+        error_type TEXT,
+        error_message TEXT,
+        attempts INTEGER,
+        accepted_at REAL,
+        failed_at REAL NOT NULL,
+        routed_to TEXT,
+        redriven_at REAL,
+        redrive_request_id TEXT
+    );
+    CREATE INDEX dead_letters_function ON dead_letters(function, id);
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        queue TEXT NOT NULL,
+        body TEXT NOT NULL,
+        attributes TEXT,
+        sent_at REAL NOT NULL,
+        source_function TEXT,
+        request_id TEXT
+    );
+    CREATE INDEX messages_queue ON messages(queue, id);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(Exception):
+    """The store cannot be opened or written; the message says what to do."""
+
+
+def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
+    """A connection to the store at `path`, created and migrated to the current schema if needed."""
+    if not create and not path.exists():
+        raise StoreError(f"no store at {path}: nothing has been recorded in this project yet (run lambdatop here first)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = sqlite3.connect(str(path), timeout=10.0, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout=10000")
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StoreError(f"{path}: SQLite refused WAL mode ({mode}); is the folder on a network filesystem?")
+        # NORMAL in WAL mode: a commit survives the process being killed (it is in the OS's page
+        # cache); only a power loss can take the last commits with it.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        _migrate(conn, path)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(
+            f"{path} is not a lambdatop store SQLite can read ({exc}). Move it aside (mv {path} {path}.bad) "
+            f"and lambdatop starts a fresh one."
+        ) from exc
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == SCHEMA_VERSION:
+        return
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} was written by a newer lambdatop (store schema {version}, this one knows up to {SCHEMA_VERSION}). "
+            f"Upgrade lambdatop, or move the file aside (mv {path} {path}.v{version}) to start a fresh store."
+        )
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Another process may have migrated while we waited for the lock.
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for step in range(version, SCHEMA_VERSION):
+            for statement in MIGRATIONS[step].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
