@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lambdatop.runtime.bus import FleetEvent
-from lambdatop.runtime.config import FleetConfig, FunctionConfig
+from lambdatop.runtime.config import FleetConfig, FunctionConfig, check_known_keys
 from lambdatop.runtime.destinations import (
     DESTINATION_TRIGGER,
     AsyncSettings,
@@ -59,6 +59,7 @@ from lambdatop.runtime.records import InvocationResult, InvocationStatus, Invoca
 from lambdatop.runtime.store import Store
 from lambdatop.runtime.store_reader import process_alive
 from lambdatop.runtime.store_schema import StoreError
+from lambdatop.runtime.yamlfile import line_of
 
 if TYPE_CHECKING:
     from lambdatop.runtime.fleet import Fleet
@@ -84,22 +85,15 @@ class QueueSettings:
         if not isinstance(section, Mapping):
             raise ConfigError("must be a mapping (delay_scale, max_concurrency)", path=path, key="async")
 
-        def line(key: str) -> int | None:
-            line_of = getattr(section, "line_of", None)
-            return line_of(key) if line_of else None
-
-        for key in section:
-            if key not in ("delay_scale", "max_concurrency"):
-                raise ConfigError("unknown key in async (known: delay_scale, max_concurrency)", path=path, key=f"async.{key}",
-                                  line=line(key))
+        check_known_keys(section, ("delay_scale", "max_concurrency"), section="async", path=path, key_prefix="async.")
         scale = section.get("delay_scale", DEFAULT_DELAY_SCALE)
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 <= scale <= 1:
             raise ConfigError(f"must be a number from 0 to 1 (1 = Lambda's real delays), got {scale!r}",
-                              path=path, key="async.delay_scale", line=line("delay_scale"))
+                              path=path, key="async.delay_scale", line=line_of(section, "delay_scale"))
         limit = section.get("max_concurrency", DEFAULT_MAX_CONCURRENCY)
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ConfigError(f"must be a whole number above 0, got {limit!r}", path=path, key="async.max_concurrency",
-                              line=line("max_concurrency"))
+                              line=line_of(section, "max_concurrency"))
         return cls(float(scale), limit)
 
 

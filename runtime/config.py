@@ -10,14 +10,14 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.intrinsics import IntrinsicResolver
-from lambdatop.runtime.yamlfile import LineMap, load_yaml
+from lambdatop.runtime.yamlfile import LineMap, line_of, load_yaml
 
 DEFAULT_ACCOUNT_CONCURRENCY = 1000
 UNRESERVED_MINIMUM = 100  # Lambda keeps 100 of the account's concurrency unreserved
@@ -118,26 +118,21 @@ def load_config(path: Path | str | None = None) -> FleetConfig:
         config = _SamTemplate(config_path, document).load()
     else:
         config = _LambdatopFile(config_path, document).load()
-    _check_store_and_async(config)
-    _check_reload(config)
+    _check_sections(config)
     return config
 
 
-def _check_reload(config: FleetConfig) -> None:
-    """The `reload:` section, checked at load time: a typo is a config error, whether at start or on a live reload."""
-    from lambdatop.runtime.reload_settings import ReloadSettings
-
-    ReloadSettings.from_config(config)
-
-
-def _check_store_and_async(config: FleetConfig) -> None:
-    """The `store:`/`async:` sections and each function's EventInvokeConfig / DeadLetterQueue, checked at load time."""
+def _check_sections(config: FleetConfig) -> None:
+    """The capabilities' sections (`store:`, `async:`, `http:`, `reload:`) and each function's
+    EventInvokeConfig / DeadLetterQueue, checked at load time, so a typo fails every command alike."""
     from lambdatop.runtime.asyncq import QueueSettings
     from lambdatop.runtime.destinations import AsyncSettings
+    from lambdatop.runtime.http_settings import HttpSettings
+    from lambdatop.runtime.reload_settings import ReloadSettings
     from lambdatop.runtime.store_settings import StoreSettings
 
-    StoreSettings.from_config(config)
-    QueueSettings.from_config(config)
+    for settings in (StoreSettings, QueueSettings, HttpSettings, ReloadSettings):
+        settings.from_config(config)
     for function in config.functions.values():
         AsyncSettings.of(function)
 
@@ -204,11 +199,7 @@ class _Checker:
         return value
 
     def known_keys(self, mapping: LineMap, allowed: set[str], where: str) -> None:
-        for key in mapping:
-            if key not in allowed:
-                hint = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-                suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-                raise self.error(f"unknown key in {where}{suggestion}", mapping, str(key))
+        check_known_keys(mapping, allowed, section=where, path=str(self.path), function=self.function)
 
     def environment(self, mapping: LineMap, key: str) -> dict[str, str]:
         variables = self.mapping(mapping, key)
@@ -243,6 +234,33 @@ class _Checker:
         if not folder.is_dir():
             raise self.error(f"code folder {value!r} does not exist", mapping, key)
         return folder
+
+
+def check_known_keys(
+    mapping: Mapping[str, Any],
+    allowed: Iterable[str],
+    *,
+    section: str,
+    path: str,
+    key_prefix: str = "",
+    function: str | None = None,
+    line: int | None = None,
+) -> None:
+    """Refuse a key `section` does not have: name its line, and the key probably meant (else the known ones).
+
+    `key_prefix` ("store.") qualifies the key in the error; `line` is where to
+    point when the mapping carries no line numbers of its own.
+    """
+    known = sorted(allowed)
+    for key in mapping:
+        if key in known:
+            continue
+        hint = difflib.get_close_matches(str(key), known, n=1)
+        suggestion = f"did you mean {hint[0]!r}?" if hint else f"known: {', '.join(known)}"
+        raise ConfigError(
+            f"unknown key in {section} ({suggestion})", path=path, line=line_of(mapping, key) or line,
+            function=function, key=f"{key_prefix}{key}",
+        )
 
 
 def check_reserved(config: FleetConfig) -> None:

@@ -10,16 +10,16 @@ store named after the SQS/SNS/EventBridge/S3 target (`my-dlq` for
 
 from __future__ import annotations
 
-import difflib
 import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lambdatop.runtime.records import payload_value
-from lambdatop.runtime.config import FunctionConfig
+from lambdatop.runtime.config import FunctionConfig, check_known_keys
 from lambdatop.runtime.errors import ConfigError
+from lambdatop.runtime.records import payload_value
+from lambdatop.runtime.yamlfile import line_of
 
 DEFAULT_MAX_RETRY_ATTEMPTS = 2
 DEFAULT_MAX_EVENT_AGE_S = 21_600  # 6 hours
@@ -86,17 +86,11 @@ class AsyncSettings:
             if value is None:
                 return default
             if isinstance(value, bool) or not isinstance(value, int) or not bounds[0] <= value <= bounds[1]:
-                line_of = getattr(raw, "line_of", None)
-                here = {**where, "line": (line_of(key) if line_of else None) or where["line"]}
+                here = {**where, "line": line_of(raw, key) or where["line"]}
                 raise ConfigError(f"must be a whole number from {bounds[0]} to {bounds[1]}, got {value!r}", key=key, **here)
             return value
 
-        for key in raw:
-            if key not in _ASYNC_KEYS:
-                hint = difflib.get_close_matches(str(key), sorted(_ASYNC_KEYS), n=1)
-                line_of = getattr(raw, "line_of", None)
-                raise ConfigError("unknown key in EventInvokeConfig" + (f" (did you mean {hint[0]!r}?)" if hint else ""),
-                                  key=str(key), **{**where, "line": (line_of(key) if line_of else None) or where["line"]})
+        check_known_keys(raw, _ASYNC_KEYS, section="EventInvokeConfig", **where)
         retries = bounded(pick("MaximumRetryAttempts", "maximum_retry_attempts", "max_retry_attempts"),
                           DEFAULT_MAX_RETRY_ATTEMPTS, RETRY_RANGE)
         age = bounded(pick("MaximumEventAgeInSeconds", "maximum_event_age", "max_event_age"),

@@ -15,8 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from lambdatop.runtime.config import FleetConfig
+from lambdatop.runtime.config import FleetConfig, check_known_keys
 from lambdatop.runtime.errors import ConfigError
+from lambdatop.runtime.yamlfile import line_of
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3001  # the port `sam local start-lambda` uses
@@ -40,24 +41,21 @@ class HttpSettings:
             return cls(enabled=section)
         if not isinstance(section, Mapping):
             raise ConfigError(f"must be a mapping ({', '.join(_KEYS)}) or true/false", path=where, key="http")
-        for key in section:
-            if key not in _KEYS:
-                raise ConfigError(f"unknown key in http (known: {', '.join(_KEYS)})", path=where, key=f"http.{key}",
-                                  line=_line(section, key))
+        check_known_keys(section, _KEYS, section="http", path=where, key_prefix="http.")
 
         def flag(key: str, default: bool) -> bool:
             value = section.get(key, default)
             if not isinstance(value, bool):
-                raise ConfigError(f"must be true or false, got {value!r}", path=where, key=f"http.{key}", line=_line(section, key))
+                raise ConfigError(f"must be true or false, got {value!r}", path=where, key=f"http.{key}", line=line_of(section, key))
             return value
 
         port = section.get("port", DEFAULT_PORT)
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ConfigError(f"must be a port number from 0 to 65535 (0 picks a free port), got {port!r}", path=where,
-                              key="http.port", line=_line(section, "port"))
+                              key="http.port", line=line_of(section, "port"))
         host = section.get("host", DEFAULT_HOST)
         if not isinstance(host, str) or not host.strip():
-            raise ConfigError(f"must be a host name or address, got {host!r}", path=where, key="http.host", line=_line(section, "host"))
+            raise ConfigError(f"must be a host name or address, got {host!r}", path=where, key="http.host", line=line_of(section, "host"))
         return cls(enabled=flag("enabled", True), host=host.strip(), port=port, allow_remote=flag("allow_remote", False))
 
     def overridden(self, *, host: str | None = None, port: int | None = None, allow_remote: bool | None = None) -> HttpSettings:
@@ -72,7 +70,3 @@ class HttpSettings:
             changes["allow_remote"] = True
         return replace(self, **changes)
 
-
-def _line(section: Any, key: str) -> int | None:
-    line_of = getattr(section, "line_of", None)
-    return line_of(key) if line_of else None

@@ -7,12 +7,12 @@ the watcher itself.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from dataclasses import dataclass
 from typing import Any
 
-from lambdatop.runtime.config import FleetConfig
+from lambdatop.runtime.config import FleetConfig, check_known_keys
 from lambdatop.runtime.errors import ConfigError
+from lambdatop.runtime.yamlfile import line_of
 
 DEFAULT_DEBOUNCE_MS = 100
 
@@ -36,17 +36,11 @@ class ReloadSettings:
         if not isinstance(section, dict):
             raise ConfigError(f"must be a mapping, got {type(section).__name__}", path=where, key="reload")
 
-        def line(key: str) -> int | None:
-            return section.line_of(key) if hasattr(section, "line_of") else None
-
         def fail(key: str, message: str) -> ConfigError:
-            return ConfigError(message, path=where, line=line(key), key=f"reload.{key}")
+            return ConfigError(message, path=where, line=line_of(section, key), key=f"reload.{key}")
 
         known = {f.name for f in dataclasses.fields(cls)} | {"debounce"}
-        for key in section:
-            if key not in known:
-                hint = difflib.get_close_matches(str(key), sorted(known), n=1)
-                raise fail(str(key), "unknown key in reload" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+        check_known_keys(section, known, section="reload", path=where, key_prefix="reload.")
         values: dict[str, Any] = {}
         for key in ("enabled", "poll"):
             if key in section:

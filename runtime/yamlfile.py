@@ -30,6 +30,11 @@ class LineMap(dict):
         return self.lines.get(key, self.line)
 
 
+def line_of(mapping: Any, key: Any) -> int | None:
+    """The line of `key` in a mapping read from YAML; None for a mapping built in code."""
+    return mapping.line_of(key) if isinstance(mapping, LineMap) else None
+
+
 class _LineLoader(yaml.SafeLoader):
     pass
 

@@ -164,3 +164,37 @@ def test_yaml_is_loaded_safely(tmp_path: Path) -> None:
 def test_function_names_that_look_like_booleans_stay_names(tmp_path: Path) -> None:
     path = write(tmp_path, "lambdatop.yaml", "functions:\n  off: {handler: app.handler}\n", ("off",))
     assert list(load_config(path).functions) == ["off"]
+
+
+@pytest.mark.parametrize(
+    ("section", "line", "key", "meant"),
+    [
+        ("store:\n  retension: 5\n", 4, "store.retension", "retention"),
+        ("async:\n  delay: 0.1\n", 4, "async.delay", "delay_scale"),
+        ("http:\n  prot: 3001\n", 4, "http.prot", "port"),
+        ("reload:\n  debounse_ms: 50\n", 4, "reload.debounse_ms", "debounce_ms"),
+    ],
+)
+def test_every_section_is_checked_at_load_with_the_key_probably_meant(
+    tmp_path: Path, section: str, line: int, key: str, meant: str
+) -> None:
+    path = write(tmp_path, "lambdatop.yaml", "functions:\n  f: {handler: app.handler}\n" + section, ("f",))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert (caught.value.line, caught.value.key) == (line, key)
+    assert f"(did you mean {meant!r}?)" in str(caught.value)
+
+
+def test_an_unknown_key_with_no_near_miss_lists_the_known_ones(tmp_path: Path) -> None:
+    path = write(tmp_path, "lambdatop.yaml", "functions:\n  f: {handler: app.handler}\nhttp:\n  zzz: 1\n", ("f",))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "unknown key in http (known: allow_remote, enabled, host, port)" in str(caught.value)
+
+
+def test_event_invoke_config_keys_are_checked_per_function(tmp_path: Path) -> None:
+    path = write(tmp_path, "lambdatop.yaml", "functions:\n  f:\n    handler: app.handler\n    async: {MaximumRetryAtempts: 1}\n", ("f",))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert (caught.value.function, caught.value.key, caught.value.line) == ("f", "MaximumRetryAtempts", 4)
+    assert "did you mean 'MaximumRetryAttempts'?" in str(caught.value)
