@@ -44,17 +44,9 @@ from lambdatop.runtime.destinations import (
     dead_letter_attributes,
     invocation_record,
 )
-from lambdatop.runtime.errors import (
-    ASYNC_PAYLOAD_LIMIT,
-    ConfigError,
-    FleetStopped,
-    FunctionNotFound,
-    InvalidRequestContent,
-    LambdaServiceError,
-    RequestTooLarge,
-    Throttled,
-)
+from lambdatop.runtime.errors import ConfigError, FleetStopped, FunctionNotFound, LambdaServiceError, Throttled
 from lambdatop.runtime.identifiers import request_id as new_request_id
+from lambdatop.runtime.invoker import check_payload
 from lambdatop.runtime.records import InvocationResult, InvocationStatus, InvocationType, Trigger
 from lambdatop.runtime.store import Store
 from lambdatop.runtime.store_reader import process_alive
@@ -105,17 +97,6 @@ def function_error_delay(retry: int, scale: float) -> float:
 def throttle_delay(throttles: int, scale: float) -> float:
     """Seconds before the next try after `throttles` throttles or system errors in a row: 1, 2, 4 ... 300, scaled."""
     return min(2.0 ** (throttles - 1), THROTTLE_BACKOFF_MAX_S) * scale
-
-
-def check_payload(payload: bytes) -> None:
-    """What Lambda's Invoke API refuses for an Event invocation before accepting it."""
-    if len(payload) > ASYNC_PAYLOAD_LIMIT:
-        raise RequestTooLarge(len(payload), ASYNC_PAYLOAD_LIMIT)
-    if payload.strip():
-        try:
-            json.loads(payload)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidRequestContent(f"Could not parse request body into json: Could not parse payload into json: {exc}") from exc
 
 
 @dataclass(slots=True)
@@ -274,7 +255,7 @@ class AsyncQueue:
             raise FleetStopped("lambdatop is not running")
         name = fleet.resolve(function).name  # FunctionNotFound, in Lambda's words
         payload = bytes(payload)
-        check_payload(payload)
+        check_payload(payload, InvocationType.EVENT)
         event = QueuedEvent(request_id or new_request_id(), name, payload, str(trigger), trace, time.time(), time.time())
         try:
             await self.store.call(lambda c: self._insert(c, event))
@@ -605,7 +586,7 @@ async def deliver_once(
         raise FleetStopped("lambdatop is not running")
     fleet.resolve(function)
     payload = bytes(payload)
-    check_payload(payload)
+    check_payload(payload, InvocationType.EVENT)
     rid = request_id or new_request_id()
     accepted_at = time.time()
 

@@ -90,10 +90,7 @@ class Invoker:
         queued_at: float | None = None,
     ) -> InvocationResult:
         pool, name_qualifier = self.resolve(name if qualifier is None else f"{name}:{qualifier}")
-        limit = ASYNC_PAYLOAD_LIMIT if invocation_type is InvocationType.EVENT else SYNC_PAYLOAD_LIMIT
-        if len(payload) > limit:
-            raise RequestTooLarge(len(payload), limit)
-        _check_json(payload)
+        check_payload(payload, invocation_type)
 
         function = pool.function
         now = time.time()
@@ -284,8 +281,11 @@ class Invoker:
         return InvocationResult(record, request, response, lines)
 
 
-def _check_json(payload: bytes) -> None:
-    """Lambda refuses a body that is not JSON before any code runs."""
+def check_payload(payload: bytes, invocation_type: InvocationType) -> None:
+    """What Lambda refuses before any code runs: a payload over the invocation type's limit, or not JSON."""
+    limit = ASYNC_PAYLOAD_LIMIT if invocation_type is InvocationType.EVENT else SYNC_PAYLOAD_LIMIT
+    if len(payload) > limit:
+        raise RequestTooLarge(len(payload), limit)
     if not payload.strip():
         return
     try:
