@@ -129,6 +129,13 @@ class ExecutionEnvironment:
         self._inbox: collections.deque[tuple] = collections.deque()
         self._pipelined: str | None = None  # request id sent ahead with the spawn, awaiting its reply
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._unsent: memoryview | None = None  # what did not fit the socket buffer at begin()
+        self._deadline = 0.0  # time.monotonic() when the current invocation times out
+        self._freezing: asyncio.Handle | None = None
+        self._ended = False  # the worker's end of the socket closed
+        self._failed: EnvironmentFailed | None = None  # a limit hit while nobody waited for the reply
+        # Seconds from the last request sent to its reply: whether polling for the next one can pay.
+        self.reply_latency = 0.0
         self._spawner: Spawner | None = None
         self.exit_description: str | None = None
 
@@ -171,58 +178,144 @@ class ExecutionEnvironment:
         self.rss_kb, self.peak_kb = rss_kb, peak_kb
         return InitOutcome(error, init_ms, logs, started, ended, diagnosis[0] if diagnosis else None)
 
-    async def invoke(self, request: tuple, timeout: float) -> InvokeReply:
-        """Send one invocation and wait for its result, at most `timeout` seconds."""
+    def begin(self, request: tuple, timeout: float, linger: float = 0.0) -> None:
+        """Send one invocation; its reply is `finish()`'s. The deadline runs from now.
+
+        Split from `finish` so the invoker can do its bookkeeping while the worker runs.
+        With `linger` the worker polls for its next request for that long after
+        replying (Worker.linger).
+        """
         assert self._loop is not None and self._sock is not None
         self.transition(EnvState.BUSY)
         self.request_id = request[1]
         self.busy_since = time.monotonic()
-        timer = self._loop.call_later(timeout, self._fail, Failure.TIMEOUT)
+        self._deadline = self.busy_since + timeout
         if self._pipelined == request[1]:
             self._pipelined = None  # sent with the spawn; the worker is already on it
-        else:
-            await self._send(request)
+            return
+        data = encode((*request, linger) if linger else request)
         try:
-            message = await self._next_message()
+            sent = self._sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            sent = len(data)  # the worker is gone; the reader sees EOF and fails the waiter
+        if sent < len(data):
+            self._unsent = memoryview(data)[sent:]
+        # Thawed only once its request is queued: the worker wakes once, with work waiting,
+        # instead of waking for SIGCONT, sleeping in recv and waking again for the data.
+        self.thaw()
+
+    async def finish(self, busy_poll: float = 0.0) -> InvokeReply:
+        """The reply to `begin()`'s invocation; raises EnvironmentFailed on timeout or death.
+
+        With `busy_poll` > 0 the socket is polled for up to that many seconds before
+        sleeping in the event loop: a reply that comes back within it costs no
+        wakeup of this process and no turn of the loop (see `_poll`).
+        """
+        assert self._loop is not None and self._sock is not None and self.busy_since is not None
+        timer = None
+        if self._unsent is not None:
+            timer = self._arm_timeout()
+            unsent, self._unsent = self._unsent, None
+            busy_poll = 0.0  # a large request: the worker is far from answering
+            try:
+                await self._loop.sock_sendall(self._sock, unsent)
+            except OSError:
+                pass  # the worker is gone: its end of stream fails the invocation
+        message = self._inbox.popleft() if self._inbox else None
+        if message is None and busy_poll > 0:
+            message = self._poll(busy_poll)
+        try:
+            if message is None:
+                timer = timer or self._arm_timeout()
+                message = await self._next_message()
         finally:
-            timer.cancel()
-            self.busy_since = None
+            if timer is not None:
+                timer.cancel()
+        self.reply_latency = time.monotonic() - self.busy_since
+        self.busy_since = None
         reply = InvokeReply(*message[1:])
         self.invocations += 1
         self.rss_kb, self.peak_kb = reply.rss_kb, max(self.peak_kb, reply.peak_kb)
         return reply
 
-    async def _send(self, request: tuple) -> None:
-        data = encode(request)
-        try:
-            sent = self._sock.send(data)  # type: ignore[union-attr]
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError:
-            sent = len(data)  # the worker is gone; the reader sees EOF and fails the waiter
-        # Thawed only once its request is queued: the worker wakes once, with work waiting,
-        # instead of waking for SIGCONT, sleeping in recv and waking again for the data.
-        self.thaw()
-        if sent < len(data):
+    async def invoke(self, request: tuple, timeout: float) -> InvokeReply:
+        """Send one invocation and wait for its result, at most `timeout` seconds."""
+        self.begin(request, timeout)
+        return await self.finish()
+
+    def _poll(self, budget: float) -> tuple | None:
+        """Read the socket without blocking, again and again, for up to `budget` seconds: the reply, or None.
+
+        Sleeping in epoll until the worker answers costs a wakeup of this process
+        on top of the worker's own (together ~half a warm round trip across two
+        cores), and a turn of the event loop to resume the waiting task. Polling
+        for a fast worker's reply saves both and spends the time on one core.
+        The end of stream or an error is left to the reader callback, which
+        sees it at the loop's next poll.
+        """
+        sock = self._sock
+        assert sock is not None
+        perf = time.perf_counter
+        give_up = perf() + budget
+        while True:
             try:
-                await self._loop.sock_sendall(self._sock, memoryview(data)[sent:])  # type: ignore[union-attr]
+                size = sock.recv_into(_RECV_BUFFER)
+            except (BlockingIOError, InterruptedError):
+                if perf() > give_up:
+                    return None
+                continue
             except OSError:
-                pass
+                return None
+            if not size:
+                return None
+            self._receive(_RECV_VIEW[:size])
+            if self._inbox:
+                return self._inbox.popleft()
+            if perf() > give_up:
+                return None
+
+    def _arm_timeout(self) -> asyncio.TimerHandle:
+        """Fail the invocation at its deadline (set by `begin`)."""
+        assert self._loop is not None
+        delay = max(self._deadline - time.monotonic(), 0.0)
+        return self._loop.call_at(self._loop.time() + delay, self._fail, Failure.TIMEOUT)
 
     def _next_message(self) -> asyncio.Future[Any]:
-        """The next message from the worker: one already received, or a future for the next one."""
+        """The next message from the worker: one already received, or a future for the next one.
+
+        After the end of the stream (the worker died while nobody waited, say
+        mid-way through a large request) the future fails at once.
+        """
         assert self._loop is not None
         self._waiter = self._loop.create_future()
-        if self._inbox:
+        if self._failed is not None:
+            self._waiter.set_exception(self._failed)
+        elif self._inbox:
             self._waiter.set_result(self._inbox.popleft())
+        elif self._ended:
+            self._waiter.set_exception(EnvironmentFailed(Failure.EXITED, self.take_logs()))
         return self._waiter
 
     def idle(self) -> None:
-        """Back in the pool: frozen, as Lambda freezes an environment between invocations."""
+        """Back in the pool, to be frozen as Lambda freezes an environment between invocations.
+
+        The SIGSTOP goes out at the end of this turn of the event loop, not
+        here: an environment taken again in the same turn (a caller invoking
+        back to back) is never stopped and continued for nothing. A handler's
+        background threads can run for that turn, as they can on Lambda until
+        the runtime asks for its next event.
+        """
         self.transition(EnvState.IDLE)
         self.request_id = None
         self.last_used = time.time()
-        if self.freeze_when_idle:
+        if self.freeze_when_idle and self._loop is not None:
+            self._freezing = self._loop.call_soon(self._freeze_if_idle)
+
+    def _freeze_if_idle(self) -> None:
+        self._freezing = None
+        if self.state is EnvState.IDLE:
             self.freeze()
 
     def freeze(self) -> None:
@@ -231,6 +324,9 @@ class ExecutionEnvironment:
             self.frozen = True
 
     def thaw(self) -> None:
+        if self._freezing is not None:
+            self._freezing.cancel()
+            self._freezing = None
         if self.pid and self.frozen:
             self._signal(signal.SIGCONT)
             self.frozen = False
@@ -297,11 +393,14 @@ class ExecutionEnvironment:
 
     def _fail(self, failure: Failure) -> None:
         waiter = self._waiter
-        if waiter is None or waiter.done():
-            return
-        logs = self.take_logs()
-        self.kill()
-        waiter.set_exception(EnvironmentFailed(failure, logs))
+        if waiter is not None and not waiter.done():
+            logs = self.take_logs()
+            self.kill()
+            waiter.set_exception(EnvironmentFailed(failure, logs))
+        elif self.state is EnvState.BUSY and self._failed is None:
+            # Between begin() and the wait for the reply (a large request still being sent).
+            self._failed = EnvironmentFailed(failure, self.take_logs())
+            self.kill()
 
     def _on_first_readable(self) -> None:
         """The first message carries the worker's memfd (SCM_RIGHTS), so it needs recv_fds."""
@@ -346,6 +445,7 @@ class ExecutionEnvironment:
 
     def _on_eof(self) -> None:
         assert self._sock is not None and self._loop is not None
+        self._ended = True
         self._loop.remove_reader(self._sock.fileno())
         waiter = self._waiter
         if waiter is not None and not waiter.done():
