@@ -162,12 +162,13 @@ class ExecutionEnvironment:
         """
         self._loop = asyncio.get_running_loop()
         self._spawner = spawner
-        self._sock = spawner.spawn(self.spec)
+        ahead = b""
         if first_request is not None:
             data = encode(first_request)
             if len(data) <= PIPELINE_LIMIT:  # fits the empty socket buffer: the send cannot block
-                self._sock.send(data)
+                ahead = data
                 self._pipelined = first_request[1]
+        self._sock = spawner.spawn(self.spec, ahead)
         self._loop.add_reader(self._sock.fileno(), self._on_first_readable)
         timer = self._loop.call_later(init_limit, self._fail, Failure.INIT_TIMEOUT)
         try:

@@ -1,4 +1,8 @@
-"""The supervisor's side of the zygote: start it, ask it for workers, hear of their exits."""
+"""The supervisor's side of the zygote: start it, ask it for workers, hear of their exits.
+
+A cold start takes the zygote's spare when one is ready (the spec goes straight
+down the spare's worker socket) and otherwise asks the zygote to fork a worker.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ import sys
 from pathlib import Path
 
 from lambdatop.runtime.bootstrap import WorkerSpec
-from lambdatop.runtime.zygote import SPAWN
+from lambdatop.runtime.wire import encode
+from lambdatop.runtime.zygote import SPAWN, TAKEN
 
 
 EXITS_KEPT = 4096
@@ -29,13 +34,14 @@ class Spawner:
         self.work_dir = work_dir
         self.process: subprocess.Popen[bytes] | None = None
         self._control: socket.socket | None = None
-        self._outbox: collections.deque[tuple[bytes, socket.socket]] = collections.deque()
+        self._outbox: collections.deque[tuple[bytes, socket.socket | None]] = collections.deque()
         self._writer_armed = False
         # Exit reports nobody has asked for yet. A report can arrive before the supervisor has even
         # seen the worker's socket close, so they are kept (the newest EXITS_KEPT), not dropped on retire.
         self._exits: collections.OrderedDict[int, str] = collections.OrderedDict()
         self._exit_waiters: dict[int, asyncio.Future[str]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._spare: tuple[int, socket.socket] | None = None  # (pid, our end of its worker socket)
 
     @property
     def pid(self) -> int | None:
@@ -62,13 +68,32 @@ class Spawner:
     def alive(self) -> bool:
         return self._control is not None and self.process is not None and self.process.poll() is None
 
-    def spawn(self, spec: WorkerSpec) -> socket.socket:
-        """Ask for a worker; returns the supervisor's end of the worker's socket."""
+    def spawn(self, spec: WorkerSpec, ahead: bytes = b"") -> socket.socket:
+        """Ask for a worker; returns the supervisor's end of the worker's socket.
+
+        `ahead` (a small encoded message, at most PIPELINE_LIMIT) is queued on the
+        socket with the spec, in the same write: the worker reads it after Init.
+        """
         if not self.alive:
             self._restart()
+        request = pickle.dumps(spec)
+        if self._spare is not None:
+            _pid, ours = self._spare
+            self._spare = None
+            try:
+                # One write, so the spare wakes once.
+                _send_all_now(ours, encode(("spec", request)) + ahead)
+            except OSError:
+                ours.close()  # the spare died just now; its exit report is already on its way
+            else:
+                self._outbox.append((TAKEN, None))
+                self._flush()
+                return ours
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         ours.setblocking(False)
-        self._outbox.append((SPAWN + pickle.dumps(spec), theirs))
+        if ahead:
+            _send_all_now(ours, ahead)  # the worker reads it when it starts; `theirs` is still open here
+        self._outbox.append((SPAWN + request, theirs))
         self._flush()
         return ours
 
@@ -77,7 +102,7 @@ class Spawner:
         while self._outbox:
             data, theirs = self._outbox[0]
             try:
-                socket.send_fds(self._control, [data], [theirs.fileno()])
+                socket.send_fds(self._control, [data], [theirs.fileno()] if theirs is not None else [])
             except BlockingIOError:
                 if not self._writer_armed:
                     self._loop.add_writer(self._control.fileno(), self._flush)
@@ -86,10 +111,12 @@ class Spawner:
             except OSError:
                 # The zygote is gone: the worker sockets see EOF and their invocations fail as crashes.
                 self._outbox.popleft()
-                theirs.close()
+                if theirs is not None:
+                    theirs.close()
                 continue
             self._outbox.popleft()
-            theirs.close()
+            if theirs is not None:
+                theirs.close()
         if self._writer_armed:
             self._loop.remove_writer(self._control.fileno())
             self._writer_armed = False
@@ -98,17 +125,26 @@ class Spawner:
         assert self._control is not None
         while True:
             try:
-                data = self._control.recv(65536)
+                data, fds, _flags, _addr = socket.recv_fds(self._control, 65536, 1)
             except BlockingIOError:
                 return
             except OSError:
-                data = b""
+                data, fds = b"", []
             if not data:
+                for fd in fds:
+                    os.close(fd)
                 self._detach()
                 return
             kind, payload = pickle.loads(data)
-            if kind == "exit":
+            if kind == "spare" and fds:
+                self._drop_spare()
+                spare = socket.socket(fileno=fds[0])
+                spare.setblocking(False)
+                self._spare = (payload, spare)
+            elif kind == "exit":
                 pid, description = payload
+                if self._spare is not None and self._spare[0] == pid:
+                    self._drop_spare()
                 waiter = self._exit_waiters.pop(pid, None)
                 if waiter is not None and not waiter.done():
                     waiter.set_result(description)
@@ -116,6 +152,11 @@ class Spawner:
                     self._exits[pid] = description
                     while len(self._exits) > EXITS_KEPT:
                         self._exits.popitem(last=False)
+
+    def _drop_spare(self) -> None:
+        if self._spare is not None:
+            self._spare[1].close()
+            self._spare = None
 
     async def exit_status(self, pid: int, timeout: float = 2.0) -> str | None:
         """How worker `pid` ended ("exit status 1", "signal: killed"), once the zygote has reaped it."""
@@ -131,6 +172,7 @@ class Spawner:
             self._exit_waiters.pop(pid, None)
 
     def _detach(self) -> None:
+        self._drop_spare()
         if self._control is not None and self._loop is not None:
             self._loop.remove_reader(self._control.fileno())
             if self._writer_armed:
@@ -150,7 +192,8 @@ class Spawner:
         """Close the control socket: the zygote kills every worker it has and exits."""
         self._detach()
         for _, theirs in self._outbox:
-            theirs.close()
+            if theirs is not None:
+                theirs.close()
         self._outbox.clear()
         process = self.process
         if process is None:
@@ -173,3 +216,15 @@ class Spawner:
                 os.killpg(self.process.pid, 9)
             except (ProcessLookupError, PermissionError):
                 self.process.kill()
+
+
+def _send_all_now(sock: socket.socket, data: bytes) -> None:
+    """Write all of `data` to a fresh worker socket: its empty buffer takes a spec and a small
+    request at once; anything beyond that (never expected) is written blocking, not dropped."""
+    sent = sock.send(data)
+    if sent < len(data):
+        sock.setblocking(True)
+        try:
+            sock.sendall(memoryview(data)[sent:])
+        finally:
+            sock.setblocking(False)

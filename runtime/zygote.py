@@ -6,10 +6,12 @@ milliseconds. So the supervisor starts this process once; it pre-imports the
 worker bootstrap (never user code) and forks a worker per request. It is the
 workers' parent, so it reaps them and reports each exit status back.
 
-It keeps one *spare* forked ahead of need: a blank child, already past the
-fork and its copy-on-write faults, that waits for a request. A cold start hands
-the request to the spare and forks the next spare while the new worker runs
-its Init, so the fork is off the cold start's critical path.
+It keeps one *spare* forked ahead of need: a child already past the fork that
+takes its copy-on-write faults ahead of time by rehearsing a worker's path,
+then waits on its own worker socket. The supervisor holds the other end (sent
+to it with the `spare` message), so a cold start writes the spec straight to
+the spare, with no hop through this process. The supervisor says TAKEN, and
+the next spare is forked once the new worker has had the cores to itself.
 
 Run as `python -m lambdatop.runtime.zygote FD` where FD is a SOCK_SEQPACKET
 socket to the supervisor. When that socket closes, the zygote kills its
@@ -29,11 +31,14 @@ import sys
 import time
 
 from lambdatop.runtime import bootstrap
+from lambdatop.runtime.wire import recv_message
 
 PR_SET_PDEATHSIG = 1
 MAX_CONTROL_MESSAGE = 1 << 20
 SPAWN = b"S"  # a spawn request: this byte, then the pickled WorkerSpec (the zygote never unpickles it)
-SPARE_DELAY_S = 0.005  # fork the next spare once the new worker has had the cores to itself
+TAKEN = b"T"  # the supervisor has given the spare its spec: fork the next one
+MAX_SPEC = 1 << 16  # a spec is a few KB (Lambda caps environment variables at 4 KB)
+SPARE_DELAY_S = 0.001  # fork the next spare once the zygote has been idle this long (a burst of spawns comes first)
 
 
 _libc: ctypes.CDLL | None = None
@@ -68,7 +73,7 @@ class Zygote:
     def __init__(self, control: socket.socket) -> None:
         self.control = control
         self.children: set[int] = set()
-        self.spare: tuple[int, socket.socket] | None = None  # (pid, channel to it)
+        self.spare: int | None = None  # the spare's pid, until the supervisor takes it
         self.spare_due: float | None = None  # when to fork the next spare (monotonic)
         self.parent_pid = os.getppid()
         self.wakeup_read, wakeup_write = os.pipe()
@@ -104,36 +109,27 @@ class Zygote:
             return False
         if data.startswith(SPAWN) and fds:
             self.spawn(data[len(SPAWN):], fds[0])
+        elif data == TAKEN:
+            self.spare = None
+            self.spare_due = time.monotonic() + SPARE_DELAY_S
         else:
             for fd in fds:
                 os.close(fd)
         return True
 
     def spawn(self, request: bytes, worker_fd: int) -> None:
-        """Give the request to the spare (forking one now only if there is none), then fork the next spare."""
-        spare, self.spare = self.spare, None
-        handed = False
-        if spare is not None:
-            _pid, channel = spare
-            try:
-                socket.send_fds(channel, [request], [worker_fd])
-                handed = True
-            except OSError:
-                pass  # the spare died; its exit is reaped quietly
-            channel.close()
-        if not handed:
-            pid = os.fork()
-            if pid == 0:
-                self.leave_zygote()
-                self.become_worker(request, worker_fd)
-            self.children.add(pid)
+        """Fork a worker for a request that came without a spare (one was not ready, or several at once)."""
+        pid = os.fork()
+        if pid == 0:
+            self.leave_zygote()
+            self.become_worker(request, worker_fd)
+        self.children.add(pid)
         os.close(worker_fd)
-        # Forking now would take a core from the worker that is starting; fork when idle instead.
-        self.spare_due = time.monotonic() + SPARE_DELAY_S
 
     def fork_spare(self) -> None:
+        """Fork a spare on a new worker socket and give the supervisor the other end."""
         self.spare_due = None
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         pid = os.fork()
         if pid == 0:
             ours.close()
@@ -141,7 +137,12 @@ class Zygote:
             self.wait_as_spare(theirs)
         theirs.close()
         self.children.add(pid)
-        self.spare = (pid, ours)
+        self.spare = pid
+        try:
+            socket.send_fds(self.control, [pickle.dumps(("spare", pid))], [ours.fileno()])
+        except OSError:
+            pass  # the supervisor is gone; the control socket's end stops the loop
+        ours.close()
 
     def leave_zygote(self) -> None:
         """In a new child: drop the zygote's signal handling and sockets, and die with the zygote."""
@@ -155,17 +156,16 @@ class Zygote:
         except BaseException:  # noqa: BLE001 - never return into the zygote's loop
             os._exit(70)
 
-    def wait_as_spare(self, channel: socket.socket) -> None:
-        """Block until the zygote hands over a request; the zygote closing the channel means exit."""
+    def wait_as_spare(self, sock: socket.socket) -> None:
+        """Prepare, then block until the supervisor writes a spec on the worker socket; its end of stream means exit."""
         try:
-            capture = bootstrap.prepare_spare()
-            data, fds, _flags, _addr = socket.recv_fds(channel, MAX_CONTROL_MESSAGE, 1)
-            channel.close()
+            capture = bootstrap.prepare_spare(sock)
+            message = recv_message(sock)
         except BaseException:  # noqa: BLE001
             os._exit(70)
-        if not data or not fds:
+        if message is None or message[0] != "spec":
             os._exit(0)
-        self.become_worker(data, fds[0], capture)
+        self.become_worker(message[1], sock.detach(), capture)
 
     def become_worker(self, request: bytes, worker_fd: int, capture: bootstrap.OutputCapture | None = None) -> None:
         try:
@@ -185,10 +185,9 @@ class Zygote:
             if pid == 0:
                 return
             self.children.discard(pid)
-            if self.spare is not None and self.spare[0] == pid:
-                self.spare[1].close()  # no supervisor knows of the spare: replaced at the next spawn
+            if self.spare == pid:  # died unused: the supervisor drops its socket on this report
                 self.spare = None
-                continue
+                self.spare_due = time.monotonic() + SPARE_DELAY_S
             self.report(("exit", (pid, describe_status(status))))
 
     def report(self, message: tuple) -> None:
