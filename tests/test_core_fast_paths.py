@@ -1,0 +1,160 @@
+"""The fast paths keep Lambda's behaviour: the spare forked ahead of a cold start, polling for a
+fast reply while invocations come one at a time, and the freeze at the end of the loop's turn."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+
+import psutil
+
+from lambdatop.runtime.fleet import Fleet
+from lambdatop.runtime.invoker import POLLS_PER_TURN
+from lambdatop.runtime.records import InvocationStatus
+
+SWITCHABLE = """
+import os, time
+
+def handler(event, context):
+    if event.get("sleep"):
+        time.sleep(event["sleep"])
+    if event.get("exit") is not None:
+        os._exit(event["exit"])
+    return os.getpid()
+"""
+
+TICKING = """
+import os, threading, time
+
+PATH = os.environ["TICKS"]
+
+def tick():
+    while True:
+        with open(PATH, "a") as ticks:
+            ticks.write(".")
+        time.sleep(0.005)
+
+threading.Thread(target=tick, daemon=True).start()
+
+def handler(event, context):
+    time.sleep(event.get("busy", 0))
+    return 1
+"""
+
+
+def _spares(fleet: Fleet) -> list[psutil.Process]:
+    """The zygote's children that no environment owns: its spare."""
+    assert fleet.spawner.pid is not None
+    owned = {env.pid for pool in fleet.pools.values() for env in pool.envs.values()}
+    return [child for child in psutil.Process(fleet.spawner.pid).children() if child.pid not in owned]
+
+
+async def _until(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+async def test_a_cold_start_is_served_by_the_process_forked_ahead_of_it(make_project) -> None:
+    config = make_project({"fn": SWITCHABLE}, "functions:\n  fn:\n    handler: app.handler\n")
+    async with Fleet(config) as fleet:
+        await _until(lambda: len(_spares(fleet)) == 1)
+        spare = _spares(fleet)[0]
+        await asyncio.sleep(0.2)
+        result = await fleet.invoke("fn", {})
+        assert result.record.cold_start and result.record.status is InvocationStatus.SUCCESS
+        assert int(result.response) == spare.pid == result.record.pid
+        # The next spare follows, for the next cold start.
+        await _until(lambda: len(_spares(fleet)) == 1 and _spares(fleet)[0].pid != spare.pid)
+
+
+async def test_a_spare_that_died_unused_is_replaced_and_the_cold_start_still_works(make_project) -> None:
+    config = make_project({"fn": SWITCHABLE}, "functions:\n  fn:\n    handler: app.handler\n")
+    async with Fleet(config) as fleet:
+        await _until(lambda: len(_spares(fleet)) == 1)
+        spare = _spares(fleet)[0]
+        os.kill(spare.pid, signal.SIGKILL)
+        await _until(lambda: not psutil.pid_exists(spare.pid) or spare.status() == psutil.STATUS_ZOMBIE)
+        result = await fleet.invoke("fn", {})
+        assert result.record.status is InvocationStatus.SUCCESS and result.record.cold_start
+        assert result.record.pid != spare.pid
+
+
+async def test_cold_starts_at_once_get_a_worker_each(make_project) -> None:
+    config = make_project({"fn": SWITCHABLE}, "functions:\n  fn:\n    handler: app.handler\n")
+    async with Fleet(config) as fleet:
+        results = await asyncio.gather(*(fleet.invoke("fn", {"sleep": 0.3}) for _ in range(6)))
+        assert all(r.record.status is InvocationStatus.SUCCESS and r.record.cold_start for r in results)
+        assert len({r.record.pid for r in results}) == 6
+
+
+async def test_invoking_back_to_back_lets_the_event_loop_turn(make_project) -> None:
+    config = make_project({"fn": SWITCHABLE}, "functions:\n  fn:\n    handler: app.handler\n")
+    async with Fleet(config) as fleet:
+        await fleet.invoke("fn", {})  # the cold start
+        turns = 0
+
+        async def count_turns() -> None:
+            nonlocal turns
+            while True:
+                await asyncio.sleep(0)
+                turns += 1
+
+        counter = asyncio.create_task(count_turns())
+        await asyncio.sleep(0.01)
+        without_a_turn = longest = 0
+        try:
+            for _ in range(10 * (POLLS_PER_TURN + 1)):
+                before = turns
+                result = await fleet.invoke("fn", {})
+                assert result.record.status is InvocationStatus.SUCCESS
+                without_a_turn = without_a_turn + 1 if turns == before else 0
+                longest = max(longest, without_a_turn)
+        finally:
+            counter.cancel()
+        # Polled replies complete without a turn of the loop, but never more than POLLS_PER_TURN in a row.
+        assert longest <= POLLS_PER_TURN
+
+
+async def test_a_fast_function_that_turns_slow_still_times_out(make_project) -> None:
+    config = make_project({"fn": SWITCHABLE}, "functions:\n  fn:\n    handler: app.handler\n    timeout: 1\n")
+    async with Fleet(config) as fleet:
+        for _ in range(20):
+            assert (await fleet.invoke("fn", {})).record.status is InvocationStatus.SUCCESS
+        slow = await fleet.invoke("fn", {"sleep": 3})
+        assert slow.record.status is InvocationStatus.TIMEOUT
+        assert slow.record.error_type == "Sandbox.Timedout"
+        assert (await fleet.invoke("fn", {})).record.status is InvocationStatus.SUCCESS
+
+
+async def test_a_worker_that_exits_between_fast_invocations_is_reported_as_a_crash(make_project) -> None:
+    config = make_project({"fn": SWITCHABLE}, "functions:\n  fn:\n    handler: app.handler\n")
+    async with Fleet(config) as fleet:
+        for _ in range(20):
+            assert (await fleet.invoke("fn", {})).record.status is InvocationStatus.SUCCESS
+        crashed = await fleet.invoke("fn", {"exit": 3})
+        assert crashed.record.status is InvocationStatus.CRASHED
+        assert crashed.record.error_message.endswith("Runtime exited with error: exit status 3")
+        after = await fleet.invoke("fn", {})
+        assert after.record.status is InvocationStatus.SUCCESS and after.record.cold_start
+
+
+async def test_background_threads_do_not_run_while_the_environment_is_idle(make_project, tmp_path: Path) -> None:
+    ticks = tmp_path / "ticks"
+    config = make_project(
+        {"fn": TICKING},
+        f"functions:\n  fn:\n    handler: app.handler\n    environment: {{TICKS: '{ticks}'}}\n",
+    )
+    async with Fleet(config) as fleet:
+        for _ in range(5):
+            await fleet.invoke("fn", {})
+        await asyncio.sleep(0.1)
+        idle_from = ticks.stat().st_size
+        await asyncio.sleep(0.3)
+        assert ticks.stat().st_size == idle_from  # frozen: the thread stands still
+        await fleet.invoke("fn", {"busy": 0.2})
+        assert ticks.stat().st_size > idle_from  # thawed for the invocation, it ran again
