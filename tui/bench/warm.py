@@ -4,10 +4,16 @@ The handler is a no-op; its own time is the Duration the worker reports (the
 span Lambda bills: event decode, the call, response encode). Overhead is
 everything else: validation, the gate, the pool, ids, the socket round trip,
 the freeze/thaw signals, the records, the log lines and the stats update.
+
+An environment is frozen at the end of the event loop's turn, so a caller that
+invokes again at once (this loop) takes it back unfrozen. The third run lets
+the loop turn between invocations, as callers that are not back to back (the
+HTTP endpoint's, say) get it: each invocation then pays the thaw and freeze.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING
 
@@ -31,8 +37,8 @@ class WarmSamples:
         self.overheads.append(round_trip - duration_ms / 1000)
 
 
-async def sequential(fleet: Fleet, function: str, samples: int, warmup: int = 200) -> WarmSamples:
-    """`samples` warm invocations of `function`, awaited one after the other."""
+async def sequential(fleet: Fleet, function: str, samples: int, warmup: int = 200, turn_between: bool = False) -> WarmSamples:
+    """`samples` warm invocations of `function`, awaited one after the other (with a loop turn between, if asked)."""
     event = b'{"n": 1}'
     measured = WarmSamples()
     perf = time.perf_counter
@@ -47,6 +53,8 @@ async def sequential(fleet: Fleet, function: str, samples: int, warmup: int = 20
             if record.cold_start:
                 raise RuntimeError(f"{function}: a cold start during the warm run (env {record.env_id})")
             measured.add(elapsed, record.duration_ms)
+        if turn_between:
+            await asyncio.sleep(0)
     return measured
 
 
@@ -62,4 +70,8 @@ async def run(ctx: BenchContext) -> list[Figure]:
             figures.append(latency("warm", f"round trip, {label}", measured.round_trips).judge(
                 "socket round trip", baseline, "report", None,
             ))
+        measured = await sequential(fleet, "noop", ctx.budget.warm_samples, turn_between=True)
+        figures.append(latency("warm", "overhead, freeze on, a loop turn between (thawed and frozen each time)", measured.overheads).judge(
+            "socket round trip", baseline, "report", None,
+        ))
     return figures
