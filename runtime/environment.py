@@ -158,7 +158,7 @@ class ExecutionEnvironment:
 
         A small `first_request` is queued on the socket right away: the worker
         reads it as soon as Init is done, which saves a round trip through the
-        supervisor on every cold start. `invoke()` then only waits for its reply.
+        supervisor on every cold start. `begin()` then sends nothing and `finish()` waits for its reply.
         """
         self._loop = asyncio.get_running_loop()
         self._spawner = spawner
@@ -240,11 +240,6 @@ class ExecutionEnvironment:
         self.invocations += 1
         self.rss_kb, self.peak_kb = reply.rss_kb, max(self.peak_kb, reply.peak_kb)
         return reply
-
-    async def invoke(self, request: tuple, timeout: float) -> InvokeReply:
-        """Send one invocation and wait for its result, at most `timeout` seconds."""
-        self.begin(request, timeout)
-        return await self.finish()
 
     def _poll(self, budget: float) -> tuple | None:
         """Read the socket without blocking, again and again, for up to `budget` seconds: the reply, or None.
