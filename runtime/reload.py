@@ -29,7 +29,7 @@ import enum
 import json
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,6 +151,16 @@ class WatchTargets:
 
     def relevant(self, path: Path) -> bool:
         return path in self.config_files or any(roots.contains(path) for roots in self.roots.values())
+
+
+async def _await_any_folder(missing: list[Path], found: asyncio.Event, stop: asyncio.Event) -> None:
+    """Set `found` when one of the `missing` folders exists again, or when `stop` is set."""
+    while not stop.is_set() and not any(folder.is_dir() for folder in missing):
+        try:
+            await asyncio.wait_for(stop.wait(), POLL_DELAY_MS / 1000)
+        except asyncio.TimeoutError:
+            pass
+    found.set()
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -298,20 +308,62 @@ class ReloadService:
         self._watchers = []
 
     async def _watch(self, folders: tuple[Path, ...], recursive: bool, stop: asyncio.Event) -> None:
-        """Kernel notifications (inotify) through watchfiles; falls back to polling if they cannot be had."""
-        try:
-            async for changes in awatch(
-                *folders, watch_filter=self._relevant, debounce=int(MAX_BATCH_WINDOW_S * 1000), step=WATCH_STEP_MS,
-                stop_event=stop, recursive=recursive, force_polling=False, ignore_permission_denied=True,
-            ):
-                self._changed_paths(Path(path) for _, path in changes)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - e.g. the inotify watch limit reached
-            if stop.is_set() or self._targets is None:
+        """Kernel notifications (inotify) through watchfiles; falls back to polling if they cannot be had.
+
+        A watched folder that is deleted takes its inotify watch with it (watchfiles
+        then ends, or goes on without that folder), so each round watches the
+        folders that exist and ends when one of them goes or a missing one comes
+        back (a branch switch, a build that recreates it). A folder that comes
+        back is watched again and its files count as changed.
+        """
+        watched: tuple[Path, ...] = tuple(folder for folder in folders if folder.is_dir())
+        while not stop.is_set():
+            present = tuple(folder for folder in folders if folder.is_dir())
+            returned = [folder for folder in present if folder not in watched]
+            watched = present
+            if returned:
+                root = self.fleet.config.root if self.fleet is not None else Path.cwd()
+                self._publish("notice", f"watching {', '.join(_display(f, root) for f in returned)} again: it was deleted and is back")
+                self._changed_paths(self._files_under(returned))
+            round_over = asyncio.Event()
+            guard = asyncio.create_task(_await_any_folder([f for f in folders if f not in present], round_over, stop))
+            try:
+                if not present:
+                    await round_over.wait()
+                    continue
+                async for changes in awatch(
+                    *present, watch_filter=self._relevant_or_watched(present), debounce=int(MAX_BATCH_WINDOW_S * 1000),
+                    step=WATCH_STEP_MS, stop_event=round_over, recursive=recursive, force_polling=False,
+                    ignore_permission_denied=True,
+                ):
+                    paths = {Path(path) for _, path in changes}
+                    self._changed_paths(path for path in paths if path not in present)
+                    if any(change is Change.deleted and Path(path) in present for change, path in changes):
+                        round_over.set()  # a watched folder went: watch again what is left
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - e.g. the inotify watch limit reached
+                if stop.is_set() or self._targets is None:
+                    return
+                self._publish("notice", f"file watching fell back to polling every {POLL_DELAY_MS} ms: {exc}")
+                await self._poll(await asyncio.to_thread(self._targets.scan), stop)
                 return
-            self._publish("notice", f"file watching fell back to polling every {POLL_DELAY_MS} ms: {exc}")
-            await self._poll(await asyncio.to_thread(self._targets.scan), stop)
+            finally:
+                guard.cancel()
+
+    def _relevant_or_watched(self, folders: tuple[Path, ...]) -> Callable[[Change, str], bool]:
+        """The watch filter, letting through the deletion of a watched folder itself."""
+        def relevant(change: Change, path: str) -> bool:
+            return Path(path) in folders or self._relevant(change, path)
+        return relevant
+
+    def _files_under(self, folders: Iterable[Path]) -> list[Path]:
+        """Every code file of every function inside `folders` (blocking, but a folder just recreated is small)."""
+        targets = self._targets
+        if targets is None:
+            return []
+        return [path for roots in targets.roots.values() for root in roots.folders
+                if any(_inside(root, folder) for folder in folders) for path, _ in roots.files(root)]
 
     async def _poll(self, previous: dict[Path, tuple[int, int]], stop: asyncio.Event) -> None:
         """Scan size and mtime (ns) of every code and config file (`reload: {poll: true}`).

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,6 +28,7 @@ reload:
 
 HOLDING_HANDLER = """\
 import os
+import shutil
 import time
 
 VERSION = "{version}"
@@ -266,3 +268,26 @@ async def test_polling_sees_every_save_where_inotify_cannot_be_used(make_project
         await w.next_event("reload", "greet")
         await w.settle()
         assert json.loads((await w.fleet.invoke("greet", {})).response) == "AFTER"
+
+
+async def test_a_code_folder_deleted_and_recreated_is_watched_again(make_project: Callable[..., Path]) -> None:
+    config = make_project({"greet": source("one")}, CONFIG)
+    folder = config.parent / "greet"
+    async with watched_fleet(config) as w:
+        assert json.loads((await w.fleet.invoke("greet", {})).response) == "one"
+
+        shutil.rmtree(folder)  # a branch switch, or a build that wipes its output folder
+        await w.next_event("reload", "greet")
+        await asyncio.sleep(0.3)
+        folder.mkdir()
+        save(folder / "app.py", source("two"))
+        notice = await w.next_event("notice")
+        assert "greet" in notice.message and "again" in notice.message
+        await w.next_event("reload", "greet")
+        await w.settle()
+        assert json.loads((await w.fleet.invoke("greet", {})).response) == "two"
+
+        save(folder / "app.py", source("three"))  # the new folder is watched like the old one
+        await w.next_event("reload", "greet")
+        await w.settle()
+        assert json.loads((await w.fleet.invoke("greet", {})).response) == "three"
