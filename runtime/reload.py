@@ -1,7 +1,7 @@
 """Hot reload: code and config changes reach the fleet on save, safely and visibly.
 
 `ReloadService` watches every function's code folder (and layers) and the
-config file with watchfiles, debounces what it hears (an editor's save is
+config file (through `watcher.FolderWatcher`), debounces what it hears (an editor's save is
 often several writes, a temp file and a rename), and turns each quiet batch
 into at most one reload per function:
 
@@ -29,12 +29,10 @@ import enum
 import json
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from watchfiles import Change, awatch
 
 from lambdatop.runtime.bus import FleetEvent, Subscription
 from lambdatop.runtime.codeversion import CodeHasher, CodeRoots, VersionHistory, drop_stale_bytecode
@@ -44,12 +42,9 @@ from lambdatop.runtime.errors import ConfigError, FleetStopped
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationResult, InvocationStatus
 from lambdatop.runtime.reload_settings import ReloadSettings
+from lambdatop.runtime.watcher import MAX_BATCH_WINDOW_S, FolderWatcher, WatchTargets, display_path
 
-WATCH_STEP_MS = 20  # watchfiles hands over a batch after this much quiet; our own debounce runs on top
-MAX_BATCH_WINDOW_S = 1.0  # a stream of writes (a git checkout) still reloads at least this often
-STOP_TIMEOUT_S = 5.0
 PARALLEL_PREWARMS = 4
-POLL_DELAY_MS = 200  # how often `reload: {poll: true}` scans the folders
 
 # Settings of a function that shape its running environments: a change recycles them.
 ENVIRONMENT_FIELDS = ("handler", "code_dir", "runtime", "memory_size", "timeout", "environment", "tracing",
@@ -103,79 +98,6 @@ class WatcherState(enum.StrEnum):
     STOPPED = "stopped"
 
 
-# -- what is watched -----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class WatchTargets:
-    """Which folders to watch and which function(s), or the config, a changed path belongs to."""
-
-    roots: Mapping[str, CodeRoots]
-    config_files: frozenset[Path]
-
-    @classmethod
-    def of(cls, config: FleetConfig, settings: ReloadSettings) -> WatchTargets:
-        files = {config.path}
-        for function in config.functions.values():
-            # Functions from a SAM template referenced by lambdatop.yaml name that template in `source`.
-            source = function.source.rsplit(":", 1)[0]
-            if source:
-                files.add(Path(source))
-        roots = {name: CodeRoots.of(fn, excluded=files, ignore=settings.ignore) for name, fn in config.functions.items()}
-        return cls(roots, frozenset(files))
-
-    @property
-    def recursive_folders(self) -> tuple[Path, ...]:
-        return _outermost({folder for roots in self.roots.values() for folder in roots.folders})
-
-    @property
-    def config_folders(self) -> tuple[Path, ...]:
-        """Folders of the config files not already under a recursive watch (watched one level deep)."""
-        recursive = self.recursive_folders
-        return tuple(sorted({f.parent for f in self.config_files if not any(_inside(f.parent, r) for r in recursive)}))
-
-    def scan(self) -> dict[Path, tuple[int, int]]:
-        """(size, mtime_ns) of every code and config file, for polling (blocking: call in a thread)."""
-        found: dict[Path, tuple[int, int]] = {}
-        paths = [path for roots in self.roots.values() for root in roots.folders for path, _ in roots.files(root)]
-        for path in [*paths, *self.config_files]:
-            try:
-                stat = path.stat()
-            except OSError:
-                continue
-            found[path] = (stat.st_size, stat.st_mtime_ns)
-        return found
-
-    def functions_for(self, path: Path) -> set[str]:
-        return {name for name, roots in self.roots.items() if roots.contains(path)}
-
-    def relevant(self, path: Path) -> bool:
-        return path in self.config_files or any(roots.contains(path) for roots in self.roots.values())
-
-
-async def _await_any_folder(missing: list[Path], found: asyncio.Event, stop: asyncio.Event) -> None:
-    """Set `found` when one of the `missing` folders exists again, or when `stop` is set."""
-    while not stop.is_set() and not any(folder.is_dir() for folder in missing):
-        try:
-            await asyncio.wait_for(stop.wait(), POLL_DELAY_MS / 1000)
-        except asyncio.TimeoutError:
-            pass
-    found.set()
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
-
-
-def _outermost(folders: Iterable[Path]) -> tuple[Path, ...]:
-    ordered = sorted(folders, key=lambda p: len(p.parts))
-    kept: list[Path] = []
-    for folder in ordered:
-        if not any(_inside(folder, outer) for outer in kept):
-            kept.append(folder)
-    return tuple(sorted(kept))
-
-
 # -- the service ---------------------------------------------------------------------
 
 
@@ -195,8 +117,7 @@ class ReloadService:
         self._targets: WatchTargets | None = None
         self._pending: set[Path] = set()
         self._changed = asyncio.Event()
-        self._stop_watching: asyncio.Event | None = None
-        self._watchers: list[asyncio.Task[None]] = []
+        self._watcher = FolderWatcher(lambda: self._targets, self._changed_paths, lambda message: self._publish("notice", message))
         self._tasks: list[asyncio.Task[None]] = []
         self._subscription: Subscription | None = None
         self._idle = asyncio.Event()  # set while no batch is pending or being applied
@@ -281,119 +202,18 @@ class ReloadService:
     # -- watching -------------------------------------------------------------------
 
     async def _start_watchers(self) -> None:
-        assert self._targets is not None
-        self._stop_watching = asyncio.Event()
-        if self.settings.poll:
-            baseline = await asyncio.to_thread(self._targets.scan)
-            self._watchers.append(asyncio.create_task(self._poll(baseline, self._stop_watching), name="lambdatop-poll"))
-        else:
-            groups = [(self._targets.recursive_folders, True), (self._targets.config_folders, False)]
-            for folders, recursive in groups:
-                if folders:
-                    task = asyncio.create_task(self._watch(folders, recursive, self._stop_watching), name="lambdatop-watch")
-                    self._watchers.append(task)
-            # awatch sets up its inotify watches synchronously on its first step: let each watcher take it,
-            # so a save right after start() returns is seen.
-            await asyncio.sleep(0)
+        assert self._targets is not None and self.fleet is not None
+        await self._watcher.start(self._targets.recursive_folders, self._targets.config_folders,
+                                  poll=self.settings.poll, display_root=self.fleet.config.root)
         self.state = WatcherState.WATCHING
 
     async def _stop_watchers(self) -> None:
-        if self._stop_watching is not None:
-            self._stop_watching.set()
-        if self._watchers:
-            _, pending = await asyncio.wait(self._watchers, timeout=STOP_TIMEOUT_S)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*self._watchers, return_exceptions=True)
-        self._watchers = []
-
-    async def _watch(self, folders: tuple[Path, ...], recursive: bool, stop: asyncio.Event) -> None:
-        """Kernel notifications (inotify) through watchfiles; falls back to polling if they cannot be had.
-
-        A watched folder that is deleted takes its inotify watch with it (watchfiles
-        then ends, or goes on without that folder), so each round watches the
-        folders that exist and ends when one of them goes or a missing one comes
-        back (a branch switch, a build that recreates it). A folder that comes
-        back is watched again and its files count as changed.
-        """
-        watched: tuple[Path, ...] = tuple(folder for folder in folders if folder.is_dir())
-        while not stop.is_set():
-            present = tuple(folder for folder in folders if folder.is_dir())
-            returned = [folder for folder in present if folder not in watched]
-            watched = present
-            if returned:
-                root = self.fleet.config.root if self.fleet is not None else Path.cwd()
-                self._publish("notice", f"watching {', '.join(_display(f, root) for f in returned)} again: it was deleted and is back")
-                self._changed_paths(self._files_under(returned))
-            round_over = asyncio.Event()
-            guard = asyncio.create_task(_await_any_folder([f for f in folders if f not in present], round_over, stop))
-            try:
-                if not present:
-                    await round_over.wait()
-                    continue
-                async for changes in awatch(
-                    *present, watch_filter=self._relevant_or_watched(present), debounce=int(MAX_BATCH_WINDOW_S * 1000),
-                    step=WATCH_STEP_MS, stop_event=round_over, recursive=recursive, force_polling=False,
-                    ignore_permission_denied=True,
-                ):
-                    paths = {Path(path) for _, path in changes}
-                    self._changed_paths(path for path in paths if path not in present)
-                    if any(change is Change.deleted and Path(path) in present for change, path in changes):
-                        round_over.set()  # a watched folder went: watch again what is left
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - e.g. the inotify watch limit reached
-                if stop.is_set() or self._targets is None:
-                    return
-                self._publish("notice", f"file watching fell back to polling every {POLL_DELAY_MS} ms: {exc}")
-                await self._poll(await asyncio.to_thread(self._targets.scan), stop)
-                return
-            finally:
-                guard.cancel()
-
-    def _relevant_or_watched(self, folders: tuple[Path, ...]) -> Callable[[Change, str], bool]:
-        """The watch filter, letting through the deletion of a watched folder itself."""
-        def relevant(change: Change, path: str) -> bool:
-            return Path(path) in folders or self._relevant(change, path)
-        return relevant
-
-    def _files_under(self, folders: Iterable[Path]) -> list[Path]:
-        """Every code file of every function inside `folders` (blocking, but a folder just recreated is small)."""
-        targets = self._targets
-        if targets is None:
-            return []
-        return [path for roots in targets.roots.values() for root in roots.folders
-                if any(_inside(root, folder) for folder in folders) for path, _ in roots.files(root)]
-
-    async def _poll(self, previous: dict[Path, tuple[int, int]], stop: asyncio.Event) -> None:
-        """Scan size and mtime (ns) of every code and config file (`reload: {poll: true}`).
-
-        Our own scan, not watchfiles' poller: that one compares whole-second
-        mtimes, so a second save within the same second would go unseen.
-        """
-        while True:
-            try:
-                await asyncio.wait_for(stop.wait(), POLL_DELAY_MS / 1000)
-                return
-            except asyncio.TimeoutError:
-                pass
-            targets = self._targets
-            if targets is None:
-                return
-            current = await asyncio.to_thread(targets.scan)
-            changed = [path for path in previous.keys() | current.keys() if previous.get(path) != current.get(path)]
-            previous = current
-            if changed:
-                self._changed_paths(changed)
+        await self._watcher.stop()
 
     def _changed_paths(self, paths: Iterable[Path]) -> None:
         self._pending.update(paths)
         self._idle.clear()
         self._changed.set()
-
-    def _relevant(self, change: Change, path: str) -> bool:
-        targets = self._targets
-        return targets is not None and targets.relevant(Path(path))
 
     # -- applying changes ----------------------------------------------------------------
 
@@ -528,7 +348,7 @@ class ReloadService:
             detail: dict[str, Any] = {"function": name, "from": previous, "to": state.label, "hash": state.history.current.short,  # type: ignore[union-attr]
                                       "reason": "code+config" if version and changes else "code" if version else "config",
                                       "changes": _plain_changes(changes), "recycled": recycle,
-                                      "files": sorted(_display(p, fleet.config.root) for p in batch if state.roots.contains(p))[:20]}
+                                      "files": sorted(display_path(p, fleet.config.root) for p in batch if state.roots.contains(p))[:20]}
             if version is not None:
                 message = f"{name}: {previous} → {version.label} ({version.short})"
                 if changes:
@@ -593,7 +413,7 @@ class ReloadService:
         file = problem.get("file")
         broken = BrokenCode(
             version=state.label, error_type=str(problem.get("errorType") or "Runtime.Unknown"),
-            message=str(problem.get("errorMessage") or ""), file=_display(Path(file), fleet.config.root) if file else None,
+            message=str(problem.get("errorMessage") or ""), file=display_path(Path(file), fleet.config.root) if file else None,
             line=problem.get("line"), at=time.time(),
         )
         if state.broken is not None and (state.broken.version, state.broken.error_type, state.broken.message, state.broken.where) == (
@@ -705,11 +525,3 @@ def _location_in(lines: list[str]) -> tuple[str, int] | None:
         for match in _TRACEBACK_LOCATION.finditer(text):
             found = (match["file"], int(match["line"]))
     return found
-
-
-def _display(path: Path, root: Path) -> str:
-    """A path as the user reads it: relative to the project when inside it."""
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
