@@ -67,7 +67,10 @@ class LambdatopApp(App[int]):
     CSS_PATH = Path(__file__).with_name("lambdatop.tcss")  # absolute: subclasses elsewhere find it too
     TITLE = "lambdatop"
     BINDINGS = [
+        # The footer shows these in this order and cuts what does not fit (at 80 columns, the last
+        # three): what a first look needs comes first; `?` and the palette list them all.
         Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
         Binding("i", "invoke", "Invoke"),
         Binding("e", "event", "Event"),
         Binding("b", "burst", "Burst"),
@@ -76,7 +79,6 @@ class LambdatopApp(App[int]):
         Binding("K,ctrl+k", "kill", "Kill env", key_display="K"),
         Binding("d", "dlq", "DLQ"),
         Binding("A", "alarms", "Alarms"),
-        Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False),
     ]
     HELP: dict[str, str] = {
