@@ -299,9 +299,9 @@ class Worker:
 
     def run(self) -> NoReturn:
         _become_environment(self.spec)
-        if self.capture is None:
+        if self.capture is None:  # else a spare's, announced while it waited
             self.capture = OutputCapture()
-        socket.send_fds(self.sock, [encode(("started", os.getpid()))], [self.capture.fd])
+            announce(self.sock, self.capture)
         self.init()
         linger = 0.0
         while True:
@@ -457,7 +457,7 @@ def _rehearse(capture: OutputCapture, interrupted: Callable[[], bool]) -> None:
             return
         worker = Worker(theirs, spec, capture)
         worker.handler = lambda event, context: None
-        socket.send_fds(theirs, [encode(("started", os.getpid()))], [capture.fd])
+        announce(theirs, capture)
         for fd in socket.recv_fds(ours, 65536, 1)[1]:
             os.close(fd)
         _install_logging()
@@ -479,6 +479,11 @@ def _rehearse(capture: OutputCapture, interrupted: Callable[[], bool]) -> None:
         theirs.close()
         os.environ.clear()
         _RequestIdFilter.request_id = ""
+
+
+def announce(sock: socket.socket, capture: OutputCapture) -> None:
+    """The first message on a worker socket: this process's pid, and its output memfd for the supervisor."""
+    socket.send_fds(sock, [encode(("started", os.getpid()))], [capture.fd])
 
 
 def serve(sock: socket.socket, spec: WorkerSpec, capture: OutputCapture | None = None) -> NoReturn:

@@ -160,6 +160,8 @@ class Zygote:
         """Prepare, then block until the supervisor writes a spec on the worker socket; its end of stream means exit."""
         try:
             capture = bootstrap.prepare_spare(sock)
+            # Announced now, off the cold start's path: the supervisor reads it with Init's message.
+            bootstrap.announce(sock, capture)
             message = recv_message(sock)
         except BaseException:  # noqa: BLE001
             os._exit(70)
