@@ -1,6 +1,6 @@
 """The supervisor's side of the zygote: start it, ask it for workers, hear of their exits.
 
-A cold start takes the zygote's spare when one is ready (the spec goes straight
+A cold start takes the zygote's spare when there is one (the spec goes straight
 down the spare's worker socket) and otherwise asks the zygote to fork a worker.
 """
 

@@ -11,7 +11,7 @@ takes its copy-on-write faults ahead of time by rehearsing a worker's path,
 then waits on its own worker socket. The supervisor holds the other end (sent
 to it with the `spare` message), so a cold start writes the spec straight to
 the spare, with no hop through this process. The supervisor says TAKEN, and
-the next spare is forked once the new worker has had the cores to itself.
+the next spare is forked once this process has been idle for SPARE_DELAY_S.
 
 Run as `python -m lambdatop.runtime.zygote FD` where FD is a SOCK_SEQPACKET
 socket to the supervisor. When that socket closes, the zygote kills its
@@ -37,7 +37,6 @@ PR_SET_PDEATHSIG = 1
 MAX_CONTROL_MESSAGE = 1 << 20
 SPAWN = b"S"  # a spawn request: this byte, then the pickled WorkerSpec (the zygote never unpickles it)
 TAKEN = b"T"  # the supervisor has given the spare its spec: fork the next one
-MAX_SPEC = 1 << 16  # a spec is a few KB (Lambda caps environment variables at 4 KB)
 SPARE_DELAY_S = 0.001  # fork the next spare once the zygote has been idle this long (a burst of spawns comes first)
 
 
@@ -118,7 +117,7 @@ class Zygote:
         return True
 
     def spawn(self, request: bytes, worker_fd: int) -> None:
-        """Fork a worker for a request that came without a spare (one was not ready, or several at once)."""
+        """Fork a worker for a request that came without a spare (there was none, or several came at once)."""
         pid = os.fork()
         if pid == 0:
             self.leave_zygote()
