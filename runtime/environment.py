@@ -261,6 +261,9 @@ class ExecutionEnvironment:
             except (BlockingIOError, InterruptedError):
                 if perf() > give_up:
                     return None
+                # A worker on this same core would otherwise wait for the scheduler to preempt us
+                # (it lingers, runnable, so no wakeup puts it first); elsewhere this returns at once.
+                os.sched_yield()
                 continue
             except OSError:
                 return None
