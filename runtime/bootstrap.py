@@ -321,16 +321,9 @@ class Worker:
         much as the rest of a warm invoke (an idle virtual CPU halts). Yielding
         between polls leaves the core to anything else that wants it.
         """
-        flags = socket.MSG_PEEK | socket.MSG_DONTWAIT
         give_up = time.perf_counter() + seconds
-        while time.perf_counter() < give_up:
-            try:
-                self.sock.recv(1, flags)
-                return  # a request, or the end of the stream: either way recv_message reads it
-            except BlockingIOError:
-                os.sched_yield()
-            except OSError:
-                return
+        while time.perf_counter() < give_up and not _readable(self.sock):
+            os.sched_yield()
 
     def init(self) -> None:
         started = time.time()
@@ -428,12 +421,14 @@ def prepare_spare(sock: socket.socket) -> OutputCapture:
 
 
 def _readable(sock: socket.socket) -> bool:
+    """Whether a blocking read of `sock` would return now: data, the end of the stream, or an error."""
     try:
-        return bool(sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+        sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
     except BlockingIOError:
         return False
     except OSError:
         return True
+    return True
 
 
 def _rehearse(capture: OutputCapture, interrupted: Callable[[], bool]) -> None:
