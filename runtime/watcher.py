@@ -71,9 +71,6 @@ class WatchTargets:
         return [path for roots in self.roots.values() for root in roots.folders
                 if any(_inside(root, folder) for folder in folders) for path, _ in roots.files(root)]
 
-    def functions_for(self, path: Path) -> set[str]:
-        return {name for name, roots in self.roots.items() if roots.contains(path)}
-
     def relevant(self, path: Path) -> bool:
         return path in self.config_files or any(roots.contains(path) for roots in self.roots.values())
 
