@@ -19,7 +19,7 @@ import time
 from typing import TYPE_CHECKING
 
 from lambdatop.runtime.fleet import Fleet
-from lambdatop.runtime.records import InvocationStatus
+from lambdatop.runtime.records import InvocationResult, InvocationStatus
 from lambdatop.tui.bench.results import Figure, latency
 
 if TYPE_CHECKING:
@@ -33,6 +33,17 @@ class ColdSamples:
         self.overheads: list[float] = []  # seconds, start to handler entry minus Init Duration
         self.to_entry: list[float] = []  # seconds, start to handler entry
         self.init_durations: list[float] = []  # seconds, the import of app.py as the worker measured it
+
+    def add(self, function: str, result: InvocationResult, begin: float) -> None:
+        """One cold start that began at `begin` (monotonic); its handler returned when it was entered."""
+        record = result.record
+        if record.status is not InvocationStatus.SUCCESS or not record.cold_start:
+            raise RuntimeError(f"cold invoke of {function}: {record.status} cold={record.cold_start} {record.error_message}")
+        entered = float(result.response)
+        init_s = (record.init_duration_ms or 0.0) / 1000
+        self.to_entry.append(entered - begin)
+        self.init_durations.append(init_s)
+        self.overheads.append(entered - begin - init_s)
 
 
 async def _wait_gone(fleet: Fleet, function: str, timeout: float = 5.0) -> None:
@@ -49,15 +60,8 @@ async def sequential(fleet: Fleet, function: str, samples: int, warmup: int = 5)
     for index in range(warmup + samples):
         begin = time.monotonic()
         result = await fleet.invoke(function, b"{}")
-        record = result.record
-        if record.status is not InvocationStatus.SUCCESS or not record.cold_start:
-            raise RuntimeError(f"cold invoke of {function}: {record.status} cold={record.cold_start} {record.error_message}")
-        entered = float(result.response)
-        if index >= warmup:
-            init_s = (record.init_duration_ms or 0.0) / 1000
-            measured.to_entry.append(entered - begin)
-            measured.init_durations.append(init_s)
-            measured.overheads.append(entered - begin - init_s)
+        # Warm-ups are checked like every sample, then dropped.
+        (measured if index >= warmup else ColdSamples()).add(function, result, begin)
         fleet.kill_environment(function)
         await _wait_gone(fleet, function)
     return measured
@@ -70,13 +74,7 @@ async def burst(fleet: Fleet, function: str, rounds: int, size: int = BURST) -> 
         begin = time.monotonic()
         results = await asyncio.gather(*(fleet.invoke(function, b"{}") for _ in range(size)))
         for result in results:
-            record = result.record
-            if record.status is not InvocationStatus.SUCCESS or not record.cold_start:
-                raise RuntimeError(f"burst invoke of {function}: {record.status} cold={record.cold_start} {record.error_message}")
-            init_s = (record.init_duration_ms or 0.0) / 1000
-            measured.to_entry.append(float(result.response) - begin)
-            measured.init_durations.append(init_s)
-            measured.overheads.append(float(result.response) - begin - init_s)
+            measured.add(function, result, begin)
         while fleet.kill_environment(function) is not None:
             await asyncio.sleep(0.001)
         await _wait_gone(fleet, function)
