@@ -203,8 +203,7 @@ class ReloadService:
 
     async def _start_watchers(self) -> None:
         assert self._targets is not None and self.fleet is not None
-        await self._watcher.start(self._targets.recursive_folders, self._targets.config_folders,
-                                  poll=self.settings.poll, display_root=self.fleet.config.root)
+        await self._watcher.start(poll=self.settings.poll, display_root=self.fleet.config.root)
         self.state = WatcherState.WATCHING
 
     async def _stop_watchers(self) -> None:

@@ -96,16 +96,18 @@ class FolderWatcher:
         self._tasks: list[asyncio.Task[None]] = []
         self._display_root = Path.cwd()
 
-    async def start(self, recursive: tuple[Path, ...], shallow: tuple[Path, ...], *, poll: bool, display_root: Path) -> None:
-        """Watch `recursive` folders with everything under them and `shallow` ones one level deep."""
+    async def start(self, *, poll: bool, display_root: Path) -> None:
+        """Watch the targets' code folders with everything under them, and the config files' folders one level deep."""
         self._stop = asyncio.Event()
         self._display_root = display_root
         targets = self._targets()
-        if poll and targets is not None:
+        if targets is None:
+            return
+        if poll:
             baseline = await asyncio.to_thread(targets.scan)
             self._tasks.append(asyncio.create_task(self._poll(baseline, self._stop), name="lambdatop-poll"))
             return
-        for folders, deep in ((recursive, True), (shallow, False)):
+        for folders, deep in ((targets.recursive_folders, True), (targets.config_folders, False)):
             if folders:
                 self._tasks.append(asyncio.create_task(self._watch(folders, deep, self._stop), name="lambdatop-watch"))
         # awatch sets up its inotify watches synchronously on its first step: let each watcher take it,
