@@ -26,6 +26,8 @@ def handler(event, context):
     return os.getpid()
 """
 
+ONE_FUNCTION = "functions:\n  fn:\n    handler: app.handler\n"
+
 TICKING = """
 import os, threading, time
 
@@ -52,6 +54,12 @@ def _spares(fleet: Fleet) -> list[psutil.Process]:
     return [child for child in psutil.Process(fleet.spawner.pid).children() if child.pid not in owned]
 
 
+async def _answer_fast(fleet: Fleet) -> None:
+    """Warm invocations of `fn`, one at a time, until its replies are polled for (a fast answer last time)."""
+    for _ in range(20):
+        assert (await fleet.invoke("fn", {})).record.status is InvocationStatus.SUCCESS
+
+
 async def _until(condition, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -60,7 +68,7 @@ async def _until(condition, timeout: float = 5.0) -> None:
 
 
 async def test_a_cold_start_is_served_by_the_process_forked_ahead_of_it(make_project) -> None:
-    config = make_project({"fn": SWITCHABLE}, "functions:\n  fn:\n    handler: app.handler\n")
+    config = make_project({"fn": SWITCHABLE}, ONE_FUNCTION)
     async with Fleet(config) as fleet:
         await _until(lambda: len(_spares(fleet)) == 1)
         spare = _spares(fleet)[0]
@@ -73,7 +81,7 @@ async def test_a_cold_start_is_served_by_the_process_forked_ahead_of_it(make_pro
 
 
 async def test_a_spare_that_died_unused_is_replaced_and_the_cold_start_still_works(make_project) -> None:
-    config = make_project({"fn": SWITCHABLE}, "functions:\n  fn:\n    handler: app.handler\n")
+    config = make_project({"fn": SWITCHABLE}, ONE_FUNCTION)
     async with Fleet(config) as fleet:
         await _until(lambda: len(_spares(fleet)) == 1)
         spare = _spares(fleet)[0]
@@ -85,7 +93,7 @@ async def test_a_spare_that_died_unused_is_replaced_and_the_cold_start_still_wor
 
 
 async def test_cold_starts_at_once_get_a_worker_each(make_project) -> None:
-    config = make_project({"fn": SWITCHABLE}, "functions:\n  fn:\n    handler: app.handler\n")
+    config = make_project({"fn": SWITCHABLE}, ONE_FUNCTION)
     async with Fleet(config) as fleet:
         results = await asyncio.gather(*(fleet.invoke("fn", {"sleep": 0.3}) for _ in range(6)))
         assert all(r.record.status is InvocationStatus.SUCCESS and r.record.cold_start for r in results)
@@ -93,7 +101,7 @@ async def test_cold_starts_at_once_get_a_worker_each(make_project) -> None:
 
 
 async def test_invoking_back_to_back_lets_the_event_loop_turn(make_project) -> None:
-    config = make_project({"fn": SWITCHABLE}, "functions:\n  fn:\n    handler: app.handler\n")
+    config = make_project({"fn": SWITCHABLE}, ONE_FUNCTION)
     async with Fleet(config) as fleet:
         await fleet.invoke("fn", {})  # the cold start
         turns = 0
@@ -121,10 +129,9 @@ async def test_invoking_back_to_back_lets_the_event_loop_turn(make_project) -> N
 
 
 async def test_a_fast_function_that_turns_slow_still_times_out(make_project) -> None:
-    config = make_project({"fn": SWITCHABLE}, "functions:\n  fn:\n    handler: app.handler\n    timeout: 1\n")
+    config = make_project({"fn": SWITCHABLE}, ONE_FUNCTION + "    timeout: 1\n")
     async with Fleet(config) as fleet:
-        for _ in range(20):
-            assert (await fleet.invoke("fn", {})).record.status is InvocationStatus.SUCCESS
+        await _answer_fast(fleet)
         slow = await fleet.invoke("fn", {"sleep": 3})
         assert slow.record.status is InvocationStatus.TIMEOUT
         assert slow.record.error_type == "Sandbox.Timedout"
@@ -132,10 +139,9 @@ async def test_a_fast_function_that_turns_slow_still_times_out(make_project) -> 
 
 
 async def test_a_worker_that_exits_between_fast_invocations_is_reported_as_a_crash(make_project) -> None:
-    config = make_project({"fn": SWITCHABLE}, "functions:\n  fn:\n    handler: app.handler\n")
+    config = make_project({"fn": SWITCHABLE}, ONE_FUNCTION)
     async with Fleet(config) as fleet:
-        for _ in range(20):
-            assert (await fleet.invoke("fn", {})).record.status is InvocationStatus.SUCCESS
+        await _answer_fast(fleet)
         crashed = await fleet.invoke("fn", {"exit": 3})
         assert crashed.record.status is InvocationStatus.CRASHED
         assert crashed.record.error_message.endswith("Runtime exited with error: exit status 3")
