@@ -87,6 +87,11 @@ class FleetConfig:
     # Sections other capabilities read (store, async, alarms, http), kept as written.
     sections: Mapping[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    # The SAM template as written (tags in long form, intrinsics unresolved), for the capabilities
+    # that read more than its functions: API routes, the AWS resources, event sources. None for a
+    # lambdatop.yaml without `template:`.
+    template_path: Path | None = None
+    template: Mapping[str, Any] | None = None
 
     @property
     def root(self) -> Path:
@@ -314,6 +319,7 @@ class _LambdatopFile:
 
         functions: dict[str, FunctionConfig] = {}
         warnings: list[str] = []
+        sam: FleetConfig | None = None
         if "template" in doc:
             template_path = (self.path.parent / str(doc["template"])).resolve()
             if not template_path.is_file():
@@ -346,6 +352,7 @@ class _LambdatopFile:
         config = FleetConfig(
             path=self.path, kind="lambdatop", functions=functions, account_concurrency=limit or DEFAULT_ACCOUNT_CONCURRENCY,
             region=region, account_id=account_id, sections=sections, warnings=tuple(warnings),
+            template_path=sam.template_path if sam else None, template=sam.template if sam else None,
         )
         check_reserved(config)
         return config
@@ -478,7 +485,7 @@ class _SamTemplate:
             raise self.check.error(f"no {_SAM_FUNCTION} resources with local code", resources)
         config = FleetConfig(
             path=self.path, kind="sam", functions=functions, region=self.region, account_id=self.account_id,
-            warnings=tuple(warnings),
+            warnings=tuple(warnings), template_path=self.path, template=doc,
         )
         check_reserved(config)
         return config
