@@ -22,14 +22,14 @@ from typing import Any, Callable, Protocol
 
 from lambdatop.runtime.bus import EnvironmentEvent, FleetEvent, Subscription, TelemetryBus
 from lambdatop.runtime.config import FleetConfig, FunctionConfig, load_config
-from lambdatop.runtime.environment import EnvState, ExecutionEnvironment, Failure, InitOutcome
+from lambdatop.runtime.execution.environment import EnvState, ExecutionEnvironment, Failure, InitOutcome
 from lambdatop.runtime.errors import FleetStopped
-from lambdatop.runtime.gate import ConcurrencyGate
-from lambdatop.runtime.invoker import INIT_LIMIT_S, Invoker
-from lambdatop.runtime.pool import FunctionPool
+from lambdatop.runtime.execution.gate import ConcurrencyGate
+from lambdatop.runtime.execution.invoker import INIT_LIMIT_S, Invoker
+from lambdatop.runtime.execution.pool import FunctionPool
 from lambdatop.runtime.records import InvocationRecord, InvocationResult, InvocationType, Trigger
-from lambdatop.runtime.spawner import Spawner
-from lambdatop.runtime.stats import Counters, FunctionStats
+from lambdatop.runtime.execution.spawner import Spawner
+from lambdatop.runtime.execution.stats import Counters, FunctionStats
 
 MEMORY_SAMPLE_INTERVAL_S = 0.02
 REAP_INTERVAL_S = 1.0
@@ -124,7 +124,7 @@ class Fleet:
         # Variables every new worker gets beside Lambda's own (endpoint URL, X-Ray daemon address).
         self.worker_environment: dict[str, str] = {}
         self.services: list[Service] = []
-        # Set by the store and async queue services when attached (runtime/store.py, runtime/asyncq.py).
+        # Set by the store and async queue services when attached (runtime/store/writer.py, runtime/async_invoke/queue.py).
         self.store: Any = None
         self.async_queue: Any = None
         self._recent: list[InvocationRecord] = []
@@ -247,13 +247,13 @@ class Fleet:
     ) -> str:
         """Accept an asynchronous (Event) invocation: validated, committed to the durable queue, then its request id.
 
-        With the async queue service (`runtime/asyncq.py`, attached with the
+        With the async queue service (`runtime/async_invoke/queue.py`, attached with the
         store) the event is durable and retried; without it, it is delivered
         once in the background. Raises FunctionNotFound, RequestTooLarge (over
         1 MB), InvalidRequestContent, FleetStopped.
         """
         if self.async_queue is None:
-            from lambdatop.runtime.asyncq import deliver_once
+            from lambdatop.runtime.async_invoke.queue import deliver_once
 
             return await deliver_once(self, function, payload, trigger=trigger, trace=trace, request_id=request_id)
         return await self.async_queue.enqueue(function, payload, trigger=trigger, trace=trace, request_id=request_id)

@@ -26,7 +26,7 @@ def attach_standard_services(fleet: Fleet, options: ServiceOptions) -> None:
     # The HTTP endpoint (Invoke API, control plane, function URLs). Keep it LAST: services start in
     # order, so it takes requests only once the others (store, async queue) are up, and stops first.
     if options.port is not None:
-        from lambdatop.runtime.endpoint import LambdaEndpoint
+        from lambdatop.runtime.api.endpoint import LambdaEndpoint
 
         fleet.add_service(LambdaEndpoint(options.host, options.port, allow_remote=options.allow_remote))
 
@@ -47,12 +47,12 @@ def _attach_in_order(fleet: Fleet, *, store: bool, watch: bool, adopt: bool, com
     # 2. Observability (X-Ray daemon, traces, metrics, EMF, alarms): before anything that spawns
     #    workers, so every worker gets the daemon's address; it stops before the store, so the
     #    last traces are flushed into it.
-    from lambdatop.runtime.observability import ObservabilityService
+    from lambdatop.runtime.observability.service import ObservabilityService
 
     fleet.add_service(ObservabilityService())
     # 3. Hot reload: code versions (v1 + hash, computed at start), file watching, live config changes.
     if watch:
-        from lambdatop.runtime.reload import ReloadService
+        from lambdatop.runtime.reload.service import ReloadService
 
         fleet.add_service(ReloadService())
     # 4. The async queue: it resumes accepted events of earlier runs, so only once code versions
@@ -69,8 +69,8 @@ def attach_store_services(
     commands (`invoke --async`, `replay`): they deliver their own events and
     leave the backlog of earlier runs to the dashboard or `lambdatop serve`.
     """
-    from lambdatop.runtime.store import StoreService
-    from lambdatop.runtime.store_settings import StoreSettings
+    from lambdatop.runtime.store.writer import StoreService
+    from lambdatop.runtime.config.store_settings import StoreSettings
 
     settings = StoreSettings.from_config(fleet.config)
     if not (enabled and settings.enabled):
@@ -82,8 +82,8 @@ def attach_store_services(
 
 def attach_async_queue(fleet: Fleet, *, enabled: bool = True, adopt: bool = True) -> None:
     """The durable async queue; it lives in the store, so only when the store is on."""
-    from lambdatop.runtime.asyncq import AsyncQueue
-    from lambdatop.runtime.store_settings import StoreSettings
+    from lambdatop.runtime.async_invoke.queue import AsyncQueue
+    from lambdatop.runtime.config.store_settings import StoreSettings
 
     if enabled and StoreSettings.from_config(fleet.config).enabled:
         fleet.add_service(AsyncQueue(adopt=adopt))

@@ -22,7 +22,7 @@ def lambdatop_processes() -> list[psutil.Process]:
     found = []
     for child in psutil.Process(os.getpid()).children(recursive=True):
         try:
-            if "lambdatop.runtime.zygote" in " ".join(child.cmdline()) or child.ppid() != os.getpid():
+            if "lambdatop.runtime.worker.zygote" in " ".join(child.cmdline()) or child.ppid() != os.getpid():
                 found.append(child)
         except psutil.NoSuchProcess:
             continue
@@ -81,7 +81,7 @@ async def endpoint() -> AsyncIterator[Any]:
 
     Yields the LambdaEndpoint (`.url`, `.port`, `.fleet`); checks no process is left afterwards.
     """
-    from lambdatop.runtime.endpoint import LambdaEndpoint
+    from lambdatop.runtime.api.endpoint import LambdaEndpoint
 
     service = LambdaEndpoint("127.0.0.1", 0)
     running = Fleet(SAMPLE_TEMPLATE)

@@ -14,7 +14,7 @@ import psutil
 
 from lambdatop.runtime.bus import FleetEvent, Subscription
 from lambdatop.runtime.fleet import Fleet
-from lambdatop.runtime.reload import ReloadService
+from lambdatop.runtime.reload.service import ReloadService
 from tests.conftest import lambdatop_processes
 
 

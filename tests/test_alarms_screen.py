@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from lambdatop.runtime.alarms import AlarmState
+from lambdatop.runtime.observability.alarms import AlarmState
 from lambdatop.runtime.fleet import Fleet
-from lambdatop.runtime.observability import ObservabilityService
+from lambdatop.runtime.observability.service import ObservabilityService
 from lambdatop.tui.screens.alarms import AlarmsScreen
 from textual.app import App
 from textual.widgets import DataTable

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from lambdatop.runtime.alarms import (
+from lambdatop.runtime.observability.alarms import (
     AlarmDefinition,
     AlarmSet,
     AlarmState,
@@ -19,8 +19,8 @@ from lambdatop.runtime.alarms import (
 from lambdatop.runtime.bus import FleetEvent
 from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.fleet import Fleet
-from lambdatop.runtime.metrics import MetricsRegistry
-from lambdatop.runtime.observability import ObservabilityService
+from lambdatop.runtime.observability.metrics import MetricsRegistry
+from lambdatop.runtime.observability.service import ObservabilityService
 from lambdatop.runtime.records import InvocationRecord, InvocationStatus
 
 BASE = 1_800_000_000  # a multiple of 60: periods align on it

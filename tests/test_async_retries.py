@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lambdatop.runtime.asyncq import function_error_delay, throttle_delay
+from lambdatop.runtime.async_invoke.queue import function_error_delay, throttle_delay
 from lambdatop.runtime.config import load_config
 from lambdatop.runtime.errors import ASYNC_PAYLOAD_LIMIT, ConfigError, FunctionNotFound, InvalidRequestContent, RequestTooLarge
 from lambdatop.runtime.fleet import Fleet
@@ -168,7 +168,7 @@ async def test_enqueue_refuses_what_lambda_refuses_and_commits_before_returning(
         request_id = await fleet.enqueue("flaky", b'{"n": 1}', request_id="fixed-id-1")
         assert request_id == "fixed-id-1"
         # Committed: another connection sees the row the moment enqueue returned (unless already delivered).
-        from lambdatop.runtime.store_reader import StoreReader
+        from lambdatop.runtime.store.reader import StoreReader
 
         with StoreReader.open(fleet.store.path) as reader:
             queued = {e["request_id"] for e in reader.queued_events()}
@@ -190,7 +190,7 @@ def test_bad_event_invoke_config_is_refused_with_its_key(make_project: Callable[
         handler: app.handler
         async: {MaximumRetryAttempts: 5}
     """)
-    from lambdatop.runtime.destinations import AsyncSettings
+    from lambdatop.runtime.async_invoke.destinations import AsyncSettings
 
     with pytest.raises(ConfigError, match="MaximumRetryAttempts: must be a whole number from 0 to 2"):
         AsyncSettings.of(load_config(config).functions["flaky"])
@@ -222,7 +222,7 @@ Resources:
   WorkerDlq:
     Type: AWS::SQS::Queue
 """)
-    from lambdatop.runtime.destinations import AsyncSettings
+    from lambdatop.runtime.async_invoke.destinations import AsyncSettings
 
     settings = AsyncSettings.of(load_config(template).functions["worker"])
     assert (settings.max_retry_attempts, settings.max_event_age_s) == (1, 120)
@@ -255,7 +255,7 @@ def test_invoke_async_from_the_cli_prints_202_then_follows_the_event(make_projec
     queued = invoke("sink", "--async", "--no-wait")
     request_id = json.loads(queued.stdout)["RequestId"]
     assert queued.returncode == 0
-    from lambdatop.runtime.store_reader import StoreReader
+    from lambdatop.runtime.store.reader import StoreReader
 
     with StoreReader.open(config.parent / ".lambdatop" / "lambdatop.db") as reader:
         # Delivered before the command stopped, or still safely queued for the next run.
@@ -268,7 +268,7 @@ def test_invoke_async_from_the_cli_prints_202_then_follows_the_event(make_projec
 async def test_a_new_run_adopts_queued_events_and_expires_the_ones_past_their_maximum_age(make_project: Callable[..., Path]) -> None:
     config = make_project({"flaky": FIXED, "sink": SINK, "closed": SINK},
                           (CONFIG % {"retries": 2}).replace("MaximumRetryAttempts: 2", "MaximumRetryAttempts: 2\n      MaximumEventAgeInSeconds: 60"))
-    from lambdatop.runtime.store import Store
+    from lambdatop.runtime.store.writer import Store
 
     # A backlog an earlier run left behind (it was killed): one fresh event, one accepted 5 minutes ago.
     store = Store(config.parent / ".lambdatop" / "lambdatop.db")

@@ -28,7 +28,7 @@ CAPABILITIES = {
     "ui": lambda: importlib.util.find_spec("lambdatop.tui.app") is not None,
     "reload": lambda: importlib.util.find_spec("lambdatop.tui.bench.reload") is not None,
     "async": lambda: hasattr(Fleet, "enqueue"),
-    "http": lambda: importlib.util.find_spec("lambdatop.runtime.endpoint") is not None,
+    "http": lambda: importlib.util.find_spec("lambdatop.runtime.api.endpoint") is not None,
 }
 
 

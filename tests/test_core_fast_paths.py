@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 
 from lambdatop.runtime.fleet import Fleet
-from lambdatop.runtime.invoker import POLLS_PER_TURN
+from lambdatop.runtime.execution.invoker import POLLS_PER_TURN
 from lambdatop.runtime.records import InvocationStatus
 
 SWITCHABLE = """

@@ -386,7 +386,7 @@ class _serving:
     """`async with _serving(config_path) as endpoint`: a fleet on `config_path` behind an endpoint on a free port."""
 
     def __init__(self, config: Any) -> None:
-        from lambdatop.runtime.endpoint import LambdaEndpoint
+        from lambdatop.runtime.api.endpoint import LambdaEndpoint
         from lambdatop.runtime.fleet import Fleet
 
         self.endpoint = LambdaEndpoint(port=0)

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from lambdatop.runtime.endpoint import LambdaEndpoint, RemoteAccessRefused
+from lambdatop.runtime.api.endpoint import LambdaEndpoint, RemoteAccessRefused
 
 HELLO = "def handler(event, context):\n    print('serving', event.get('name'))\n    return {'hello': event.get('name')}\n"
 CONFIG = "functions:\n  hello: {handler: app.handler}\n"
@@ -64,7 +64,7 @@ def test_serve_invoke_then_stop_exits_0_and_leaves_no_process(make_project, lamb
             response = client.invoke(FunctionName="hello", Payload=b'{"name": "subprocess"}')
             assert json.loads(response["Payload"].read()) == {"hello": "subprocess"}
             children = _descendants(process.pid)
-            assert any("lambdatop.runtime.zygote" in " ".join(p.cmdline()) for p in children)
+            assert any("lambdatop.runtime.worker.zygote" in " ".join(p.cmdline()) for p in children)
             assert len(children) >= 2  # the zygote and the warm worker
             process.send_signal(stop_signal)
             assert process.wait(timeout=60) == 0
@@ -112,7 +112,7 @@ def test_the_endpoint_refuses_non_loopback_hosts_unless_allowed():
 def test_http_section_settings_and_command_line_precedence(make_project):
     from lambdatop.runtime.config import load_config
     from lambdatop.runtime.errors import ConfigError
-    from lambdatop.runtime.http_settings import HttpSettings
+    from lambdatop.runtime.config.http_settings import HttpSettings
 
     settings = HttpSettings.from_config(load_config(make_project({"hello": HELLO}, CONFIG)))
     assert settings == HttpSettings(enabled=True, host="127.0.0.1", port=3001, allow_remote=False)

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from lambdatop.runtime.endpoint import LambdaEndpoint
+from lambdatop.runtime.api.endpoint import LambdaEndpoint
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationResult
 

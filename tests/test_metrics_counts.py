@@ -8,16 +8,16 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from lambdatop.runtime.cost import GB_SECOND_PRICE_USD, REQUEST_PRICE_USD
+from lambdatop.runtime.observability.cost import GB_SECOND_PRICE_USD, REQUEST_PRICE_USD
 from lambdatop.runtime.errors import Throttled
 from lambdatop.runtime.fleet import Fleet
-from lambdatop.runtime.metrics import (
+from lambdatop.runtime.observability.metrics import (
     FLEET,
     MetricSeries,
     histogram_bounds,
     histogram_index,
 )
-from lambdatop.runtime.observability import ObservabilityService
+from lambdatop.runtime.observability.service import ObservabilityService
 from lambdatop.runtime.records import InvocationRecord, InvocationStatus
 
 WORK = """

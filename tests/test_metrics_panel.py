@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lambdatop.runtime.fleet import Fleet
-from lambdatop.runtime.observability import ObservabilityService
+from lambdatop.runtime.observability.service import ObservabilityService
 from lambdatop.tui.screens.log_search import LogEntry, LogSearchScreen
 from lambdatop.tui.widgets.function_metrics import FunctionMetrics, render_function
 from rich.console import Console

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lambdatop.runtime.environment import EnvState
+from lambdatop.runtime.execution.environment import EnvState
 from lambdatop.runtime.records import InvocationStatus
 from tests.conftest import lambdatop_processes
 from tests.reload_support import alive, save, watched_fleet

@@ -13,7 +13,7 @@ import pytest
 from lambdatop.runtime.config import load_config
 from lambdatop.runtime.errors import ConfigError, FunctionNotFound
 from lambdatop.runtime.fleet import Fleet
-from lambdatop.runtime.reload import ReloadService, ReloadSettings
+from lambdatop.runtime.reload.service import ReloadService, ReloadSettings
 from lambdatop.runtime.services import ServiceOptions, attach_standard_services
 from tests.reload_support import save, watched_fleet
 

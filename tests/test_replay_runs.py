@@ -12,9 +12,9 @@ from pathlib import Path
 
 from lambdatop.runtime.config import load_config
 from lambdatop.runtime.fleet import Fleet
-from lambdatop.runtime.replay import RecordedEvent, read_jsonl, replay
+from lambdatop.runtime.store.replay import RecordedEvent, read_jsonl, replay
 from lambdatop.runtime.services import attach_store_services
-from lambdatop.runtime.store_reader import StoreReader
+from lambdatop.runtime.store.reader import StoreReader
 
 ECHO = """
 def handler(event, context):

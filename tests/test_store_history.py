@@ -12,10 +12,10 @@ import pytest
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationRecord, InvocationResult, InvocationStatus
 from lambdatop.runtime.services import attach_store_services
-from lambdatop.runtime.store import Store
-from lambdatop.runtime.store_reader import StoreReader
-from lambdatop.runtime.store_schema import MIGRATIONS, SCHEMA_VERSION, StoreError
-from lambdatop.runtime.store_settings import StoreSettings
+from lambdatop.runtime.store.writer import Store
+from lambdatop.runtime.store.reader import StoreReader
+from lambdatop.runtime.store.schema import MIGRATIONS, SCHEMA_VERSION, StoreError
+from lambdatop.runtime.config.store_settings import StoreSettings
 
 HELLO = """
 def handler(event, context):

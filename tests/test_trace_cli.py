@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from lambdatop.runtime.fleet import Fleet
-from lambdatop.runtime.observability import find
+from lambdatop.runtime.observability.service import find
 from lambdatop.runtime.services import ServiceOptions, attach_standard_services
 from lambdatop.tui.cli import main
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from lambdatop.runtime.errors import Throttled
 from lambdatop.runtime.fleet import Fleet
-from lambdatop.runtime.observability import ObservabilityService
+from lambdatop.runtime.observability.service import ObservabilityService
 from lambdatop.runtime.records import InvocationRecord, InvocationStatus
-from lambdatop.runtime.tracing import FUNCTION_ORIGIN, SERVICE_ORIGIN, TraceIndex
+from lambdatop.runtime.observability.tracing import FUNCTION_ORIGIN, SERVICE_ORIGIN, TraceIndex
 
 SOURCES = {
     "sleepy": "import time\ndef handler(event, context):\n    time.sleep(event.get('s', 0))\n    return 'done'\n",

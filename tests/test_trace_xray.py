@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from lambdatop.runtime.fleet import Fleet
-from lambdatop.runtime.observability import ObservabilityService
-from lambdatop.runtime.tracing import FUNCTION_ORIGIN, SERVICE_ORIGIN, flatten
+from lambdatop.runtime.observability.service import ObservabilityService
+from lambdatop.runtime.observability.tracing import FUNCTION_ORIGIN, SERVICE_ORIGIN, flatten
 
 SDK_HANDLER = """
 from aws_xray_sdk.core import xray_recorder
@@ -165,7 +165,7 @@ def handler(event, context):
 
 
 async def test_child_invocation_through_the_endpoint_joins_the_callers_trace(make_project: Callable[..., Any]) -> None:
-    from lambdatop.runtime.endpoint import LambdaEndpoint
+    from lambdatop.runtime.api.endpoint import LambdaEndpoint
 
     config = make_project({"parent": PARENT_HANDLER, "child": CHILD_HANDLER}, """
         functions:

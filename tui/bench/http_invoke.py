@@ -77,10 +77,10 @@ async def _client(url: str, mode: str, amount: float, threads: int) -> dict:
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
-    absent = missing("lambdatop.runtime.endpoint", "LambdaEndpoint")
+    absent = missing("lambdatop.runtime.api.endpoint", "LambdaEndpoint")
     if absent:
         return [Figure("http", "boto3 invoke, one at a time", "µs", skipped=absent)]
-    from lambdatop.runtime.endpoint import LambdaEndpoint
+    from lambdatop.runtime.api.endpoint import LambdaEndpoint
 
     fleet = Fleet(ctx.project.config_path)
     endpoint = LambdaEndpoint("127.0.0.1", 0)

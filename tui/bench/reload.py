@@ -22,7 +22,7 @@ from typing import Any
 
 from lambdatop.runtime.bus import FleetEvent
 from lambdatop.runtime.fleet import Fleet
-from lambdatop.runtime.reload import ReloadService
+from lambdatop.runtime.reload.service import ReloadService
 
 HANDLER = "def handler(event, context):\n    return {value}\n"
 CONFIG = "functions:\n  edited:\n    handler: app.handler\n    code: code\n"

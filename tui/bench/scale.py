@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lambdatop.runtime.environment import EnvState
+from lambdatop.runtime.execution.environment import EnvState
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationStatus
 from lambdatop.tui.bench.child import run_python

@@ -14,11 +14,11 @@ from pathlib import Path
 
 from lambdatop.runtime.identifiers import request_id as new_request_id, segment_id
 from lambdatop.runtime.records import InvocationRecord, InvocationResult, InvocationStatus
-from lambdatop.runtime.replay import ReplayError, from_store, read_jsonl, write_jsonl
-from lambdatop.runtime.store import Store
-from lambdatop.runtime.store_reader import process_alive, StoreReader
-from lambdatop.runtime.store_schema import StoreError
-from lambdatop.runtime.store_settings import store_path, StoreSettings
+from lambdatop.runtime.store.replay import ReplayError, from_store, read_jsonl, write_jsonl
+from lambdatop.runtime.store.writer import Store
+from lambdatop.runtime.store.reader import process_alive, StoreReader
+from lambdatop.runtime.store.schema import StoreError
+from lambdatop.runtime.config.store_settings import store_path, StoreSettings
 from lambdatop.tui.cli import EXIT_OK, EXIT_USAGE, config_option
 from lambdatop.tui.commands.common import UsageError, load_or_exit
 

@@ -19,10 +19,10 @@ from typing import Any, TextIO
 
 from lambdatop.runtime.bus import FleetEvent, Subscription
 from lambdatop.runtime.config import FleetConfig
-from lambdatop.runtime.endpoint import EndpointUnavailable, LambdaEndpoint, RemoteAccessRefused
+from lambdatop.runtime.api.endpoint import EndpointUnavailable, LambdaEndpoint, RemoteAccessRefused
 from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.fleet import Fleet
-from lambdatop.runtime.http_settings import DEFAULT_HOST, DEFAULT_PORT, HttpSettings
+from lambdatop.runtime.config.http_settings import DEFAULT_HOST, DEFAULT_PORT, HttpSettings
 from lambdatop.runtime.records import InvocationResult
 from lambdatop.runtime.services import ServiceOptions, attach_standard_services
 from lambdatop.tui.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE

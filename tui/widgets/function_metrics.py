@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdatop.runtime.cost import format_usd
+from lambdatop.runtime.observability.cost import format_usd
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static

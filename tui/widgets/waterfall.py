@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from lambdatop.runtime.tracing import FUNCTION_ORIGIN, SERVICE_ORIGIN, Span, flatten
+from lambdatop.runtime.observability.tracing import FUNCTION_ORIGIN, SERVICE_ORIGIN, Span, flatten
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -154,7 +154,7 @@ class TraceWaterfall(Vertical):
             return self.documents
         if self.record is None:
             return []
-        from lambdatop.runtime.observability import find
+        from lambdatop.runtime.observability.service import find
 
         service = find(self.fleet)
         if service is not None:

@@ -36,57 +36,28 @@ from typing import TYPE_CHECKING, Any
 
 from lambdatop.runtime.bus import FleetEvent
 from lambdatop.runtime.config import FleetConfig, FunctionConfig, check_known_keys
-from lambdatop.runtime.destinations import (
+from lambdatop.runtime.config.async_settings import DEFAULT_DELAY_SCALE, DEFAULT_MAX_CONCURRENCY, AsyncSettings, QueueSettings, Target
+from lambdatop.runtime.async_invoke.destinations import (
     DESTINATION_TRIGGER,
-    AsyncSettings,
     Condition,
-    Target,
     dead_letter_attributes,
     invocation_record,
 )
 from lambdatop.runtime.errors import ConfigError, FleetStopped, FunctionNotFound, LambdaServiceError, Throttled
 from lambdatop.runtime.identifiers import request_id as new_request_id
-from lambdatop.runtime.invoker import check_payload
+from lambdatop.runtime.execution.invoker import check_payload
 from lambdatop.runtime.records import InvocationResult, InvocationStatus, InvocationType, Trigger
-from lambdatop.runtime.store import Store
-from lambdatop.runtime.store_reader import process_alive
-from lambdatop.runtime.store_schema import StoreError
-from lambdatop.runtime.yamlfile import line_of
+from lambdatop.runtime.store.writer import Store
+from lambdatop.runtime.store.reader import process_alive
+from lambdatop.runtime.store.schema import StoreError
+from lambdatop.runtime.config.yamlfile import line_of
 
 if TYPE_CHECKING:
     from lambdatop.runtime.fleet import Fleet
 
-DEFAULT_DELAY_SCALE = 0.01  # Lambda's 1 min / 2 min retry delays become 0.6 s / 1.2 s
-DEFAULT_MAX_CONCURRENCY = 16  # deliveries in flight per function (never more than its concurrency limit)
 FUNCTION_ERROR_DELAYS_S = (60.0, 120.0)  # before the 1st and 2nd retry
 THROTTLE_BACKOFF_MAX_S = 300.0
 ADOPT_INTERVAL_S = 2.0  # how often a long-running lambdatop looks for events other runs left queued
-
-
-@dataclass(frozen=True)
-class QueueSettings:
-    """The fleet-wide `async:` section of lambdatop.yaml."""
-
-    delay_scale: float = DEFAULT_DELAY_SCALE
-    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
-
-    @classmethod
-    def from_config(cls, config: FleetConfig) -> QueueSettings:
-        section = config.sections.get("async") or {}
-        path = str(config.path)
-        if not isinstance(section, Mapping):
-            raise ConfigError("must be a mapping (delay_scale, max_concurrency)", path=path, key="async")
-
-        check_known_keys(section, ("delay_scale", "max_concurrency"), section="async", path=path, key_prefix="async.")
-        scale = section.get("delay_scale", DEFAULT_DELAY_SCALE)
-        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 <= scale <= 1:
-            raise ConfigError(f"must be a number from 0 to 1 (1 = Lambda's real delays), got {scale!r}",
-                              path=path, key="async.delay_scale", line=line_of(section, "delay_scale"))
-        limit = section.get("max_concurrency", DEFAULT_MAX_CONCURRENCY)
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ConfigError(f"must be a whole number above 0, got {limit!r}", path=path, key="async.max_concurrency",
-                              line=line_of(section, "max_concurrency"))
-        return cls(float(scale), limit)
 
 
 def function_error_delay(retry: int, scale: float) -> float:

@@ -15,9 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lambdatop.runtime.bootstrap import WorkerSpec
-from lambdatop.runtime.wire import encode
-from lambdatop.runtime.zygote import SPAWN, TAKEN
+from lambdatop.runtime.worker.bootstrap import WorkerSpec
+from lambdatop.runtime.worker.wire import encode
+from lambdatop.runtime.worker.zygote import SPAWN, TAKEN
 
 
 EXITS_KEPT = 4096
@@ -53,7 +53,7 @@ class Spawner:
         # A big send buffer lets a burst of spawn requests queue without blocking.
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "lambdatop.runtime.zygote", str(theirs.fileno())],
+            [sys.executable, "-m", "lambdatop.runtime.worker.zygote", str(theirs.fileno())],
             pass_fds=[theirs.fileno()],
             cwd=self.work_dir,
             start_new_session=True,  # Ctrl-C in the terminal must not reach workers; the supervisor stops them

@@ -19,9 +19,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from lambdatop.runtime.bootstrap import WorkerSpec, drain_output
-from lambdatop.runtime.spawner import Spawner
-from lambdatop.runtime.wire import FrameDecoder, encode
+from lambdatop.runtime.worker.bootstrap import WorkerSpec, drain_output
+from lambdatop.runtime.execution.spawner import Spawner
+from lambdatop.runtime.worker.wire import FrameDecoder, encode
 
 _PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 PIPELINE_LIMIT = 64 * 1024  # a first request this small rides along with the spawn

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from lambdatop.runtime.errors import ConfigError
-from lambdatop.runtime.intrinsics import IntrinsicResolver
-from lambdatop.runtime.yamlfile import LineMap, line_of, load_yaml
+from lambdatop.runtime.config.intrinsics import IntrinsicResolver
+from lambdatop.runtime.config.yamlfile import LineMap, line_of, load_yaml
 
 DEFAULT_ACCOUNT_CONCURRENCY = 1000
 UNRESERVED_MINIMUM = 100  # Lambda keeps 100 of the account's concurrency unreserved
@@ -130,11 +130,10 @@ def load_config(path: Path | str | None = None) -> FleetConfig:
 def _check_sections(config: FleetConfig) -> None:
     """The capabilities' sections (`store:`, `async:`, `http:`, `reload:`) and each function's
     EventInvokeConfig / DeadLetterQueue, checked at load time, so a typo fails every command alike."""
-    from lambdatop.runtime.asyncq import QueueSettings
-    from lambdatop.runtime.destinations import AsyncSettings
-    from lambdatop.runtime.http_settings import HttpSettings
-    from lambdatop.runtime.reload_settings import ReloadSettings
-    from lambdatop.runtime.store_settings import StoreSettings
+    from lambdatop.runtime.config.async_settings import AsyncSettings, QueueSettings
+    from lambdatop.runtime.config.http_settings import HttpSettings
+    from lambdatop.runtime.config.reload_settings import ReloadSettings
+    from lambdatop.runtime.config.store_settings import StoreSettings
 
     for settings in (StoreSettings, QueueSettings, HttpSettings, ReloadSettings):
         settings.from_config(config)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from watchfiles import Change, awatch
 
-from lambdatop.runtime.codeversion import CodeRoots
+from lambdatop.runtime.reload.codeversion import CodeRoots
 from lambdatop.runtime.config import FleetConfig
-from lambdatop.runtime.reload_settings import ReloadSettings
+from lambdatop.runtime.config.reload_settings import ReloadSettings
 
 WATCH_STEP_MS = 20  # watchfiles hands over a batch after this much quiet; our own debounce runs on top
 MAX_BATCH_WINDOW_S = 1.0  # a stream of writes (a git checkout) still reloads at least this often

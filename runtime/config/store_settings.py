@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lambdatop.runtime.config import check_known_keys
+from lambdatop.runtime.config.loading import check_known_keys
 from lambdatop.runtime.errors import SYNC_PAYLOAD_LIMIT, ConfigError
-from lambdatop.runtime.yamlfile import line_of
+from lambdatop.runtime.config.yamlfile import line_of
 
 if TYPE_CHECKING:
-    from lambdatop.runtime.config import FleetConfig
+    from lambdatop.runtime.config.loading import FleetConfig
 
 STORE_DIR = ".lambdatop"
 STORE_FILE = "lambdatop.db"

@@ -41,9 +41,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from lambdatop.runtime import function_url
+from lambdatop.runtime.api import function_url
 from lambdatop.runtime.bus import FleetEvent
-from lambdatop.runtime.control_plane import ControlPlane
+from lambdatop.runtime.api.control_plane import ControlPlane
 from lambdatop.runtime.errors import (
     ASYNC_PAYLOAD_LIMIT,
     SYNC_PAYLOAD_LIMIT,
@@ -52,7 +52,7 @@ from lambdatop.runtime.errors import (
     LambdaServiceError,
     RequestTooLarge,
 )
-from lambdatop.runtime.http_settings import DEFAULT_HOST, DEFAULT_PORT
+from lambdatop.runtime.config.http_settings import DEFAULT_HOST, DEFAULT_PORT
 from lambdatop.runtime.identifiers import request_id as new_request_id, trace_id as new_trace_id
 from lambdatop.runtime.records import InvocationResult, InvocationType, Trigger
 

@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lambdatop.runtime.destinations import DESTINATION_TRIGGER
+from lambdatop.runtime.async_invoke.destinations import DESTINATION_TRIGGER
 from lambdatop.runtime.errors import LambdaServiceError, Throttled
 from lambdatop.runtime.records import InvocationResult, InvocationStatus, InvocationType, Trigger, payload_value
 
 if TYPE_CHECKING:
     from lambdatop.runtime.fleet import Fleet
-    from lambdatop.runtime.store_reader import StoredInvocation, StoreReader
+    from lambdatop.runtime.store.reader import StoredInvocation, StoreReader
 
 REQUEST_ID_PLACEHOLDER = "<request-id>"
 

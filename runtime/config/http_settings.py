@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from lambdatop.runtime.config import FleetConfig, check_known_keys
+from lambdatop.runtime.config.loading import FleetConfig, check_known_keys
 from lambdatop.runtime.errors import ConfigError
-from lambdatop.runtime.yamlfile import line_of
+from lambdatop.runtime.config.yamlfile import line_of
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3001  # the port `sam local start-lambda` uses

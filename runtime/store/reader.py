@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambdatop.runtime.records import InvocationRecord, InvocationStatus, payload_value
-from lambdatop.runtime.store_schema import connect
-from lambdatop.runtime.store_settings import store_path
+from lambdatop.runtime.store.schema import connect
+from lambdatop.runtime.config.store_settings import store_path
 
 if TYPE_CHECKING:
     from lambdatop.runtime.config import FleetConfig

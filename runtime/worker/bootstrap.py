@@ -27,8 +27,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, NoReturn
 
-from lambdatop.runtime.context import LambdaContext
-from lambdatop.runtime.wire import FrameDecoder, encode, recv_message
+from lambdatop.runtime.worker.context import LambdaContext
+from lambdatop.runtime.worker.wire import FrameDecoder, encode, recv_message
 
 RESPONSE_LIMIT = 6 * 1024 * 1024 + 100  # what the Runtime API accepts (RIE MaxPayloadSize)
 OUTPUT_LIMIT = 1024 * 1024  # captured output kept per invocation (CloudWatch keeps 256 KB per event)

@@ -15,12 +15,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lambdatop.runtime.bootstrap import WorkerSpec
+from lambdatop.runtime.worker.bootstrap import WorkerSpec
 from lambdatop.runtime.config import FleetConfig, FunctionConfig
-from lambdatop.runtime.environment import EnvState, ExecutionEnvironment
+from lambdatop.runtime.execution.environment import EnvState, ExecutionEnvironment
 from lambdatop.runtime.identifiers import log_stream_name
-from lambdatop.runtime.spawner import Spawner
-from lambdatop.runtime.variables import lambda_environment
+from lambdatop.runtime.execution.spawner import Spawner
+from lambdatop.runtime.execution.variables import lambda_environment
 
 _env_numbers = itertools.count(1)
 

@@ -19,8 +19,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from lambdatop.runtime.cost import CostEstimate
-from lambdatop.runtime.emf import MetricDatum
+from lambdatop.runtime.observability.cost import CostEstimate
+from lambdatop.runtime.observability.emf import MetricDatum
 from lambdatop.runtime.records import InvocationRecord, InvocationStatus
 
 RETENTION_S = 3900  # an hour, plus a margin so "the last hour" is always complete

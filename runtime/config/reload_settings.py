@@ -10,9 +10,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from lambdatop.runtime.config import FleetConfig, check_known_keys
+from lambdatop.runtime.config.loading import FleetConfig, check_known_keys
 from lambdatop.runtime.errors import ConfigError
-from lambdatop.runtime.yamlfile import line_of
+from lambdatop.runtime.config.yamlfile import line_of
 
 DEFAULT_DEBOUNCE_MS = 100
 

@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambdatop.runtime.records import InvocationResult
-from lambdatop.runtime.store_reader import StoreReader, record_json
-from lambdatop.runtime.store_schema import StoreError, connect
-from lambdatop.runtime.store_settings import StoreSettings
+from lambdatop.runtime.store.reader import StoreReader, record_json
+from lambdatop.runtime.store.schema import StoreError, connect
+from lambdatop.runtime.config.store_settings import StoreSettings
 
 if TYPE_CHECKING:
     from lambdatop.runtime.bus import Subscription

@@ -13,7 +13,7 @@ to it with the `spare` message), so a cold start writes the spec straight to
 the spare, with no hop through this process. The supervisor says TAKEN, and
 the next spare is forked once this process has been idle for SPARE_DELAY_S.
 
-Run as `python -m lambdatop.runtime.zygote FD` where FD is a SOCK_SEQPACKET
+Run as `python -m lambdatop.runtime.worker.zygote FD` where FD is a SOCK_SEQPACKET
 socket to the supervisor. When that socket closes, the zygote kills its
 workers and exits; PR_SET_PDEATHSIG covers a supervisor killed with SIGKILL.
 """
@@ -30,8 +30,8 @@ import socket
 import sys
 import time
 
-from lambdatop.runtime import bootstrap
-from lambdatop.runtime.wire import recv_message
+from lambdatop.runtime.worker import bootstrap
+from lambdatop.runtime.worker.wire import recv_message
 
 PR_SET_PDEATHSIG = 1
 MAX_CONTROL_MESSAGE = 1 << 20

@@ -1,33 +1,54 @@
-"""Where an asynchronous invocation's outcome goes: destinations and the dead-letter queue.
+"""Asynchronous invocation settings: the fleet-wide `async:` section and each function's EventInvokeConfig / DeadLetterQueue.
 
-A function's `EventInvokeConfig` (SAM) or `async:` (lambdatop.yaml) may name an
-`OnSuccess` and an `OnFailure` destination, and `DeadLetterQueue` a DLQ. Here a
-destination is either another function of the fleet (invoked asynchronously
-with Lambda's invocation record as its event) or a local queue: a table in the
-store named after the SQS/SNS/EventBridge/S3 target (`my-dlq` for
-`arn:aws:sqs:us-east-1:123456789012:my-dlq`), readable with `StoreReader.messages()`.
+Read at load time, so a typo in either fails every command alike; the queue
+(runtime/async_invoke/) applies them.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lambdatop.runtime.config import FunctionConfig, check_known_keys
+from lambdatop.runtime.config.loading import FleetConfig, FunctionConfig, check_known_keys
+from lambdatop.runtime.config.yamlfile import line_of
 from lambdatop.runtime.errors import ConfigError
-from lambdatop.runtime.records import payload_value
-from lambdatop.runtime.yamlfile import line_of
+
+DEFAULT_DELAY_SCALE = 0.01  # Lambda's 1 min / 2 min retry delays become 0.6 s / 1.2 s
+DEFAULT_MAX_CONCURRENCY = 16  # deliveries in flight per function (never more than its concurrency limit)
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    """The fleet-wide `async:` section of lambdatop.yaml."""
+
+    delay_scale: float = DEFAULT_DELAY_SCALE
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+
+    @classmethod
+    def from_config(cls, config: FleetConfig) -> QueueSettings:
+        section = config.sections.get("async") or {}
+        path = str(config.path)
+        if not isinstance(section, Mapping):
+            raise ConfigError("must be a mapping (delay_scale, max_concurrency)", path=path, key="async")
+
+        check_known_keys(section, ("delay_scale", "max_concurrency"), section="async", path=path, key_prefix="async.")
+        scale = section.get("delay_scale", DEFAULT_DELAY_SCALE)
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 <= scale <= 1:
+            raise ConfigError(f"must be a number from 0 to 1 (1 = Lambda's real delays), got {scale!r}",
+                              path=path, key="async.delay_scale", line=line_of(section, "delay_scale"))
+        limit = section.get("max_concurrency", DEFAULT_MAX_CONCURRENCY)
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ConfigError(f"must be a whole number above 0, got {limit!r}", path=path, key="async.max_concurrency",
+                              line=line_of(section, "max_concurrency"))
+        return cls(float(scale), limit)
+
 
 DEFAULT_MAX_RETRY_ATTEMPTS = 2
 DEFAULT_MAX_EVENT_AGE_S = 21_600  # 6 hours
 RETRY_RANGE = (0, 2)
 EVENT_AGE_RANGE = (60, 21_600)
-ERROR_MESSAGE_LIMIT = 1024  # the DLQ's ErrorMessage attribute holds the first 1 KB
-# The trigger of a delivery a destination made (replay skips them: replaying the source makes them again).
-DESTINATION_TRIGGER = "destination"
 
 
 _ASYNC_KEYS = {
@@ -35,15 +56,6 @@ _ASYNC_KEYS = {
     "maximum_retry_attempts", "max_retry_attempts", "maximum_event_age", "max_event_age",  # lambdatop.yaml short forms
     "destinations", "OnSuccess", "OnFailure", "on_success", "on_failure",
 }
-
-
-class Condition:
-    """Why an invocation record was sent (requestContext.condition)."""
-
-    SUCCESS = "Success"
-    RETRIES_EXHAUSTED = "RetriesExhausted"
-    EVENT_AGE_EXCEEDED = "EventAgeExceeded"
-    ZERO_RESERVED_CONCURRENCY = "ZeroReservedConcurrency"
 
 
 @dataclass(frozen=True)
@@ -158,51 +170,3 @@ def _queue_name(arn: str) -> str:
     return arn.rstrip("/").rsplit("/", 1)[-1]  # a queue URL
 
 
-# -- what gets sent ---------------------------------------------------------------------
-
-
-def _iso(now: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
-
-
-
-def invocation_record(
-    *,
-    request_id: str,
-    function_arn: str,
-    condition: str,
-    approximate_invoke_count: int,
-    request_payload: bytes,
-    response_payload: bytes | None = None,
-    function_error: str | None = None,
-    executed_version: str = "$LATEST",
-    now: float | None = None,
-) -> dict[str, Any]:
-    """Lambda's invocation record, as a destination receives it."""
-    record: dict[str, Any] = {
-        "version": "1.0",
-        "timestamp": _iso(now if now is not None else time.time()),
-        "requestContext": {
-            "requestId": request_id,
-            "functionArn": function_arn,
-            "condition": condition,
-            "approximateInvokeCount": approximate_invoke_count,
-        },
-        "requestPayload": payload_value(request_payload),
-    }
-    if condition != Condition.ZERO_RESERVED_CONCURRENCY and response_payload is not None:
-        context: dict[str, Any] = {"statusCode": 200, "executedVersion": executed_version}
-        if function_error:
-            context["functionError"] = function_error
-        record["responseContext"] = context
-        record["responsePayload"] = payload_value(response_payload)
-    return record
-
-
-def dead_letter_attributes(request_id: str, error_code: int, error_message: str) -> dict[str, Any]:
-    """The DLQ message's attributes, in SQS's messageAttributes shape."""
-    return {
-        "RequestID": {"DataType": "String", "StringValue": request_id},
-        "ErrorCode": {"DataType": "Number", "StringValue": str(error_code)},
-        "ErrorMessage": {"DataType": "String", "StringValue": error_message[:ERROR_MESSAGE_LIMIT]},
-    }

@@ -20,8 +20,8 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from lambdatop.runtime import emf
-from lambdatop.runtime.alarms import (
+from lambdatop.runtime.observability import emf
+from lambdatop.runtime.observability.alarms import (
     AlarmSet,
     AlarmState,
     default_definitions,
@@ -29,10 +29,10 @@ from lambdatop.runtime.alarms import (
 )
 from lambdatop.runtime.bus import FleetEvent, Subscription
 from lambdatop.runtime.errors import ConfigError
-from lambdatop.runtime.metrics import FLEET, MetricsRegistry
+from lambdatop.runtime.observability.metrics import FLEET, MetricsRegistry
 from lambdatop.runtime.records import InvocationResult
-from lambdatop.runtime.tracing import Trace, TraceIndex, flatten
-from lambdatop.runtime.xray_daemon import XRayDaemon
+from lambdatop.runtime.observability.tracing import Trace, TraceIndex, flatten
+from lambdatop.runtime.observability.xray_daemon import XRayDaemon
 
 if TYPE_CHECKING:
     from lambdatop.runtime.fleet import Fleet

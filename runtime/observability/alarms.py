@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lambdatop.runtime.errors import ConfigError
-from lambdatop.runtime.metrics import (
+from lambdatop.runtime.observability.metrics import (
     FLEET,
     STANDARD_METRICS,
     MetricsRegistry,

@@ -15,7 +15,7 @@ from typing import Any
 
 from lambdatop.runtime import logformat
 from lambdatop.runtime.config import FleetConfig
-from lambdatop.runtime.environment import EnvironmentFailed, ExecutionEnvironment, Failure
+from lambdatop.runtime.execution.environment import EnvironmentFailed, ExecutionEnvironment, Failure
 from lambdatop.runtime.errors import (
     ASYNC_PAYLOAD_LIMIT,
     SYNC_PAYLOAD_LIMIT,
@@ -24,11 +24,11 @@ from lambdatop.runtime.errors import (
     RequestTooLarge,
     Throttled,
 )
-from lambdatop.runtime.gate import ConcurrencyGate
+from lambdatop.runtime.execution.gate import ConcurrencyGate
 from lambdatop.runtime.identifiers import parse_trace_header, request_id as new_request_id, segment_id, trace_header, trace_id
-from lambdatop.runtime.pool import FunctionPool
+from lambdatop.runtime.execution.pool import FunctionPool
 from lambdatop.runtime.records import InvocationRecord, InvocationResult, InvocationStatus, InvocationType, Trigger
-from lambdatop.runtime.spawner import Spawner
+from lambdatop.runtime.execution.spawner import Spawner
 
 INIT_LIMIT_S = 10.0  # Lambda's Init phase limit for on-demand functions
 # Polling for a reply: at most this long, and for at most this many invocations in a row without

@@ -35,14 +35,14 @@ from pathlib import Path
 from typing import Any
 
 from lambdatop.runtime.bus import FleetEvent, Subscription
-from lambdatop.runtime.codeversion import CodeHasher, CodeRoots, VersionHistory, drop_stale_bytecode
+from lambdatop.runtime.reload.codeversion import CodeHasher, CodeRoots, VersionHistory, drop_stale_bytecode
 from lambdatop.runtime.config import FleetConfig, FunctionConfig, load_config
-from lambdatop.runtime.environment import EnvironmentFailed, Failure, InitOutcome
+from lambdatop.runtime.execution.environment import EnvironmentFailed, Failure, InitOutcome
 from lambdatop.runtime.errors import ConfigError, FleetStopped
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationResult, InvocationStatus
-from lambdatop.runtime.reload_settings import ReloadSettings
-from lambdatop.runtime.watcher import MAX_BATCH_WINDOW_S, FolderWatcher, WatchTargets, display_path
+from lambdatop.runtime.config.reload_settings import ReloadSettings
+from lambdatop.runtime.reload.watcher import MAX_BATCH_WINDOW_S, FolderWatcher, WatchTargets, display_path
 
 PARALLEL_PREWARMS = 4
 

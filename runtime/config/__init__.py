@@ -1,0 +1,47 @@
+"""What the user wrote, validated: the fleet's configuration from a SAM `template.yaml` or a `lambdatop.yaml`.
+
+The readers (SAM and lambdatop.yaml), CloudFormation intrinsics, line-aware
+YAML and every settings section (store, async, http, reload). Every error
+names the file, the line, the function and the key.
+
+May import: `lambdatop.runtime.errors` only (and itself). Everything else in
+the runtime reads the config; the config reads nobody.
+"""
+
+from lambdatop.runtime.config.loading import (
+    CONFIG_CANDIDATES,
+    DEFAULT_ACCOUNT_CONCURRENCY,
+    DEFAULT_ACCOUNT_ID,
+    DEFAULT_IDLE_TIMEOUT_S,
+    DEFAULT_MEMORY_MB,
+    DEFAULT_REGION,
+    DEFAULT_TIMEOUT_S,
+    MEMORY_RANGE,
+    TIMEOUT_RANGE,
+    UNRESERVED_MINIMUM,
+    FleetConfig,
+    FunctionConfig,
+    check_known_keys,
+    check_reserved,
+    find_config,
+    load_config,
+)
+
+__all__ = [
+    "CONFIG_CANDIDATES",
+    "DEFAULT_ACCOUNT_CONCURRENCY",
+    "DEFAULT_ACCOUNT_ID",
+    "DEFAULT_IDLE_TIMEOUT_S",
+    "DEFAULT_MEMORY_MB",
+    "DEFAULT_REGION",
+    "DEFAULT_TIMEOUT_S",
+    "MEMORY_RANGE",
+    "TIMEOUT_RANGE",
+    "UNRESERVED_MINIMUM",
+    "FleetConfig",
+    "FunctionConfig",
+    "check_known_keys",
+    "check_reserved",
+    "find_config",
+    "load_config",
+]
