@@ -5,6 +5,26 @@ Two families: `ConfigError` for a configuration we refuse to run, and
 HTTP error (the caller's fault or the service's), each carrying the exact
 status, error code and body shape boto3 parses. Function errors are *not*
 exceptions: they are successful calls whose record says `error`.
+
+    * ConfigError                       a config we refuse to run (file, line, function, key)
+    * LambdaServiceError                Lambda's own HTTP errors, as boto3 parses them
+      + FunctionNotFound                  404 ResourceNotFoundException
+      + InvalidRequestContent             400
+      + InvalidParameterValue             400
+      + RequestTooLarge                   413
+      + Throttled                         429 TooManyRequestsException (with Reason)
+      + FleetStopped                      503, the fleet is shutting down
+      + UnknownOperation                  404, a path or method we do not serve
+    * StoreError                        the store cannot be opened or written
+    * ReplayError                       an event set that cannot be replayed
+    * RemoteAccessRefused               a non-loopback address without allow_remote
+    * EndpointUnavailable               an address that cannot be bound
+
+Raised and caught inside one layer, so they stay beside their code:
+`execution.environment.EnvironmentFailed` / `IllegalTransition` (an
+environment's lifecycle), `execution.spawner.SpawnerError`,
+`observability.xray_daemon.MalformedDatagram`, `observability.metrics.UnknownStatistic`,
+and `worker.bootstrap.FaultError` (worker side; it may import nothing of this module).
 """
 
 from __future__ import annotations
@@ -126,3 +146,27 @@ class FleetStopped(LambdaServiceError):
 
     status = 503
     code = "ServiceException"
+
+
+class UnknownOperation(LambdaServiceError):
+    """A path or method the Lambda API does not have (or lambdatop does not serve)."""
+
+    status = 404
+    code = "UnknownOperationException"
+    error_kind = "User"
+
+
+class StoreError(Exception):
+    """The store cannot be opened or written; the message says what to do."""
+
+
+class ReplayError(Exception):
+    """An event set that cannot be replayed (bad line, truncated payload); says where."""
+
+
+class RemoteAccessRefused(ValueError):
+    """A non-loopback address without allow_remote: anyone who can reach it could run the functions."""
+
+
+class EndpointUnavailable(Exception):
+    """The address could not be bound (port in use, address not local, no permission)."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.observability.service import ObservabilityService
-from lambdatop.runtime.observability.tracing import chrome_trace, flatten
+from lambdatop.runtime.observability.views import chrome_trace, flatten
 from lambdatop.tui.widgets.waterfall import TraceWaterfall, bar
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Static

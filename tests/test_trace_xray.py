@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.observability.service import ObservabilityService
-from lambdatop.runtime.observability.tracing import FUNCTION_ORIGIN, SERVICE_ORIGIN, flatten
+from lambdatop.runtime.observability.views import FUNCTION_ORIGIN, SERVICE_ORIGIN, flatten
 
 SDK_HANDLER = """
 from aws_xray_sdk.core import xray_recorder

@@ -49,8 +49,11 @@ from lambdatop.runtime.errors import (
     SYNC_PAYLOAD_LIMIT,
     InvalidParameterValue,
     InvalidRequestContent,
+    EndpointUnavailable,
     LambdaServiceError,
+    RemoteAccessRefused,
     RequestTooLarge,
+    UnknownOperation,
 )
 from lambdatop.runtime.config.http_settings import DEFAULT_HOST, DEFAULT_PORT
 from lambdatop.runtime.identifiers import request_id as new_request_id, trace_id as new_trace_id
@@ -67,22 +70,6 @@ CLIENT_MAX_SIZE = 4 * SYNC_PAYLOAD_LIMIT
 SHUTDOWN_GRACE_S = 5.0  # how long stop() lets open requests finish after the fleet has drained
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class UnknownOperation(LambdaServiceError):
-    """A path or method the Lambda API does not have (or lambdatop does not serve)."""
-
-    status = 404
-    code = "UnknownOperationException"
-    error_kind = "User"
-
-
-class RemoteAccessRefused(ValueError):
-    """A non-loopback address without allow_remote: anyone who can reach it could run the functions."""
-
-
-class EndpointUnavailable(Exception):
-    """The address could not be bound (port in use, address not local, no permission)."""
 
 
 class LambdaEndpoint:

@@ -31,7 +31,7 @@ from lambdatop.runtime.bus import FleetEvent, Subscription
 from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.observability.metrics import FLEET, MetricsRegistry
 from lambdatop.runtime.records import InvocationResult
-from lambdatop.runtime.observability.tracing import Trace, TraceIndex, flatten
+from lambdatop.runtime.observability.tracing import Trace, TraceIndex
 from lambdatop.runtime.observability.xray_daemon import XRayDaemon
 
 if TYPE_CHECKING:
@@ -324,4 +324,4 @@ def _async_figures(data: Any) -> list[tuple[str, int, float | None]]:
     return out
 
 
-__all__ = ["ObservabilityService", "find", "flatten", "request_trace"]
+__all__ = ["ObservabilityService", "find", "request_trace"]

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambdatop.runtime.async_invoke.destinations import DESTINATION_TRIGGER
-from lambdatop.runtime.errors import LambdaServiceError, Throttled
+from lambdatop.runtime.errors import LambdaServiceError, ReplayError, Throttled
 from lambdatop.runtime.records import InvocationResult, InvocationStatus, InvocationType, Trigger, payload_value
 
 if TYPE_CHECKING:
@@ -36,10 +36,6 @@ if TYPE_CHECKING:
     from lambdatop.runtime.store.reader import StoredInvocation, StoreReader
 
 REQUEST_ID_PLACEHOLDER = "<request-id>"
-
-
-class ReplayError(Exception):
-    """An event set that cannot be replayed (bad line, truncated payload); says where."""
 
 
 @dataclass(slots=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from lambdatop.runtime.errors import StoreError
+
 # Each entry moves a store from version i to i+1. Never edit a released entry: add one.
 MIGRATIONS: tuple[str, ...] = (
     # 1: runs and the invocation history.
@@ -99,10 +101,6 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-
-
-class StoreError(Exception):
-    """The store cannot be opened or written; the message says what to do."""
 
 
 def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable
 
 from lambdatop.runtime.store.reader import StoredInvocation, StoreReader
-from lambdatop.runtime.store.schema import StoreError
+from lambdatop.runtime.errors import StoreError
 from lambdatop.tui.cli import EXIT_OK, EXIT_USAGE, config_option
 from lambdatop.tui.commands.common import UsageError, load_or_exit
 

@@ -17,7 +17,7 @@ from lambdatop.runtime.records import InvocationRecord, InvocationResult, Invoca
 from lambdatop.runtime.store.replay import ReplayError, from_store, read_jsonl, write_jsonl
 from lambdatop.runtime.store.writer import Store
 from lambdatop.runtime.store.reader import process_alive, StoreReader
-from lambdatop.runtime.store.schema import StoreError
+from lambdatop.runtime.errors import StoreError
 from lambdatop.runtime.config.store_settings import store_path, StoreSettings
 from lambdatop.tui.cli import EXIT_OK, EXIT_USAGE, config_option
 from lambdatop.tui.commands.common import UsageError, load_or_exit

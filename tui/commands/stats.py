@@ -18,7 +18,7 @@ from lambdatop.runtime.observability.cost import CostEstimate, format_usd
 from lambdatop.runtime.observability.metrics import Stat
 from lambdatop.runtime.records import InvocationStatus
 from lambdatop.runtime.store.reader import StoreReader
-from lambdatop.runtime.store.schema import StoreError
+from lambdatop.runtime.errors import StoreError
 from lambdatop.tui.cli import EXIT_OK, EXIT_USAGE, config_option
 from lambdatop.tui.commands.common import UsageError, load_or_exit
 from lambdatop.tui.commands.logs import parse_age

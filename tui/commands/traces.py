@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from lambdatop.runtime.store.reader import StoredInvocation, StoreReader
-from lambdatop.runtime.store.schema import StoreError
-from lambdatop.runtime.observability.tracing import RequestTrace, Trace, chrome_trace, flatten
+from lambdatop.runtime.errors import StoreError
+from lambdatop.runtime.observability.views import RequestTrace, Trace, chrome_trace, flatten
 from lambdatop.tui.cli import EXIT_OK, EXIT_USAGE, config_option
 from lambdatop.tui.commands.common import UsageError, load_or_exit
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from lambdatop.runtime.observability.tracing import FUNCTION_ORIGIN, SERVICE_ORIGIN, Span, flatten
+from lambdatop.runtime.observability.views import FUNCTION_ORIGIN, SERVICE_ORIGIN, Span, flatten
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
