@@ -16,9 +16,8 @@ import resource
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Protocol, runtime_checkable
 
 from lambdatop.runtime.bus import EnvironmentEvent, FleetEvent, Subscription, TelemetryBus
 from lambdatop.runtime.config import FleetConfig, FunctionConfig, load_config
@@ -30,72 +29,17 @@ from lambdatop.runtime.execution.pool import FunctionPool
 from lambdatop.runtime.records import InvocationRecord, InvocationResult, InvocationType, Trigger
 from lambdatop.runtime.execution.spawner import Spawner
 from lambdatop.runtime.execution.stats import Counters, FunctionStats
+from lambdatop.runtime.snapshot import EnvSnapshot, FleetSnapshot, FunctionSnapshot
 
 MEMORY_SAMPLE_INTERVAL_S = 0.02
 REAP_INTERVAL_S = 1.0
 
 
-@dataclass(slots=True)
-class EnvSnapshot:
-    id: str
-    pid: int | None
-    state: str
-    age_s: float
-    idle_s: float
-    invocations: int
-    rss_mb: float
-    code_version: str
-    stale: bool
-    frozen: bool
-    request_id: str | None
+@runtime_checkable
+class TraceSource(Protocol):
+    """A service that holds live traces (the observability service)."""
 
-
-@dataclass(slots=True)
-class FunctionSnapshot:
-    name: str
-    code_version: str
-    handler: str
-    memory_size: int
-    timeout: int
-    reserved: int | None
-    limit: int
-    in_use: int
-    busy: int
-    idle: int
-    initializing: int
-    envs: list[EnvSnapshot]
-    totals: Counters
-    invocations_per_s: float
-    errors_per_s: float
-    throttles_per_s: float
-    p50_ms: float | None
-    p99_ms: float | None
-    max_memory_used_mb: int
-    concurrency_history: list[int]
-    config: FunctionConfig
-
-    @property
-    def error_pct(self) -> float:
-        return 100.0 * self.totals.errors / self.totals.invocations if self.totals.invocations else 0.0
-
-    @property
-    def cold_pct(self) -> float:
-        return 100.0 * self.totals.cold_starts / self.totals.invocations if self.totals.invocations else 0.0
-
-
-@dataclass(slots=True)
-class FleetSnapshot:
-    at: float
-    account_limit: int
-    in_use: int
-    functions: list[FunctionSnapshot]
-    recent: list[InvocationRecord]  # newest first
-    invocations_per_s: float
-    errors_per_s: float
-    throttles_per_s: float
-    cold_share_pct: float
-    endpoint: str | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    def trace_documents(self, request_id: str) -> list[dict[str, Any]]: ...
 
 
 class Service(Protocol):
@@ -253,7 +197,7 @@ class Fleet:
         1 MB), InvalidRequestContent, FleetStopped.
         """
         if self.async_queue is None:
-            from lambdatop.runtime.async_invoke.queue import deliver_once
+            from lambdatop.runtime.async_invoke.oneshot import deliver_once
 
             return await deliver_once(self, function, payload, trigger=trigger, trace=trace, request_id=request_id)
         return await self.async_queue.enqueue(function, payload, trigger=trigger, trace=trace, request_id=request_id)
@@ -353,6 +297,15 @@ class Fleet:
 
     def subscribe(self, name: str, maxlen: int = 10_000) -> Subscription:
         return self.bus.subscribe(name, maxlen)
+
+    def trace_documents(self, request_id: str) -> list[dict[str, Any]]:
+        """The live trace of a request as X-Ray documents (empty without the observability service, or once forgotten)."""
+        for service in self.services:
+            if isinstance(service, TraceSource):
+                documents = service.trace_documents(request_id)
+                if documents:
+                    return documents
+        return []
 
     def snapshot(self, recent: int = 100) -> FleetSnapshot:
         now = time.time()

@@ -7,8 +7,12 @@ server cannot drift apart. Each capability adds its own block below.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lambdatop.runtime.fleet import Fleet
+
+if TYPE_CHECKING:
+    from lambdatop.runtime.reload.service import ReloadService
 
 
 @dataclass(frozen=True)
@@ -26,9 +30,26 @@ def attach_standard_services(fleet: Fleet, options: ServiceOptions) -> None:
     # The HTTP endpoint (Invoke API, control plane, function URLs). Keep it LAST: services start in
     # order, so it takes requests only once the others (store, async queue) are up, and stops first.
     if options.port is not None:
-        from lambdatop.runtime.api.endpoint import LambdaEndpoint
+        attach_endpoint(fleet, options.host, options.port, allow_remote=options.allow_remote)
 
-        fleet.add_service(LambdaEndpoint(options.host, options.port, allow_remote=options.allow_remote))
+
+def attach_endpoint(fleet: Fleet, host: str = "127.0.0.1", port: int = 3001, *, allow_remote: bool = False) -> None:
+    """The Lambda HTTP endpoint alone; once started, `fleet.endpoint` is its URL.
+
+    Raises RemoteAccessRefused for a non-loopback host without `allow_remote`.
+    """
+    from lambdatop.runtime.api.endpoint import LambdaEndpoint
+
+    fleet.add_service(LambdaEndpoint(host, port, allow_remote=allow_remote))
+
+
+def attach_hot_reload(fleet: Fleet) -> ReloadService:
+    """Hot reload alone: code versions, file watching, live config changes; returns the service (`settled()`)."""
+    from lambdatop.runtime.reload.service import ReloadService
+
+    service = ReloadService()
+    fleet.add_service(service)
+    return service
 
 
 def attach_command_services(fleet: Fleet, *, command: str | None = None) -> None:
@@ -52,9 +73,7 @@ def _attach_in_order(fleet: Fleet, *, store: bool, watch: bool, adopt: bool, com
     fleet.add_service(ObservabilityService())
     # 3. Hot reload: code versions (v1 + hash, computed at start), file watching, live config changes.
     if watch:
-        from lambdatop.runtime.reload.service import ReloadService
-
-        fleet.add_service(ReloadService())
+        attach_hot_reload(fleet)
     # 4. The async queue: it resumes accepted events of earlier runs, so only once code versions
     #    and tracing are in place; it stops (and stops delivering) before them.
     attach_async_queue(fleet, enabled=store, adopt=adopt)

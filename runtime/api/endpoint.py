@@ -58,6 +58,7 @@ from lambdatop.runtime.errors import (
 from lambdatop.runtime.config.http_settings import DEFAULT_HOST, DEFAULT_PORT
 from lambdatop.runtime.identifiers import request_id as new_request_id, trace_id as new_trace_id
 from lambdatop.runtime.records import InvocationResult, InvocationType, Trigger
+from lambdatop.runtime.snapshot import EndpointView
 
 if TYPE_CHECKING:
     from lambdatop.runtime.fleet import Fleet
@@ -308,8 +309,9 @@ class LambdaEndpoint:
         assert self.control is not None, "LambdaEndpoint used before start()"
         return self.control
 
-    def _snapshot(self) -> dict[str, Any]:
-        return {"url": self.url, "requests": self._requests, "remote": self.remote_warning is not None}
+    def _snapshot(self) -> EndpointView:
+        functions = sorted(self.fleet.functions) if self.fleet is not None else []
+        return EndpointView(self.url, self._requests, self.remote_warning, {name: self.function_url(name) for name in functions})
 
 
 # -- request parsing ------------------------------------------------------------------------

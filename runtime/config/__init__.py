@@ -26,9 +26,16 @@ from lambdatop.runtime.config.loading import (
     find_config,
     load_config,
 )
+from lambdatop.runtime.config.http_settings import DEFAULT_HOST, DEFAULT_PORT, HttpSettings
+from lambdatop.runtime.config.store_settings import StoreSettings, store_path
 
 __all__ = [
     "CONFIG_CANDIDATES",
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "HttpSettings",
+    "StoreSettings",
+    "store_path",
     "DEFAULT_ACCOUNT_CONCURRENCY",
     "DEFAULT_ACCOUNT_ID",
     "DEFAULT_IDLE_TIMEOUT_S",

@@ -62,12 +62,3 @@ class CostEstimate:
             "compute_usd": round(self.compute_usd, 8), "total_usd": round(self.total_usd, 8),
             "per_million_usd": round(self.per_million(), 4),
         }
-
-
-def format_usd(amount: float) -> str:
-    """Small amounts stay readable: $0.0000034, $0.0123, $12.34."""
-    if amount == 0:
-        return "$0"
-    if amount < 0.01:
-        return f"${amount:.7f}".rstrip("0")
-    return f"${amount:,.4f}" if amount < 1 else f"${amount:,.2f}"

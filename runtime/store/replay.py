@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING, Any
 
 from lambdatop.runtime.async_invoke.destinations import DESTINATION_TRIGGER
 from lambdatop.runtime.errors import LambdaServiceError, ReplayError, Throttled
-from lambdatop.runtime.records import InvocationResult, InvocationStatus, InvocationType, Trigger, payload_value
+from lambdatop.runtime.records import InvocationRecord, InvocationResult, InvocationStatus, InvocationType, Trigger, payload_value
 
 if TYPE_CHECKING:
+    from lambdatop.runtime.config import FleetConfig
     from lambdatop.runtime.fleet import Fleet
     from lambdatop.runtime.store.reader import StoredInvocation, StoreReader
 
@@ -284,3 +285,36 @@ def _normalise(value: Any, request_id: str | None, ignore_keys: frozenset[str], 
 def _short(value: Any, limit: int = 120) -> str:
     text = json.dumps(value, sort_keys=True)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def import_events(events: list[RecordedEvent], store_file: Path, config: FleetConfig, command: str) -> int:
+    """Write an event set into the store as a run of its own, so `replay --run N` replays it; returns N.
+
+    Each event becomes a stored invocation with what the set expected of it
+    (status, error type, response), timed as recorded, else one millisecond
+    apart in the file's order.
+    """
+    from lambdatop.runtime.config import StoreSettings
+    from lambdatop.runtime.identifiers import request_id as new_request_id, segment_id
+    from lambdatop.runtime.store.writer import Store
+
+    store = Store(store_file, StoreSettings.from_config(config))
+    try:
+        run_id = store.begin_run(str(config.path), command)
+        now = time.time()
+        for n, event in enumerate(events):
+            expected = event.expected
+            record = InvocationRecord(
+                request_id=event.request_id or new_request_id(), function=event.function, version="$LATEST",
+                code_version="imported", trigger=event.trigger or "import", invocation_type=event.invocation_type,
+                started_at=event.at if event.at is not None else now + n / 1000,
+                status=InvocationStatus(expected.status) if expected else InvocationStatus.SUCCESS,
+                error_type=expected.error_type if expected else None, segment_id=segment_id(),
+            )
+            record.ended_at = record.started_at
+            store.write(InvocationResult(record, event.payload, (expected.response or b"") if expected else b""), run_id)
+        store.end_run()
+        store.flush_sync()
+    finally:
+        store.close()
+    return run_id

@@ -77,21 +77,20 @@ async def _client(url: str, mode: str, amount: float, threads: int) -> dict:
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
-    absent = missing("lambdatop.runtime.api.endpoint", "LambdaEndpoint")
+    absent = missing("lambdatop.runtime.services", "attach_endpoint")
     if absent:
         return [Figure("http", "boto3 invoke, one at a time", "µs", skipped=absent)]
-    from lambdatop.runtime.api.endpoint import LambdaEndpoint
+    from lambdatop.runtime.services import attach_endpoint
 
     fleet = Fleet(ctx.project.config_path)
-    endpoint = LambdaEndpoint("127.0.0.1", 0)
-    fleet.add_service(endpoint)
+    attach_endpoint(fleet, "127.0.0.1", 0)
     budget = ctx.budget
     async with fleet:
         direct = await sequential(fleet, "noop", budget.http_samples)
-        measured = await _client(endpoint.url, "latency", budget.http_samples, 1)
+        measured = await _client(fleet.endpoint or "", "latency", budget.http_samples, 1)
         direct_rate = await sustained(fleet, "noop", budget.http_s)
         rates = await asyncio.gather(*(
-            _client(endpoint.url, "rate", budget.http_s, THREADS_PER_CLIENT) for _ in range(CLIENT_PROCESSES)
+            _client(fleet.endpoint or "", "rate", budget.http_s, THREADS_PER_CLIENT) for _ in range(CLIENT_PROCESSES)
         ))
     calls = sum(r["calls"] for r in rates)
     elapsed = max(r["elapsed"] for r in rates)

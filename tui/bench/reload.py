@@ -22,7 +22,7 @@ from typing import Any
 
 from lambdatop.runtime.bus import FleetEvent
 from lambdatop.runtime.fleet import Fleet
-from lambdatop.runtime.reload.service import ReloadService
+from lambdatop.runtime.services import attach_hot_reload
 
 HANDLER = "def handler(event, context):\n    return {value}\n"
 CONFIG = "functions:\n  edited:\n    handler: app.handler\n    code: code\n"
@@ -44,8 +44,7 @@ async def measure_reload(samples: int) -> dict[str, Any]:
         app.write_text(HANDLER.format(value=0))
         (root / "lambdatop.yaml").write_text(CONFIG)
         fleet = Fleet(root / "lambdatop.yaml")
-        service = ReloadService()
-        fleet.add_service(service)
+        service = attach_hot_reload(fleet)
         events = fleet.subscribe("bench-reload")
         to_new_code: list[float] = []
         to_reload: list[float] = []

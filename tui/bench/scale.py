@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lambdatop.runtime.execution.environment import EnvState
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationStatus
 from lambdatop.tui.bench.child import run_python
@@ -65,24 +64,25 @@ def pss_mb(pid: int) -> float:
         pass
     return 0.0
 
+BUSY = "busy"  # an environment's state while it serves an invocation (EnvState.BUSY)
+
 
 async def hold(fleet: Fleet, function: str, count: int, flag: Path, ramp_timeout: float = 120.0) -> ScaleOutcome:
     before = rss_mb(os.getpid())
     flag.write_text("hold")
-    pool = fleet.pools[function]
     event = {"flag": str(flag)}
     begin = time.monotonic()
     tasks = [asyncio.create_task(fleet.invoke(function, event)) for _ in range(count)]
     held = 0
     try:
         while time.monotonic() - begin < ramp_timeout:
-            held = sum(1 for env in pool.envs.values() if env.state is EnvState.BUSY)
+            held = sum(1 for env in fleet.environments(function) if env.state == BUSY)
             if held >= count or all(task.done() for task in tasks):
                 break
             await asyncio.sleep(0.05)
         ramp = time.monotonic() - begin
         supervisor = rss_mb(os.getpid())
-        pids = [env.pid for env in pool.envs.values() if env.pid and env.state is EnvState.BUSY]
+        pids = [env.pid for env in fleet.environments(function) if env.pid and env.state == BUSY]
         worker_rss = sum(rss_mb(pid) for pid in pids) / len(pids) if pids else 0.0
         worker_pss = sum(pss_mb(pid) for pid in pids) / len(pids) if pids else 0.0
         zygote = rss_mb(fleet.spawner.pid) if fleet.spawner.pid else 0.0

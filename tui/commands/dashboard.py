@@ -12,7 +12,7 @@ import sys
 
 from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.fleet import Fleet
-from lambdatop.runtime.config.http_settings import HttpSettings
+from lambdatop.runtime.config import HttpSettings
 from lambdatop.runtime.services import ServiceOptions
 from lambdatop.tui.cli import EXIT_OK, EXIT_USAGE
 from lambdatop.tui.commands.common import UsageError, load_or_exit

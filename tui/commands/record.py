@@ -12,13 +12,11 @@ import sys
 import time
 from pathlib import Path
 
-from lambdatop.runtime.identifiers import request_id as new_request_id, segment_id
-from lambdatop.runtime.records import InvocationRecord, InvocationResult, InvocationStatus
-from lambdatop.runtime.store.replay import ReplayError, from_store, read_jsonl, write_jsonl
-from lambdatop.runtime.store.writer import Store
+from lambdatop.runtime.errors import ReplayError
+from lambdatop.runtime.store.replay import from_store, import_events, read_jsonl, write_jsonl
 from lambdatop.runtime.store.reader import process_alive, StoreReader
 from lambdatop.runtime.errors import StoreError
-from lambdatop.runtime.config.store_settings import store_path, StoreSettings
+from lambdatop.runtime.config import FleetConfig, store_path
 from lambdatop.tui.cli import EXIT_OK, EXIT_USAGE, config_option
 from lambdatop.tui.commands.common import UsageError, load_or_exit
 
@@ -71,28 +69,9 @@ def _export(args: argparse.Namespace, path: Path) -> int:
     return EXIT_OK
 
 
-def _import(args: argparse.Namespace, path: Path, config: object) -> int:
+def _import(args: argparse.Namespace, path: Path, config: FleetConfig) -> int:
     events = read_jsonl(Path(args.file))
-    store = Store(path, StoreSettings.from_config(config))  # type: ignore[arg-type]
-    try:
-        run_id = store.begin_run(getattr(config, "path", None) and str(config.path), f"lambdatop record import {args.file}")
-        now = time.time()
-        for n, event in enumerate(events):
-            expected = event.expected
-            record = InvocationRecord(
-                request_id=event.request_id or new_request_id(), function=event.function, version="$LATEST",
-                code_version="imported", trigger=event.trigger or "import", invocation_type=event.invocation_type,
-                # Without recorded times, keep the file's order one millisecond apart.
-                started_at=event.at if event.at is not None else now + n / 1000,
-                status=InvocationStatus(expected.status) if expected else InvocationStatus.SUCCESS,
-                error_type=expected.error_type if expected else None, segment_id=segment_id(),
-            )
-            record.ended_at = record.started_at
-            store.write(InvocationResult(record, event.payload, (expected.response or b"") if expected else b""), run_id)
-        store.end_run()
-        store.flush_sync()
-    finally:
-        store.close()
+    run_id = import_events(events, path, config, f"lambdatop record import {args.file}")
     print(f"imported {len(events)} event(s) as run {run_id}; replay them with: lambdatop replay --run {run_id}")
     return EXIT_OK
 

@@ -21,11 +21,12 @@ import sys
 from pathlib import Path
 
 from lambdatop.runtime.fleet import Fleet
-from lambdatop.runtime.store.replay import RecordedEvent, ReplayError, ReplayOutcome, from_store, read_jsonl, replay
+from lambdatop.runtime.errors import ReplayError
+from lambdatop.runtime.store.replay import RecordedEvent, ReplayOutcome, from_store, read_jsonl, replay
 from lambdatop.runtime.services import attach_command_services
 from lambdatop.runtime.store.reader import StoreReader
 from lambdatop.runtime.errors import StoreError
-from lambdatop.runtime.config.store_settings import store_path
+from lambdatop.runtime.config import store_path
 from lambdatop.tui.cli import EXIT_FUNCTION_ERROR, EXIT_OK, EXIT_USAGE, config_option
 from lambdatop.tui.commands.common import UsageError, load_or_exit
 

@@ -18,13 +18,12 @@ import sys
 from typing import Any, TextIO
 
 from lambdatop.runtime.bus import FleetEvent, Subscription
-from lambdatop.runtime.config import FleetConfig
-from lambdatop.runtime.api.endpoint import EndpointUnavailable, LambdaEndpoint, RemoteAccessRefused
-from lambdatop.runtime.errors import ConfigError
+from lambdatop.runtime.config import DEFAULT_HOST, DEFAULT_PORT, FleetConfig, HttpSettings
+from lambdatop.runtime.errors import ConfigError, EndpointUnavailable, RemoteAccessRefused
 from lambdatop.runtime.fleet import Fleet
-from lambdatop.runtime.config.http_settings import DEFAULT_HOST, DEFAULT_PORT, HttpSettings
 from lambdatop.runtime.records import InvocationResult
 from lambdatop.runtime.services import ServiceOptions, attach_standard_services
+from lambdatop.runtime.snapshot import EndpointView
 from lambdatop.tui.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from lambdatop.tui.commands.common import UsageError, load_or_exit
 
@@ -116,8 +115,7 @@ async def _serve(fleet: Fleet, config: FleetConfig, *, quiet: bool) -> int:
         except (EndpointUnavailable, ConfigError) as exc:  # a busy port; a service refusing its config section
             print(f"lambdatop: {exc}", file=sys.stderr)
             return EXIT_USAGE
-        endpoint = next((s for s in fleet.services if isinstance(s, LambdaEndpoint)), None)
-        _print_banner(fleet, config, endpoint, sys.stdout)
+        _print_banner(fleet, config, fleet.snapshot().endpoint_view, sys.stdout)
         console = asyncio.create_task(_echo(events, quiet, sys.stderr), name="lambdatop-serve-console")
         await stop_requested.wait()
         in_flight = fleet.invoker.in_flight
@@ -135,7 +133,7 @@ async def _serve(fleet: Fleet, config: FleetConfig, *, quiet: bool) -> int:
             loop.remove_signal_handler(signum)
 
 
-def _print_banner(fleet: Fleet, config: FleetConfig, endpoint: LambdaEndpoint | None, out: TextIO) -> None:
+def _print_banner(fleet: Fleet, config: FleetConfig, endpoint: EndpointView | None, out: TextIO) -> None:
     functions = fleet.functions
     lines = [f"lambdatop serve: {len(functions)} function{'s' if len(functions) != 1 else ''} from {config.path}"]
     if endpoint is None:
@@ -150,7 +148,7 @@ def _print_banner(fleet: Fleet, config: FleetConfig, endpoint: LambdaEndpoint | 
             "Function URLs",
         ]
         width = max((len(name) for name in functions), default=0)
-        lines += [f"  {name:<{width}}  {endpoint.function_url(name)}" for name in sorted(functions)]
+        lines += [f"  {name:<{width}}  {url}" for name, url in endpoint.function_urls.items()]
     lines.append("Ctrl-C to stop.")
     out.write("\n".join(lines) + "\n")
     out.flush()

@@ -14,14 +14,13 @@ import sys
 import time
 from typing import Any
 
-from lambdatop.runtime.observability.cost import CostEstimate, format_usd
-from lambdatop.runtime.observability.metrics import Stat
-from lambdatop.runtime.records import InvocationStatus
+from lambdatop.runtime.observability.summary import summarize
 from lambdatop.runtime.store.reader import StoreReader
 from lambdatop.runtime.errors import StoreError
 from lambdatop.tui.cli import EXIT_OK, EXIT_USAGE, config_option
 from lambdatop.tui.commands.common import UsageError, load_or_exit
 from lambdatop.tui.commands.logs import parse_age
+from lambdatop.tui.widgets.cells import format_usd
 
 SCAN_LIMIT = 200_000  # the store keeps 100,000 invocations by default
 
@@ -34,41 +33,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     config_option(parser)
     parser.set_defaults(handler=run)
-
-
-def compute(rows: list[Any], architectures: dict[str, str]) -> dict[str, dict[str, Any]]:
-    """Figures per function and for the fleet ("*") from stored invocations."""
-    acc: dict[str, dict[str, Any]] = {}
-    for stored in rows:
-        record = stored.record
-        for key in (record.function, "*"):
-            a = acc.setdefault(key, {"invocations": 0, "errors": 0, "throttles": 0, "timeouts": 0, "cold_starts": 0,
-                                     "duration": Stat(), "init": Stat(), "memory": 0, "cost": CostEstimate()})
-            if record.status is InvocationStatus.THROTTLED:
-                a["throttles"] += 1
-                continue
-            a["invocations"] += 1
-            a["errors"] += record.is_error
-            a["timeouts"] += record.status is InvocationStatus.TIMEOUT
-            a["cold_starts"] += record.cold_start
-            a["duration"].add(record.duration_ms, histogram=True)
-            if record.init_duration_ms is not None:
-                a["init"].add(record.init_duration_ms)
-            a["memory"] = max(a["memory"], record.max_memory_used_mb)
-            a["cost"].add(record.billed_duration_ms, record.memory_size_mb, architectures.get(record.function, "x86_64"))
-    out = {}
-    for key, a in acc.items():
-        duration: Stat = a["duration"]
-        out[key] = {
-            "invocations": a["invocations"], "errors": a["errors"], "throttles": a["throttles"], "timeouts": a["timeouts"],
-            "cold_starts": a["cold_starts"],
-            "error_rate": a["errors"] / a["invocations"] if a["invocations"] else None,
-            "duration_p50_ms": duration.percentile(0.5), "duration_p90_ms": duration.percentile(0.9),
-            "duration_p99_ms": duration.percentile(0.99), "duration_max_ms": duration.maximum if duration.count else None,
-            "init_duration_avg_ms": a["init"].statistic("Average"), "max_memory_used_mb": a["memory"],
-            "architecture": architectures.get(key, "mixed" if key == "*" else "x86_64"), "cost": a["cost"].to_dict(),
-        }
-    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     with reader:
         rows = reader.invocations(function=args.function, run=args.run, since=since, limit=SCAN_LIMIT)
-    figures = compute(rows, {name: f.architecture for name, f in config.functions.items()})
+    figures = summarize(rows, {name: f.architecture for name, f in config.functions.items()})
     if args.json:
         print(json.dumps({"functions": {k: v for k, v in figures.items() if k != "*"}, "fleet": figures.get("*")}, indent=2))
         return EXIT_OK

@@ -86,6 +86,15 @@ def clock(epoch: float, *, millis: bool = True) -> str:
     return f"{text}.{int((epoch % 1) * 1000):03d}" if millis else text
 
 
+def format_usd(amount: float) -> str:
+    """Small amounts stay readable: $0.0000034, $0.0123, $12.34."""
+    if amount == 0:
+        return "$0"
+    if amount < 0.01:
+        return f"${amount:.7f}".rstrip("0")
+    return f"${amount:,.4f}" if amount < 1 else f"${amount:,.2f}"
+
+
 def status_text(status: str) -> Text:
     return Text(STATUS_LABEL.get(status, str(status)), style=STATUS_STYLE.get(status, ""))
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdatop.runtime.observability.cost import format_usd
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
+
+from lambdatop.tui.widgets.cells import format_usd
 
 STATE_STYLES = {"ALARM": "bold white on red", "OK": "green", "INSUFFICIENT_DATA": "grey58"}
 

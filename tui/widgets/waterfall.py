@@ -154,13 +154,9 @@ class TraceWaterfall(Vertical):
             return self.documents
         if self.record is None:
             return []
-        from lambdatop.runtime.observability.service import find
-
-        service = find(self.fleet)
-        if service is not None:
-            docs = service.trace_documents(self.record.request_id)
-            if docs:
-                return docs
+        docs = self.fleet.trace_documents(self.record.request_id) if self.fleet is not None else []
+        if docs:
+            return docs
         store = getattr(self.fleet, "store", None)
         # The store is read from disk: once when the view opens, once when polling ends, never per poll.
         if store is not None and (self._polls == 0 or self._polls * POLL_INTERVAL_S >= POLL_FOR_S):

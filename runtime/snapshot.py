@@ -1,0 +1,97 @@
+"""Typed snapshots of a running fleet: what the dashboard and scripts read, at their own pace.
+
+`Fleet.snapshot()` builds a `FleetSnapshot` of plain data (no live objects), so
+the screen can render it while the pool keeps changing. The services beside
+the pool (store, async queue, reload, observability, endpoint) add their own
+views under `extras`; typed accessors below read them back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lambdatop.runtime.config import FunctionConfig
+from lambdatop.runtime.execution.stats import Counters
+from lambdatop.runtime.records import InvocationRecord
+
+__all__ = ["EndpointView", "EnvSnapshot", "FleetSnapshot", "FunctionSnapshot"]
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointView:
+    """The Lambda endpoint as the banner and the header show it."""
+
+    url: str
+    requests: int
+    remote_warning: str | None  # set when it listens beyond loopback (no authentication)
+    function_urls: Mapping[str, str]  # function name -> its local function URL
+
+
+@dataclass(slots=True)
+class EnvSnapshot:
+    id: str
+    pid: int | None
+    state: str
+    age_s: float
+    idle_s: float
+    invocations: int
+    rss_mb: float
+    code_version: str
+    stale: bool
+    frozen: bool
+    request_id: str | None
+
+
+@dataclass(slots=True)
+class FunctionSnapshot:
+    name: str
+    code_version: str
+    handler: str
+    memory_size: int
+    timeout: int
+    reserved: int | None
+    limit: int
+    in_use: int
+    busy: int
+    idle: int
+    initializing: int
+    envs: list[EnvSnapshot]
+    totals: Counters
+    invocations_per_s: float
+    errors_per_s: float
+    throttles_per_s: float
+    p50_ms: float | None
+    p99_ms: float | None
+    max_memory_used_mb: int
+    concurrency_history: list[int]
+    config: FunctionConfig
+
+    @property
+    def error_pct(self) -> float:
+        return 100.0 * self.totals.errors / self.totals.invocations if self.totals.invocations else 0.0
+
+    @property
+    def cold_pct(self) -> float:
+        return 100.0 * self.totals.cold_starts / self.totals.invocations if self.totals.invocations else 0.0
+
+
+@dataclass(slots=True)
+class FleetSnapshot:
+    at: float
+    account_limit: int
+    in_use: int
+    functions: list[FunctionSnapshot]
+    recent: list[InvocationRecord]  # newest first
+    invocations_per_s: float
+    errors_per_s: float
+    throttles_per_s: float
+    cold_share_pct: float
+    endpoint: str | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def endpoint_view(self) -> EndpointView | None:
+        view = self.extras.get("endpoint")
+        return view if isinstance(view, EndpointView) else None
