@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lambdatop.runtime.async_invoke.queue import function_error_delay, throttle_delay
+from lambdatop.runtime.async_invoke.policy import function_error_delay, throttle_delay
 from lambdatop.runtime.config import load_config
 from lambdatop.runtime.errors import ASYNC_PAYLOAD_LIMIT, ConfigError, FunctionNotFound, InvalidRequestContent, RequestTooLarge
 from lambdatop.runtime.fleet import Fleet
@@ -190,7 +190,7 @@ def test_bad_event_invoke_config_is_refused_with_its_key(make_project: Callable[
         handler: app.handler
         async: {MaximumRetryAttempts: 5}
     """)
-    from lambdatop.runtime.async_invoke.destinations import AsyncSettings
+    from lambdatop.runtime.config.async_settings import AsyncSettings
 
     with pytest.raises(ConfigError, match="MaximumRetryAttempts: must be a whole number from 0 to 2"):
         AsyncSettings.of(load_config(config).functions["flaky"])
@@ -222,7 +222,7 @@ Resources:
   WorkerDlq:
     Type: AWS::SQS::Queue
 """)
-    from lambdatop.runtime.async_invoke.destinations import AsyncSettings
+    from lambdatop.runtime.config.async_settings import AsyncSettings
 
     settings = AsyncSettings.of(load_config(template).functions["worker"])
     assert (settings.max_retry_attempts, settings.max_event_age_s) == (1, 120)

@@ -10,16 +10,10 @@ store named after the SQS/SNS/EventBridge/S3 target (`my-dlq` for
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from lambdatop.runtime.config.async_settings import AsyncSettings, Target
-from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.records import payload_value
-from lambdatop.runtime.config.yamlfile import line_of
 
 ERROR_MESSAGE_LIMIT = 1024  # the DLQ's ErrorMessage attribute holds the first 1 KB
 # The trigger of a delivery a destination made (replay skips them: replaying the source makes them again).
