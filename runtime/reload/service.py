@@ -24,10 +24,8 @@ are also published on the bus as `FleetEvent`s.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import enum
 import json
-import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,46 +35,18 @@ from typing import Any
 from lambdatop.runtime.bus import FleetEvent, Subscription
 from lambdatop.runtime.reload.codeversion import CodeHasher, CodeRoots, VersionHistory, drop_stale_bytecode
 from lambdatop.runtime.config import FleetConfig, FunctionConfig, load_config
-from lambdatop.runtime.execution.environment import EnvironmentFailed, Failure, InitOutcome
-from lambdatop.runtime.errors import ConfigError, FleetStopped
+from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationResult, InvocationStatus
 from lambdatop.runtime.config.reload_settings import ReloadSettings
+from lambdatop.runtime.reload.broken import BrokenCode, problem_from_error
+from lambdatop.runtime.reload.probe import InitProbes
+from lambdatop.runtime.reload.changes import ENVIRONMENT_FIELDS, RESTART_FIELDS, config_changes, describe, plain_changes
 from lambdatop.runtime.reload.watcher import MAX_BATCH_WINDOW_S, FolderWatcher, WatchTargets, display_path
 
-PARALLEL_PREWARMS = 4
-
-# Settings of a function that shape its running environments: a change recycles them.
-ENVIRONMENT_FIELDS = ("handler", "code_dir", "runtime", "memory_size", "timeout", "environment", "tracing",
-                      "architecture", "function_name", "layers", "freeze")
-# Read by the trigger services when they start: a change is kept in the config, applied on restart.
-RESTART_FIELDS = frozenset({"events"})
-_TRACEBACK_LOCATION = re.compile(r'File "(?P<file>[^"]+)",? [Ll]ine (?P<line>\d+)')
 
 
 # -- state ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class BrokenCode:
-    """Why the current code version cannot serve, and where."""
-
-    version: str
-    error_type: str
-    message: str
-    file: str | None
-    line: int | None
-    at: float
-
-    @property
-    def where(self) -> str:
-        if self.file is None:
-            return ""
-        return f"{self.file}:{self.line}" if self.line is not None else self.file
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"version": self.version, "error_type": self.error_type, "message": self.message,
-                "file": self.file, "line": self.line, "where": self.where, "at": self.at}
 
 
 @dataclass(slots=True)
@@ -84,7 +54,6 @@ class FunctionState:
     roots: CodeRoots
     history: VersionHistory = field(default_factory=VersionHistory)
     broken: BrokenCode | None = None
-    probe: asyncio.Task[None] | None = None
 
     @property
     def label(self) -> str:
@@ -120,15 +89,15 @@ class ReloadService:
         self._watcher = FolderWatcher(lambda: self._targets, self._changed_paths, lambda message: self._publish("notice", message))
         self._tasks: list[asyncio.Task[None]] = []
         self._subscription: Subscription | None = None
+        self._probes: InitProbes | None = None
         self._idle = asyncio.Event()  # set while no batch is pending or being applied
-        # A config change can touch every function: pre-warm a few at a time, not the whole fleet at once.
-        self._probe_slots = asyncio.Semaphore(PARALLEL_PREWARMS)
         self._idle.set()
 
     # -- lifecycle ------------------------------------------------------------------
 
     async def start(self, fleet: Fleet) -> None:
         self.fleet = fleet
+        self._probes = InitProbes(fleet, self._probed, lambda name, message: self._publish("notice", message, function=name))
         if self._settings_override is None:
             self.settings = ReloadSettings.from_config(fleet.config)
         self._targets = WatchTargets.of(fleet.config, self.settings)
@@ -153,7 +122,7 @@ class ReloadService:
 
     async def stop(self) -> None:
         await self._stop_watchers()
-        probes = [s.probe for s in self.states.values() if s.probe is not None and not s.probe.done()]
+        probes = self._probes.running() if self._probes is not None else []
         for task in [*self._tasks, *probes]:
             task.cancel()
         await asyncio.gather(*self._tasks, *probes, return_exceptions=True)
@@ -170,7 +139,7 @@ class ReloadService:
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             await asyncio.wait_for(self._idle.wait(), max(deadline - asyncio.get_running_loop().time(), 0.001))
-            probes = [s.probe for s in self.states.values() if s.probe is not None and not s.probe.done()]
+            probes = self._probes.running() if self._probes is not None else []
             if probes:
                 await asyncio.wait(probes, timeout=max(deadline - asyncio.get_running_loop().time(), 0.001))
             if self._idle.is_set() and not self._pending and all(p.done() for p in probes):
@@ -288,32 +257,11 @@ class ReloadService:
         assert fleet is not None
         before = dict(fleet.functions)
         after = dict(new.functions)
-        if new is not old:
-            account_changed = (old.region, old.account_id) != (new.region, new.account_id)
-            fleet.replace_config(new)
-            targets = WatchTargets.of(new, self.settings)
-            if (targets.recursive_folders, targets.config_folders) != (self._targets.recursive_folders, self._targets.config_folders):  # type: ignore[union-attr]
-                await self._stop_watchers()
-                self._targets = targets
-                if self.settings.enabled:
-                    await self._start_watchers()
-            self._targets = targets
-            restart_only = sorted(k for k in set(old.sections) | set(new.sections)
-                                  if k != "reload" and old.sections.get(k) != new.sections.get(k))
-            if restart_only:
-                self._publish("notice", f"{new.path.name}: changes to {', '.join(restart_only)} apply when lambdatop restarts")
-        else:
-            account_changed = False
+        account_changed = await self._adopt_config(old, new) if new is not old else False
         targets = self._targets
         assert targets is not None
-
         for name in sorted(set(before) - set(after)):
-            fleet.remove_function(name)
-            state = self.states.pop(name, None)
-            if state is not None and state.probe is not None:
-                state.probe.cancel()
-            self._publish("reload", f"{name}: removed from the config", function=name, detail={"function": name, "reason": "removed"})
-
+            self._remove(name)
         # Which functions need a new hash: code touched, newly added, or pointed at other folders.
         rehash = {n for n in code_changed if n in after} | (set(after) - set(before))
         rehash |= {n for n in set(after) & set(before) if n not in self.states or targets.roots[n] != self.states[n].roots}
@@ -322,43 +270,84 @@ class ReloadService:
         hashes = await asyncio.to_thread(self._hash, roots, changed_files) if roots else {}
         if not fleet.running:
             return
-
         for name in sorted(after):
-            function = after[name]
             if name not in before:
-                state = FunctionState(targets.roots[name])
-                state.history.advance(hashes[name])
-                self.states[name] = state
-                fleet.add_function(function, state.label)
-                self._publish("reload", f"{name}: added ({state.label}, {state.history.current.short})",  # type: ignore[union-attr]
-                              function=name, detail={"function": name, "reason": "added", "to": state.label,
-                                                     "hash": state.history.current.short})  # type: ignore[union-attr]
-                self._start_probe(name)
-                continue
-            state = self.states.setdefault(name, FunctionState(targets.roots[name]))
-            state.roots = targets.roots[name]
-            previous = state.label
-            version = state.history.advance(hashes[name]) if name in hashes else None
-            changes = _config_changes(before[name], function)
-            recycle = version is not None or account_changed or any(key in ENVIRONMENT_FIELDS for key in changes)
-            if not recycle and not changes:
-                continue
-            fleet.update_function(function, version.label if version else None, recycle=recycle)
-            detail: dict[str, Any] = {"function": name, "from": previous, "to": state.label, "hash": state.history.current.short,  # type: ignore[union-attr]
-                                      "reason": "code+config" if version and changes else "code" if version else "config",
-                                      "changes": _plain_changes(changes), "recycled": recycle,
-                                      "files": sorted(display_path(p, fleet.config.root) for p in batch if state.roots.contains(p))[:20]}
-            if version is not None:
-                message = f"{name}: {previous} → {version.label} ({version.short})"
-                if changes:
-                    message += f", config: {_describe(changes)}"
+                self._add(after[name], hashes[name])
             else:
-                message = f"{name}: config: {_describe(changes) or 'account settings'}" + ("" if recycle else " (environments kept)")
-            if RESTART_FIELDS & changes.keys():
-                message += f"; {', '.join(sorted(RESTART_FIELDS & changes.keys()))} apply when lambdatop restarts"
-            self._publish("reload", message, function=name, detail=detail)
-            if recycle:
-                self._start_probe(name)
+                self._update(before[name], after[name], hashes.get(name), account_changed, batch)
+
+    async def _adopt_config(self, old: FleetConfig, new: FleetConfig) -> bool:
+        """Account-wide settings and watch targets of a new config; True when region or account changed."""
+        assert self.fleet is not None
+        self.fleet.replace_config(new)
+        targets = WatchTargets.of(new, self.settings)
+        current = self._targets
+        if current is None or (targets.recursive_folders, targets.config_folders) != (current.recursive_folders, current.config_folders):
+            await self._stop_watchers()
+            self._targets = targets
+            if self.settings.enabled:
+                await self._start_watchers()
+        self._targets = targets
+        restart_only = sorted(k for k in set(old.sections) | set(new.sections)
+                              if k != "reload" and old.sections.get(k) != new.sections.get(k))
+        if restart_only:
+            self._publish("notice", f"{new.path.name}: changes to {', '.join(restart_only)} apply when lambdatop restarts")
+        return (old.region, old.account_id) != (new.region, new.account_id)
+
+    def _remove(self, name: str) -> None:
+        assert self.fleet is not None
+        self.fleet.remove_function(name)
+        self.states.pop(name, None)
+        if self._probes is not None:
+            self._probes.cancel(name)
+        self._publish("reload", f"{name}: removed from the config", function=name, detail={"function": name, "reason": "removed"})
+
+    def _add(self, function: FunctionConfig, digest: str) -> None:
+        assert self.fleet is not None and self._targets is not None
+        name = function.name
+        state = FunctionState(self._targets.roots[name])
+        state.history.advance(digest)
+        current = state.history.current
+        assert current is not None  # a first hash always makes a version
+        self.states[name] = state
+        self.fleet.add_function(function, state.label)
+        self._publish("reload", f"{name}: added ({state.label}, {current.short})", function=name,
+                      detail={"function": name, "reason": "added", "to": state.label, "hash": current.short})
+        assert self._probes is not None
+        self._probes.start(name, self.states[name].label)
+
+    def _update(self, before: FunctionConfig, function: FunctionConfig, digest: str | None, account_changed: bool,
+                batch: set[Path]) -> None:
+        """A function in both configs: a new code version, changed settings, or both (or nothing to do)."""
+        fleet, targets = self.fleet, self._targets
+        assert fleet is not None and targets is not None
+        name = function.name
+        state = self.states.setdefault(name, FunctionState(targets.roots[name]))
+        state.roots = targets.roots[name]
+        previous = state.label
+        version = state.history.advance(digest) if digest is not None else None
+        changes = config_changes(before, function)
+        recycle = version is not None or account_changed or any(key in ENVIRONMENT_FIELDS for key in changes)
+        if not recycle and not changes:
+            return
+        fleet.update_function(function, version.label if version else None, recycle=recycle)
+        current = state.history.current
+        detail: dict[str, Any] = {"function": name, "from": previous, "to": state.label, "hash": current.short if current else "",
+                                  "reason": "code+config" if version and changes else "code" if version else "config",
+                                  "changes": plain_changes(changes), "recycled": recycle,
+                                  "files": sorted(display_path(p, fleet.config.root) for p in batch if state.roots.contains(p))[:20]}
+        if version is not None:
+            message = f"{name}: {previous} → {version.label} ({version.short})"
+            if changes:
+                message += f", config: {describe(changes)}"
+        else:
+            message = f"{name}: config: {describe(changes) or 'account settings'}" + ("" if recycle else " (environments kept)")
+        if RESTART_FIELDS & changes.keys():
+            message += f"; {', '.join(sorted(RESTART_FIELDS & changes.keys()))} apply when lambdatop restarts"
+        self._publish("reload", message, function=name, detail=detail)
+        if recycle:
+            assert self._probes is not None
+            self._probes.start(name, self.states[name].label)
 
     def _hash(self, roots: Mapping[str, CodeRoots], changed_sources: Iterable[Path] = ()) -> dict[str, str]:
         """Blocking: drop stale bytecode of changed sources, then hash each function's code."""
@@ -367,37 +356,12 @@ class ReloadService:
 
     # -- broken code -----------------------------------------------------------------
 
-    def _start_probe(self, name: str) -> None:
-        state = self.states[name]
-        if state.probe is not None and not state.probe.done():
-            state.probe.cancel()  # its environment is of an older version: retired on the way out
-        state.probe = asyncio.create_task(self._probe(name, state.label), name=f"lambdatop-prewarm-{name}")
-
-    async def _probe(self, name: str, label: str) -> None:
-        """Initialise one environment of the new version; mark the function broken or healthy from its Init."""
-        fleet = self.fleet
-        assert fleet is not None
-        problem: dict[str, Any] | None
-        try:
-            async with self._probe_slots:
-                outcome: InitOutcome = await fleet.prewarm(name)
-            problem = outcome.problem if outcome.problem is not None else _problem_from_error(outcome.error)
-        except EnvironmentFailed as failure:
-            if failure.failure is Failure.INIT_TIMEOUT:
-                self._publish("notice", f"{name}: {label} Init took longer than 10 s; it will run again inside the first invoke",
-                              function=name)
-                return
-            problem = {"errorType": "Runtime.ExitError", "errorMessage": f"Runtime exited during Init ({failure.failure})",
-                       "file": None, "line": None}
-            tail = [line for line in failure.logs.splitlines() if line.strip()]
-            location = _location_in(tail)
-            if location:
-                problem["file"], problem["line"] = location
-        except (FleetStopped, KeyError):
+    def _probed(self, name: str, label: str, problem: dict[str, Any] | None) -> None:
+        """An early Init finished: mark the function broken or healthy, unless a newer save superseded it."""
+        fleet, state = self.fleet, self.states.get(name)
+        if fleet is None or state is None or state.label != label or name not in fleet.pools \
+                or fleet.pools[name].code_version != label:
             return
-        state = self.states.get(name)
-        if state is None or state.label != label or name not in fleet.pools or fleet.pools[name].code_version != label:
-            return  # superseded by a newer save while it initialised
         self._set_broken(name, state, problem)
 
     def _set_broken(self, name: str, state: FunctionState, problem: dict[str, Any] | None) -> None:
@@ -446,7 +410,7 @@ class ReloadService:
                 error = json.loads(result.response)
             except ValueError:
                 error = {"errorType": record.error_type, "errorMessage": record.error_message}
-            self._set_broken(record.function, state, _problem_from_error(error if isinstance(error, dict) else None))
+            self._set_broken(record.function, state, problem_from_error(error if isinstance(error, dict) else None))
         elif record.status is InvocationStatus.SUCCESS and state.broken is not None:
             self._set_broken(record.function, state, None)
 
@@ -458,69 +422,3 @@ class ReloadService:
         if kind == "reload":
             self.reloads += 1
         self.fleet.bus.publish(FleetEvent(kind, message, time.time(), function, detail or {}))
-
-
-def _config_changes(old: FunctionConfig, new: FunctionConfig) -> dict[str, tuple[Any, Any]]:
-    """Settings that differ (the definition's line number does not count)."""
-    changes = {}
-    for spec in dataclasses.fields(FunctionConfig):
-        if spec.name == "source":
-            continue
-        before, after = getattr(old, spec.name), getattr(new, spec.name)
-        if isinstance(before, Mapping):
-            before, after = dict(before), dict(after)
-        if before != after:
-            changes[spec.name] = (before, after)
-    return changes
-
-
-def _plain_changes(changes: Mapping[str, tuple[Any, Any]]) -> dict[str, Any]:
-    """The changes as plain data for the screen: [before, after], but only the names of changed variables."""
-    plain: dict[str, Any] = {}
-    for key, (before, after) in changes.items():
-        if key == "environment":
-            plain[key] = {
-                "added": sorted(set(after) - set(before)), "removed": sorted(set(before) - set(after)),
-                "changed": sorted(k for k in set(before) & set(after) if before[k] != after[k]),
-            }
-        else:
-            plain[key] = [_plain(before), _plain(after)]
-    return plain
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, tuple):
-        return list(value)
-    return value
-
-
-def _describe(changes: Mapping[str, tuple[Any, Any]]) -> str:
-    parts = []
-    for key, (before, after) in changes.items():
-        if key in ("memory_size", "timeout", "reserved_concurrency", "idle_timeout", "handler", "runtime", "tracing", "freeze"):
-            unit = {"memory_size": " MB", "timeout": " s", "idle_timeout": " s"}.get(key, "")
-            parts.append(f"{key} {before}{unit} → {after}{unit}")
-        else:
-            parts.append(f"{key} changed")  # environment values may be secrets: never printed
-    return ", ".join(parts)
-
-
-def _problem_from_error(error: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A Lambda error object as a broken-code problem, with the location its stack trace gives."""
-    if not error:
-        return None
-    stack = error.get("stackTrace") or []
-    location = _location_in([str(element) for element in stack])
-    file, line = location if location else (None, None)
-    return {"errorType": error.get("errorType"), "errorMessage": error.get("errorMessage"), "file": file, "line": line}
-
-
-def _location_in(lines: list[str]) -> tuple[str, int] | None:
-    """The deepest `File "...", line N` in traceback text."""
-    found = None
-    for text in lines:
-        for match in _TRACEBACK_LOCATION.finditer(text):
-            found = (match["file"], int(match["line"]))
-    return found

@@ -1,0 +1,68 @@
+"""What changed in a function's configuration between two loads, and what each change means.
+
+A change to a field that shapes running environments recycles them (like a
+code change); the rest apply at once. Changes are described for people and
+for the screen without ever printing an environment variable's value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lambdatop.runtime.config import FunctionConfig
+
+# Settings of a function that shape its running environments: a change recycles them.
+ENVIRONMENT_FIELDS = ("handler", "code_dir", "runtime", "memory_size", "timeout", "environment", "tracing",
+                      "architecture", "function_name", "layers", "freeze")
+# Read by the trigger services when they start: a change is kept in the config, applied on restart.
+RESTART_FIELDS = frozenset({"events"})
+
+
+def config_changes(old: FunctionConfig, new: FunctionConfig) -> dict[str, tuple[Any, Any]]:
+    """Settings that differ (the definition's line number does not count)."""
+    changes = {}
+    for spec in dataclasses.fields(FunctionConfig):
+        if spec.name == "source":
+            continue
+        before, after = getattr(old, spec.name), getattr(new, spec.name)
+        if isinstance(before, Mapping):
+            before, after = dict(before), dict(after)
+        if before != after:
+            changes[spec.name] = (before, after)
+    return changes
+
+
+def plain_changes(changes: Mapping[str, tuple[Any, Any]]) -> dict[str, Any]:
+    """The changes as plain data for the screen: [before, after], but only the names of changed variables."""
+    plain: dict[str, Any] = {}
+    for key, (before, after) in changes.items():
+        if key == "environment":
+            plain[key] = {
+                "added": sorted(set(after) - set(before)), "removed": sorted(set(before) - set(after)),
+                "changed": sorted(k for k in set(before) & set(after) if before[k] != after[k]),
+            }
+        else:
+            plain[key] = [_plain(before), _plain(after)]
+    return plain
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def describe(changes: Mapping[str, tuple[Any, Any]]) -> str:
+    parts = []
+    for key, (before, after) in changes.items():
+        if key in ("memory_size", "timeout", "reserved_concurrency", "idle_timeout", "handler", "runtime", "tracing", "freeze"):
+            unit = {"memory_size": " MB", "timeout": " s", "idle_timeout": " s"}.get(key, "")
+            parts.append(f"{key} {before}{unit} → {after}{unit}")
+        else:
+            parts.append(f"{key} changed")  # environment values may be secrets: never printed
+    return ", ".join(parts)
