@@ -258,6 +258,7 @@ def test_invoke_async_from_the_cli_prints_202_then_follows_the_event(make_projec
                               capture_output=True, text=True, timeout=60, cwd=config.parent)
 
     failed = invoke("flaky", "--async")
+    assert failed.stdout, f"exit {failed.returncode}, nothing on stdout; stderr: {failed.stderr[-2000:]}"
     accepted = json.loads(failed.stdout.splitlines()[0])
     assert accepted["StatusCode"] == 202 and failed.returncode == 1
     assert failed.stderr.count(f"START RequestId: {accepted['RequestId']}") == 2  # 1 + MaximumRetryAttempts
