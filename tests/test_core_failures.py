@@ -6,11 +6,11 @@ import asyncio
 import json
 import time
 
-import psutil
 import pytest
 
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationStatus
+from tests.conftest import gone
 
 BROKEN_PROJECT = """
 functions:
@@ -111,7 +111,7 @@ async def test_a_worker_killed_from_outside_mid_flight_is_replaced(fleet: Fleet)
     result = await task
     assert result.record.status is InvocationStatus.CRASHED
     assert result.record.error_message.endswith("Runtime exited with error: signal: killed")
-    assert not psutil.pid_exists(killed.pid) or psutil.Process(killed.pid).status() == psutil.STATUS_ZOMBIE
+    assert gone(killed.pid)
     await _recovers(fleet, "slow", killed.pid)
 
 

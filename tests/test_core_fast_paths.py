@@ -14,6 +14,7 @@ import psutil
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.invoker import POLLS_PER_TURN
 from lambdatop.runtime.records import InvocationStatus
+from tests.conftest import gone
 
 SWITCHABLE = """
 import os, time
@@ -87,7 +88,7 @@ async def test_a_spare_that_died_unused_is_replaced_and_the_cold_start_still_wor
         await _until(lambda: len(_spares(fleet)) == 1)
         spare = _spares(fleet)[0]
         os.kill(spare.pid, signal.SIGKILL)
-        await _until(lambda: not psutil.pid_exists(spare.pid) or spare.status() == psutil.STATUS_ZOMBIE)
+        await _until(lambda: gone(spare.pid))
         result = await fleet.invoke("fn", {})
         assert result.record.status is InvocationStatus.SUCCESS and result.record.cold_start
         assert result.record.pid != spare.pid

@@ -9,6 +9,7 @@ import psutil
 
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationStatus
+from tests.conftest import gone
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 REPORT_WARM = re.compile(
@@ -95,7 +96,7 @@ async def test_idle_environment_shuts_down_after_its_idle_timeout(make_project) 
             if not fleet.environments("fn"):
                 break
         assert fleet.environments("fn") == []
-        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        assert gone(pid)
         second = await fleet.invoke("fn", {})
         assert second.record.cold_start and second.record.pid != pid
 
