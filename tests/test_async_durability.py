@@ -141,5 +141,5 @@ async def test_sigkill_mid_way_loses_no_accepted_event(make_project: Callable[..
 
     deadline = time.monotonic() + 10
     while leftovers() and time.monotonic() < deadline:
-        time.sleep(0.05)
+        await asyncio.sleep(0.05)
     assert not leftovers()
