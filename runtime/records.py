@@ -75,10 +75,45 @@ class InvocationRecord:
     init_started_at: float | None = None
     invoke_started_at: float | None = None
     invoke_ended_at: float | None = None
+    # When the Init that `init_duration_ms` reports ended (its start + that duration). Before `started_at`
+    # when the environment was initialised early (a reload's pre-warm): the wait until this invoke is idle.
+    init_ended_at: float | None = None
 
     @property
     def is_error(self) -> bool:
         return self.status.is_function_error
+
+    @property
+    def initialized_early(self) -> bool:
+        """Init ran before this request was accepted, so none of the wait after it belongs to the request."""
+        return self.cold_start and self.init_ended_at is not None and self.init_ended_at <= self.started_at
+
+    def phases(self) -> list[tuple[str, float]]:
+        """(phase, ms) in order: dispatch, init (cold starts), invoke, after; phases that did not happen are left out.
+
+        An early Init counts its own duration, never the idle wait between it and
+        this invoke, so it agrees with the REPORT line's Init Duration.
+        """
+        if self.status is InvocationStatus.THROTTLED:
+            return []
+        end = self.ended_at or (self.started_at + self.duration_ms / 1000)
+        out: list[tuple[str, float]] = []
+        cursor = self.started_at
+        if self.initialized_early and self.init_duration_ms is not None:
+            out.append(("init", self.init_duration_ms))
+        elif self.cold_start and self.init_started_at and self.invoke_started_at:
+            if self.init_started_at > cursor:
+                out.append(("dispatch", (self.init_started_at - cursor) * 1000))
+            out.append(("init", (self.invoke_started_at - self.init_started_at) * 1000))
+            cursor = self.invoke_started_at
+        if self.invoke_started_at and self.invoke_started_at > cursor:
+            out.append(("dispatch", (self.invoke_started_at - cursor) * 1000))
+            cursor = self.invoke_started_at
+        invoke_end = self.invoke_ended_at or (cursor + self.duration_ms / 1000)
+        out.append(("invoke", max(0.0, (invoke_end - cursor) * 1000)))
+        if end > invoke_end:
+            out.append(("after", (end - invoke_end) * 1000))
+        return [(name, value) for name, value in out if value >= 0]
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

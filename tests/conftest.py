@@ -29,6 +29,26 @@ def lambdatop_processes() -> list[psutil.Process]:
     return found
 
 
+def still_running(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """Those not gone or zombies (a process may end between two questions about it: that is gone too)."""
+    running = []
+    for proc in processes:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                running.append(proc)
+        except psutil.NoSuchProcess:
+            continue
+    return running
+
+
+def gone(pid: int) -> bool:
+    """The process has exited (a zombie not yet reaped counts as exited)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def zygote_processes_anywhere(marker: str) -> list[psutil.Process]:
     """Processes anywhere on the machine whose command line or cwd mentions `marker` (for subprocess tests)."""
     found = []
@@ -52,7 +72,7 @@ async def fleet() -> AsyncIterator[Fleet]:
     """A started fleet on the sample functions; stopped (and checked for leftovers) afterwards."""
     async with Fleet(SAMPLE_TEMPLATE) as running:
         yield running
-    assert not [p for p in lambdatop_processes() if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not still_running(lambdatop_processes())
 
 
 @pytest.fixture
@@ -88,7 +108,7 @@ async def endpoint() -> AsyncIterator[Any]:
     running.add_service(service)
     async with running:
         yield service
-    assert not [p for p in lambdatop_processes() if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not still_running(lambdatop_processes())
 
 
 @pytest.fixture

@@ -47,6 +47,11 @@ class Watched:
                 raise AssertionError(f"no {kind!r} event within {timeout} s; saw {[e.message for e in self.events]}")
             await asyncio.sleep(0.02)
 
+    def forget(self) -> None:
+        """Drop every event seen so far (after `settle()`: the next `next_event` is about what happens next)."""
+        self._collect()
+        self.events.clear()
+
     async def settle(self) -> None:
         """Every change seen is applied and every pre-warm finished."""
         await self.service.settled(timeout=15.0)
@@ -75,6 +80,13 @@ def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
         except psutil.NoSuchProcess:
             continue
     return result
+
+
+def spares(fleet: Fleet) -> list[psutil.Process]:
+    """The zygote's children that no environment owns: the spare it forks ahead of the next cold start."""
+    assert fleet.spawner.pid is not None
+    owned = {env.pid for pool in fleet.pools.values() for env in pool.envs.values()}
+    return alive([child for child in psutil.Process(fleet.spawner.pid).children() if child.pid not in owned])
 
 
 def save(path: Path, text: str) -> None:

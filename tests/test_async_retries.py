@@ -29,6 +29,13 @@ SINK = """
 def handler(event, context):
     return {"got": event}
 """
+SLOW_SINK = """
+import time
+
+def handler(event, context):
+    time.sleep(0.3)  # still busy when the queue it was notified from is empty
+    return {"got": event}
+"""
 
 CONFIG = """
 async: {delay_scale: 0.001}
@@ -70,6 +77,11 @@ async def until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "timed out waiting"
         await asyncio.sleep(0.05)
+
+
+def drained(fleet: Fleet) -> bool:
+    """No event queued for any function, destination events included (what `store.queued_events() == []` asserts)."""
+    return all(not q.events for q in fleet.async_queue.queues.values())
 
 
 @pytest.mark.parametrize("retries", [2, 0])
@@ -131,12 +143,14 @@ async def test_retry_is_visible_as_next_retry_at_while_it_waits(make_project: Ca
     config = make_project({"flaky": FAILING, "sink": SINK, "closed": SINK},
                           (CONFIG % {"retries": 1}).replace("delay_scale: 0.001", "delay_scale: 0.02"))
     async with running(config) as fleet:
+        accepted = time.time()
         request_id = await fleet.enqueue("flaky", b'{"n": 1}')
-        # 60 s x 0.02 = 1.2 s before the retry: the snapshot shows it queued, with the retry time.
+        # 60 s x 0.02 = 1.2 s after the first attempt failed: the snapshot shows it queued, with the retry time.
         await until(lambda: fleet.snapshot().extras["async"]["flaky"]["next_retry_at"] is not None, 10)
         state = fleet.snapshot().extras["async"]["flaky"]
         assert state["queue_depth"] == 1 and state["oldest_age_s"] >= 0
-        assert time.time() < state["next_retry_at"] <= time.time() + 1.3
+        # Bounded by when the attempt can have failed (after the enqueue, before now), not by how soon we looked.
+        assert accepted + 1.2 <= state["next_retry_at"] <= time.time() + 1.2
         await settle(fleet, request_id)
         assert len(fleet.store.attempts(request_id)) == 2
         assert fleet.snapshot().extras["async"]["flaky"]["queue_depth"] == 0
@@ -244,6 +258,7 @@ def test_invoke_async_from_the_cli_prints_202_then_follows_the_event(make_projec
                               capture_output=True, text=True, timeout=60, cwd=config.parent)
 
     failed = invoke("flaky", "--async")
+    assert failed.stdout, f"exit {failed.returncode}, nothing on stdout; stderr: {failed.stderr[-2000:]}"
     accepted = json.loads(failed.stdout.splitlines()[0])
     assert accepted["StatusCode"] == 202 and failed.returncode == 1
     assert failed.stderr.count(f"START RequestId: {accepted['RequestId']}") == 2  # 1 + MaximumRetryAttempts
@@ -266,7 +281,7 @@ def test_invoke_async_from_the_cli_prints_202_then_follows_the_event(make_projec
 
 
 async def test_a_new_run_adopts_queued_events_and_expires_the_ones_past_their_maximum_age(make_project: Callable[..., Path]) -> None:
-    config = make_project({"flaky": FIXED, "sink": SINK, "closed": SINK},
+    config = make_project({"flaky": FIXED, "sink": SLOW_SINK, "closed": SINK},
                           (CONFIG % {"retries": 2}).replace("MaximumRetryAttempts: 2", "MaximumRetryAttempts: 2\n      MaximumEventAgeInSeconds: 60"))
     from lambdatop.runtime.store.writer import Store
 
@@ -279,27 +294,45 @@ async def test_a_new_run_adopts_queued_events_and_expires_the_ones_past_their_ma
     store.close()
 
     async with running(config) as fleet:
-        await until(lambda: not fleet.async_queue.queues.get("flaky") or not fleet.async_queue.queues["flaky"].events)
+        # The expired event's on-failure destination queues an event for `sink`: wait for every queue, not only flaky's.
+        await until(lambda: drained(fleet))
         await fleet.store.flush()
         (fresh,) = fleet.store.attempts("fresh")
         assert fresh.record.status == "success" and fresh.response_json() == {"handled": 1}
         assert fleet.store.attempts("stale") == []  # never ran
         (letter,) = fleet.store.dead_letters("flaky")
         assert (letter.request_id, letter.condition, letter.attempts) == ("stale", "EventAgeExceeded", 0)
+        (notified,) = fleet.store.invocations(function="sink", payloads=True)
+        assert notified.event()["requestContext"]["condition"] == "EventAgeExceeded"
         assert fleet.store.queued_events() == []
 
 
+HELD = """
+import os
+import time
+
+def handler(event, context):
+    while event.get("hold") and os.path.exists(event["hold"]):  # the test holds the slot until it removes the file
+        time.sleep(0.01)
+    return "done"
+"""
+
+
 async def test_throttled_events_wait_with_backoff_and_are_delivered_once_capacity_frees(make_project: Callable[..., Path]) -> None:
-    slow = "import time\n\ndef handler(event, context):\n    time.sleep(event.get('sleep', 0))\n    return 'done'\n"
-    config = make_project({"one": slow}, """
+    config = make_project({"one": HELD}, """
     async: {delay_scale: 0.01}
     functions:
-      one: {handler: app.handler, timeout: 3, reserved_concurrency: 1}
+      one: {handler: app.handler, timeout: 30, reserved_concurrency: 1}
     """)
+    hold = config.parent / "hold"
+    hold.write_text("")
     async with running(config) as fleet:
-        busy = asyncio.create_task(fleet.invoke("one", {"sleep": 0.8}))
+        busy = asyncio.create_task(fleet.invoke("one", {"hold": str(hold)}))
         await until(lambda: fleet.gate.in_use.get("one", 0) == 1)
         request_id = await fleet.enqueue("one", b"{}")
+        # The sync call keeps the only slot until the event has been throttled twice (so backed off and retried).
+        await until(lambda: fleet.async_queue.queues["one"].events[request_id].throttles >= 2)
+        hold.unlink()
         await settle(fleet, request_id)
         await busy
         attempts = fleet.store.attempts(request_id)

@@ -198,3 +198,66 @@ def test_event_invoke_config_keys_are_checked_per_function(tmp_path: Path) -> No
         load_config(path)
     assert (caught.value.function, caught.value.key, caught.value.line) == ("f", "MaximumRetryAtempts", 4)
     assert "did you mean 'MaximumRetryAttempts'?" in str(caught.value)
+
+
+FUNCTION_WITH = """\
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: python3.12
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: fn/
+      Handler: app.handler
+      {property}
+"""
+
+
+@pytest.mark.parametrize(("written", "meant"), [("Timout: 5", "Timeout"), ("MemorySizee: 256", "MemorySize"),
+                                                ("ReservedConcurrentExecution: 2", "ReservedConcurrentExecutions")])
+def test_a_sam_property_typo_is_refused_with_its_line_and_the_property_meant(tmp_path: Path, written: str, meant: str) -> None:
+    path = write(tmp_path, "template.yaml", FUNCTION_WITH.format(property=written), ("fn",))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    error = caught.value
+    assert (error.line, error.function, error.key) == (11, "Fn", written.split(":")[0])
+    assert str(error) == (f"{path}:11: function 'Fn': {error.key}: "
+                          f"unknown key in AWS::Serverless::Function Properties (did you mean {meant!r}?)")
+
+
+def test_a_sam_function_may_use_any_property_sam_defines(tmp_path: Path) -> None:
+    # Properties lambdatop does not act on (an IAM role, an alias, logging) are SAM's own: accepted, not refused.
+    path = write(tmp_path, "template.yaml", FUNCTION_WITH.format(property=textwrap.indent(textwrap.dedent("""\
+        Role: arn:aws:iam::123456789012:role/r
+        AutoPublishAlias: live
+        LoggingConfig: {LogFormat: JSON}
+        RecursiveLoop: Terminate
+        SnapStart: {ApplyOn: None}
+        Tags: {team: a}
+    """), "      ").lstrip()), ("fn",))
+    assert load_config(path).functions["Fn"].handler == "app.handler"
+
+
+@pytest.mark.parametrize(
+    ("key", "words"),
+    [
+        ("Timout: 5", "unknown key in Globals.Function (did you mean 'Timeout'?)"),
+        ("Events: {}", "Events is a property of each AWS::Serverless::Function; SAM's Globals.Function does not take it"),
+    ],
+)
+def test_globals_function_takes_only_what_sam_allows_there(tmp_path: Path, key: str, words: str) -> None:
+    path = write(tmp_path, "template.yaml", FUNCTION_WITH.format(property="Timeout: 5").replace(
+        "    Runtime: python3.12\n", f"    Runtime: python3.12\n    {key}\n"), ("fn",))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert (caught.value.line, caught.value.key) == (5, "Globals.Function." + key.split(":")[0])
+    assert words in str(caught.value)
+
+
+def test_the_sam_globals_list_is_a_subset_of_the_function_properties() -> None:
+    from lambdatop.runtime.config.sam_schema import FUNCTION_PROPERTIES, GLOBAL_FUNCTION_PROPERTIES
+
+    assert GLOBAL_FUNCTION_PROPERTIES < FUNCTION_PROPERTIES
+    assert {"Handler", "Runtime", "CodeUri", "MemorySize", "Timeout", "Environment", "Layers"} <= GLOBAL_FUNCTION_PROPERTIES

@@ -50,7 +50,10 @@ async def test_stop_waits_for_in_flight_invocations() -> None:
     fleet = Fleet(SAMPLE_TEMPLATE)
     await fleet.start()
     running = asyncio.create_task(fleet.invoke("slow", {"sleep_ms": 400}))
-    await asyncio.sleep(0.1)
+    deadline = time.monotonic() + 15
+    while not any(e.state == "busy" for e in fleet.environments("slow")):  # in its handler, not still queued
+        assert time.monotonic() < deadline, "the invocation never started"
+        await asyncio.sleep(0.01)
     await fleet.stop()
     result = await running
     assert result.record.status == "success"

@@ -65,7 +65,11 @@ async def test_reserved_concurrency_is_a_floor_as_well_as_a_ceiling(make_project
     async with Fleet(config) as fleet:
         # The 100 unreserved slots are filled by `greedy`; `reserved` still has its own 4.
         greedy = [asyncio.create_task(fleet.invoke("greedy", {"s": 1.5})) for _ in range(100)]
-        await asyncio.sleep(0.3)
+        for _ in range(1000):  # each takes its slot on its first step
+            if fleet.gate.in_use.get("greedy", 0) == 100:
+                break
+            await asyncio.sleep(0.01)
+        assert fleet.gate.in_use["greedy"] == 100
         with pytest.raises(Throttled) as caught:
             await fleet.invoke("greedy", {"s": 0})
         assert caught.value.reason == "ConcurrentInvocationLimitExceeded"

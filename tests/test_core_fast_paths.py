@@ -14,6 +14,7 @@ import psutil
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.execution.invoker import POLLS_PER_TURN
 from lambdatop.runtime.records import InvocationStatus
+from tests.conftest import gone
 
 SWITCHABLE = """
 import os, time
@@ -70,14 +71,15 @@ async def _until(condition, timeout: float = 5.0) -> None:
 async def test_a_cold_start_is_served_by_the_process_forked_ahead_of_it(make_project) -> None:
     config = make_project({"fn": SWITCHABLE}, ONE_FUNCTION)
     async with Fleet(config) as fleet:
-        await _until(lambda: len(_spares(fleet)) == 1)
-        spare = _spares(fleet)[0]
-        await asyncio.sleep(0.2)
+        # A forked child is a spare to take once the zygote has said so: until then a cold start forks anew.
+        await _until(lambda: fleet.spawner.spare_pid is not None)
+        spare = fleet.spawner.spare_pid
+        assert [p.pid for p in _spares(fleet)] == [spare]
         result = await fleet.invoke("fn", {})
         assert result.record.cold_start and result.record.status is InvocationStatus.SUCCESS
-        assert int(result.response) == spare.pid == result.record.pid
+        assert int(result.response) == spare == result.record.pid
         # The next spare follows, for the next cold start.
-        await _until(lambda: len(_spares(fleet)) == 1 and _spares(fleet)[0].pid != spare.pid)
+        await _until(lambda: fleet.spawner.spare_pid not in (None, spare))
 
 
 async def test_a_spare_that_died_unused_is_replaced_and_the_cold_start_still_works(make_project) -> None:
@@ -86,7 +88,7 @@ async def test_a_spare_that_died_unused_is_replaced_and_the_cold_start_still_wor
         await _until(lambda: len(_spares(fleet)) == 1)
         spare = _spares(fleet)[0]
         os.kill(spare.pid, signal.SIGKILL)
-        await _until(lambda: not psutil.pid_exists(spare.pid) or spare.status() == psutil.STATUS_ZOMBIE)
+        await _until(lambda: gone(spare.pid))
         result = await fleet.invoke("fn", {})
         assert result.record.status is InvocationStatus.SUCCESS and result.record.cold_start
         assert result.record.pid != spare.pid
@@ -157,8 +159,9 @@ async def test_background_threads_do_not_run_while_the_environment_is_idle(make_
     )
     async with Fleet(config) as fleet:
         for _ in range(5):
-            await fleet.invoke("fn", {})
-        await asyncio.sleep(0.1)
+            last = await fleet.invoke("fn", {})
+        worker = psutil.Process(last.record.pid)
+        await _until(lambda: worker.status() == psutil.STATUS_STOPPED)  # frozen once the loop's turn ends
         idle_from = ticks.stat().st_size
         await asyncio.sleep(0.3)
         assert ticks.stat().st_size == idle_from  # frozen: the thread stands still

@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 from lambdatop.runtime.api.endpoint import LambdaEndpoint, RemoteAccessRefused
+from tests.conftest import still_running
 
 HELLO = "def handler(event, context):\n    print('serving', event.get('name'))\n    return {'hello': event.get('name')}\n"
 CONFIG = "functions:\n  hello: {handler: app.handler}\n"
@@ -72,8 +73,7 @@ def test_serve_invoke_then_stop_exits_0_and_leaves_no_process(make_project, lamb
             if process.poll() is None:
                 process.kill()
                 process.wait()
-    survivors = [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    assert survivors == []
+    assert still_running(children) == []
     printed = log.read_text()
     assert "[hello] serving subprocess" in printed  # each invocation's log is echoed
     assert re.search(r"\[hello\] REPORT RequestId: \S+\tDuration: ", printed)

@@ -219,7 +219,7 @@ async def test_the_powertools_sample_traces_logs_and_emits_metrics(sample_templa
         [line] = [json.loads(x) for x in result.log_lines if x.startswith('{"level"')]
         assert line["function_request_id"] == record.request_id and line["xray_trace_id"] == record.trace_id
         # Metrics: the EMF lines became custom metrics of the function.
-        await asyncio.sleep(0.3)
+        obs.flush()
         totals = obs.metrics.series["powertools_demo"].totals
         assert totals["Orders/OrdersPlaced"].total == 1 and totals["Orders/OrderValue"].total == 21.0
         assert totals["Orders/ColdStart"].total == 1

@@ -17,6 +17,7 @@ from typing import Any
 
 from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.config.intrinsics import IntrinsicResolver
+from lambdatop.runtime.config.sam_schema import FUNCTION_PROPERTIES, GLOBAL_FUNCTION_PROPERTIES, function_only
 from lambdatop.runtime.config.yamlfile import LineMap, line_of, load_yaml
 
 DEFAULT_ACCOUNT_CONCURRENCY = 1000
@@ -459,15 +460,18 @@ class _SamTemplate:
             conditions=doc.get("Conditions") or {}, function_arns=arns, resource_names=resource_names,
         )
         globals_function = self.check.mapping(self.check.mapping(doc, "Globals"), "Function")
+        _check_globals_function(self.path, globals_function)
         globals_function = resolver.resolve(globals_function)
 
         functions: dict[str, FunctionConfig] = {}
         warnings: list[str] = []
         for rid in function_ids:
             resource = resources[rid]
+            check = _Checker(self.path, rid)
+            # As SAM does: a property it does not define is an error, not a default (Timout: 5 runs 3 s otherwise).
+            check.known_keys(check.mapping(resource, "Properties"), FUNCTION_PROPERTIES, f"{_SAM_FUNCTION} Properties")
             if "Condition" in resource and not resolver.condition(str(resource["Condition"])):
                 continue
-            check = _Checker(self.path, rid)
             props = resolver.resolve(check.mapping(resource, "Properties"))
             if not hasattr(props, "lines"):
                 props = LineMap(props)
@@ -511,6 +515,16 @@ class _SamTemplate:
             layers=tuple(str(x) for x in props.get("Layers") or ()),
             source=f"{self.path}:{line}",
         )
+
+
+def _check_globals_function(path: Path, globals_function: LineMap) -> None:
+    """Globals.Function takes a subset of a function's properties (SAM refuses the others, and typos)."""
+    for key in globals_function:
+        reason = function_only(str(key))
+        if reason is not None:
+            raise ConfigError(reason, path=str(path), line=globals_function.line_of(key), key=f"Globals.Function.{key}")
+    check_known_keys(globals_function, GLOBAL_FUNCTION_PROPERTIES, section="Globals.Function", path=str(path),
+                     key_prefix="Globals.Function.")
 
 
 def _merge_globals(globals_function: Mapping[str, Any], props: LineMap) -> LineMap:

@@ -167,6 +167,7 @@ class Invoker:
             record.cold_start = True
             record.init_duration_ms = outcome.init_ms
             record.init_started_at = outcome.started_at
+            record.init_ended_at = outcome.started_at + outcome.init_ms / 1000  # not the idle wait since
             lines.append(logformat.init_start_line(pool.function.runtime, self.config.region))
             lines.extend(logformat.split_output(outcome.logs))
         invoke_begin = time.perf_counter()
@@ -247,6 +248,7 @@ class Invoker:
             return await self._suppressed_init(pool, record, lines)
         record.init_duration_ms = outcome.init_ms
         record.init_started_at = outcome.started_at
+        record.init_ended_at = outcome.started_at + outcome.init_ms / 1000
         return env, None, begin
 
     async def _suppressed_init(

@@ -65,6 +65,11 @@ class Spawner:
         self._loop.add_reader(ours.fileno(), self._on_readable)
 
     @property
+    def spare_pid(self) -> int | None:
+        """The spare the next cold start will take, once the zygote has said it is ready (None before)."""
+        return self._spare[0] if self._spare is not None else None
+
+    @property
     def alive(self) -> bool:
         return self._control is not None and self.process is not None and self.process.poll() is None
 

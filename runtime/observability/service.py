@@ -111,6 +111,11 @@ class ObservabilityService:
                 if self.fleet is not None:
                     self.fleet.bus.publish(FleetEvent("error", f"observability: {type(exc).__name__}: {exc}", time.time()))
 
+    def flush(self) -> None:
+        """File every invocation published so far, now, instead of at the next drain (tests read right after)."""
+        if self._subscription is not None:
+            self.process(self._subscription.drain())
+
     def process(self, items: list[Any]) -> None:
         """File what the bus delivered: each invocation into traces, metrics and custom metrics."""
         fleet = self.fleet

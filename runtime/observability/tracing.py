@@ -88,7 +88,8 @@ def function_segment(record: InvocationRecord, arn: str | None = None) -> dict[s
     init_end: float | None = None
     if record.cold_start and record.init_started_at:
         init_ms = record.init_duration_ms if record.init_duration_ms is not None else record.duration_ms
-        init_end = min(record.init_started_at + init_ms / 1000.0, ended)
+        # The Init the REPORT line reports: after an early Init, the idle wait until this invoke is a gap, not Init.
+        init_end = min(record.init_ended_at or record.init_started_at + init_ms / 1000.0, ended)
         start = record.init_started_at
         init = {"id": _sub_id(record.segment_id, "Initialization"), "name": "Initialization",
                 "start_time": record.init_started_at, "end_time": init_end}

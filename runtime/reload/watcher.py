@@ -154,8 +154,12 @@ class FolderWatcher:
                     ignore_permission_denied=True,
                 ):
                     self._on_changed(path for path in {Path(p) for _, p in changes} if path not in present)
-                    if any(change is Change.deleted and Path(path) in present for change, path in changes):
-                        round_over.set()  # a watched folder went: watch again what is left
+                    gone = {Path(path) for change, path in changes if change is Change.deleted and Path(path) in present}
+                    if gone:
+                        # A watched folder went: watch again what is left. Forget it was watched, so that if it is
+                        # already back when the next round looks (rm -rf then a fast rebuild) it counts as returned.
+                        watched = tuple(folder for folder in watched if folder not in gone)
+                        round_over.set()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - e.g. the inotify watch limit reached
