@@ -15,8 +15,7 @@ import argparse
 import json
 import sys
 
-from lambdatop.tui.cli import EXIT_OK, EXIT_USAGE, config_option
-from lambdatop.tui.commands.common import UsageError, load_or_exit
+from lambdatop.tui.commands.common import EXIT_OK, EXIT_USAGE, UsageError, config_option, load_or_exit
 from lambdatop.tui.sample_events import BadTemplateValue, EventTemplate, UnknownTemplate, find_template, load_templates
 
 

@@ -17,8 +17,7 @@ from typing import Any
 from lambdatop.runtime.errors import LambdaServiceError, Throttled
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationResult, InvocationStatus, InvocationType, Trigger
-from lambdatop.tui.cli import EXIT_FUNCTION_ERROR, EXIT_OK, EXIT_SERVICE_ERROR, EXIT_USAGE, config_option
-from lambdatop.tui.commands.common import UsageError, default_event_path, load_or_exit, read_event
+from lambdatop.tui.commands.common import EXIT_FUNCTION_ERROR, EXIT_OK, EXIT_SERVICE_ERROR, EXIT_USAGE, UsageError, config_option, default_event_path, load_or_exit, read_event
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -18,8 +18,7 @@ from collections.abc import Iterable
 
 from lambdatop.runtime.store_reader import StoredInvocation, StoreReader
 from lambdatop.runtime.store_schema import StoreError
-from lambdatop.tui.cli import EXIT_OK, EXIT_USAGE, config_option
-from lambdatop.tui.commands.common import UsageError, load_or_exit
+from lambdatop.tui.commands.common import EXIT_OK, EXIT_USAGE, UsageError, config_option, load_or_exit
 
 POLL_INTERVAL_S = 0.5
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")

@@ -19,8 +19,7 @@ from lambdatop.runtime.store import Store
 from lambdatop.runtime.store_reader import process_alive, StoreReader
 from lambdatop.runtime.store_schema import StoreError
 from lambdatop.runtime.store_settings import store_path, StoreSettings
-from lambdatop.tui.cli import EXIT_OK, EXIT_USAGE, config_option
-from lambdatop.tui.commands.common import UsageError, load_or_exit
+from lambdatop.tui.commands.common import EXIT_OK, EXIT_USAGE, UsageError, config_option, load_or_exit
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

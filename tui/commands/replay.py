@@ -26,8 +26,7 @@ from lambdatop.runtime.services import attach_command_services
 from lambdatop.runtime.store_reader import StoreReader
 from lambdatop.runtime.store_schema import StoreError
 from lambdatop.runtime.store_settings import store_path
-from lambdatop.tui.cli import EXIT_FUNCTION_ERROR, EXIT_OK, EXIT_USAGE, config_option
-from lambdatop.tui.commands.common import UsageError, load_or_exit
+from lambdatop.tui.commands.common import EXIT_FUNCTION_ERROR, EXIT_OK, EXIT_USAGE, UsageError, config_option, load_or_exit
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

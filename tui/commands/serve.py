@@ -25,8 +25,7 @@ from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.http_settings import DEFAULT_HOST, DEFAULT_PORT, HttpSettings
 from lambdatop.runtime.records import InvocationResult
 from lambdatop.runtime.services import ServiceOptions, attach_standard_services
-from lambdatop.tui.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from lambdatop.tui.commands.common import UsageError, load_or_exit
+from lambdatop.tui.commands.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, load_or_exit
 
 DRAIN_TIMEOUT_S = 30.0  # longest a graceful stop waits for in-flight invocations
 FORCE_AFTER_S = 0.5  # a second Ctrl-C at least this long after the first stops at once

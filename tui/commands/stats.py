@@ -19,8 +19,7 @@ from lambdatop.runtime.metrics import Stat
 from lambdatop.runtime.records import InvocationStatus
 from lambdatop.runtime.store_reader import StoreReader
 from lambdatop.runtime.store_schema import StoreError
-from lambdatop.tui.cli import EXIT_OK, EXIT_USAGE, config_option
-from lambdatop.tui.commands.common import UsageError, load_or_exit
+from lambdatop.tui.commands.common import EXIT_OK, EXIT_USAGE, UsageError, config_option, load_or_exit
 from lambdatop.tui.commands.logs import parse_age
 
 SCAN_LIMIT = 200_000  # the store keeps 100,000 invocations by default

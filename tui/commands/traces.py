@@ -21,8 +21,7 @@ from typing import Any
 from lambdatop.runtime.store_reader import StoredInvocation, StoreReader
 from lambdatop.runtime.store_schema import StoreError
 from lambdatop.runtime.tracing import RequestTrace, Trace, chrome_trace, flatten
-from lambdatop.tui.cli import EXIT_OK, EXIT_USAGE, config_option
-from lambdatop.tui.commands.common import UsageError, load_or_exit
+from lambdatop.tui.commands.common import EXIT_OK, EXIT_USAGE, UsageError, config_option, load_or_exit
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
