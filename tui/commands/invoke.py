@@ -16,6 +16,7 @@ from typing import Any
 
 from lambdatop.runtime.errors import LambdaServiceError, Throttled
 from lambdatop.runtime.fleet import Fleet
+from lambdatop.runtime.store_reader import DeadLetter
 from lambdatop.runtime.records import InvocationResult, InvocationStatus, InvocationType, Trigger
 from lambdatop.tui.commands.common import EXIT_FUNCTION_ERROR, EXIT_OK, EXIT_SERVICE_ERROR, EXIT_USAGE, UsageError, config_option, default_event_path, load_or_exit, read_event
 
@@ -85,23 +86,39 @@ async def _enqueue(fleet: Fleet, args: argparse.Namespace, payload: bytes) -> in
     settled = fleet.async_queue.settled(accepted)
     tries = 0
     while True:
+        done = settled.done()  # read before the wait, so the attempts published before it settled are all shown
         for item in await attempts.wait(0.2):
             if isinstance(item, InvocationResult) and item.record.request_id == accepted:
                 tries += 1
                 sys.stderr.write(item.log_text if item.log_lines else f"{item.record.status} ({item.record.error_type})\n")
                 sys.stderr.flush()
-        if settled.done():
+        if done:
             break
-    letters = [d for d in fleet.store.dead_letters(fleet.resolve(args.function).name) if d.request_id == accepted]
+    # Settling commits the dead letter in the store's next batch, after the future resolves: wait for it.
+    await fleet.store.flush()
+    function = fleet.resolve(args.function)
+    letters = [d for d in fleet.store.dead_letters(function.name) if d.request_id == accepted]
     if letters:
-        letter = letters[0]
-        where = ", ".join(letter.routed_to)
-        print(f"lambdatop: event {accepted} failed for good after {tries} attempt(s): {letter.condition}, "
-              f"{letter.error_type}: {letter.error_message} -> {where}. Redrive it from the dashboard's DLQ screen (d).",
-              file=sys.stderr)
+        settings = fleet.async_queue.function_settings(function)
+        labels = {target.describe(): label for target, label in (
+            (settings.dead_letter, "the DLQ"), (settings.on_failure, "the on-failure destination")) if target is not None}
+        print(f"lambdatop: {failed_for_good(letters[0], tries, labels)}", file=sys.stderr)
         return EXIT_FUNCTION_ERROR
     print(f"lambdatop: event {accepted} delivered after {tries} attempt(s)", file=sys.stderr)
     return EXIT_OK
+
+
+def failed_for_good(letter: DeadLetter, tries: int, labels: dict[str, str]) -> str:
+    """Why the event failed and everywhere it went: the DLQ, the on-failure destination, always the dead-letter list.
+
+    `labels` names the routes (`queue:orders-dlq` -> "the DLQ") as the function's async settings define them.
+    """
+    routed = [f"{labels.get(where, 'the destination')} {where}" for where in letter.routed_to if not where.startswith("nowhere")]
+    sent = f"sent to {' and '.join(routed)}" if routed else "no DLQ or on-failure destination is configured"
+    error = f"{letter.error_type}: {letter.error_message}" if letter.error_type else (letter.error_message or "")
+    return (f"event {letter.request_id} failed for good after {tries} attempt(s): {letter.condition}"
+            f"{', ' + error if error else ''}; {sent}; kept in the dead-letter list (the dashboard's DLQ screen, d, "
+            f"redrives it)")
 
 
 async def _single(fleet: Fleet, args: argparse.Namespace, payload: bytes) -> int:
