@@ -122,6 +122,8 @@ def unknown_function_hint(config: FleetConfig, name: str) -> str:
     match = _ARN_FUNCTION.search(name)
     bare = match.group(1) if match else name.split(":", 1)[0]
     known = sorted({n for f in config.functions.values() for n in f.names})
+    if bare in known:
+        return f"{bare!r} exists, but only as $LATEST: there are no versions or aliases locally"
     close = difflib.get_close_matches(bare, known, n=3, cutoff=0.6)
     if close:
         return "did you mean " + " or ".join(repr(n) for n in close) + "?"

@@ -14,11 +14,14 @@ import json
 import sys
 from typing import Any
 
-from lambdatop.runtime.errors import LambdaServiceError, Throttled
+from lambdatop.runtime.errors import FunctionNotFound, LambdaServiceError, Throttled
 from lambdatop.runtime.fleet import Fleet
-from lambdatop.runtime.store_reader import DeadLetter
 from lambdatop.runtime.records import InvocationResult, InvocationStatus, InvocationType, Trigger
-from lambdatop.tui.commands.common import EXIT_FUNCTION_ERROR, EXIT_OK, EXIT_SERVICE_ERROR, EXIT_USAGE, UsageError, config_option, default_event_path, load_or_exit, read_event
+from lambdatop.runtime.store_reader import DeadLetter
+from lambdatop.tui.commands.common import (
+    EXIT_FUNCTION_ERROR, EXIT_OK, EXIT_SERVICE_ERROR, EXIT_USAGE, UsageError, client_context, config_option,
+    default_event_path, find_function, load_or_exit, read_event, unknown_function_hint,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,7 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="with --async: exit once the event is safely queued; the dashboard or `lambdatop serve` delivers it")
     parser.add_argument("-n", "--count", type=int, default=1, metavar="N", help="invoke N times and print a summary")
     parser.add_argument("--concurrency", "-C", type=int, default=1, metavar="C", help="with -n: keep C invocations in flight")
-    parser.add_argument("--client-context", metavar="JSON", help="client context (sync only), as JSON")
+    parser.add_argument("--client-context", metavar="JSON",
+                        help="client context, a JSON object the function sees as context.client_context (sync only, "
+                             "as on Lambda)")
     config_option(parser)
     parser.set_defaults(handler=run)
 
@@ -43,14 +48,9 @@ def run(args: argparse.Namespace) -> int:
         config = load_or_exit(args.config)
         if args.count < 1 or args.concurrency < 1:
             raise UsageError("-n and --concurrency must be at least 1")
-        try:
-            function = config.functions.get(args.function) or next(
-                f for f in config.functions.values() if args.function in f.names
-            )
-            default = default_event_path(function.events_dir)
-        except StopIteration:
-            default = None  # unknown names are reported by the fleet, in Lambda's words
-        payload = read_event(args.event, default)
+        args.client_context = client_context(args.client_context)
+        function = find_function(config, args.function)  # None for an ARN or name:$LATEST; the fleet resolves those
+        payload = read_event(args.event, default_event_path(function.events_dir) if function else None)
     except UsageError as exc:
         print(f"lambdatop: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -65,6 +65,12 @@ async def _invoke(args: argparse.Namespace, config: Any, payload: bytes) -> int:
     # it); with --async, only this command's own event is delivered here.
     attach_command_services(fleet, command="invoke")
     async with fleet:
+        try:
+            fleet.resolve(args.function)
+        except FunctionNotFound as exc:  # in Lambda's words, then what was probably meant
+            _print_service_error(exc)
+            print(f"lambdatop: {unknown_function_hint(config, args.function)}", file=sys.stderr)
+            return EXIT_SERVICE_ERROR
         if args.asynchronous and fleet.async_queue is not None:
             return await _enqueue(fleet, args, payload)
         if args.count == 1:
@@ -149,7 +155,8 @@ async def _many(fleet: Fleet, args: argparse.Namespace, payload: bytes) -> int:
         nonlocal throttles
         async with semaphore:
             try:
-                results.append(await fleet.invoke(args.function, payload, trigger=Trigger.CLI))
+                results.append(await fleet.invoke(args.function, payload, trigger=Trigger.CLI,
+                                                  client_context=args.client_context))
             except Throttled:
                 throttles += 1
             except LambdaServiceError as exc:

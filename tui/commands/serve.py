@@ -38,9 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "and a function URL per function at /fn/NAME/. Ctrl-C stops it.",
     )
     # Own dests: the top-level parser has --host/--port/--allow-remote too (`lambdatop --port 4000 serve` works).
-    parser.add_argument("--host", dest="serve_host", default=None,
+    parser.add_argument("--host", dest="serve_host", metavar="HOST", default=None,
                         help=f"address to listen on (default: http.host in the config, else {DEFAULT_HOST})")
-    parser.add_argument("--port", "-p", dest="serve_port", type=int, default=None,
+    parser.add_argument("--port", "-p", dest="serve_port", metavar="PORT", type=int, default=None,
                         help=f"port (default: http.port in the config, else {DEFAULT_PORT}, the one `sam local start-lambda` "
                              f"uses; 0 picks a free port)")
     parser.add_argument("--allow-remote", dest="serve_allow_remote", action="store_true",
