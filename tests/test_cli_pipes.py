@@ -35,8 +35,9 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return config
 
 
-def test_logs_into_head_prints_one_line_and_exits_quietly(recorded: Path) -> None:
-    lambdatop = subprocess.Popen([*LAMBDATOP, "logs", "chatty", "-c", str(recorded)], stdout=subprocess.PIPE,
+@pytest.mark.parametrize("follow", [[], ["--follow"]], ids=["logs", "logs --follow"])
+def test_logs_into_head_prints_one_line_and_exits_quietly(recorded: Path, follow: list[str]) -> None:
+    lambdatop = subprocess.Popen([*LAMBDATOP, "logs", "chatty", *follow, "-c", str(recorded)], stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, cwd=recorded.parent)
     assert lambdatop.stdout is not None and lambdatop.stderr is not None
     head = subprocess.run(["head", "-1"], stdin=lambdatop.stdout, capture_output=True, timeout=60)
