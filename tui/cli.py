@@ -2,31 +2,25 @@
 
 Each subcommand lives in its own module under `lambdatop.tui.commands` and
 registers itself with `register(subparsers)`, setting `handler` to a function
-that takes the parsed arguments and returns the exit code.
+that takes the parsed arguments and returns the exit code. This module only
+builds the parser from those modules and dispatches; what the commands share
+(exit codes, common arguments) is in `lambdatop.tui.commands.common`, so the
+commands never import this module back.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
+import os
 import sys
 from collections.abc import Sequence
 
+from lambdatop.tui.commands.common import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, config_option
+
 # Order here is the order `lambdatop --help` lists them.
 COMMANDS = ("invoke", "serve", "events", "replay", "record", "logs", "traces", "stats", "bench")
-
-EXIT_OK = 0
-EXIT_FUNCTION_ERROR = 1
-EXIT_USAGE = 2
-EXIT_SERVICE_ERROR = 3
-EXIT_INTERRUPTED = 130
-
-
-def config_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config", "-c", metavar="PATH", default=None,
-        help="lambdatop.yaml or SAM template.yaml (default: ./lambdatop.yaml, ./template.yaml, ./sample_functions/template.yaml)",
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lambdatop",
         description="top for a local fleet of AWS Lambda-style functions. With no command, opens the dashboard.",
     )
+    parser.add_argument("--version", action="version", version=f"lambdatop {_version()}")
     config_option(parser)
     parser.add_argument(
         "--port", type=int, default=None,
@@ -44,27 +39,38 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-http", action="store_true", help="run the dashboard without the HTTP endpoint")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"lambdatop.tui.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"lambdatop.tui.commands.{name}":
-                raise
-            continue  # a command not built yet
-        module.register(subparsers)
+        importlib.import_module(f"lambdatop.tui.commands.{name}").register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)  # inside: `--help | head` writes to the pipe too
         if args.command is None:
             from lambdatop.tui.commands.dashboard import run_dashboard
 
-            return run_dashboard(args)
-        return args.handler(args)
+            code: int = run_dashboard(args)
+        else:
+            code = args.handler(args)
+        sys.stdout.flush()  # so a reader that went away shows here, not in the interpreter's exit flush
+        return code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `lambdatop logs fn | head`: the reader has what it wanted. Stop quietly, as a Unix tool killed by
+        # SIGPIPE would; what is still buffered goes to /dev/null so the exit flush cannot raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
+
+
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml's), not a second copy of it in the code."""
+    try:
+        return importlib.metadata.version("lambdatop")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed; pip install -e .)"
 
 
 if __name__ == "__main__":

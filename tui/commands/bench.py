@@ -19,7 +19,7 @@ import shlex
 
 from lambdatop.tui.bench.results import BenchReport, Figure
 from lambdatop.tui.bench.runner import SCENARIOS, run_bench
-from lambdatop.tui.cli import EXIT_FUNCTION_ERROR, EXIT_INTERRUPTED, EXIT_OK
+from lambdatop.tui.commands.common import EXIT_FUNCTION_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text

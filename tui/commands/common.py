@@ -1,16 +1,97 @@
-"""What several commands share: loading the config with a readable error, reading an event."""
+"""What the commands share: exit codes, the arguments several of them take, and the errors they print alike.
+
+`lambdatop.tui.cli` builds the parser from the command modules; the commands
+import only this module (never `cli`), so the dependency runs one way.
+"""
 
 from __future__ import annotations
 
+import argparse
+import difflib
+import json
+import re
+import signal
 import sys
 from pathlib import Path
 
-from lambdatop.runtime.config import FleetConfig, load_config
+from lambdatop.runtime.config import FleetConfig, FunctionConfig, load_config
 from lambdatop.runtime.errors import ConfigError
+from lambdatop.runtime.store.reader import StoreReader
+
+EXIT_OK = 0
+EXIT_FUNCTION_ERROR = 1
+EXIT_USAGE = 2
+EXIT_SERVICE_ERROR = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a Ctrl-C'd tool
+# 128 + SIGPIPE: what the shell reports for `cat`, `grep` or `git log` when the reader of their pipe
+# (`| head`) goes away, so `set -o pipefail` scripts see from lambdatop what they see from any tool.
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
+
+_AGE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+_ARN_FUNCTION = re.compile(r"(?:^|:)function:([^:]+)")
 
 
 class UsageError(Exception):
     """Bad input on the command line: printed as one line, exit code 2."""
+
+
+# -- arguments ------------------------------------------------------------------------------------
+
+
+def config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", "-c", metavar="PATH", default=None,
+        help="lambdatop.yaml or SAM template.yaml (default: ./lambdatop.yaml, ./template.yaml, ./sample_functions/template.yaml)",
+    )
+
+
+def function_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """`--function FN` / `-f FN`: the same spelling in every command that narrows to one function."""
+    parser.add_argument("--function", "-f", metavar="FN", help=help)
+
+
+def run_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """`--run ID|last`, resolved against the store with `selected_run`."""
+    parser.add_argument("--run", metavar="ID|last", help=f"{help} ('last' = the latest run that has invocations)")
+
+
+def selected_run(reader: StoreReader, text: str | None) -> int | None:
+    """The run id `--run` names: a number, or 'last' (the latest run with invocations); None when not given."""
+    if text is None:
+        return None
+    if text == "last":
+        latest = reader.latest_run()
+        if latest is None:
+            raise UsageError("--run last: no recorded run has invocations yet")
+        return latest
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f"--run takes a run id (see `lambdatop record runs`) or 'last', got {text!r}") from None
+
+
+def parse_age(text: str) -> float:
+    """`--since AGE` in seconds: 30s, 10m, 2h, 1d."""
+    match = _AGE.match(text.strip())
+    if not match:
+        raise UsageError(f"--since {text!r}: use a number and a unit, e.g. 30s, 10m, 2h, 1d")
+    return float(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+
+
+def client_context(text: str | None) -> str | None:
+    """`--client-context JSON`, checked as the endpoint checks X-Amz-Client-Context: a JSON object."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"--client-context is not valid JSON ({exc}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"--client-context must be a JSON object, e.g. '{{\"custom\": {{\"k\": \"v\"}}}}', got {text!r}")
+    return text
+
+
+# -- the config and its functions -----------------------------------------------------------------
 
 
 def load_or_exit(path: str | None) -> FleetConfig:
@@ -21,6 +102,37 @@ def load_or_exit(path: str | None) -> FleetConfig:
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return config
+
+
+def find_function(config: FleetConfig, name: str) -> FunctionConfig | None:
+    """The function a name (logical id or FunctionName) refers to, or None."""
+    return config.functions.get(name) or next((f for f in config.functions.values() if name in f.names), None)
+
+
+def require_function(config: FleetConfig, name: str) -> FunctionConfig:
+    """As `find_function`, but an unknown name is a UsageError that says what was probably meant."""
+    function = find_function(config, name)
+    if function is None:
+        raise UsageError(f"no function named {name!r} in {config.path}; {unknown_function_hint(config, name)}")
+    return function
+
+
+def unknown_function_hint(config: FleetConfig, name: str) -> str:
+    """'did you mean 'hello'?' when a name is close to a known one, else the names there are."""
+    match = _ARN_FUNCTION.search(name)
+    bare = match.group(1) if match else name.split(":", 1)[0]
+    known = sorted({n for f in config.functions.values() for n in f.names})
+    if bare in known:
+        return f"{bare!r} exists, but only as $LATEST: there are no versions or aliases locally"
+    close = difflib.get_close_matches(bare, known, n=3, cutoff=0.6)
+    if close:
+        return "did you mean " + " or ".join(repr(n) for n in close) + "?"
+    if not known:
+        return "the config defines no functions"
+    return "the functions are: " + ", ".join(known)
+
+
+# -- events ----------------------------------------------------------------------------------------
 
 
 def read_event(source: str | None, default: Path | None = None) -> bytes:

@@ -14,8 +14,7 @@ from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.config import HttpSettings
 from lambdatop.runtime.services import ServiceOptions
-from lambdatop.tui.cli import EXIT_OK, EXIT_USAGE
-from lambdatop.tui.commands.common import UsageError, load_or_exit
+from lambdatop.tui.commands.common import EXIT_OK, EXIT_USAGE, UsageError, load_or_exit
 
 
 def run_dashboard(args: argparse.Namespace) -> int:

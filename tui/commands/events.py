@@ -15,8 +15,9 @@ import argparse
 import json
 import sys
 
-from lambdatop.tui.cli import EXIT_OK, EXIT_USAGE, config_option
-from lambdatop.tui.commands.common import UsageError, load_or_exit
+from lambdatop.tui.commands.common import (
+    EXIT_OK, EXIT_USAGE, UsageError, config_option, function_option, load_or_exit, require_function,
+)
 from lambdatop.tui.sample_events import BadTemplateValue, EventTemplate, UnknownTemplate, find_template, load_templates
 
 
@@ -27,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     actions = parser.add_subparsers(dest="events_command", metavar="ACTION")
     listing = actions.add_parser("list", help="list the event templates (and a function's own events)")
-    listing.add_argument("--function", "-f", metavar="FN", help="also list this function's events/*.json")
+    function_option(listing, "also list this function's events/*.json")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     config_option(listing)
     generate = actions.add_parser(
@@ -58,11 +59,7 @@ def _list(args: argparse.Namespace) -> int:
     own: list[str] = []
     if args.function:
         config = load_or_exit(args.config)
-        function = config.functions.get(args.function) or next(
-            (f for f in config.functions.values() if args.function in f.names), None
-        )
-        if function is None:
-            raise UsageError(f"no function {args.function!r} in {config.path}")
+        function = require_function(config, args.function)
         if function.events_dir.is_dir():
             own = [str(p) for p in sorted(function.events_dir.glob("*.json"))]
     if args.json:

@@ -14,11 +14,14 @@ import json
 import sys
 from typing import Any
 
-from lambdatop.runtime.errors import LambdaServiceError, Throttled
+from lambdatop.runtime.errors import FunctionNotFound, LambdaServiceError, Throttled
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationResult, InvocationStatus, InvocationType, Trigger
-from lambdatop.tui.cli import EXIT_FUNCTION_ERROR, EXIT_OK, EXIT_SERVICE_ERROR, EXIT_USAGE, config_option
-from lambdatop.tui.commands.common import UsageError, default_event_path, load_or_exit, read_event
+from lambdatop.runtime.store.reader import DeadLetter
+from lambdatop.tui.commands.common import (
+    EXIT_FUNCTION_ERROR, EXIT_OK, EXIT_SERVICE_ERROR, EXIT_USAGE, UsageError, client_context, config_option,
+    default_event_path, find_function, load_or_exit, read_event, unknown_function_hint,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,7 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="with --async: exit once the event is safely queued; the dashboard or `lambdatop serve` delivers it")
     parser.add_argument("-n", "--count", type=int, default=1, metavar="N", help="invoke N times and print a summary")
     parser.add_argument("--concurrency", "-C", type=int, default=1, metavar="C", help="with -n: keep C invocations in flight")
-    parser.add_argument("--client-context", metavar="JSON", help="client context (sync only), as JSON")
+    parser.add_argument("--client-context", metavar="JSON",
+                        help="client context, a JSON object the function sees as context.client_context (sync only, "
+                             "as on Lambda)")
     config_option(parser)
     parser.set_defaults(handler=run)
 
@@ -43,14 +48,9 @@ def run(args: argparse.Namespace) -> int:
         config = load_or_exit(args.config)
         if args.count < 1 or args.concurrency < 1:
             raise UsageError("-n and --concurrency must be at least 1")
-        try:
-            function = config.functions.get(args.function) or next(
-                f for f in config.functions.values() if args.function in f.names
-            )
-            default = default_event_path(function.events_dir)
-        except StopIteration:
-            default = None  # unknown names are reported by the fleet, in Lambda's words
-        payload = read_event(args.event, default)
+        args.client_context = client_context(args.client_context)
+        function = find_function(config, args.function)  # None for an ARN or name:$LATEST; the fleet resolves those
+        payload = read_event(args.event, default_event_path(function.events_dir) if function else None)
     except UsageError as exc:
         print(f"lambdatop: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -65,6 +65,12 @@ async def _invoke(args: argparse.Namespace, config: Any, payload: bytes) -> int:
     # it); with --async, only this command's own event is delivered here.
     attach_command_services(fleet, command="invoke")
     async with fleet:
+        try:
+            fleet.resolve(args.function)
+        except FunctionNotFound as exc:  # in Lambda's words, then what was probably meant
+            _print_service_error(exc)
+            print(f"lambdatop: {unknown_function_hint(config, args.function)}", file=sys.stderr)
+            return EXIT_SERVICE_ERROR
         if args.asynchronous and fleet.async_queue is not None:
             return await _enqueue(fleet, args, payload)
         if args.count == 1:
@@ -86,23 +92,39 @@ async def _enqueue(fleet: Fleet, args: argparse.Namespace, payload: bytes) -> in
     settled = fleet.async_queue.settled(accepted)
     tries = 0
     while True:
+        done = settled.done()  # read before the wait, so the attempts published before it settled are all shown
         for item in await attempts.wait(0.2):
             if isinstance(item, InvocationResult) and item.record.request_id == accepted:
                 tries += 1
                 sys.stderr.write(item.log_text if item.log_lines else f"{item.record.status} ({item.record.error_type})\n")
                 sys.stderr.flush()
-        if settled.done():
+        if done:
             break
-    letters = [d for d in fleet.store.dead_letters(fleet.resolve(args.function).name) if d.request_id == accepted]
+    # Settling commits the dead letter in the store's next batch, after the future resolves: wait for it.
+    await fleet.store.flush()
+    function = fleet.resolve(args.function)
+    letters = [d for d in fleet.store.dead_letters(function.name) if d.request_id == accepted]
     if letters:
-        letter = letters[0]
-        where = ", ".join(letter.routed_to)
-        print(f"lambdatop: event {accepted} failed for good after {tries} attempt(s): {letter.condition}, "
-              f"{letter.error_type}: {letter.error_message} -> {where}. Redrive it from the dashboard's DLQ screen (d).",
-              file=sys.stderr)
+        settings = fleet.async_queue.function_settings(function)
+        labels = {target.describe(): label for target, label in (
+            (settings.dead_letter, "the DLQ"), (settings.on_failure, "the on-failure destination")) if target is not None}
+        print(f"lambdatop: {failed_for_good(letters[0], tries, labels)}", file=sys.stderr)
         return EXIT_FUNCTION_ERROR
     print(f"lambdatop: event {accepted} delivered after {tries} attempt(s)", file=sys.stderr)
     return EXIT_OK
+
+
+def failed_for_good(letter: DeadLetter, tries: int, labels: dict[str, str]) -> str:
+    """Why the event failed and everywhere it went: the DLQ, the on-failure destination, always the dead-letter list.
+
+    `labels` names the routes (`queue:orders-dlq` -> "the DLQ") as the function's async settings define them.
+    """
+    routed = [f"{labels.get(where, 'the destination')} {where}" for where in letter.routed_to if not where.startswith("nowhere")]
+    sent = f"sent to {' and '.join(routed)}" if routed else "no DLQ or on-failure destination is configured"
+    error = f"{letter.error_type}: {letter.error_message}" if letter.error_type else (letter.error_message or "")
+    return (f"event {letter.request_id} failed for good after {tries} attempt(s): {letter.condition}"
+            f"{', ' + error if error else ''}; {sent}; kept in the dead-letter list (the dashboard's DLQ screen, d, "
+            f"redrives it)")
 
 
 async def _single(fleet: Fleet, args: argparse.Namespace, payload: bytes) -> int:
@@ -133,7 +155,8 @@ async def _many(fleet: Fleet, args: argparse.Namespace, payload: bytes) -> int:
         nonlocal throttles
         async with semaphore:
             try:
-                results.append(await fleet.invoke(args.function, payload, trigger=Trigger.CLI))
+                results.append(await fleet.invoke(args.function, payload, trigger=Trigger.CLI,
+                                                  client_context=args.client_context))
             except Throttled:
                 throttles += 1
             except LambdaServiceError as exc:

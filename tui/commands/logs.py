@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from collections.abc import Iterable
 
 from lambdatop.runtime.store.reader import StoredInvocation, StoreReader
 from lambdatop.runtime.errors import StoreError
-from lambdatop.tui.cli import EXIT_OK, EXIT_USAGE, config_option
-from lambdatop.tui.commands.common import UsageError, load_or_exit
+from lambdatop.tui.commands.common import (
+    EXIT_OK, EXIT_USAGE, UsageError, config_option, load_or_exit, parse_age, require_function,
+)
 
 POLL_INTERVAL_S = 0.5
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,13 +35,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="pretty-print structured (JSON) lines, e.g. Powertools Logger")
     config_option(parser)
     parser.set_defaults(handler=run)
-
-
-def parse_age(text: str) -> float:
-    match = _DURATION.match(text.strip())
-    if not match:
-        raise UsageError(f"--since {text!r}: use a number and a unit, e.g. 30s, 10m, 2h, 1d")
-    return float(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
 
 
 def format_invocation(stored: StoredInvocation, text_filter: str | None = None, pretty: bool = False) -> list[str]:
@@ -67,10 +59,7 @@ def format_invocation(stored: StoredInvocation, text_filter: str | None = None, 
 def run(args: argparse.Namespace) -> int:
     try:
         config = load_or_exit(args.config)
-        function = config.functions.get(args.function) or next(
-            (f for f in config.functions.values() if args.function in f.names), None)
-        if function is None:
-            raise UsageError(f"no function named {args.function!r} in {config.path}")
+        function = require_function(config, args.function)
         if args.limit < 1:
             raise UsageError("-n must be at least 1")
         since = time.time() - parse_age(args.since) if args.since else None

@@ -12,21 +12,21 @@ import sys
 import time
 from pathlib import Path
 
-from lambdatop.runtime.errors import ReplayError
-from lambdatop.runtime.store.replay import from_store, import_events, read_jsonl, write_jsonl
-from lambdatop.runtime.store.reader import process_alive, StoreReader
-from lambdatop.runtime.errors import StoreError
 from lambdatop.runtime.config import FleetConfig, store_path
-from lambdatop.tui.cli import EXIT_OK, EXIT_USAGE, config_option
-from lambdatop.tui.commands.common import UsageError, load_or_exit
+from lambdatop.runtime.errors import ReplayError, StoreError
+from lambdatop.runtime.store.reader import StoreReader, process_alive
+from lambdatop.runtime.store.replay import from_store, import_events, read_jsonl, write_jsonl
+from lambdatop.tui.commands.common import (
+    EXIT_OK, EXIT_USAGE, UsageError, config_option, function_option, load_or_exit, run_option, selected_run,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("record", help="export recorded events as JSONL, import them, list recorded runs")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     export = actions.add_parser("export", help="write recorded events as JSONL to stdout (or -o FILE)")
-    export.add_argument("--run", metavar="ID", help="one run ('last' = the latest with invocations)")
-    export.add_argument("--function", "-f", metavar="FN", help="only this function's events")
+    run_option(export, "one run")
+    function_option(export, "only this function's events (as recorded: it may since have left the config)")
     export.add_argument("--request-id", action="append", metavar="ID", help="only this request (repeatable)")
     export.add_argument("--limit", type=int, metavar="N", help="only the last N events")
     export.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
@@ -55,10 +55,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace, path: Path) -> int:
     with StoreReader.open(path) as reader:
-        run_id = None
-        if args.run is not None:
-            run_id = reader.latest_run() if args.run == "last" else _int(args.run)
-        events = from_store(reader, request_ids=args.request_id, run=run_id, function=args.function, limit=args.limit)
+        events = from_store(reader, request_ids=args.request_id, run=selected_run(reader, args.run), function=args.function,
+                            limit=args.limit)
     out = open(args.output, "w") if args.output else sys.stdout  # noqa: SIM115 - closed below unless stdout
     try:
         out.writelines(write_jsonl(events))
@@ -85,12 +83,3 @@ def _runs(path: Path) -> int:
         ended = "ok" if info.ended_at else ("running" if process_alive(info.pid) else "killed")
         print(f"{info.id:>5}  {started:<19}  {ended:<8}  {info.invocations:>11}  {info.command or ''}")
     return EXIT_OK
-
-
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise UsageError(f"--run takes a run id (see `lambdatop record runs`) or 'last', got {text!r}") from None

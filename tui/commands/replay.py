@@ -20,6 +20,7 @@ import json
 import sys
 from pathlib import Path
 
+from lambdatop.runtime.config import FleetConfig
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.errors import ReplayError
 from lambdatop.runtime.store.replay import RecordedEvent, ReplayOutcome, from_store, read_jsonl, replay
@@ -27,8 +28,10 @@ from lambdatop.runtime.services import attach_command_services
 from lambdatop.runtime.store.reader import StoreReader
 from lambdatop.runtime.errors import StoreError
 from lambdatop.runtime.config import store_path
-from lambdatop.tui.cli import EXIT_FUNCTION_ERROR, EXIT_OK, EXIT_USAGE, config_option
-from lambdatop.tui.commands.common import UsageError, load_or_exit
+from lambdatop.tui.commands.common import (
+    EXIT_FUNCTION_ERROR, EXIT_OK, EXIT_USAGE, UsageError, config_option, function_option, load_or_exit, require_function,
+    run_option, selected_run,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,8 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("file", nargs="?", metavar="FILE.jsonl", help="a JSONL event set (from `lambdatop record export`)")
     parser.add_argument("--request-id", action="append", metavar="ID", help="replay this recorded request (repeatable)")
-    parser.add_argument("--run", metavar="ID", help="replay a recorded run ('last' = the latest run that has invocations)")
-    parser.add_argument("--function", "-f", metavar="FN", help="only this function's events (alone: all it has recorded)")
+    run_option(parser, "replay a recorded run")
+    function_option(parser, "only this function's events (alone: all it has recorded)")
     parser.add_argument("--limit", type=int, metavar="N", help="only the last N events of the selection")
     parser.add_argument("--speed", type=float, default=1.0,
                         help="divide the original inter-arrival times by this (default 1 = real time; 0 = as fast as allowed)")
@@ -69,31 +72,22 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_replay(args, config, events))
 
 
-def select_events(args: argparse.Namespace, config: object) -> list[RecordedEvent]:
+def select_events(args: argparse.Namespace, config: FleetConfig) -> list[RecordedEvent]:
     sources = [bool(args.file), bool(args.request_id), args.run is not None]
     if sum(sources) > 1:
         raise UsageError("give one of FILE, --request-id, --run (--function may narrow --run or FILE)")
     if not any(sources) and not args.function:
         raise UsageError("what to replay? give FILE.jsonl, --request-id ID, --run ID|last or --function FN")
+    if args.function:
+        require_function(config, args.function)  # replayed events must find their function
     if args.file:
         events = read_jsonl(Path(args.file))
         if args.function:
             events = [e for e in events if e.function == args.function]
         return events[-args.limit:] if args.limit else events
-    with StoreReader.open(store_path(config)) as reader:  # type: ignore[arg-type]
-        run_id = None
-        if args.run is not None:
-            run_id = reader.latest_run() if args.run == "last" else _run_id(args.run)
-            if run_id is None:
-                raise UsageError("no recorded run has invocations yet")
-        return from_store(reader, request_ids=args.request_id, run=run_id, function=args.function, limit=args.limit)
-
-
-def _run_id(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise UsageError(f"--run takes a run id (see `lambdatop record runs`) or 'last', got {text!r}") from None
+    with StoreReader.open(store_path(config)) as reader:
+        return from_store(reader, request_ids=args.request_id, run=selected_run(reader, args.run), function=args.function,
+                          limit=args.limit)
 
 
 async def _replay(args: argparse.Namespace, config: object, events: list[RecordedEvent]) -> int:

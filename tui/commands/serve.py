@@ -24,8 +24,7 @@ from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationResult
 from lambdatop.runtime.services import ServiceOptions, attach_standard_services
 from lambdatop.runtime.snapshot import EndpointView
-from lambdatop.tui.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from lambdatop.tui.commands.common import UsageError, load_or_exit
+from lambdatop.tui.commands.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, load_or_exit
 
 DRAIN_TIMEOUT_S = 30.0  # longest a graceful stop waits for in-flight invocations
 FORCE_AFTER_S = 0.5  # a second Ctrl-C at least this long after the first stops at once
@@ -38,9 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "and a function URL per function at /fn/NAME/. Ctrl-C stops it.",
     )
     # Own dests: the top-level parser has --host/--port/--allow-remote too (`lambdatop --port 4000 serve` works).
-    parser.add_argument("--host", dest="serve_host", default=None,
+    parser.add_argument("--host", dest="serve_host", metavar="HOST", default=None,
                         help=f"address to listen on (default: http.host in the config, else {DEFAULT_HOST})")
-    parser.add_argument("--port", "-p", dest="serve_port", type=int, default=None,
+    parser.add_argument("--port", "-p", dest="serve_port", metavar="PORT", type=int, default=None,
                         help=f"port (default: http.port in the config, else {DEFAULT_PORT}, the one `sam local start-lambda` "
                              f"uses; 0 picks a free port)")
     parser.add_argument("--allow-remote", dest="serve_allow_remote", action="store_true",

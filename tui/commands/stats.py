@@ -14,12 +14,13 @@ import sys
 import time
 from typing import Any
 
+from lambdatop.runtime.errors import StoreError
 from lambdatop.runtime.observability.summary import summarize
 from lambdatop.runtime.store.reader import StoreReader
-from lambdatop.runtime.errors import StoreError
-from lambdatop.tui.cli import EXIT_OK, EXIT_USAGE, config_option
-from lambdatop.tui.commands.common import UsageError, load_or_exit
-from lambdatop.tui.commands.logs import parse_age
+from lambdatop.tui.commands.common import (
+    EXIT_OK, EXIT_USAGE, UsageError, config_option, function_option, load_or_exit, parse_age, require_function, run_option,
+    selected_run,
+)
 from lambdatop.tui.widgets.cells import format_usd
 
 SCAN_LIMIT = 200_000  # the store keeps 100,000 invocations by default
@@ -27,9 +28,9 @@ SCAN_LIMIT = 200_000  # the store keeps 100,000 invocations by default
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("stats", help="per-function metrics (counts, latency percentiles, memory) and cost")
-    parser.add_argument("--function", metavar="FN", help="only this function")
+    function_option(parser, "only this function")
     parser.add_argument("--since", "-s", metavar="AGE", help="only invocations newer than AGE (30s, 10m, 2h, 1d)")
-    parser.add_argument("--run", type=int, metavar="ID", help="only this run of lambdatop")
+    run_option(parser, "only this run of lambdatop (see `lambdatop record runs`)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     config_option(parser)
     parser.set_defaults(handler=run)
@@ -38,18 +39,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         config = load_or_exit(args.config)
-        if args.function and args.function not in config.functions:
-            raise UsageError(f"no function named {args.function!r} in {config.path}")
+        function = require_function(config, args.function).name if args.function else None
         since = time.time() - parse_age(args.since) if args.since else None
         try:
             reader = StoreReader.for_config(config)
         except StoreError as exc:
             raise UsageError(str(exc)) from exc
+        with reader:
+            rows = reader.invocations(function=function, run=selected_run(reader, args.run), since=since, limit=SCAN_LIMIT)
     except UsageError as exc:
         print(f"lambdatop: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    with reader:
-        rows = reader.invocations(function=args.function, run=args.run, since=since, limit=SCAN_LIMIT)
     figures = summarize(rows, {name: f.architecture for name, f in config.functions.items()})
     if args.json:
         print(json.dumps({"functions": {k: v for k, v in figures.items() if k != "*"}, "fleet": figures.get("*")}, indent=2))
@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _ms(value: float | None) -> str:
-    return "-" if value is None else (f"{value:.1f}" if value < 1000 else f"{value / 1000:.2f}s")
+    """Milliseconds, always: the columns say "ms" (900000.0, a 15-minute timeout, still fits in 8)."""
+    return "-" if value is None else f"{value:.1f}"
 
 
 def print_table(figures: dict[str, dict[str, Any]]) -> None:

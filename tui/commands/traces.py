@@ -20,9 +20,10 @@ from typing import Any
 
 from lambdatop.runtime.store.reader import StoredInvocation, StoreReader
 from lambdatop.runtime.errors import StoreError
-from lambdatop.runtime.observability.views import RequestTrace, Trace, chrome_trace, flatten
-from lambdatop.tui.cli import EXIT_OK, EXIT_USAGE, config_option
-from lambdatop.tui.commands.common import UsageError, load_or_exit
+from lambdatop.runtime.observability.views import RequestTrace, Span, Trace, chrome_trace, flatten
+from lambdatop.tui.commands.common import (
+    EXIT_OK, EXIT_USAGE, UsageError, config_option, function_option, load_or_exit, require_function, run_option, selected_run,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,13 +31,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     listing = actions.add_parser("list", help="the most recent traces, newest first")
     export = actions.add_parser("export", help="write traces as X-Ray BatchGetTraces JSON or Chrome trace-event JSON")
-    export.add_argument("--format", "-f", choices=("xray", "chrome"), default="xray",
+    # No -f: that is --function, as in every other command.
+    export.add_argument("--format", choices=("xray", "chrome"), default="xray",
                         help="xray: BatchGetTraces' {Traces:[{Id,Duration,Segments}]}; chrome: trace events Perfetto opens")
     export.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     for sub in (listing, export):
         sub.add_argument("--request-id", metavar="ID", help="only the trace of this invocation")
-        sub.add_argument("--function", metavar="FN", help="only traces of this function's invocations")
-        sub.add_argument("--run", type=int, metavar="ID", help="only this run of lambdatop (see `lambdatop record`)")
+        function_option(sub, "only traces of this function's invocations")
+        run_option(sub, "only this run of lambdatop (see `lambdatop record runs`)")
         sub.add_argument("-n", "--limit", type=int, default=20, metavar="N", help="at most N traces (default 20)")
         config_option(sub)
         sub.set_defaults(handler=run)
@@ -48,14 +50,14 @@ def run(args: argparse.Namespace) -> int:
         config = load_or_exit(args.config)
         if args.limit < 1:
             raise UsageError("-n must be at least 1")
-        if args.function and args.function not in config.functions:
-            raise UsageError(f"no function named {args.function!r} in {config.path}")
+        function = require_function(config, args.function).name if args.function else None
         try:
             reader = StoreReader.for_config(config)
         except StoreError as exc:
             raise UsageError(str(exc)) from exc
         with reader:
-            traces = collect(reader, request_id=args.request_id, function=args.function, run=args.run, limit=args.limit)
+            traces = collect(reader, request_id=args.request_id, function=function, run=selected_run(reader, args.run),
+                             limit=args.limit)
     except UsageError as exc:
         print(f"lambdatop: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -132,8 +134,15 @@ def print_list(traces: list[dict[str, Any]]) -> None:
             continue
         start = min(s.start for s in spans)
         duration = (max(s.end for s in spans) - start) * 1000
-        failed = any(s.fault or s.error for s in spans)
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(start))
         root = spans[0].name  # the first segment of the trace: the caller, when there is one
-        print(f"{trace['trace_id']:37} {root[:18]:18} {stamp:19} {duration:>8.1f}ms {len(spans):>8}  "
-              f"{'error' if failed else 'ok'}")
+        print(f"{trace['trace_id']:37} {root[:18]:18} {stamp:19} {duration:>8.1f}ms {len(spans):>8}  {status(spans)}")
+
+
+def status(spans: list[Span]) -> str:
+    """X-Ray's three flags in one word: a fault (the function failed) outranks a throttle, which outranks an error."""
+    if any(s.fault for s in spans):
+        return "error"
+    if any(s.throttle for s in spans):
+        return "throttled"
+    return "error" if any(s.error for s in spans) else "ok"
