@@ -43,7 +43,8 @@ class Trigger(enum.StrEnum):
     QUEUE = "queue"
     REPLAY = "replay"
     ASYNC = "async"
-    API = "api"  # Fleet.invoke from library code or tests
+    API = "api"  # API Gateway: a route of the template's REST or HTTP APIs (record.route says which)
+    LIBRARY = "library"  # Fleet.invoke from library code or tests
 
 
 @dataclass(slots=True)
@@ -75,6 +76,7 @@ class InvocationRecord:
     init_started_at: float | None = None
     invoke_started_at: float | None = None
     invoke_ended_at: float | None = None
+    route: str | None = None  # API Gateway invocations: the route that took the request, "GET /hello (ServerlessRestApi)"
 
     @property
     def is_error(self) -> bool:

@@ -1,0 +1,87 @@
+"""Per-route counters and the typed snapshot the dashboard's APIs view renders.
+
+Counted per client-visible answer (a 504 counts even though the function
+kept running), with latency as the client saw it, bounded to the last
+`LATENCY_SAMPLES` requests per route.
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass, field
+
+from lambdatop.runtime.apigateway.model import Route
+
+LATENCY_SAMPLES = 1000
+
+
+@dataclass(slots=True)
+class RouteStats:
+    requests: int = 0
+    client_errors: int = 0  # 4xx
+    server_errors: int = 0  # 5xx
+    last_status: int | None = None
+    last_at: float | None = None
+    latencies_ms: collections.deque[float] = field(default_factory=lambda: collections.deque(maxlen=LATENCY_SAMPLES))
+
+    def add(self, status: int, latency_ms: float, at: float) -> None:
+        self.requests += 1
+        if 400 <= status < 500:
+            self.client_errors += 1
+        elif status >= 500:
+            self.server_errors += 1
+        self.last_status = status
+        self.last_at = at
+        self.latencies_ms.append(latency_ms)
+
+    def percentile(self, fraction: float) -> float | None:
+        if not self.latencies_ms:
+            return None
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+@dataclass(frozen=True, slots=True)
+class RouteView:
+    """One row of the APIs view."""
+
+    api: str
+    kind: str
+    stage: str
+    method: str
+    path: str
+    function: str
+    authorizer: str | None
+    requests: int
+    client_errors: int
+    server_errors: int
+    p50_ms: float | None
+    p99_ms: float | None
+    last_status: int | None
+
+    @property
+    def route_key(self) -> str:
+        return "$default" if self.path == "$default" else f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSnapshot:
+    """What the API service shows the screen: its URL, every route with its figures, and warnings."""
+
+    url: str | None
+    routes: tuple[RouteView, ...] = ()
+    warnings: tuple[str, ...] = ()
+    unmatched: int = 0  # requests no route took (403 / 404)
+
+    def routes_of(self, function: str) -> list[RouteView]:
+        return [r for r in self.routes if r.function == function]
+
+
+def route_view(route: Route, stats: RouteStats | None) -> RouteView:
+    stats = stats or RouteStats()
+    return RouteView(
+        api=route.api.logical_id, kind=str(route.api.kind), stage=route.api.stage, method=route.method,
+        path=route.path, function=route.function, authorizer=route.authorizer, requests=stats.requests,
+        client_errors=stats.client_errors, server_errors=stats.server_errors, p50_ms=stats.percentile(0.5),
+        p99_ms=stats.percentile(0.99), last_status=stats.last_status,
+    )
