@@ -4,7 +4,7 @@ Function URLs and HTTP APIs decide by the content type alone: text types go
 as they are, anything else is base64 (`is_text`). REST APIs decide by the
 API's `BinaryMediaTypes` (`matches_media_type`): a request whose Content-Type
 matches one is base64-encoded; a response with `isBase64Encoded` is decoded
-when the request's Accept or the response's Content-Type matches one.
+when the request's Accept matches one.
 """
 
 from __future__ import annotations

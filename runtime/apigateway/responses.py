@@ -138,9 +138,9 @@ def map_v1(result: InvocationResult, *, binary_media_types: tuple[str, ...] = ()
     payload = (body or "").encode()
     headers.setdefault("Content-Type", "application/json")
     if answer.get("isBase64Encoded") and body:
-        # API Gateway decodes only when the client accepts (or the response is) a binary media type;
+        # API Gateway decodes only when the client's Accept names a binary media type of the API;
         # otherwise the base64 text goes through as it is.
-        if matches_media_type(accept, binary_media_types) or matches_media_type(headers["Content-Type"], binary_media_types):
+        if matches_media_type(accept, binary_media_types):
             decoded = _b64(body)
             if decoded is None:
                 return bad("isBase64Encoded is true but the body is not base64")
