@@ -52,6 +52,7 @@ class RouteView:
     path: str
     function: str
     authorizer: str | None
+    payload_version: str
     requests: int
     client_errors: int
     server_errors: int
@@ -81,7 +82,8 @@ def route_view(route: Route, stats: RouteStats | None) -> RouteView:
     stats = stats or RouteStats()
     return RouteView(
         api=route.api.logical_id, kind=str(route.api.kind), stage=route.api.stage, method=route.method,
-        path=route.path, function=route.function, authorizer=route.authorizer, requests=stats.requests,
+        path=route.path, function=route.function, authorizer=route.authorizer,
+        payload_version=route.payload_version, requests=stats.requests,
         client_errors=stats.client_errors, server_errors=stats.server_errors, p50_ms=stats.percentile(0.5),
         p99_ms=stats.percentile(0.99), last_status=stats.last_status,
     )
