@@ -5,6 +5,11 @@ Two families: `ConfigError` for a configuration we refuse to run, and
 HTTP error (the caller's fault or the service's), each carrying the exact
 status, error code and body shape boto3 parses. Function errors are *not*
 exceptions: they are successful calls whose record says `error`.
+
+Defined beside their users: `apigateway.server.ApiUnavailable` (a ConfigError:
+the API port cannot be bound or is not loopback) and
+`apigateway.url_configs.FunctionUrlNotFound` (a LambdaServiceError:
+GetFunctionUrlConfig on a function without a FunctionUrlConfig).
 """
 
 from __future__ import annotations
