@@ -19,14 +19,19 @@ One job per module:
     binary.py       which bodies are text and which are binary (BinaryMediaTypes)
     cors.py         preflight answers and CORS headers
     authorizers.py  Lambda authorizers (TOKEN, REQUEST, simple and IAM responses, caching) and JWT claims
+    gateway.py      one request through the API: match, preflight, authorize, invoke, map, count, trace
     segments.py     the API Gateway trace segment
     stats.py        per-route counters and the typed snapshot the dashboard reads
     settings.py     the `api:` section of lambdatop.yaml
+    url_configs.py  function URLs' FunctionUrlConfig (GetFunctionUrlConfig, their Cors)
     server.py       the aiohttp service on the API port
 
 It may import aiohttp, the shared vocabulary (records, errors, identifiers,
-bus), `lambdatop.runtime.config` and `lambdatop.runtime.intrinsics`, and reach
-the fleet only through `Fleet` (invoke, resolve, bus, services). Nothing else
-of the runtime imports it except services.py (to attach it), function_url.py
-(the shared 2.0 event and response mapping) and the control plane.
+bus), `lambdatop.runtime.config` and `lambdatop.runtime.intrinsics`, and two
+helpers it shares with neighbours: `endpoint.is_loopback` (the same loopback
+rule as the Lambda endpoint) and `observability.find` (to file its trace
+segment). It reaches the fleet only through `Fleet` (invoke, bus, config,
+services, snapshot_providers). Outside it, services.py attaches it,
+function_url.py and endpoint.py use its 2.0 event, response mapping, CORS and
+URL configs, and the control plane its FunctionUrlConfig reader.
 """

@@ -165,5 +165,10 @@ class ApiGatewayService:
         except web.HTTPRequestEntityTooLarge:
             return gateway_error(413, TOO_LONG, f"the request body is over {PAYLOAD_LIMIT} bytes").to_web()
         incoming = IncomingRequest.from_aiohttp(request, body)
-        response = await self.gateway.handle(incoming, f"{self.url}{request.rel_url}")
+        try:
+            response = await self.gateway.handle(incoming, f"{self.url}{request.rel_url}")
+        except Exception as exc:  # noqa: BLE001 - a bug here answers API Gateway's 500, never drops the connection
+            if self.fleet is not None:
+                self.fleet.bus.publish(FleetEvent("error", f"API: {request.method} {request.path}: {exc!r}", time.time()))
+            response = gateway_error(500, b'{"message": "Internal server error"}', f"lambdatop failed: {exc!r}")
         return response.to_web()
