@@ -23,6 +23,7 @@ class RouteStats:
     last_status: int | None = None
     last_at: float | None = None
     latencies_ms: collections.deque[float] = field(default_factory=lambda: collections.deque(maxlen=LATENCY_SAMPLES))
+    _ordered: list[float] | None = None  # sorted latencies, kept until the next request (the screen asks at 4 Hz)
 
     def add(self, status: int, latency_ms: float, at: float) -> None:
         self.requests += 1
@@ -33,11 +34,14 @@ class RouteStats:
         self.last_status = status
         self.last_at = at
         self.latencies_ms.append(latency_ms)
+        self._ordered = None
 
     def percentile(self, fraction: float) -> float | None:
         if not self.latencies_ms:
             return None
-        ordered = sorted(self.latencies_ms)
+        if self._ordered is None:
+            self._ordered = sorted(self.latencies_ms)
+        ordered = self._ordered
         return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
