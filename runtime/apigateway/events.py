@@ -190,10 +190,6 @@ def build_v1(request: IncomingRequest, context: ApiContext, *, binary_media_type
         multi_query.setdefault(name, []).append(value)
     domain, prefix = _domain(context, request)
     stage_path = request.path if context.stage == "$default" else f"/{context.stage}{request.path}"
-    identity = {key: None for key in (
-        "cognitoIdentityPoolId", "accountId", "cognitoIdentityId", "caller", "apiKey", "principalOrgId",
-        "accessKey", "cognitoAuthenticationType", "cognitoAuthenticationProvider", "userArn", "apiKeyId", "user")}
-    identity |= {"sourceIp": request.source_ip, "userAgent": request.user_agent}
     request_context: dict[str, Any] = {
         "resourceId": context.api_id[:6],
         "resourcePath": context.resource_path,
@@ -207,7 +203,7 @@ def build_v1(request: IncomingRequest, context: ApiContext, *, binary_media_type
         "domainPrefix": prefix,
         "requestTimeEpoch": int(now * 1000),
         "requestId": context.request_id,
-        "identity": identity,
+        "identity": _identity(request),
         "domainName": domain,
         "apiId": context.api_id,
     }
@@ -235,6 +231,14 @@ def build_v1(request: IncomingRequest, context: ApiContext, *, binary_media_type
         "isBase64Encoded": encoded,
     }
     return event
+
+
+def _identity(request: IncomingRequest) -> dict[str, Any]:
+    """1.0's requestContext.identity: who called, as far as an unauthenticated local caller goes."""
+    identity: dict[str, Any] = {key: None for key in (
+        "cognitoIdentityPoolId", "accountId", "cognitoIdentityId", "caller", "apiKey", "principalOrgId",
+        "accessKey", "cognitoAuthenticationType", "cognitoAuthenticationProvider", "userArn", "apiKeyId", "user")}
+    return identity | {"sourceIp": request.source_ip, "userAgent": request.user_agent}
 
 
 def _local_port(request: web.BaseRequest) -> int | None:
