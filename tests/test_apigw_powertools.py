@@ -106,3 +106,19 @@ async def test_an_http_resolver_app_routes_under_a_named_stage(project):
         status, _, body = await call("PATCH", f"{api.url}/users/ada")
         assert status == 404  # Powertools' own not-found: the route reached the function, which had no handler
         assert json.loads(body)["message"] == "Not found"
+
+
+async def test_the_sample_todo_api_answers_on_the_api_port_and_its_default_event_works():
+    from tests.conftest import SAMPLE_TEMPLATE
+
+    async with api_running(SAMPLE_TEMPLATE) as api:
+        status, _, body = await call("POST", f"{api.url}/todos", json={"title": "ship it"})
+        assert status == 201
+        created = json.loads(body)
+        status, _, body = await call("GET", f"{api.url}/todos/{created['id']}")
+        assert (status, json.loads(body)["title"]) == (200, "ship it")
+        status, _, _ = await call("GET", f"{api.url}/todos/404")
+        assert status == 404
+        event = (SAMPLE_TEMPLATE.parent / "todo_api" / "events" / "basic.json").read_bytes()
+        result = await api.fleet.invoke("todo_api", event)  # what `i` sends in the dashboard
+        assert json.loads(result.response)["statusCode"] == 200
