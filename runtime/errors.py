@@ -25,6 +25,11 @@ Raised and caught inside one layer, so they stay beside their code:
 environment's lifecycle), `execution.spawner.SpawnerError`,
 `observability.xray_daemon.MalformedDatagram`, `observability.metrics.UnknownStatistic`,
 and `worker.bootstrap.FaultError` (worker side; it may import nothing of this module).
+
+Defined beside their users: `apigateway.server.ApiUnavailable` (a ConfigError:
+the API port cannot be bound or is not loopback) and
+`apigateway.url_configs.FunctionUrlNotFound` (a LambdaServiceError:
+GetFunctionUrlConfig on a function without a FunctionUrlConfig).
 """
 
 from __future__ import annotations

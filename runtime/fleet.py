@@ -150,18 +150,20 @@ class Fleet:
         event: Any = None,
         *,
         invocation_type: InvocationType | str = InvocationType.REQUEST_RESPONSE,
-        trigger: Trigger | str = Trigger.API,
+        trigger: Trigger | str = Trigger.LIBRARY,
         client_context: str | None = None,
         trace: str | None = None,
         request_id: str | None = None,
         qualifier: str | None = None,
         queued_at: float | None = None,
+        route: str | None = None,
     ) -> InvocationResult:
         """Run one invocation and return its result.
 
         `event` may be raw bytes (sent as they are, validated as JSON like the
         Invoke API does) or any JSON-serialisable value. `queued_at` is when an
-        asynchronous event was accepted, for its dwell time in the trace. Raises the Lambda
+        asynchronous event was accepted, for its dwell time in the trace; `route` is the API
+        Gateway route that took the request (kept on the record). Raises the Lambda
         service errors (FunctionNotFound, Throttled, RequestTooLarge,
         InvalidRequestContent); function errors come back in the result.
         """
@@ -174,7 +176,7 @@ class Fleet:
             return await self.invoker.invoke(
                 function, bytes(payload), invocation_type=InvocationType(invocation_type), trigger=trigger,
                 client_context=client_context, trace=trace, request_id=request_id, qualifier=qualifier,
-                queued_at=queued_at,
+                queued_at=queued_at, route=route,
             )
         finally:
             if not self.invoker.in_flight:

@@ -43,7 +43,8 @@ class Trigger(enum.StrEnum):
     QUEUE = "queue"
     REPLAY = "replay"
     ASYNC = "async"
-    API = "api"  # Fleet.invoke from library code or tests
+    API = "api"  # API Gateway: a route of the template's REST or HTTP APIs (record.route says which)
+    LIBRARY = "library"  # Fleet.invoke from library code or tests
 
 
 @dataclass(slots=True)
@@ -78,6 +79,7 @@ class InvocationRecord:
     # When the Init that `init_duration_ms` reports ended (its start + that duration). Before `started_at`
     # when the environment was initialised early (a reload's pre-warm): the wait until this invoke is idle.
     init_ended_at: float | None = None
+    route: str | None = None  # API Gateway invocations: the route that took the request, "GET /hello (ServerlessRestApi)"
 
     @property
     def is_error(self) -> bool:

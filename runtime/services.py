@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from lambdatop.runtime.config.api_settings import ApiSettings
 from lambdatop.runtime.fleet import Fleet
 
 if TYPE_CHECKING:
@@ -21,12 +22,20 @@ class ServiceOptions:
     port: int | None = 3001  # the HTTP endpoint; None turns it off, 0 picks a free port
     watch: bool = True  # hot reload
     store: bool = True  # the durable store in .lambdatop/ beside the config
-    allow_remote: bool = False  # let the HTTP endpoint listen on a non-loopback host (it has no auth)
+    allow_remote: bool = False  # let the HTTP endpoint (and the API port) listen on a non-loopback host (no auth)
+    api: ApiSettings | None = None  # the template's API routes (runtime/apigateway); None = no API port
 
 
 def attach_standard_services(fleet: Fleet, options: ServiceOptions) -> None:
     """Attach every standard service to `fleet` (before `fleet.start()`)."""
     _attach_in_order(fleet, store=options.store, watch=options.watch, adopt=True)
+    # The template's API routes on the API port, once there is something for them to call.
+    if options.api is not None and options.api.enabled:
+        from lambdatop.runtime.apigateway.server import ApiGatewayService, has_routes
+
+        if has_routes(fleet.config):
+            fleet.add_service(ApiGatewayService(options.api.host, options.api.port, allow_remote=options.allow_remote,
+                                                integration_timeout_s=options.api.integration_timeout_s))
     # The HTTP endpoint (Invoke API, control plane, function URLs). Keep it LAST: services start in
     # order, so it takes requests only once the others (store, async queue) are up, and stops first.
     if options.port is not None:

@@ -16,7 +16,54 @@ from lambdatop.runtime.config import FunctionConfig
 from lambdatop.runtime.execution.stats import Counters
 from lambdatop.runtime.records import InvocationRecord
 
-__all__ = ["EndpointView", "EnvSnapshot", "FleetSnapshot", "FunctionSnapshot"]
+__all__ = ["ApiSnapshot", "EndpointView", "EnvSnapshot", "FleetSnapshot", "FunctionSnapshot", "RouteView"]
+
+
+@dataclass(frozen=True, slots=True)
+class RouteView:
+    """One row of the APIs view."""
+
+    api: str
+    kind: str
+    stage: str
+    method: str
+    path: str
+    function: str
+    authorizer: str | None
+    payload_version: str
+    requests: int
+    client_errors: int
+    server_errors: int
+    p50_ms: float | None
+    p99_ms: float | None
+    last_status: int | None
+
+    @property
+    def route_key(self) -> str:
+        return "$default" if self.path == "$default" else f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSnapshot:
+    """What the API service shows the screen: its URL, every route with its figures, and warnings."""
+
+    url: str | None
+    routes: tuple[RouteView, ...] = ()
+    warnings: tuple[str, ...] = ()
+    unmatched: int = 0  # requests no route took (403 / 404)
+
+    def routes_of(self, function: str) -> list[RouteView]:
+        return [r for r in self.routes if r.function == function]
+
+    def route_lines(self) -> list[str]:
+        """`GET     http://127.0.0.1:3000/hello  → HelloWorldFunction  (ServerlessRestApi, REST, stage Prod)`."""
+        lines = []
+        for route in sorted(self.routes, key=lambda r: (r.path == "$default", r.path, r.method)):
+            where = "/*" if route.path == "$default" else route.path
+            auth = f", authorizer {route.authorizer}" if route.authorizer else ""
+            lines.append(f"{route.method:<7} {self.url}{where}  → {route.function}  "
+                         f"({route.api}, {route.kind}, stage {route.stage}{auth})")
+        return lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,3 +142,9 @@ class FleetSnapshot:
     def endpoint_view(self) -> EndpointView | None:
         view = self.extras.get("endpoint")
         return view if isinstance(view, EndpointView) else None
+
+    @property
+    def api(self) -> ApiSnapshot | None:
+        """The API Gateway service's routes and figures (None without the API port)."""
+        view = self.extras.get("api")
+        return view if isinstance(view, ApiSnapshot) else None

@@ -33,7 +33,9 @@ from lambdatop.runtime.records import InvocationRecord, InvocationResult, Invoca
 from lambdatop.runtime.services import ServiceOptions, attach_standard_services
 from lambdatop.tui.activity import SUBSCRIPTION_LENGTH, RecentActivity
 from lambdatop.tui.commands.common import default_event_path
-from lambdatop.tui.sample_events import load_templates
+from lambdatop.runtime.snapshot import RouteView
+from lambdatop.tui.sample_events import api_route_event, load_templates
+from lambdatop.tui.screens.apis import api_snapshot
 from lambdatop.tui.screens.burst import BurstPrompt
 from lambdatop.tui.screens.event_editor import EventChoice, EventEditorScreen
 from lambdatop.tui.screens.function import FunctionScreen
@@ -79,6 +81,7 @@ class LambdatopApp(App[int]):
         Binding("K,ctrl+k", "kill", "Kill env", key_display="K"),
         Binding("d", "dlq", "DLQ"),
         Binding("A", "alarms", "Alarms"),
+        Binding("w", "apis", "APIs", show=False),  # listed by `?` and the palette; the footer stays as it was
         Binding("ctrl+c", "quit", "Quit", show=False),
     ]
     HELP: dict[str, str] = {
@@ -90,6 +93,7 @@ class LambdatopApp(App[int]):
         "kill": "kill a worker process of the selected function (SIGKILL) to watch the fleet recover",
         "dlq": "dead-letter queue: failed async events, to inspect and redrive",
         "alarms": "alarms and their states",
+        "apis": "the APIs view (\"web routes\"): every API route → function, requests, 4xx/5xx, p50/p99, last status",
         "help": "this screen",
         "quit": "quit: in-flight invocations finish (or time out), every worker stops",
     }
@@ -345,6 +349,12 @@ class LambdatopApp(App[int]):
             return
         self.push_screen(AlarmsScreen(self.fleet))
 
+    def action_apis(self) -> None:
+        from lambdatop.tui.screens.apis import ApisScreen
+
+        if not isinstance(self.screen, ApisScreen):
+            self.push_screen(ApisScreen(self.fleet))
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.help_sections()))
@@ -389,6 +399,11 @@ class LambdatopApp(App[int]):
         if result is not None and result.record.function == function:
             label = f"event of {result.record.request_id[:8]} ({STATUS_LABEL.get(result.record.status, result.record.status)})"
             choices.append(EventChoice(label, "invocation", lambda: _pretty(result.request)))
+        for route in self._routes_of(function):
+            if not choices:
+                initial = len(choices)  # `e` on a function behind an API starts from its route's event
+            choices.append(EventChoice(f"{route.route_key} ({route.api})", "api route", lambda r=route: json.dumps(
+                api_route_event(r.method, r.path, payload_version=r.payload_version, stage=r.stage), indent=2)))
         events_dir = self.fleet.functions[function].events_dir
         default = default_event_path(events_dir)
         if events_dir.is_dir():
@@ -400,6 +415,10 @@ class LambdatopApp(App[int]):
             choices.append(EventChoice(f"{template.name:<26}", "template", lambda t=template: t.render_json(),
                                        detail=template.description))
         return choices, initial
+
+    def _routes_of(self, function: str) -> list[RouteView]:
+        snapshot = api_snapshot(self.fleet)
+        return snapshot.routes_of(function) if snapshot else []
 
     # -- running invocations ----------------------------------------------------------
 
@@ -467,7 +486,7 @@ class LambdatopApp(App[int]):
         titles = {
             "invoke": "Invoke", "event": "Invoke with an event…", "burst": "Burst…", "reinvoke": "Re-invoke",
             "async_invoke": "Invoke asynchronously", "kill": "Kill a worker", "dlq": "Dead-letter queue",
-            "alarms": "Alarms", "help": "Help: keys",
+            "alarms": "Alarms", "apis": "APIs: routes", "help": "Help: keys",
         }
         for action, title in titles.items():
             yield SystemCommand(title, self.HELP[action], getattr(self, f"action_{action}"))

@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default=None, help="HTTP endpoint address (default: the config's http.host, else 127.0.0.1)")
     parser.add_argument("--allow-remote", action="store_true", help="allow --host to be a non-loopback address")
     parser.add_argument("--no-http", action="store_true", help="run the dashboard without the HTTP endpoint")
+    parser.add_argument("--api-port", type=int, default=None,
+                        help="port of the template's API routes (default: the config's api.port, else 3000; 0 picks a free port)")
+    parser.add_argument("--no-api", action="store_true", help="don't serve the template's Api/HttpApi routes")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"lambdatop.tui.commands.{name}").register(subparsers)

@@ -142,3 +142,36 @@ def find_template(name: str) -> EventTemplate:
         if wanted in template.aliases:
             return template
     raise UnknownTemplate(f"no event template {name!r} (see `lambdatop events list`)")
+
+
+def api_route_event(method: str, path: str, *, payload_version: str, stage: str) -> Any:
+    """The API Gateway template for a route, filled with its method and path (`{id}` → `1`, `{proxy+}` → `a/b`).
+
+    Payload 1.0 (REST, or HTTP with PayloadFormatVersion 1.0) uses `apigateway-aws-proxy`, 2.0 uses
+    `apigateway-http-api-proxy`; `$default` becomes `GET /`.
+    """
+    if path == "$default":
+        method, path = ("GET" if method == "ANY" else method), "/"
+    method = "GET" if method == "ANY" else method
+    parameters = {}
+    for segment in path.strip("/").split("/"):
+        if segment.startswith("{") and segment.endswith("+}"):
+            parameters[segment[1:-2]] = "a/b"
+        elif segment.startswith("{") and segment.endswith("}"):
+            parameters[segment[1:-1]] = "1"
+    concrete = re.sub(r"\{([^}+]+)\+?\}", lambda m: parameters[m.group(1)], path)
+    values = {"method": method, "path": concrete, "stage": stage, "body": ""}
+    if payload_version == "1.0":
+        event = find_template("apigateway-aws-proxy").render(values)
+        event["resource"] = path
+        event["pathParameters"] = parameters or None
+        event["requestContext"]["resourcePath"] = path
+        event["requestContext"]["httpMethod"] = method
+        event["body"] = None
+        return event
+    event = find_template("apigateway-http-api-proxy").render({**values, "query": ""})
+    route_key = f"{method} {path}" if path != "/" or parameters else "$default"
+    event["routeKey"] = event["requestContext"]["routeKey"] = route_key
+    event["pathParameters"] = parameters
+    event.pop("body", None)
+    return event

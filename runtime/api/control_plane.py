@@ -71,17 +71,24 @@ class ControlPlane:
         return {"Aliases": []}
 
     def function_url_config(self, name: str, url: str) -> dict[str, Any]:
-        """GetFunctionUrlConfig: every function has a local URL, auth type NONE, buffered."""
+        """GetFunctionUrlConfig: only functions the template gives a FunctionUrlConfig have one (else 404)."""
+        from lambdatop.runtime.apigateway.url_configs import FunctionUrlNotFound, url_settings
+
         function = self.fleet.resolve(name)
+        settings = url_settings(self.fleet.config, function.name)
+        if settings is None:
+            raise FunctionUrlNotFound()
         stamp = _iso_timestamp(function.code_dir, self.fleet.config.path)
-        return {
+        body = {
             "FunctionUrl": url,
             "FunctionArn": self.fleet.config.function_arn(function.function_name or function.name),
-            "AuthType": "NONE",
+            "AuthType": settings.auth_type,
             "CreationTime": stamp,
             "LastModifiedTime": stamp,
-            "InvokeMode": "BUFFERED",
+            "InvokeMode": settings.invoke_mode,
         }
+        cors = settings.cors_body()
+        return body | ({"Cors": cors} if cors else {})
 
     def list_functions(self, marker: str | None, max_items: str | None) -> dict[str, Any]:
         functions = sorted(self.fleet.functions.values(), key=lambda f: f.function_name or f.name)

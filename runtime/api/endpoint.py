@@ -13,7 +13,7 @@ An aiohttp application on the supervisor's own event loop, attached to a
     GET  /2016-08-19/account-settings/                       GetAccountSettings
     GET  /2015-03-31/functions/{FunctionName}/versions       ListVersionsByFunction ($LATEST only)
     GET  /2015-03-31/functions/{FunctionName}/aliases        ListAliases (none)
-    GET  /2021-10-31/functions/{FunctionName}/url[s]         GetFunctionUrlConfig, ListFunctionUrlConfigs
+    GET  /2021-10-31/functions/{FunctionName}/url[s]         GetFunctionUrlConfig, ListFunctionUrlConfigs (FunctionUrlConfig only)
     ANY  /fn/{FunctionName}/{path...}                        the function's URL (see function_url.py)
 
 Anything else is a 404 `UnknownOperationException`. Every answer carries
@@ -42,6 +42,9 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from lambdatop.runtime.api import function_url
+from lambdatop.runtime.apigateway.cors import add_response_headers, is_preflight, preflight
+from lambdatop.runtime.apigateway.model import ApiKind
+from lambdatop.runtime.apigateway.url_configs import FunctionUrlNotFound, url_settings
 from lambdatop.runtime.bus import FleetEvent
 from lambdatop.runtime.api.control_plane import ControlPlane
 from lambdatop.runtime.errors import (
@@ -268,7 +271,11 @@ class LambdaEndpoint:
         return json_response(self._url_config(request.match_info["function"]))
 
     async def list_function_url_configs(self, request: web.Request) -> web.StreamResponse:
-        return json_response({"FunctionUrlConfigs": [self._url_config(request.match_info["function"])]})
+        try:
+            configs = [self._url_config(request.match_info["function"])]
+        except FunctionUrlNotFound:
+            configs = []  # a function without a FunctionUrlConfig has no URL to list
+        return json_response({"FunctionUrlConfigs": configs})
 
     def _url_config(self, name: str) -> dict[str, Any]:
         function = self._fleet().resolve(name)
@@ -280,6 +287,9 @@ class LambdaEndpoint:
         fleet = self._fleet()
         name = request.match_info["function"]
         function = fleet.resolve(name)
+        settings = url_settings(fleet.config, function.name)  # its FunctionUrlConfig: Cors is honoured
+        if settings is not None and settings.cors is not None and is_preflight(request.method, request.headers):
+            return preflight(ApiKind.HTTP, settings.cors, request.headers.get("Origin"), []).to_web()
         body = await _read_body(request, SYNC_PAYLOAD_LIMIT)
         raw_path = _raw_function_path(request)
         request_id = new_request_id()
@@ -294,6 +304,8 @@ class LambdaEndpoint:
             function.name, json.dumps(event).encode(), trigger=Trigger.URL, trace=trace, request_id=request_id,
         )
         response = function_url.map_response(result)
+        if settings is not None and settings.cors is not None:
+            add_response_headers(ApiKind.HTTP, settings.cors, request.headers.get("Origin"), response)
         response.headers["x-amzn-RequestId"] = result.record.request_id
         if result.record.trace_id:
             response.headers["X-Amzn-Trace-Id"] = f"Root={result.record.trace_id}"

@@ -135,8 +135,9 @@ def _check_sections(config: FleetConfig) -> None:
     from lambdatop.runtime.config.http_settings import HttpSettings
     from lambdatop.runtime.config.reload_settings import ReloadSettings
     from lambdatop.runtime.config.store_settings import StoreSettings
+    from lambdatop.runtime.config.api_settings import ApiSettings
 
-    for settings in (StoreSettings, QueueSettings, HttpSettings, ReloadSettings):
+    for settings in (StoreSettings, QueueSettings, HttpSettings, ReloadSettings, ApiSettings):
         settings.from_config(config)
     for function in config.functions.values():
         AsyncSettings.of(function)
@@ -289,7 +290,7 @@ def check_reserved(config: FleetConfig) -> None:
 
 # -- lambdatop.yaml ----------------------------------------------------------------
 
-_TOP_KEYS = {"account", "defaults", "functions", "template", "store", "async", "alarms", "http", "reload"}
+_TOP_KEYS = {"account", "defaults", "functions", "template", "store", "async", "alarms", "http", "reload", "api"}
 _ACCOUNT_KEYS = {"concurrency_limit", "region", "account_id"}
 _FUNCTION_KEYS = {
     "handler", "code", "runtime", "memory_size", "timeout", "environment", "reserved_concurrency",
@@ -315,7 +316,7 @@ class _LambdatopFile:
         account_id = self.check.string(account, "account_id", DEFAULT_ACCOUNT_ID) or DEFAULT_ACCOUNT_ID
         defaults = self.check.mapping(doc, "defaults")
         self.check.known_keys(defaults, _DEFAULT_KEYS, "defaults")
-        sections = {key: doc[key] for key in ("store", "async", "alarms", "http", "reload") if key in doc}
+        sections = {key: doc[key] for key in ("store", "async", "alarms", "http", "reload", "api") if key in doc}
 
         functions: dict[str, FunctionConfig] = {}
         warnings: list[str] = []

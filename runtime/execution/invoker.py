@@ -87,12 +87,13 @@ class Invoker:
         payload: bytes,
         *,
         invocation_type: InvocationType = InvocationType.REQUEST_RESPONSE,
-        trigger: Trigger | str = Trigger.API,
+        trigger: Trigger | str = Trigger.LIBRARY,
         client_context: str | None = None,
         trace: str | None = None,
         request_id: str | None = None,
         qualifier: str | None = None,
         queued_at: float | None = None,
+        route: str | None = None,
     ) -> InvocationResult:
         pool, name_qualifier = self.resolve(name if qualifier is None else f"{name}:{qualifier}")
         check_payload(payload, invocation_type)
@@ -113,6 +114,7 @@ class Invoker:
             segment_id=segment_id(),
             parent_id=incoming.get("Parent"),
             queued_at=queued_at,
+            route=route,
         )
         if invocation_type is InvocationType.DRY_RUN:
             record.ended_at = now

@@ -218,6 +218,10 @@ class ObservabilityService:
 
     # -- traces -----------------------------------------------------------------------------
 
+    def add_segment(self, document: dict[str, Any]) -> None:
+        """File a segment lambdatop records beside the pool (the API Gateway's), as the daemon's documents are."""
+        self._on_document(document)
+
     def _on_document(self, document: dict[str, Any]) -> None:
         trace = self.traces.add_document(document)
         if trace is not None and trace.trace_id in self._persisted:

@@ -2,6 +2,7 @@
 
     lambdatop                      on ./lambdatop.yaml, ./template.yaml or ./sample_functions/template.yaml
     lambdatop -c path/template.yaml --no-http    no HTTP endpoint
+    lambdatop --api-port 0 / --no-api            the template's API routes on a free port / not at all
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.config import HttpSettings
 from lambdatop.runtime.services import ServiceOptions
 from lambdatop.tui.commands.common import EXIT_OK, EXIT_USAGE, UsageError, load_or_exit
+from lambdatop.tui.commands.serve import api_settings
 
 
 def run_dashboard(args: argparse.Namespace) -> int:
@@ -33,12 +35,14 @@ def run_dashboard(args: argparse.Namespace) -> int:
         if not 0 <= settings.port <= 65535:
             raise UsageError(f"--port {settings.port} is out of range (0-65535; 0 picks a free port)")
         port = None if getattr(args, "no_http", False) or not settings.enabled else settings.port
+        api = api_settings(config, getattr(args, "api_port", None), bool(getattr(args, "no_api", False)))
     except UsageError as exc:
         print(f"lambdatop: {exc}", file=sys.stderr)
         return EXIT_USAGE
     from lambdatop.tui.app import LambdatopApp  # Textual loads only when the dashboard runs
 
-    options = ServiceOptions(host=settings.host, port=port, watch=True, store=True, allow_remote=settings.allow_remote)
+    options = ServiceOptions(host=settings.host, port=port, watch=True, store=True, allow_remote=settings.allow_remote,
+                             api=api)
     app = LambdatopApp(Fleet(config), options=options)
     app.run()
     if app.startup_error:

@@ -17,6 +17,7 @@ import signal
 import sys
 from typing import Any, TextIO
 
+from lambdatop.runtime.config.api_settings import DEFAULT_API_PORT, ApiSettings
 from lambdatop.runtime.bus import FleetEvent, Subscription
 from lambdatop.runtime.config import DEFAULT_HOST, DEFAULT_PORT, FleetConfig, HttpSettings
 from lambdatop.runtime.errors import ConfigError, EndpointUnavailable, RemoteAccessRefused
@@ -44,6 +45,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              f"uses; 0 picks a free port)")
     parser.add_argument("--allow-remote", dest="serve_allow_remote", action="store_true",
                         help="allow a non-loopback --host (the endpoint has no authentication)")
+    parser.add_argument("--api-port", dest="serve_api_port", metavar="PORT", type=int, default=None,
+                        help=f"port of the template's API routes (default: api.port in the config, else {DEFAULT_API_PORT}, "
+                             f"the one `sam local start-api` uses; 0 picks a free port)")
+    parser.add_argument("--no-api", dest="serve_no_api", action="store_true",
+                        help="don't serve the template's Api/HttpApi routes")
     parser.add_argument("--no-watch", dest="watch", action="store_false", help="don't hot-reload code on save")
     parser.add_argument("--no-store", dest="store", action="store_false", help="don't record invocations in .lambdatop/")
     parser.add_argument("--quiet", "-q", action="store_true", help="don't print each invocation's log")
@@ -65,16 +71,29 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"config error: {exc}") from exc
         if not 0 <= settings.port <= 65535:
             raise UsageError(f"--port {settings.port} is out of range (0-65535; 0 picks a free port)")
+        api = api_settings(config, _given(args.serve_api_port, getattr(args, "api_port", None), None),
+                           args.serve_no_api or bool(getattr(args, "no_api", False)))
         options = ServiceOptions(
             host=settings.host, port=settings.port if settings.enabled else None, watch=args.watch, store=args.store,
-            allow_remote=settings.allow_remote,
+            allow_remote=settings.allow_remote, api=api,
         )
         fleet = Fleet(config)
         attach_standard_services(fleet, options)
-    except (UsageError, RemoteAccessRefused) as exc:
+    except (UsageError, RemoteAccessRefused, ConfigError) as exc:  # ConfigError: the API port's host or port
         print(f"lambdatop: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return asyncio.run(_serve(fleet, config, quiet=args.quiet))
+
+
+def api_settings(config: FleetConfig, port: int | None, disabled: bool) -> ApiSettings:
+    """The `api:` section with `--api-port` / `--no-api` over it (the dashboard uses it too)."""
+    try:
+        api = ApiSettings.from_config(config).overridden(port=port, disabled=disabled)
+    except ConfigError as exc:
+        raise UsageError(f"config error: {exc}") from exc
+    if not 0 <= api.port <= 65535:
+        raise UsageError(f"--api-port {api.port} is out of range (0-65535; 0 picks a free port)")
+    return api
 
 
 def _given(own: Any, top_level: Any, default: Any) -> Any:
@@ -148,6 +167,11 @@ def _print_banner(fleet: Fleet, config: FleetConfig, endpoint: EndpointView | No
         ]
         width = max((len(name) for name in functions), default=0)
         lines += [f"  {name:<{width}}  {url}" for name, url in endpoint.function_urls.items()]
+    api = fleet.snapshot().api
+    if api is not None and api.url:
+        lines.append(f"API routes   {api.url}")
+        lines += [f"  {line}" for line in api.route_lines()]
+        lines += [f"  {note}" for note in api.warnings]
     lines.append("Ctrl-C to stop.")
     out.write("\n".join(lines) + "\n")
     out.flush()
@@ -170,7 +194,7 @@ def _render(items: list[object], quiet: bool) -> str:
                 chunks.extend(prefix + line + "\n" for line in item.log_text.splitlines())
             else:  # throttled or dry run: no log, one line
                 chunks.append(f"{prefix}{record.status} {record.request_id} ({record.trigger})\n")
-        elif isinstance(item, FleetEvent) and item.kind != "endpoint":
+        elif isinstance(item, FleetEvent) and item.kind not in ("endpoint", "api") and not item.message.startswith("API: "):
             where = f" {item.function}" if item.function else ""
             chunks.append(f"lambdatop: [{item.kind}{where}] {item.message}\n")
     return "".join(chunks)

@@ -28,7 +28,7 @@ LABEL_WIDTH = 90  # one line per choice in the 100-column dialog (less on a narr
 @dataclass(frozen=True, slots=True)
 class EventChoice:
     label: str
-    group: str  # "function", "invocation" or "template"
+    group: str  # "function", "invocation", "api route" or "template"
     load: Callable[[], str]
     detail: str = ""  # shown dimmed after the label, cut to the dialog's width
 
@@ -53,7 +53,7 @@ class EventEditorScreen(ModalScreen[bytes | None]):
             width = max(30, min(LABEL_WIDTH, self.app.size.width - 10))
             for index, choice in enumerate(self.choices):
                 label = Text(no_wrap=True, overflow="ellipsis")
-                label.append(f"{choice.group:<11}", style={"function": "bold green", "invocation": "bold cyan"}.get(choice.group, "dim"))
+                label.append(f"{choice.group:<11}", style={"function": "bold green", "invocation": "bold cyan", "api route": "bold magenta"}.get(choice.group, "dim"))
                 label.append(choice.label)
                 if choice.detail:
                     label.append(f"  {choice.detail}", style="dim")
