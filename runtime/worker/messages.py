@@ -166,47 +166,41 @@ TO_ZYGOTE = frozenset({SpawnRequest, SpareTaken})
 FROM_ZYGOTE = frozenset({SpareReady, ChildExited})
 
 Check = Callable[[Any], Any]
+_NONE = type(None)
 
 
-def _exact(*allowed: type) -> Check:
-    """Exactly these types (msgpack decodes to exact builtins; `True` is no int here)."""
-    accepted = frozenset(allowed)
+def _type_names(allowed: frozenset[type]) -> str:
+    return "/".join(sorted("None" if t is _NONE else t.__name__ for t in allowed))
 
+
+def _sequence_of(allowed: frozenset[type]) -> Check:
     def check(value: Any) -> Any:
-        if type(value) not in accepted:
-            raise BadMessage(f"{type(value).__name__} where {'/'.join(t.__name__ for t in allowed)} was expected")
+        if type(value) is not tuple:
+            raise BadMessage(f"{type(value).__name__} where an array was expected")
+        for item in value:
+            if type(item) not in allowed:
+                raise BadMessage(f"{type(item).__name__} where {_type_names(allowed)} was expected")
         return value
 
     return check
 
 
-def _optional(inner: Check) -> Check:
-    def check(value: Any) -> Any:
-        return None if value is None else inner(value)
-
-    return check
-
-
-def _sequence_of(inner: Check) -> Check:
-    def check(value: Any) -> Any:
-        if type(value) is not tuple:
-            raise BadMessage(f"{type(value).__name__} where an array was expected")
-        return tuple(inner(item) for item in value)
-
-    return check
-
-
-def _mapping_of(key: Check, item: Check) -> Check:
+def _mapping_of(keys: frozenset[type], items: frozenset[type]) -> Check:
     def check(value: Any) -> Any:
         if type(value) is not dict:
             raise BadMessage(f"{type(value).__name__} where a map was expected")
-        return {key(k): item(v) for k, v in value.items()}
+        for key, item in value.items():
+            if type(key) not in keys or type(item) not in items:
+                raise BadMessage(f"a map entry {type(key).__name__}: {type(item).__name__}")
+        return value
 
     return check
 
 
-def _nested(cls: type) -> Check:
+def _nested(cls: type, optional: bool) -> Check:
     def check(value: Any) -> Any:
+        if value is None and optional:
+            return None
         if type(value) is not tuple:
             raise BadMessage(f"{type(value).__name__} where a {cls.__name__} was expected")
         return build(cls, value)
@@ -214,41 +208,69 @@ def _nested(cls: type) -> Check:
     return check
 
 
-def _check_for(annotation: Any) -> Check:
-    """A checker for one field, from its annotation (the annotations above are the schema)."""
-    origin = typing.get_origin(annotation)
-    if origin in (types.UnionType, typing.Union):
-        inner = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+def _simple_types(annotation: Any) -> frozenset[type]:
+    """The exact types a plain field may hold (msgpack decodes to exact builtins; `True` is no int here)."""
+    return frozenset({float, int}) if annotation is float else frozenset({annotation})
+
+
+def _plan_field(annotation: Any) -> tuple[frozenset[type] | None, Check | None]:
+    """From a field's annotation (the annotations above are the schema): the exact types it may
+    hold, checked inline; or, for arrays, maps and nested messages, a checker that builds the value."""
+    optional = False
+    if typing.get_origin(annotation) in (types.UnionType, typing.Union):
+        inner = [arg for arg in typing.get_args(annotation) if arg is not _NONE]
         assert len(inner) == 1, annotation
-        return _optional(_check_for(inner[0]))
+        annotation, optional = inner[0], True
+    origin = typing.get_origin(annotation)
     if origin is tuple:
-        return _sequence_of(_check_for(typing.get_args(annotation)[0]))
+        return None, _sequence_of(_simple_types(typing.get_args(annotation)[0]))
     if origin is dict:
         key, item = typing.get_args(annotation)
-        return _mapping_of(_check_for(key), _check_for(item))
+        return None, _mapping_of(_simple_types(key), _simple_types(item))
     if isinstance(annotation, type) and issubclass(annotation, tuple):
-        return _nested(annotation)
-    if annotation is float:
-        return _exact(float, int)
-    return _exact(annotation)
+        return None, _nested(annotation, optional)
+    allowed = _simple_types(annotation)
+    return (allowed | {_NONE} if optional else allowed), None
 
 
-_SCHEMA: dict[type, tuple[Check, ...]] = {
-    cls: tuple(_check_for(hint) for hint in typing.get_type_hints(cls).values())
-    for cls in (*KINDS, ErrorObject, InitProblem)
-}
+class _Plan(NamedTuple):
+    required: int  # fields without a default
+    simple: tuple[frozenset[type] | None, ...]
+    checks: tuple[tuple[int, Check], ...]  # (field index, checker) for the fields not checked inline
+    defaults: tuple[Any, ...]
+
+
+def _plan(cls: Any) -> _Plan:
+    fields = [_plan_field(hint) for hint in typing.get_type_hints(cls).values()]
+    defaults = tuple(cls._field_defaults[name] for name in cls._fields if name in cls._field_defaults)
+    return _Plan(len(fields) - len(defaults), tuple(simple for simple, _ in fields),
+                 tuple((index, check) for index, (_, check) in enumerate(fields) if check is not None), defaults)
+
+
+_PLANS: dict[type, _Plan] = {cls: _plan(cls) for cls in (*KINDS, ErrorObject, InitProblem)}
 _BY_KIND: dict[int, type] = {kind: cls for cls, kind in KINDS.items()}
 
 
 def build(cls: type, fields: tuple) -> Any:
-    """`cls` from decoded fields, every one checked against its annotation; raises BadMessage."""
-    checks = _SCHEMA[cls]
-    defaults = cls._field_defaults  # type: ignore[attr-defined]
-    if not len(checks) - len(defaults) <= len(fields) <= len(checks):
-        raise BadMessage(f"{cls.__name__} with {len(fields)} fields")
-    return cls._make([check(value) for check, value in zip(checks, fields)] + [  # type: ignore[attr-defined]
-        defaults[name] for name in cls._fields[len(fields):]  # type: ignore[attr-defined]
-    ])
+    """`cls` from decoded fields, every one checked against its annotation; raises BadMessage.
+
+    On the warm path: plain fields are checked inline, with no call per field.
+    """
+    required, simple, checks, defaults = _PLANS[cls]
+    count = len(fields)
+    if not required <= count <= len(simple):
+        raise BadMessage(f"{cls.__name__} with {count} fields")
+    for value, allowed in zip(fields, simple):
+        if allowed is not None and type(value) not in allowed:
+            raise BadMessage(f"{type(value).__name__} where {_type_names(allowed)} was expected")
+    if checks or count < len(simple):
+        values = list(fields)
+        for index, check in checks:
+            if index < count:
+                values[index] = check(values[index])
+        values.extend(defaults[count - required:])
+        fields = tuple(values)
+    return tuple.__new__(cls, fields)
 
 
 def message_from(items: Any, accepted: frozenset[type]) -> Any:
