@@ -77,6 +77,11 @@ CRAFTED = {
     "second_started": lambda e: frame(msgpack.packb([10, os.getppid()])),
 }
 
+AT_IMPORT = os.path.join(os.path.dirname(__file__), "craft_at_import")
+if os.path.exists(AT_IMPORT):  # once: during Init, before the runtime says InitDone
+    os.remove(AT_IMPORT)
+    os.write(worker_socket(), CRAFTED["garbage"]({}))
+
 def handler(event, context):
     how = event.get("how", "none")
     if how == "later":  # from a background thread, once the invocation is over and the environment idle
@@ -136,6 +141,16 @@ async def test_a_crafted_frame_from_a_handler_retires_only_its_environment(craft
     assert not still.record.cold_start and json.loads(still.response) == json.loads(bystander.response)
 
 
+async def test_a_crafted_frame_during_init_fails_the_cold_start_and_the_next_one_works(crafty_fleet: Fleet, tmp_path: Path) -> None:
+    fleet = crafty_fleet
+    (tmp_path / "crafty" / "craft_at_import").write_text("")
+    result = await fleet.invoke("crafty", {})
+    assert result.record.status is InvocationStatus.CRASHED and result.record.error_type == "Runtime.ExitError"
+    assert any(line.startswith("INIT_REPORT") and line.endswith("Error Type: Runtime.ExitError") for line in result.log_lines)
+    again = await fleet.invoke("crafty", {})
+    assert again.record.status is InvocationStatus.SUCCESS and again.record.cold_start
+
+
 def test_the_pickle_payload_is_live(tmp_path: Path) -> None:
     """The crafted pickle frame above is no dud: unpickled (as the old wire did), it runs the sender's code."""
     marker = tmp_path / "armed"
@@ -167,7 +182,7 @@ async def test_kill_environment_of_a_worker_already_gone_returns_none(crafty_fle
     os.kill(env.pid, signal.SIGKILL)
     give_up = time.monotonic() + 5
     while psutil.pid_exists(env.pid) and time.monotonic() < give_up:  # the zygote reaps it; the loop has not seen it
-        time.sleep(0.005)
+        time.sleep(0.005)  # noqa: ASYNC251 - blocking on purpose: the loop must not read the end of stream yet
     assert not psutil.pid_exists(env.pid) and env.alive
     assert fleet.kill_environment("bystander") is None
     for _ in range(250):  # and once the loop has read the worker's end of stream, the pool lets it go

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import enum
 import os
 import socket
 import time
@@ -33,6 +34,16 @@ _RECV_VIEW = memoryview(_RECV_BUFFER)
 _FIRST_READ = 65536  # the first read takes the memfd with it (recv_fds), and the messages that came with it
 
 
+class Stage(enum.Enum):
+    """Where the worker is in the protocol, which decides what it may send next."""
+
+    STARTING = "starting"  # Started comes first, with the output memfd
+    INITIALIZING = "initializing"  # then one InitDone
+    SERVING = "serving"  # then one InvokeResult per request sent, in order
+    BROKEN = "broken"  # a bad message came: the rest is read and dropped until the end of stream
+    ENDED = "ended"  # the worker's end of the socket closed
+
+
 class WorkerChannel:
     """One worker socket, read from the event loop; `next_message()` is what the environment awaits."""
 
@@ -46,10 +57,8 @@ class WorkerChannel:
         self._decoder = FrameDecoder(FROM_WORKER)
         self._inbox: collections.deque[Any] = collections.deque()  # replies that came while nobody waited
         self._waiter: asyncio.Future[Any] | None = None
-        self._started = self._initialised = False
-        self._awaiting: collections.deque[str] = collections.deque([sent_ahead] if sent_ahead else [])
-        self._ended = False  # the worker's end of the socket closed
-        self._broken = False  # a bad message came: nothing more is read as messages
+        self.stage = Stage.STARTING
+        self._awaiting: collections.deque[str] = collections.deque([sent_ahead] if sent_ahead else [])  # request ids sent
         self._failure: EnvironmentFailed | None = None  # what the next wait raises (a limit hit while nobody waited)
         self._unsent: memoryview | None = None  # what did not fit the socket buffer at send()
         loop.add_reader(sock.fileno(), self._on_first_readable)
@@ -96,7 +105,7 @@ class WorkerChannel:
             self._waiter.set_exception(self._failure)
         elif self._inbox:
             self._waiter.set_result(self._inbox.popleft())
-        elif self._ended:
+        elif self.stage is Stage.ENDED:
             self._waiter.set_exception(EnvironmentFailed(Failure.EXITED, self.take_logs()))
         return self._waiter
 
@@ -138,7 +147,7 @@ class WorkerChannel:
             self._receive(_RECV_VIEW[:size])
             if self._inbox:
                 return self._inbox.popleft()
-            if perf() > give_up or self._broken:
+            if perf() > give_up or self.stage is Stage.BROKEN:
                 return None
 
     def take_logs(self) -> str:
@@ -171,7 +180,7 @@ class WorkerChannel:
         except OSError:
             data, fds = b"", []
         for fd in fds:
-            if self.log_fd is None and not self._started:
+            if self.log_fd is None and self.stage is Stage.STARTING:
                 self.log_fd = fd
             else:
                 os.close(fd)
@@ -194,33 +203,32 @@ class WorkerChannel:
         if not data:
             self._on_eof()
             return False
-        if self._broken:
+        if self.stage is Stage.BROKEN:
             return True  # read and dropped until the worker, killed, closes its end
         try:
             for message in self._decoder.feed(data):
                 self._accept(message)
         except BadMessage as bad:
-            self._broken = True
+            self.stage = Stage.BROKEN
             self._on_bad(str(bad))
         return True
 
     def _accept(self, message: Any) -> None:
         """Check where `message` stands in the protocol, then deliver it."""
-        if type(message) is Started:
-            if self._started or message.pid <= 0:
-                raise BadMessage("a second or impossible Started message")
-            self._started = True
+        kind = type(message)
+        if self.stage is Stage.STARTING:
+            if kind is not Started or message.pid <= 0:
+                raise BadMessage(f"{kind.__name__} where Started was expected")
+            self.stage = Stage.INITIALIZING
             self._on_pid(message.pid)
             return
-        if not self._started:
-            raise BadMessage(f"{type(message).__name__} before Started")
-        if type(message) is InitDone:
-            if self._initialised:
-                raise BadMessage("a second InitDone")
-            self._initialised = True
-        elif type(message) is InvokeResult:
-            if not self._initialised or not self._awaiting or message.request_id != self._awaiting[0]:
-                raise BadMessage("a reply to no request in flight")
+        if self.stage is Stage.INITIALIZING and kind is InitDone:
+            self.stage = Stage.SERVING
+        elif self.stage is not Stage.SERVING or kind is not InvokeResult:
+            raise BadMessage(f"{kind.__name__} while {self.stage.value}")
+        elif not self._awaiting or message.request_id != self._awaiting[0]:
+            raise BadMessage("a reply to no request in flight")
+        else:
             self._awaiting.popleft()
         if self.waiting:
             assert self._waiter is not None
@@ -229,7 +237,7 @@ class WorkerChannel:
             self._inbox.append(message)
 
     def _on_eof(self) -> None:
-        self._ended = True
+        self.stage = Stage.ENDED
         self._loop.remove_reader(self.sock.fileno())
         if self.waiting:
             assert self._waiter is not None

@@ -161,7 +161,7 @@ class ExecutionEnvironment:
         self.busy_since = None
         self.invocations += 1
         self.rss_kb, self.peak_kb = reply.rss_kb, max(self.peak_kb, reply.peak_kb)
-        return reply  # type: ignore[no-any-return]
+        return reply
 
     def idle(self) -> None:
         """Back in the pool, to be frozen as Lambda freezes an environment between invocations.

@@ -12,7 +12,8 @@ import importlib
 import os
 import sys
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from lambdatop.runtime.worker.messages import ErrorObject, InitProblem
 
@@ -57,13 +58,9 @@ def exception_object(exc: BaseException, request_id: str) -> ErrorObject:
 
 def _user_stack(tb: Any) -> list[str]:
     """The traceback as the RIC gives it: the worker's own frames cut from the top."""
-    frames = traceback.extract_tb(tb)
-    for index, frame in enumerate(frames):
-        if frame.filename not in _RUNTIME_FILES:
-            frames = frames[index:]
-            break
-    else:
-        frames = traceback.StackSummary.from_list([])
+    frames = list(traceback.extract_tb(tb))
+    while frames and frames[0].filename in _RUNTIME_FILES:
+        del frames[0]
     return traceback.format_list(frames)
 
 
@@ -103,7 +100,7 @@ def load_handler(handler: str) -> Handler:
 
         missing_handler.fault = fault  # type: ignore[attr-defined]  # Init's diagnosis reports it early
         return missing_handler
-    return function  # type: ignore[no-any-return]
+    return function
 
 
 def diagnose_init(exc: BaseException | None, handler: Any, handler_name: str, code_roots: tuple[str, ...]) -> InitProblem | None:

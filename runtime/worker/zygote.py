@@ -183,13 +183,12 @@ class Zygote:
     def become_worker(self, spec: WorkerSpec | bytes, worker_fd: int, capture: OutputCapture | None = None) -> None:
         """Turn this child into the environment `spec` describes (an encoded frame, when it came through here)."""
         try:
-            if isinstance(spec, bytes):
-                spec = decode_packet(spec, frozenset({WorkerSpec}))
+            worker_spec: WorkerSpec = decode_packet(spec, frozenset({WorkerSpec})) if isinstance(spec, bytes) else spec
             sock = socket.socket(fileno=worker_fd)
             sock.setblocking(True)
         except BaseException:  # noqa: BLE001 - never return into the zygote's loop
             os._exit(EXIT_WORKER_BROKEN)
-        runtime.serve(sock, spec, capture)
+        runtime.serve(sock, worker_spec, capture)
 
     def reap(self) -> None:
         while self.children:
