@@ -44,7 +44,7 @@ from lambdatop.runtime.worker.messages import (
 
 # A handler that writes a crafted frame on its own worker socket (found in /proc/self/fd), then returns.
 CRAFTY = '''
-import os, pickle, struct, threading, time
+import os, pickle, socket, struct, threading, time
 import msgpack
 
 class Marker:
@@ -75,6 +75,7 @@ CRAFTED = {
     "wrong_types": lambda e: frame(msgpack.packb([12, e["rid"], "yes", 42, None, "fast", b"", 0.0, 0.0, 0, 0])),
     "stranger_reply": lambda e: frame(msgpack.packb([12, "not-a-request", True, b"{}", None, 1.0, "", 0.0, 0.0, 0, 0])),
     "second_started": lambda e: frame(msgpack.packb([10, os.getppid()])),
+    "oversized_reply": lambda e: frame(msgpack.packb([12, e["rid"], True, b"x" * (7 << 20), None, 1.0, "", 0.0, 0.0, 0, 0])),
 }
 
 AT_IMPORT = os.path.join(os.path.dirname(__file__), "craft_at_import")
@@ -90,7 +91,8 @@ def handler(event, context):
             os.write(worker_socket(), CRAFTED["garbage"](event))
         threading.Thread(target=write).start()
     elif how != "none":
-        os.write(worker_socket(), CRAFTED[how](dict(event, rid=context.aws_request_id)))
+        with socket.socket(fileno=os.dup(worker_socket())) as sock:  # a dup: closing it leaves the runtime's
+            sock.sendall(CRAFTED[how](dict(event, rid=context.aws_request_id)))
     return {"pid": os.getpid()}
 '''
 PROJECT = """
@@ -116,7 +118,7 @@ async def crafty_fleet(make_project: Any) -> Any:
         yield fleet
 
 
-@pytest.mark.parametrize("how", ["pickle", "huge_length", "garbage", "wrong_types", "stranger_reply", "second_started"])
+@pytest.mark.parametrize("how", ["pickle", "huge_length", "garbage", "wrong_types", "stranger_reply", "second_started", "oversized_reply"])
 async def test_a_crafted_frame_from_a_handler_retires_only_its_environment(crafty_fleet: Fleet, tmp_path: Path, how: str) -> None:
     fleet = crafty_fleet
     marker = tmp_path / "pwned"

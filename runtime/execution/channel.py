@@ -23,7 +23,7 @@ from typing import Any
 from lambdatop.runtime.execution.lifecycle import EnvironmentFailed, Failure
 from lambdatop.runtime.worker.capture import drain_output
 from lambdatop.runtime.worker.messages import FROM_WORKER, BadMessage, InitDone, InvokeResult, Started
-from lambdatop.runtime.worker.wire import FrameDecoder
+from lambdatop.runtime.worker.wire import RESPONSE_LIMIT, FrameDecoder
 
 # One receive buffer for every channel (the loop is single-threaded and the decoder copies
 # out what it keeps). `sock.recv(256 KB)` allocated and shrank a fresh 256 KB bytes per reply,
@@ -228,6 +228,8 @@ class WorkerChannel:
             raise BadMessage(f"{kind.__name__} while {self.stage.value}")
         elif not self._awaiting or message.request_id != self._awaiting[0]:
             raise BadMessage("a reply to no request in flight")
+        elif len(message.payload) > RESPONSE_LIMIT:  # the runtime turns such a response into an error itself
+            raise BadMessage(f"a response of {len(message.payload)} bytes, over the {RESPONSE_LIMIT}-byte limit")
         else:
             self._awaiting.popleft()
         if self.waiting:
