@@ -1,7 +1,7 @@
 """lambdatop's engine: execution environments, the pool, the gate and the Fleet façade.
 
 Nothing here imports Textual or Rich; the runtime is usable headless and as a library.
-Names are imported lazily so the zygote, which imports `lambdatop.runtime.worker.bootstrap`,
+Names are imported lazily so the zygote, which imports `lambdatop.runtime.worker`,
 stays small: it must never load the supervisor's modules.
 """
 

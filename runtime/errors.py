@@ -21,10 +21,11 @@ exceptions: they are successful calls whose record says `error`.
     * EndpointUnavailable               an address that cannot be bound
 
 Raised and caught inside one layer, so they stay beside their code:
-`execution.environment.EnvironmentFailed` / `IllegalTransition` (an
+`execution.lifecycle.EnvironmentFailed` / `IllegalTransition` (an
 environment's lifecycle), `execution.spawner.SpawnerError`,
 `observability.xray_daemon.MalformedDatagram`, `observability.metrics.UnknownStatistic`,
-and `worker.bootstrap.FaultError` (worker side; it may import nothing of this module).
+and, worker side (it may import nothing of this module), `worker.handler.FaultError`
+and `worker.messages.BadMessage` (a frame that is not a message its receiver accepts).
 
 Defined beside their users: `apigateway.server.ApiUnavailable` (a ConfigError:
 the API port cannot be bound or is not loopback) and

@@ -1,8 +1,8 @@
 """`Fleet`: the one object the CLI, the HTTP endpoint and the dashboard talk to.
 
 It owns the zygote, one pool per function, the concurrency gate, the invoker,
-the telemetry bus and the live counters, and runs two small loops: a memory
-sampler for busy workers and an idle reaper. `snapshot()` returns plain data
+the telemetry bus and the live counters, and runs the housekeeping loops
+(execution/housekeeping.py: the memory sampler and the idle reaper). `snapshot()` returns plain data
 for the screen to render at its own pace.
 """
 
@@ -14,6 +14,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -21,18 +22,16 @@ from typing import Any, Callable, Protocol, runtime_checkable
 
 from lambdatop.runtime.bus import EnvironmentEvent, FleetEvent, Subscription, TelemetryBus
 from lambdatop.runtime.config import FleetConfig, FunctionConfig, load_config
-from lambdatop.runtime.execution.environment import EnvState, ExecutionEnvironment, Failure, InitOutcome
+from lambdatop.runtime.execution.environment import EnvState, ExecutionEnvironment, InitOutcome
 from lambdatop.runtime.errors import FleetStopped
 from lambdatop.runtime.execution.gate import ConcurrencyGate
+from lambdatop.runtime.execution.housekeeping import Housekeeping
 from lambdatop.runtime.execution.invoker import INIT_LIMIT_S, Invoker
 from lambdatop.runtime.execution.pool import FunctionPool
 from lambdatop.runtime.records import InvocationRecord, InvocationResult, InvocationType, Trigger
 from lambdatop.runtime.execution.spawner import Spawner
 from lambdatop.runtime.execution.stats import Counters, FunctionStats
 from lambdatop.runtime.snapshot import EnvSnapshot, FleetSnapshot, FunctionSnapshot
-
-MEMORY_SAMPLE_INTERVAL_S = 0.02
-REAP_INTERVAL_S = 1.0
 
 
 @runtime_checkable
@@ -62,6 +61,7 @@ class Fleet:
         self.bus = TelemetryBus()
         self.invoker = Invoker(self.config, self.pools, self.gate, self.spawner, self._on_result)
         self.invoker.on_acquire = self._on_acquire
+        self.housekeeping = Housekeeping(lambda: self.invoker.busy, self.pools)
         self.endpoint: str | None = None
         # Capabilities publish live data for the screen here: name -> callable returning plain data.
         self.snapshot_providers: dict[str, Callable[[], Any]] = {}
@@ -89,10 +89,7 @@ class Fleet:
         atexit.register(self.spawner.kill_now)
         self._drained = asyncio.Event()
         self._drained.set()
-        self._tasks = [
-            asyncio.create_task(self._sample_memory(), name="lambdatop-memory-sampler"),
-            asyncio.create_task(self._reap_idle(), name="lambdatop-idle-reaper"),
-        ]
+        self._tasks = self.housekeeping.start()
         self._started = True
         try:
             for service in self.services:
@@ -229,7 +226,11 @@ class Fleet:
             return None
         candidates.sort(key=lambda e: (e.state is not EnvState.BUSY, -e.last_used))
         env = candidates[0]
-        os.kill(env.pid, 9)  # type: ignore[arg-type]
+        assert env.pid is not None
+        try:
+            os.kill(env.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return None  # gone already (it exited or was killed a moment ago): nothing left to kill
         return env
 
     def update_function(self, function: FunctionConfig, code_version: str | None = None, *, recycle: bool = True) -> None:
@@ -374,21 +375,6 @@ class Fleet:
 
     def _on_env_change(self, env: ExecutionEnvironment) -> None:
         self.bus.publish(EnvironmentEvent(env.function, env.id, str(env.state), env.pid, time.time()))
-
-    async def _sample_memory(self) -> None:
-        """Enforce memory sizes: a busy worker whose RSS passes its limit is killed (Runtime.OutOfMemory)."""
-        while True:
-            await asyncio.sleep(MEMORY_SAMPLE_INTERVAL_S)
-            for env in list(self.invoker.busy):
-                if env.state is EnvState.BUSY and env.sample_memory() > env.memory_mb * 1024:
-                    env.fail(Failure.OUT_OF_MEMORY)
-
-    async def _reap_idle(self) -> None:
-        while True:
-            await asyncio.sleep(REAP_INTERVAL_S)
-            now = time.time()
-            for pool in list(self.pools.values()):
-                pool.reap_idle(now)
 
 
 def _raise_fd_limit() -> None:

@@ -59,6 +59,9 @@ class InvocationRecord:
     status: InvocationStatus = InvocationStatus.SUCCESS
     cold_start: bool = False
     init_duration_ms: float | None = None
+    # A cold start that reports no Init Duration: its Init failed, or was retried inside the invoke
+    # phase (Lambda's suppressed init), and that time counts as Duration.
+    init_suppressed: bool = False
     duration_ms: float = 0.0
     billed_duration_ms: int = 0
     memory_size_mb: int = 128

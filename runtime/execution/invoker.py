@@ -3,6 +3,15 @@
 Whatever happens (success, function error, throttle, timeout, out of memory,
 a worker that dies) the caller gets an `InvocationResult` or a typed service
 error, and exactly one `InvocationRecord` is published.
+
+    _run ── take_idle() ── warm ──────────────────────────────────────────┐
+                │ pre-warmed (env.early_init) ── _first_of_prewarmed ─────┤
+                └ none ── _cold_start ── Init ok ─────────────────────────┼──► _invoke ──► _finish
+                             │ Init error or timeout ── _suppressed_init ─┘      (START .. REPORT)
+                             └ the worker died in Init ──────────────────────────► _finish
+
+A suppressed init (Lambda's name for Init retried inside the invoke phase)
+sets `record.init_suppressed`: no Init Duration, and its time is Duration.
 """
 
 from __future__ import annotations
@@ -11,11 +20,13 @@ import json
 import math
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from lambdatop.runtime import logformat
 from lambdatop.runtime.config import FleetConfig
 from lambdatop.runtime.execution.environment import EnvironmentFailed, ExecutionEnvironment, Failure
+from lambdatop.runtime.execution.invocation_log import InitStatus, InvocationLog, Phase
 from lambdatop.runtime.errors import (
     ASYNC_PAYLOAD_LIMIT,
     SYNC_PAYLOAD_LIMIT,
@@ -29,6 +40,7 @@ from lambdatop.runtime.identifiers import parse_trace_header, request_id as new_
 from lambdatop.runtime.execution.pool import FunctionPool
 from lambdatop.runtime.records import InvocationRecord, InvocationResult, InvocationStatus, InvocationType, Trigger
 from lambdatop.runtime.execution.spawner import Spawner
+from lambdatop.runtime.worker.messages import InvokeRequest
 
 INIT_LIMIT_S = 10.0  # Lambda's Init phase limit for on-demand functions
 # Polling for a reply: at most this long, and for at most this many invocations in a row without
@@ -97,30 +109,35 @@ class Invoker:
     ) -> InvocationResult:
         pool, name_qualifier = self.resolve(name if qualifier is None else f"{name}:{qualifier}")
         check_payload(payload, invocation_type)
-
         function = pool.function
-        now = time.time()
         incoming = parse_trace_header(trace)
-        record = InvocationRecord(
-            request_id=request_id or new_request_id(),
-            function=function.name,
-            version=pool.version,
-            code_version=pool.code_version,
-            trigger=str(trigger),
-            invocation_type=str(invocation_type),
-            started_at=now,
-            memory_size_mb=function.memory_size,
-            trace_id=incoming.get("Root") or trace_id(now),
-            segment_id=segment_id(),
-            parent_id=incoming.get("Parent"),
-            queued_at=queued_at,
-            route=route,
-        )
+        record = _new_record(pool, request_id, trigger, invocation_type, incoming, queued_at, route)
         if invocation_type is InvocationType.DRY_RUN:
-            record.ended_at = now
+            record.ended_at = record.started_at
             return InvocationResult(record, payload, b"")
+        self._pass_gate(record, payload)
+        self.in_flight += 1
+        if self.on_acquire is not None:
+            self.on_acquire(function.name, self.gate.in_use[function.name])
         try:
-            self.gate.acquire(function.name)
+            sampled = function.tracing == "Active" or incoming.get("Sampled") == "1"
+            request = InvokeRequest(
+                request_id=record.request_id, payload=payload, timeout_ms=int(function.timeout * 1000),
+                invoked_function_arn=self.config.function_arn(function.function_name or function.name, name_qualifier),
+                trace_header=trace_header(record.trace_id or "", record.segment_id or "", sampled),
+                client_context=client_context,
+            )
+            result = await self._run(pool, record, request)
+        finally:
+            self.in_flight -= 1
+            self.gate.release(function.name)
+        self.on_result(result)
+        return result
+
+    def _pass_gate(self, record: InvocationRecord, payload: bytes) -> None:
+        """Take a unit of the function's concurrency, or record and publish the throttle and raise it."""
+        try:
+            self.gate.acquire(record.function)
         except Throttled as throttle:
             record.status = InvocationStatus.THROTTLED
             record.error_type = throttle.code
@@ -129,69 +146,126 @@ class Invoker:
             throttle.record = record
             self.on_result(InvocationResult(record, payload, json.dumps(throttle.body()).encode()))
             raise
-        self.in_flight += 1
-        if self.on_acquire is not None:
-            self.on_acquire(function.name, self.gate.in_use[function.name])
-        try:
-            sampled = function.tracing == "Active" or incoming.get("Sampled") == "1"
-            header = trace_header(record.trace_id or "", record.segment_id or "", sampled)
-            arn = self.config.function_arn(function.function_name or function.name, name_qualifier)
-            result = await self._run(pool, record, payload, arn, header, client_context)
-        finally:
-            self.in_flight -= 1
-            self.gate.release(function.name)
-        self.on_result(result)
-        return result
 
-    async def _run(
-        self, pool: FunctionPool, record: InvocationRecord, payload: bytes, arn: str, header: str, client_context: str | None
-    ) -> InvocationResult:
-        function = pool.function
-        lines: list[str] = []
-        timeout = float(function.timeout)
-        # What the worker gets; it starts its deadline (`timeout` from now) when the invoke starts.
-        request = ("invoke", record.request_id, payload, int(timeout * 1000), arn, header, client_context, None)
+    # -- the three ways to an environment --------------------------------------------
+
+    async def _run(self, pool: FunctionPool, record: InvocationRecord, request: InvokeRequest) -> InvocationResult:
+        """Warm, pre-warmed or cold: get an environment, then invoke it."""
+        log = InvocationLog(pool.function.runtime, self.config.region)
         begin = time.perf_counter()
         env = pool.take_idle()
         if env is None:
-            record.cold_start = True
-            env, failed, begin = await self._cold_start(pool, record, lines, begin, request)
-            if failed is not None:
-                return self._finish(record, lines, payload, failed, init_failed=True)
-            assert env is not None
-            if record.init_duration_ms is None:  # a suppressed init spent part of the invoke's budget
-                timeout -= time.perf_counter() - begin
-                request = (*request[:3], max(1, int(timeout * 1000)), *request[4:])
-        elif env.early_init is not None:
-            # Initialised ahead of any request (pre-warmed after a reload, as Lambda may initialise early):
-            # its first invocation is still the cold start, with the Init it ran and that Init's output.
-            outcome, env.early_init = env.early_init, None
-            record.cold_start = True
-            record.init_duration_ms = outcome.init_ms
-            record.init_started_at = outcome.started_at
-            record.init_ended_at = outcome.started_at + outcome.init_ms / 1000  # not the idle wait since
-            lines.append(logformat.init_start_line(pool.function.runtime, self.config.region))
-            lines.extend(logformat.split_output(outcome.logs))
+            start = await self._cold_start(pool, record, log, begin, request)
+            if start.env is None:
+                assert start.error is not None
+                return self._finish(record, log, request.payload, start.error)
+            return await self._invoke(pool, start.env, record, log, request, start.suppressed_since)
+        if env.early_init is not None:
+            self._first_of_prewarmed(env, record, log)
+        return await self._invoke(pool, env, record, log, request)
+
+    def _first_of_prewarmed(self, env: ExecutionEnvironment, record: InvocationRecord, log: InvocationLog) -> None:
+        """Initialised ahead of any request (pre-warmed after a reload, as Lambda may initialise early):
+        its first invocation is still the cold start, with the Init it ran and that Init's output."""
+        assert env.early_init is not None
+        outcome, env.early_init = env.early_init, None
+        record.cold_start = True
+        record.init_duration_ms = outcome.init_ms
+        record.init_started_at = outcome.started_at
+        record.init_ended_at = outcome.started_at + outcome.init_ms / 1000  # not the idle wait since
+        log.init_start()
+        log.worker_output(outcome.logs)
+
+    async def _cold_start(
+        self, pool: FunctionPool, record: InvocationRecord, log: InvocationLog, begin: float, request: InvokeRequest
+    ) -> ColdStart:
+        """Create an environment and run Init, with `request` sent ahead for the worker to take up after it."""
+        record.cold_start = True
+        log.init_start()
+        env = pool.new_environment()
+        record.init_started_at = time.time()
+        try:
+            outcome = await env.start(self.spawner, self.init_limit, first_request=request)
+        except EnvironmentFailed as failure:
+            log.worker_output(failure.logs)
+            pool.retire(env)
+            if failure.failure is not Failure.INIT_TIMEOUT:
+                record.init_suppressed = True  # no Init Duration: the time went into Duration
+                record.duration_ms = (time.perf_counter() - begin) * 1000
+                log.init_report(record.duration_ms, Phase.INIT, InitStatus.ERROR, "Runtime.ExitError")
+                return ColdStart(None, await self._platform_error(env, record, failure, pool.function.timeout))
+            # Lambda retries a timed-out Init inside the invoke phase, bounded by the function timeout.
+            log.init_report(self.init_limit * 1000, Phase.INIT, InitStatus.TIMEOUT)
+            return await self._suppressed_init(pool, record, log)
+        log.worker_output(outcome.logs)
+        record.pid = env.pid
+        if outcome.error is not None:
+            # As on Lambda, a failed Init is retried once inside the invoke phase (a second INIT_REPORT,
+            # Phase: invoke); code that fails both times reports the retry's error.
+            log.init_report(outcome.init_ms, Phase.INIT, InitStatus.ERROR, outcome.error["errorType"])
+            pool.retire(env)
+            return await self._suppressed_init(pool, record, log)
+        record.init_duration_ms = outcome.init_ms
+        record.init_started_at = outcome.started_at
+        record.init_ended_at = outcome.started_at + outcome.init_ms / 1000
+        return ColdStart(env)
+
+    async def _suppressed_init(self, pool: FunctionPool, record: InvocationRecord, log: InvocationLog) -> ColdStart:
+        """The Init retry inside the invoke phase: no Init Duration, its time counts as Duration."""
+        record.init_suppressed = True
+        begin = time.perf_counter()
+        env = pool.new_environment()
+        try:
+            outcome = await env.start(self.spawner, float(pool.function.timeout))
+        except EnvironmentFailed as failure:
+            log.worker_output(failure.logs)
+            pool.retire(env)
+            record.duration_ms = (time.perf_counter() - begin) * 1000
+            return ColdStart(None, await self._platform_error(env, record, failure, pool.function.timeout), begin)
+        log.worker_output(outcome.logs)
+        if outcome.error is not None:
+            pool.retire(env)
+            record.duration_ms = (time.perf_counter() - begin) * 1000
+            record.max_memory_used_mb = _mb(env.peak_kb)
+            record.status = InvocationStatus.ERROR
+            record.error_type = outcome.error["errorType"]
+            record.error_message = outcome.error["errorMessage"]
+            log.init_report(outcome.init_ms, Phase.INVOKE, InitStatus.ERROR, record.error_type)
+            return ColdStart(None, json.dumps(outcome.error).encode(), begin)
+        return ColdStart(env, None, begin)
+
+    # -- the invoke phase -------------------------------------------------------------
+
+    async def _invoke(
+        self, pool: FunctionPool, env: ExecutionEnvironment, record: InvocationRecord, log: InvocationLog,
+        request: InvokeRequest, suppressed_since: float | None = None,
+    ) -> InvocationResult:
+        """Run the request on `env` and record the reply; `suppressed_since` is when an Init retried in this phase began."""
+        timeout = float(pool.function.timeout)
+        if suppressed_since is not None:  # the retried Init spent part of the invoke's budget
+            timeout -= time.perf_counter() - suppressed_since
+            request = request._replace(timeout_ms=max(1, int(timeout * 1000)))
         invoke_begin = time.perf_counter()
+        init_in_invoke_ms = (invoke_begin - suppressed_since) * 1000 if suppressed_since is not None else 0.0
         poll = self._busy_poll_budget(env)
         env.begin(request, max(timeout, 0.001), linger=poll)
         # What follows runs while the worker does.
         record.env_id, record.pid = env.id, env.pid
-        lines.append(logformat.start_line(record.request_id, record.version))
+        log.start(record)
         self.busy.add(env)
         try:
             reply = await env.finish(poll)
         except EnvironmentFailed as failure:
-            lines.extend(logformat.split_output(failure.logs))
-            record.duration_ms = (time.perf_counter() - invoke_begin) * 1000 + _suppressed_init_ms(record, begin, invoke_begin)
+            log.worker_output(failure.logs)
+            record.duration_ms = (time.perf_counter() - invoke_begin) * 1000 + init_in_invoke_ms
             record.max_memory_used_mb = _mb(env.peak_kb)
-            error = await self._platform_error(env, record, failure.failure, function.timeout)
+            error = await self._platform_error(env, record, failure, pool.function.timeout)
             pool.retire(env)
-            return self._finish(record, lines, payload, error)
+            return self._finish(record, log, request.payload, error)
         finally:
             self.busy.discard(env)
-        lines.extend(logformat.split_output(reply.logs))
-        record.duration_ms = reply.duration_ms + _suppressed_init_ms(record, begin, invoke_begin)
+        log.worker_output(reply.logs)
+        record.duration_ms = reply.duration_ms + init_in_invoke_ms
         record.invoke_started_at, record.invoke_ended_at = reply.started_at, reply.ended_at
         record.max_memory_used_mb = _mb(reply.peak_kb)
         if not reply.ok:
@@ -199,10 +273,10 @@ class Invoker:
             record.error_type = reply.error_type
             record.error_message = _error_message(reply.payload)
         pool.release(env)
-        return self._finish(record, lines, payload, reply.payload)
+        return self._finish(record, log, request.payload, reply.payload)
 
     def _busy_poll_budget(self, env: ExecutionEnvironment) -> float:
-        """How long to poll for `env`'s reply before sleeping in the event loop (see ExecutionEnvironment._poll).
+        """How long to poll for `env`'s reply before sleeping in the event loop (see WorkerChannel.poll).
 
         Only for the one invocation in flight (with others, the loop has their
         replies to read) and only if this environment answered within the
@@ -218,78 +292,22 @@ class Invoker:
             return 0.0
         return BUSY_POLL_S
 
-    async def _cold_start(
-        self, pool: FunctionPool, record: InvocationRecord, lines: list[str], begin: float, request: tuple
-    ) -> tuple[ExecutionEnvironment | None, bytes | None, float]:
-        """Create an environment and run Init, with `request` sent ahead for the worker to take up after it.
-
-        Returns (env, None, invoke phase start) or (None, error payload, invoke phase start).
-        """
-        lines.append(logformat.init_start_line(pool.function.runtime, self.config.region))
-        env = pool.new_environment()
-        record.init_started_at = time.time()
-        try:
-            outcome = await env.start(self.spawner, self.init_limit, first_request=request)
-        except EnvironmentFailed as failure:
-            lines.extend(logformat.split_output(failure.logs))
-            pool.retire(env)
-            if failure.failure is not Failure.INIT_TIMEOUT:
-                record.duration_ms = (time.perf_counter() - begin) * 1000
-                lines.append(logformat.init_report_line(record.duration_ms, "init", "error", "Runtime.ExitError"))
-                return None, await self._platform_error(env, record, failure.failure, pool.function.timeout), begin
-            # Lambda retries a timed-out Init inside the invoke phase, bounded by the function timeout.
-            lines.append(logformat.init_report_line(self.init_limit * 1000, "init", "timeout"))
-            return await self._suppressed_init(pool, record, lines)
-        lines.extend(logformat.split_output(outcome.logs))
-        record.pid = env.pid
-        if outcome.error is not None:
-            # As on Lambda, a failed Init is retried once inside the invoke phase (a second INIT_REPORT,
-            # Phase: invoke); code that fails both times reports the retry's error.
-            lines.append(logformat.init_report_line(outcome.init_ms, "init", "error", outcome.error["errorType"]))
-            pool.retire(env)
-            return await self._suppressed_init(pool, record, lines)
-        record.init_duration_ms = outcome.init_ms
-        record.init_started_at = outcome.started_at
-        record.init_ended_at = outcome.started_at + outcome.init_ms / 1000
-        return env, None, begin
-
-    async def _suppressed_init(
-        self, pool: FunctionPool, record: InvocationRecord, lines: list[str]
-    ) -> tuple[ExecutionEnvironment | None, bytes | None, float]:
-        """The Init retry inside the invoke phase: no Init Duration, its time counts as Duration."""
-        begin = time.perf_counter()
-        env = pool.new_environment()
-        try:
-            outcome = await env.start(self.spawner, float(pool.function.timeout))
-        except EnvironmentFailed as failure:
-            lines.extend(logformat.split_output(failure.logs))
-            pool.retire(env)
-            record.duration_ms = (time.perf_counter() - begin) * 1000
-            return None, await self._platform_error(env, record, failure.failure, pool.function.timeout), begin
-        lines.extend(logformat.split_output(outcome.logs))
-        if outcome.error is not None:
-            pool.retire(env)
-            record.duration_ms = (time.perf_counter() - begin) * 1000
-            record.max_memory_used_mb = _mb(env.peak_kb)
-            record.status = InvocationStatus.ERROR
-            record.error_type = outcome.error["errorType"]
-            record.error_message = outcome.error["errorMessage"]
-            lines.append(logformat.init_report_line(outcome.init_ms, "invoke", "error", record.error_type))
-            return None, json.dumps(outcome.error).encode(), begin
-        return env, None, begin
-
-    async def _platform_error(self, env: ExecutionEnvironment, record: InvocationRecord, failure: Failure, timeout: int) -> bytes:
+    async def _platform_error(self, env: ExecutionEnvironment, record: InvocationRecord, failure: EnvironmentFailed, timeout: int) -> bytes:
         """Record a failure the platform detected and return Lambda's error payload for it."""
         rid = record.request_id
-        if failure in (Failure.TIMEOUT, Failure.INIT_TIMEOUT):
+        if failure.failure in (Failure.TIMEOUT, Failure.INIT_TIMEOUT):
             record.status = InvocationStatus.TIMEOUT
             record.error_type = "Sandbox.Timedout"
             record.error_message = f"RequestId: {rid} Error: Task timed out after {timeout:.2f} seconds"
-        elif failure is Failure.OUT_OF_MEMORY:
+        elif failure.failure is Failure.OUT_OF_MEMORY:
             record.status = InvocationStatus.OUT_OF_MEMORY
             record.error_type = "Runtime.OutOfMemory"
             record.error_message = f"RequestId: {rid} Error: Runtime exited with error: signal: killed"
             record.max_memory_used_mb = max(record.max_memory_used_mb, record.memory_size_mb)
+        elif failure.failure is Failure.BAD_MESSAGE:
+            record.status = InvocationStatus.CRASHED
+            record.error_type = "Runtime.ExitError"
+            record.error_message = f"RequestId: {rid} Error: Runtime sent a malformed message and was stopped: {failure.detail}"
         else:
             description = await self.spawner.exit_status(env.pid) if env.pid else None
             record.status = InvocationStatus.CRASHED
@@ -300,14 +318,42 @@ class Invoker:
                 record.error_message = f"RequestId: {rid} Error: Runtime exited with error: {description}"
         return json.dumps({"errorMessage": record.error_message, "errorType": record.error_type}).encode()
 
-    def _finish(self, record: InvocationRecord, lines: list[str], request: bytes, response: bytes, init_failed: bool = False) -> InvocationResult:
-        if init_failed:
-            lines.append(logformat.start_line(record.request_id, record.version))
+    def _finish(self, record: InvocationRecord, log: InvocationLog, request: bytes, response: bytes) -> InvocationResult:
         record.billed_duration_ms = logformat.billed_duration_ms(record.duration_ms, record.init_duration_ms)
         record.ended_at = time.time()
-        lines.append(logformat.end_line(record.request_id))
-        lines.append(logformat.report_line(record, init_failed=init_failed and record.status is InvocationStatus.ERROR))
-        return InvocationResult(record, request, response, lines)
+        return InvocationResult(record, request, response, log.end_and_report(record))
+
+
+@dataclass(slots=True)
+class ColdStart:
+    """How getting a new environment ended: one ready for the request, or the error payload to answer with."""
+
+    env: ExecutionEnvironment | None
+    error: bytes | None = None
+    suppressed_since: float | None = None  # time.perf_counter() when an Init retried inside the invoke phase began
+
+
+def _new_record(
+    pool: FunctionPool, request_id: str | None, trigger: Trigger | str, invocation_type: InvocationType,
+    incoming: dict[str, str], queued_at: float | None, route: str | None = None,
+) -> InvocationRecord:
+    now = time.time()
+    function = pool.function
+    return InvocationRecord(
+        request_id=request_id or new_request_id(),
+        function=function.name,
+        version=pool.version,
+        code_version=pool.code_version,
+        trigger=str(trigger),
+        invocation_type=str(invocation_type),
+        started_at=now,
+        memory_size_mb=function.memory_size,
+        trace_id=incoming.get("Root") or trace_id(now),
+        segment_id=segment_id(),
+        parent_id=incoming.get("Parent"),
+        queued_at=queued_at,
+        route=route,
+    )
 
 
 def check_payload(payload: bytes, invocation_type: InvocationType) -> None:
@@ -329,13 +375,6 @@ def _error_message(payload: bytes) -> str | None:
     except ValueError:
         return None
     return error.get("errorMessage") if isinstance(error, dict) else None
-
-
-def _suppressed_init_ms(record: InvocationRecord, begin: float, invoke_begin: float) -> float:
-    """A cold start whose Init was retried inside the invoke bills that time as Duration."""
-    if record.cold_start and record.init_duration_ms is None:
-        return (invoke_begin - begin) * 1000
-    return 0.0
 
 
 def _mb(kb: int) -> int:

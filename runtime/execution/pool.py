@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lambdatop.runtime.worker.bootstrap import WorkerSpec
+from lambdatop.runtime.worker.messages import WorkerSpec
 from lambdatop.runtime.config import FleetConfig, FunctionConfig
 from lambdatop.runtime.execution.environment import EnvState, ExecutionEnvironment
 from lambdatop.runtime.identifiers import log_stream_name
@@ -61,7 +61,7 @@ class FunctionPool:
     def new_environment(self) -> ExecutionEnvironment:
         number = next(_env_numbers)
         env_id = f"{self.name}-{number}"
-        # The environment's TMPDIR, made by the worker itself (bootstrap), off this loop: one mkdir
+        # The environment's TMPDIR, made by the worker itself (worker/runtime.py), off this loop: one mkdir
         # (envs/ exists after the first), not two; mkdir costs 0.2-1 ms on a busy disk.
         tmpdir = self.work_dir / "envs" / env_id
         stream = log_stream_name(self.version)
@@ -77,7 +77,7 @@ class FunctionPool:
             memory_size=self.function.memory_size,
             log_group_name=f"/aws/lambda/{self.function.function_name or self.name}",
             log_stream_name=stream,
-            extra_sys_path=[str(Path(p)) for p in self.function.layers if Path(p).is_dir()],
+            extra_sys_path=tuple(str(Path(p)) for p in self.function.layers if Path(p).is_dir()),
         )
         env = ExecutionEnvironment(env_id, self.name, self.code_version, spec, memory_mb=self.function.memory_size, freeze=self.function.freeze)
         env.on_gone = self._on_gone

@@ -9,15 +9,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import os
-import pickle
+import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
-from lambdatop.runtime.worker.bootstrap import WorkerSpec
-from lambdatop.runtime.worker.wire import encode
-from lambdatop.runtime.worker.zygote import SPAWN, TAKEN
+from lambdatop.runtime.worker.messages import FROM_ZYGOTE, BadMessage, ChildExited, SpareReady, SpareTaken, SpawnRequest, WorkerSpec
+from lambdatop.runtime.worker.wire import decode_packet, encode
 
 
 EXITS_KEPT = 4096
@@ -81,24 +80,24 @@ class Spawner:
         """
         if not self.alive:
             self._restart()
-        request = pickle.dumps(spec)
+        spec_frame = encode(spec)
         if self._spare is not None:
             _pid, ours = self._spare
             self._spare = None
             try:
                 # One write, so the spare wakes once.
-                _send_all_now(ours, encode(("spec", request)) + ahead)
+                _send_all_now(ours, spec_frame + ahead)
             except OSError:
                 ours.close()  # the spare died just now; its exit report is already on its way
             else:
-                self._outbox.append((TAKEN, None))
+                self._outbox.append((encode(SpareTaken()), None))
                 self._flush()
                 return ours
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         ours.setblocking(False)
         if ahead:
             _send_all_now(ours, ahead)  # the worker reads it when it starts; `theirs` is still open here
-        self._outbox.append((SPAWN + request, theirs))
+        self._outbox.append((encode(SpawnRequest(spec_frame)), theirs))
         self._flush()
         return ours
 
@@ -140,23 +139,30 @@ class Spawner:
                     os.close(fd)
                 self._detach()
                 return
-            kind, payload = pickle.loads(data)
-            if kind == "spare" and fds:
+            try:
+                message = decode_packet(data, FROM_ZYGOTE)
+            except BadMessage:
+                message = None  # dropped: nothing the zygote says is worth trusting blindly
+            if isinstance(message, SpareReady) and fds:
                 self._drop_spare()
-                spare = socket.socket(fileno=fds[0])
+                spare = socket.socket(fileno=fds.pop(0))
                 spare.setblocking(False)
-                self._spare = (payload, spare)
-            elif kind == "exit":
-                pid, description = payload
-                if self._spare is not None and self._spare[0] == pid:
-                    self._drop_spare()
-                waiter = self._exit_waiters.pop(pid, None)
-                if waiter is not None and not waiter.done():
-                    waiter.set_result(description)
-                else:
-                    self._exits[pid] = description
-                    while len(self._exits) > EXITS_KEPT:
-                        self._exits.popitem(last=False)
+                self._spare = (message.pid, spare)
+            elif isinstance(message, ChildExited):
+                self._on_exit(message)
+            for fd in fds:
+                os.close(fd)
+
+    def _on_exit(self, exited: ChildExited) -> None:
+        if self._spare is not None and self._spare[0] == exited.pid:
+            self._drop_spare()
+        waiter = self._exit_waiters.pop(exited.pid, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(exited.description)
+        else:
+            self._exits[exited.pid] = exited.description
+            while len(self._exits) > EXITS_KEPT:
+                self._exits.popitem(last=False)
 
     def _drop_spare(self) -> None:
         if self._spare is not None:
@@ -218,7 +224,7 @@ class Spawner:
         """Last resort at interpreter exit: no loop, no waiting."""
         if self.process is not None and self.process.poll() is None:
             try:
-                os.killpg(self.process.pid, 9)
+                os.killpg(self.process.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 self.process.kill()
 

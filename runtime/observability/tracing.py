@@ -93,13 +93,13 @@ def function_segment(record: InvocationRecord, arn: str | None = None) -> dict[s
         start = record.init_started_at
         init = {"id": _sub_id(record.segment_id, "Initialization"), "name": "Initialization",
                 "start_time": record.init_started_at, "end_time": init_end}
-        if record.init_duration_ms is None and record.is_error:
+        if record.init_suppressed and record.is_error:
             init["fault"] = True  # Init itself failed (import error, init crash or timeout)
             init["cause"] = _cause(record)
         subsegments.append(init)
     if record.invoke_started_at and record.invoke_ended_at:
         invoke_start, invoke_end = record.invoke_started_at, record.invoke_ended_at
-    elif init_end is not None and record.init_duration_ms is None:
+    elif init_end is not None and record.init_suppressed:
         invoke_start = invoke_end = None  # Init failed: the handler never ran
     else:
         # Killed by the platform (timeout, memory, crash): the worker never reported its times.

@@ -402,7 +402,7 @@ class ReloadService:
         state = self.states.get(record.function)
         if state is None or record.code_version != state.label:
             return
-        init_failed = record.cold_start and record.init_duration_ms is None and record.status is InvocationStatus.ERROR
+        init_failed = record.init_suppressed and record.status is InvocationStatus.ERROR
         if init_failed or record.error_type == "Runtime.HandlerNotFound":
             if state.broken is not None and state.broken.version == state.label:
                 return  # the pre-warm already said why, with a better location

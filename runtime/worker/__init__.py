@@ -1,14 +1,31 @@
 """The worker side: code that runs in the zygote and in the execution environments it forks.
 
-    supervisor (asyncio loop)            zygote (one, single-threaded)          environment (one per worker)
-    ───────────────────────────          ─────────────────────────────          ────────────────────────────
-    execution.spawner ── control ──────► fork a worker / keep a spare ───fork──► bootstrap.Worker
-          ▲    socketpair (wire frames)    reap children, report exits            Init: import the handler
-          │                                                                       serve: one invoke at a time
-    execution.environment ◄──────────── worker socket (wire frames) ───────────► result, logs (memfd), stats
+|====== supervisor (asyncio loop) ======|===== zygote (one process) =====|===== a worker (one per environment) =====|
+
+ execution.spawner                       zygote.Zygote
+   ── SpawnRequest (+ new socket) ─────►   fork ───────────────────────────►  runtime.serve (spec from the request)
+   ── SpareTaken ──────────────────────►   fork the next spare ────────────►  spare.prepare_spare: rehearse, announce
+   ◄── SpareReady (+ the spare's socket)   (control: SOCK_SEQPACKET)            and wait for a WorkerSpec
+   ◄── ChildExited (pid, "signal: killed")  reap children
+
+ execution.channel (one worker socket, SOCK_STREAM, length-prefixed frames)
+   ── WorkerSpec (a spare's only) ─────────────────────────────────────────►  runtime.Worker.run: become the environment
+   ◄── Started (pid, + the output memfd) ───────────────────────────────────  announce
+   ── InvokeRequest (the first one rides along with the spec) ─────────────►  Init: import the handler
+   ◄── InitDone (error, Init Duration, Init's output, memory, problem) ─────
+   ◄── InvokeResult (body or error, Duration, output, memory) ──────────────  invoke: one request at a time
+   (end of stream) ────────────────────────────────────────────────────────►  exit 0
 
 A cold start writes the spec and the first request straight down the spare's
-worker socket; the zygote only forks, reaps and reports exit statuses.
+worker socket; the zygote only forks, reaps and reports exit statuses. Every
+message is a named type in `messages.py`, framed by `wire.py` as msgpack:
+data only, bounded, type-checked, because a worker runs the user's code and
+can write anything on its socket.
+
+Modules: `messages` (the schema), `wire` (framing), `zygote`, `spare` (before
+a spare has its spec), `runtime` (the worker's Init and invoke loop),
+`handler` (loading the handler, Lambda's error shapes), `capture` (fd-level
+output capture), `context` (the handler's context object).
 
 May import: nothing else of `lambdatop.runtime` (a test enforces it): the zygote
 imports this package before any fork, so it must stay small and must never

@@ -3,14 +3,14 @@
 Forking the supervisor is not allowed (it has threads, an event loop and the
 UI), and starting a fresh interpreter per cold start costs tens of
 milliseconds. So the supervisor starts this process once; it pre-imports the
-worker bootstrap (never user code) and forks a worker per request. It is the
+worker runtime (never user code) and forks a worker per request. It is the
 workers' parent, so it reaps them and reports each exit status back.
 
 It keeps one *spare* forked ahead of need: a child already past the fork that
 takes its copy-on-write faults ahead of time by rehearsing a worker's path,
 then waits on its own worker socket. The supervisor holds the other end (sent
-to it with the `spare` message), so a cold start writes the spec straight to
-the spare, with no hop through this process. The supervisor says TAKEN, and
+to it with the `SpareReady` message), so a cold start writes the spec straight to
+the spare, with no hop through this process. The supervisor says `SpareTaken`, and
 the next spare is forked once this process has been idle for SPARE_DELAY_S.
 
 Run as `python -m lambdatop.runtime.worker.zygote FD` where FD is a SOCK_SEQPACKET
@@ -23,20 +23,29 @@ from __future__ import annotations
 import ctypes
 import gc
 import os
-import pickle
 import select
 import signal
 import socket
 import sys
 import time
 
-from lambdatop.runtime.worker import bootstrap
-from lambdatop.runtime.worker.wire import recv_message
+from lambdatop.runtime.worker import runtime, spare
+from lambdatop.runtime.worker.capture import OutputCapture
+from lambdatop.runtime.worker.messages import (
+    EXIT_WORKER_BROKEN,
+    FROM_SUPERVISOR,
+    TO_ZYGOTE,
+    BadMessage,
+    ChildExited,
+    SpareReady,
+    SpareTaken,
+    SpawnRequest,
+    WorkerSpec,
+)
+from lambdatop.runtime.worker.wire import decode_packet, encode, recv_message
 
 PR_SET_PDEATHSIG = 1
 MAX_CONTROL_MESSAGE = 1 << 20
-SPAWN = b"S"  # a spawn request: this byte, then the pickled WorkerSpec (the zygote never unpickles it)
-TAKEN = b"T"  # the supervisor has given the spare its spec: fork the next one
 SPARE_DELAY_S = 0.001  # fork the next spare once the zygote has been idle this long (a burst of spawns comes first)
 
 
@@ -106,22 +115,25 @@ class Zygote:
             return False
         if not data:
             return False
-        if data.startswith(SPAWN) and fds:
-            self.spawn(data[len(SPAWN):], fds[0])
-        elif data == TAKEN:
+        try:
+            message = decode_packet(data, TO_ZYGOTE)
+        except BadMessage:
+            message = None  # the supervisor is ours; a message we cannot read is dropped, not obeyed
+        if isinstance(message, SpawnRequest) and fds:
+            self.spawn(message.spec, fds.pop(0))
+        elif isinstance(message, SpareTaken):
             self.spare = None
             self.spare_due = time.monotonic() + SPARE_DELAY_S
-        else:
-            for fd in fds:
-                os.close(fd)
+        for fd in fds:
+            os.close(fd)
         return True
 
-    def spawn(self, request: bytes, worker_fd: int) -> None:
+    def spawn(self, spec_frame: bytes, worker_fd: int) -> None:
         """Fork a worker for a request that came without a spare (there was none, or several came at once)."""
         pid = os.fork()
         if pid == 0:
             self.leave_zygote()
-            self.become_worker(request, worker_fd)
+            self.become_worker(spec_frame, worker_fd)
         self.children.add(pid)
         os.close(worker_fd)
 
@@ -138,7 +150,7 @@ class Zygote:
         self.children.add(pid)
         self.spare = pid
         try:
-            socket.send_fds(self.control, [pickle.dumps(("spare", pid))], [ours.fileno()])
+            socket.send_fds(self.control, [encode(SpareReady(pid))], [ours.fileno()])
         except OSError:
             pass  # the supervisor is gone; the control socket's end stops the loop
         ours.close()
@@ -153,29 +165,30 @@ class Zygote:
             os.close(self.wakeup_read)
             die_with_parent()
         except BaseException:  # noqa: BLE001 - never return into the zygote's loop
-            os._exit(70)
+            os._exit(EXIT_WORKER_BROKEN)
 
     def wait_as_spare(self, sock: socket.socket) -> None:
         """Prepare, then block until the supervisor writes a spec on the worker socket; its end of stream means exit."""
         try:
-            capture = bootstrap.prepare_spare(sock)
+            capture = spare.prepare_spare(sock)
             # Announced now, off the cold start's path: the supervisor reads it with Init's message.
-            bootstrap.announce(sock, capture)
-            message = recv_message(sock)
+            runtime.announce(sock, capture)
+            spec = recv_message(sock, FROM_SUPERVISOR)
         except BaseException:  # noqa: BLE001
-            os._exit(70)
-        if message is None or message[0] != "spec":
+            os._exit(EXIT_WORKER_BROKEN)
+        if not isinstance(spec, WorkerSpec):
             os._exit(0)
-        self.become_worker(message[1], sock.detach(), capture)
+        self.become_worker(spec, sock.detach(), capture)
 
-    def become_worker(self, request: bytes, worker_fd: int, capture: bootstrap.OutputCapture | None = None) -> None:
+    def become_worker(self, spec: WorkerSpec | bytes, worker_fd: int, capture: OutputCapture | None = None) -> None:
+        """Turn this child into the environment `spec` describes (an encoded frame, when it came through here)."""
         try:
-            spec = pickle.loads(request)
+            worker_spec: WorkerSpec = decode_packet(spec, frozenset({WorkerSpec})) if isinstance(spec, bytes) else spec
             sock = socket.socket(fileno=worker_fd)
             sock.setblocking(True)
         except BaseException:  # noqa: BLE001 - never return into the zygote's loop
-            os._exit(70)
-        bootstrap.serve(sock, spec, capture)
+            os._exit(EXIT_WORKER_BROKEN)
+        runtime.serve(sock, worker_spec, capture)
 
     def reap(self) -> None:
         while self.children:
@@ -189,11 +202,11 @@ class Zygote:
             if self.spare == pid:  # died unused: the supervisor drops its socket on this report
                 self.spare = None
                 self.spare_due = time.monotonic() + SPARE_DELAY_S
-            self.report(("exit", (pid, describe_status(status))))
+            self.report(ChildExited(pid, describe_status(status)))
 
-    def report(self, message: tuple) -> None:
+    def report(self, message: ChildExited) -> None:
         try:
-            self.control.send(pickle.dumps(message))
+            self.control.send(encode(message))
         except OSError:
             pass
 

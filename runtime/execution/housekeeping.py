@@ -1,0 +1,78 @@
+"""The supervisor's enforcement, in one place: who stops what, and when.
+
+    limit                      enforced by                         outcome
+    ─────────────────────────  ──────────────────────────────────  ─────────────────────────────────
+    Init phase (10 s)          init_deadline(), armed by start()   Failure.INIT_TIMEOUT (retried in the invoke)
+    function timeout           invoke_deadline(), by finish()      Failure.TIMEOUT: Sandbox.Timedout
+    memory size                Housekeeping.sample_memory()        Failure.OUT_OF_MEMORY: Runtime.OutOfMemory
+    idle timeout               Housekeeping.reap_idle()            the environment is retired
+    a bad message              WorkerChannel, then the env         Failure.BAD_MESSAGE: Runtime.ExitError
+    a failed invocation        the invoker retires the env         the next invocation is a cold start
+
+Each limit ends in `ExecutionEnvironment.fail()` (which kills the worker and
+fails the waiting invocation) or `FunctionPool.retire()`; the invoker turns
+the failure into Lambda's error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
+
+from lambdatop.runtime.execution.lifecycle import EnvState, Failure
+
+if TYPE_CHECKING:
+    from lambdatop.runtime.execution.environment import ExecutionEnvironment
+    from lambdatop.runtime.execution.pool import FunctionPool
+
+MEMORY_SAMPLE_INTERVAL_S = 0.02
+REAP_INTERVAL_S = 1.0
+
+
+def init_deadline(env: ExecutionEnvironment, limit: float) -> asyncio.TimerHandle:
+    """Fail `env`'s Init after `limit` seconds."""
+    return asyncio.get_running_loop().call_later(limit, env.fail, Failure.INIT_TIMEOUT)
+
+
+def invoke_deadline(env: ExecutionEnvironment, deadline: float) -> asyncio.TimerHandle:
+    """Fail `env`'s invocation at `deadline` (time.monotonic(), set when the invocation began, not when it was sent)."""
+    loop = asyncio.get_running_loop()
+    delay = max(deadline - time.monotonic(), 0.0)
+    return loop.call_at(loop.time() + delay, env.fail, Failure.TIMEOUT)
+
+
+def over_memory(env: ExecutionEnvironment) -> bool:
+    """Whether a busy environment's RSS, sampled now, is past its memory size."""
+    return env.state is EnvState.BUSY and env.sample_memory() > env.memory_mb * 1024
+
+
+class Housekeeping:
+    """The two loops that run beside the pools: the memory sampler and the idle reaper."""
+
+    def __init__(self, busy: Callable[[], Iterable[ExecutionEnvironment]], pools: Mapping[str, FunctionPool]) -> None:
+        self._busy = busy
+        self._pools = pools
+
+    def start(self) -> list[asyncio.Task[None]]:
+        return [
+            asyncio.create_task(self.sample_memory(), name="lambdatop-memory-sampler"),
+            asyncio.create_task(self.reap_idle(), name="lambdatop-idle-reaper"),
+        ]
+
+    async def sample_memory(self) -> None:
+        """Enforce memory sizes: a busy worker whose RSS passes its limit is killed (Runtime.OutOfMemory)."""
+        while True:
+            await asyncio.sleep(MEMORY_SAMPLE_INTERVAL_S)
+            for env in list(self._busy()):
+                if over_memory(env):
+                    env.fail(Failure.OUT_OF_MEMORY)
+
+    async def reap_idle(self) -> None:
+        """Retire environments idle past their function's idle timeout."""
+        while True:
+            await asyncio.sleep(REAP_INTERVAL_S)
+            now = time.time()
+            for pool in list(self._pools.values()):
+                pool.reap_idle(now)
