@@ -5,6 +5,10 @@ Two families: `ConfigError` for a configuration we refuse to run, and
 HTTP error (the caller's fault or the service's), each carrying the exact
 status, error code and body shape boto3 parses. Function errors are *not*
 exceptions: they are successful calls whose record says `error`.
+
+Elsewhere: `InvalidScheduleExpression` (triggers/cron.py, a ValueError that the
+config reader turns into a ConfigError with its line) and `ScheduleNotFound`
+(triggers/schedules.py, firing a schedule by a name no schedule has).
 """
 
 from __future__ import annotations

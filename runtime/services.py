@@ -23,6 +23,10 @@ class ServiceOptions:
 def attach_standard_services(fleet: Fleet, options: ServiceOptions) -> None:
     """Attach every standard service to `fleet` (before `fleet.start()`)."""
     _attach_in_order(fleet, store=options.store, watch=options.watch, adopt=True)
+    # Schedules fire through the async queue, so they start after it (and stop firing before it stops).
+    from lambdatop.runtime.triggers.schedules import ScheduleService
+
+    fleet.add_service(ScheduleService())
     # The HTTP endpoint (Invoke API, control plane, function URLs). Keep it LAST: services start in
     # order, so it takes requests only once the others (store, async queue) are up, and stops first.
     if options.port is not None:
