@@ -79,6 +79,7 @@ class LambdatopApp(App[int]):
         Binding("K,ctrl+k", "kill", "Kill env", key_display="K"),
         Binding("d", "dlq", "DLQ"),
         Binding("A", "alarms", "Alarms"),
+        Binding("t", "schedules", "Schedules", show=False),  # "timers": listed by `?`, kept out of the footer
         Binding("ctrl+c", "quit", "Quit", show=False),
     ]
     HELP: dict[str, str] = {
@@ -90,6 +91,7 @@ class LambdatopApp(App[int]):
         "kill": "kill a worker process of the selected function (SIGKILL) to watch the fleet recover",
         "dlq": "dead-letter queue: failed async events, to inspect and redrive",
         "alarms": "alarms and their states",
+        "schedules": "schedules: next and last fire time of each; f fires the selected one now",
         "help": "this screen",
         "quit": "quit: in-flight invocations finish (or time out), every worker stops",
     }
@@ -344,6 +346,11 @@ class LambdatopApp(App[int]):
             self.notify(f"the alarms screen is not available yet ({exc})", severity="warning")
             return
         self.push_screen(AlarmsScreen(self.fleet))
+
+    def action_schedules(self) -> None:
+        from lambdatop.tui.screens.schedules import SchedulesScreen
+
+        self.push_screen(SchedulesScreen(self.fleet))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
