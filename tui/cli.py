@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 # Order here is the order `lambdatop --help` lists them.
-COMMANDS = ("invoke", "serve", "events", "replay", "record", "logs", "traces", "stats", "bench")
+COMMANDS = ("invoke", "serve", "events", "schedules", "replay", "record", "logs", "traces", "stats", "bench")
 
 EXIT_OK = 0
 EXIT_FUNCTION_ERROR = 1
