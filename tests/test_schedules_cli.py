@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import textwrap
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.test_cli_invoke import lambdatop
@@ -52,7 +52,7 @@ def test_list_shows_next_fire_times_from_the_config_alone(tmp_path: Path) -> Non
     nightly = rows["jobNightly"]
     assert [t[10:] for t in nightly["next"]] == ["T03:00:00Z"] * 3
     assert [datetime.fromisoformat(t) for t in nightly["next"]] == sorted(datetime.fromisoformat(t) for t in nightly["next"])
-    assert datetime.fromisoformat(nightly["next"][0]) > datetime.now(timezone.utc)
+    assert datetime.fromisoformat(nightly["next"][0]) > datetime.now(UTC)
     assert (rows["jobOff"]["enabled"], rows["jobOff"]["next"]) == (False, [])
     # 09:00 in Paris is 08:00 UTC in winter, 07:00 UTC in summer; weekdays only.
     for moment in map(datetime.fromisoformat, rows["jobMorning"]["next"]):

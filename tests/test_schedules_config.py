@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 import textwrap
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from lambdatop.runtime.config import load_config
 from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.triggers.firing import next_fire_time, payload_for
-from lambdatop.runtime.triggers.schedule_config import ScheduleKind, find_schedule, read_schedules
+from lambdatop.runtime.triggers.schedule_config import (
+    ScheduleKind,
+    find_schedule,
+    read_schedules,
+)
 
-UTC = timezone.utc
 HANDLER = "def handler(event, context):\n    return event\n"
 
 TEMPLATE = """\

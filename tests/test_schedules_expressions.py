@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from lambdatop.runtime.triggers.cron import (
     AtExpression,
     CronExpression,
@@ -17,8 +16,6 @@ from lambdatop.runtime.triggers.cron import (
     next_rate,
     parse_expression,
 )
-
-UTC = timezone.utc
 
 
 def utc(*parts: int) -> datetime:

@@ -8,16 +8,16 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationResult, InvocationType
 from lambdatop.runtime.services import ServiceOptions, attach_standard_services
 from lambdatop.runtime.triggers.schedules import ScheduleNotFound, ScheduleService
+
 from tests.reload_support import save
 
 ECHO = "def handler(event, context):\n    return event\n"
@@ -63,7 +63,7 @@ async def running(config: Path) -> AsyncIterator[Running]:
 
 def at_in(seconds: float) -> str:
     """An at() expression `seconds` from now (the Scheduler's at() has second precision)."""
-    when = datetime.now(timezone.utc) + timedelta(seconds=seconds)
+    when = datetime.now(UTC) + timedelta(seconds=seconds)
     return f"at({when.strftime('%Y-%m-%dT%H:%M:%S')})"
 
 
@@ -79,7 +79,7 @@ async def test_fire_now_sends_the_scheduled_event_through_the_async_queue(make_p
     async with running(config) as run:
         view = run.view("nightly-report")
         assert (view.functions, view.expression, view.enabled, view.fired) == (("report",), "cron(0 3 * * ? *)", True, 0)
-        assert datetime.fromtimestamp(view.next_fire_at, timezone.utc).strftime("%H:%M") == "03:00"
+        assert datetime.fromtimestamp(view.next_fire_at, UTC).strftime("%H:%M") == "03:00"
         before = time.time()
         [request_id] = await run.schedules.fire_now("nightly-report")
         [result] = await run.invocations(1)
@@ -91,7 +91,7 @@ async def test_fire_now_sends_the_scheduled_event_through_the_async_queue(make_p
         event = json.loads(result.request)
         assert list(event) == ["version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"]
         assert len(event.pop("id")) == UUID_LENGTH
-        fired_at = datetime.strptime(event.pop("time"), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        fired_at = datetime.strptime(event.pop("time"), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         assert abs(fired_at.timestamp() - before) < 5
         assert event == {"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "account": "111122223333",
                          "region": "eu-west-1", "resources": ["arn:aws:events:eu-west-1:111122223333:rule/nightly-report"],
@@ -134,7 +134,7 @@ async def test_timers_fire_on_time_and_disabled_schedules_never(make_project: Ca
         assert soon["job"] == "soon"
         expected = once[3:-1] + "Z"
         assert soon["at"] == expected
-        assert second.record.started_at >= datetime.strptime(expected, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp() - 0.01
+        assert second.record.started_at >= datetime.strptime(expected, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp() - 0.01
         await asyncio.sleep(1.0)  # the disabled twins were due at the same moments
         await run.invocations(2)
         assert len([r for r in run.results if r.record.trigger == "schedule"]) == 2

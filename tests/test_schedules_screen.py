@@ -8,12 +8,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from textual.widgets import DataTable
-
 from lambdatop.runtime.records import InvocationResult
 from lambdatop.runtime.services import ServiceOptions
 from lambdatop.tui.app import LambdatopApp
 from lambdatop.tui.screens.schedules import SchedulesScreen
+from textual.widgets import DataTable
+
 from tests.test_schedules_firing import ECHO
 
 PROJECT = """

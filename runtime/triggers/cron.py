@@ -30,9 +30,8 @@ import calendar
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
-UTC = timezone.utc
 MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 DAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")  # 1-7, EventBridge's numbering
 RATE_UNITS_S = {"minute": 60, "hour": 3600, "day": 86400}
@@ -216,7 +215,7 @@ def _rate(text: str, value: str, unit: str) -> RateExpression:
     if not value.isdigit() or int(value) < 1:
         raise InvalidScheduleExpression(f"{text!r}: the rate must be a whole number above 0, got {value!r}")
     number, word = int(value), unit.lower()
-    singular = word[:-1] if word.endswith("s") else word
+    singular = word.removesuffix("s")
     if singular not in RATE_UNITS_S:
         raise InvalidScheduleExpression(f"{text!r}: the unit must be minute(s), hour(s) or day(s), got {unit!r}")
     if number == 1 and word != singular:

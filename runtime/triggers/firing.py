@@ -13,8 +13,20 @@ import uuid
 from datetime import datetime, timedelta
 
 from lambdatop.runtime.config import FleetConfig
-from lambdatop.runtime.triggers.cron import UTC, AtExpression, CronExpression, RateExpression, next_at, next_cron, next_rate
-from lambdatop.runtime.triggers.schedule_config import ScheduleDefinition, ScheduleKind, ScheduleTarget
+from lambdatop.runtime.triggers.cron import (
+    UTC,
+    AtExpression,
+    CronExpression,
+    RateExpression,
+    next_at,
+    next_cron,
+    next_rate,
+)
+from lambdatop.runtime.triggers.schedule_config import (
+    ScheduleDefinition,
+    ScheduleKind,
+    ScheduleTarget,
+)
 
 # What the Scheduler sends a Lambda target that has no Input: unconfirmed (LAMBDA.md §13, "Default payload of
 # EventBridge Scheduler: not checked"). An empty JSON object is the guess; set Input to be sure of the payload.

@@ -23,7 +23,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from lambdatop.runtime.config import FleetConfig, FunctionConfig, check_known_keys
 from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.intrinsics import IntrinsicResolver
-from lambdatop.runtime.triggers.cron import UTC, InvalidScheduleExpression, ScheduleExpression, parse_expression
+from lambdatop.runtime.triggers.cron import (
+    UTC,
+    InvalidScheduleExpression,
+    ScheduleExpression,
+    parse_expression,
+)
 from lambdatop.runtime.yamlfile import line_of
 
 SCHEDULE_KEYS = {"Schedule", "Input", "Enabled", "State", "Name", "Description", "DeadLetterConfig", "RetryPolicy", "RoleArn"}

@@ -30,7 +30,11 @@ from lambdatop.runtime.errors import ConfigError, FleetStopped, LambdaServiceErr
 from lambdatop.runtime.records import Trigger
 from lambdatop.runtime.triggers.cron import UTC
 from lambdatop.runtime.triggers.firing import next_fire_time, payload_for
-from lambdatop.runtime.triggers.schedule_config import ScheduleDefinition, find_schedule, read_schedules
+from lambdatop.runtime.triggers.schedule_config import (
+    ScheduleDefinition,
+    find_schedule,
+    read_schedules,
+)
 
 if TYPE_CHECKING:
     from lambdatop.runtime.fleet import Fleet

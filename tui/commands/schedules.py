@@ -30,8 +30,19 @@ from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationResult, InvocationStatus, Trigger
 from lambdatop.runtime.triggers.cron import UTC, RateExpression
 from lambdatop.runtime.triggers.firing import next_fire_time, payload_for
-from lambdatop.runtime.triggers.schedule_config import ScheduleDefinition, ScheduleKind, find_schedule, read_schedules
-from lambdatop.tui.cli import EXIT_FUNCTION_ERROR, EXIT_OK, EXIT_SERVICE_ERROR, EXIT_USAGE, config_option
+from lambdatop.runtime.triggers.schedule_config import (
+    ScheduleDefinition,
+    ScheduleKind,
+    find_schedule,
+    read_schedules,
+)
+from lambdatop.tui.cli import (
+    EXIT_FUNCTION_ERROR,
+    EXIT_OK,
+    EXIT_SERVICE_ERROR,
+    EXIT_USAGE,
+    config_option,
+)
 from lambdatop.tui.commands.common import UsageError, load_or_exit
 
 

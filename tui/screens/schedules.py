@@ -11,18 +11,22 @@ its own timer. Refreshes once a second.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, ClassVar
 
+from lambdatop.runtime.errors import FleetStopped, LambdaServiceError
+from lambdatop.runtime.triggers.schedules import (
+    ScheduleNotFound,
+    ScheduleService,
+    SchedulesSnapshot,
+    ScheduleView,
+)
+from lambdatop.tui.widgets.cells import age, ago
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
-
-from lambdatop.runtime.errors import FleetStopped, LambdaServiceError
-from lambdatop.runtime.triggers.schedules import ScheduleNotFound, SchedulesSnapshot, ScheduleService, ScheduleView
-from lambdatop.tui.widgets.cells import age, ago
 
 REFRESH_S = 1.0
 COLUMNS = ("schedule", "function", "expression", "zone", "state", "next fire (UTC)", "last fire", "fired", "errors")
@@ -47,7 +51,7 @@ def next_fire_text(view: ScheduleView, now: float) -> Text:
 
 
 class SchedulesScreen(Screen[None]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("t", "back", "Back", show=False),
         Binding("f", "fire", "Fire now"),
