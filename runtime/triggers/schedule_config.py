@@ -123,13 +123,12 @@ class _EventReader:
         self.path, _, line = function.source.rpartition(":")
         self.line = int(line) if line.isdigit() else None
         self.prefix = f"{'Events' if config.template_path and self.path == str(config.template_path) else 'events'}.{event_id}.Properties"
-        props = spec.get("Properties")
-        if props is None:
-            props = {}
-        if not isinstance(props, Mapping):
-            raise self.error("must be a mapping", None, "")
-        self.props = props
         self.spec_line = line_of(spec, "Properties") or line_of(spec, "Type") or self.line
+        self.props: Mapping[str, Any] = {}
+        props = spec.get("Properties")
+        if props is not None and not isinstance(props, Mapping):
+            raise self.error(f"must be a mapping, got {type(props).__name__}", None, "")
+        self.props = props or {}
 
     def error(self, message: str, key: str | None, suffix: str | None = None) -> ConfigError:
         line = (line_of(self.props, key) if key else None) or self.spec_line

@@ -11,7 +11,7 @@ expression cannot be resolved locally, are shown and never fire on their own;
 
 A config reload (`fleet.config` replaced) adds, removes and changes schedules
 live: a changed schedule starts again from the reload (a rule's rate counts
-from it), keeping its counts. `snapshot()` (`fleet.snapshot()["extras"]
+from it), keeping its counts. `snapshot()` (`fleet.snapshot().extras
 ["schedules"]`) is a typed `SchedulesSnapshot` for the screen.
 """
 
