@@ -9,6 +9,7 @@ invoke asynchronously through the durable async queue, as Lambda does.
 
 - `cron.py`: schedule expressions in EventBridge's syntax (rate, cron, at) and their next fire times.
 - `schedule_config.py`: the schedules a config defines, validated with file, line, function and key.
+- `firing.py`: when a schedule fires next, and the payload each firing sends (Scheduled Event, Input).
 - `schedules.py`: the schedules service (timers on the supervisor's loop) and its snapshot.
 
 Modules here import the runtime's shared vocabulary (fleet, records, errors,

@@ -233,12 +233,8 @@ class ScheduleService:
                 live = self.live[key] = _Live(definition, anchor=now)
                 changes.append(f"{definition.name} added ({definition.expression_text})")
             else:
-                before = live.definition
+                changes.append(f"{definition.name} changed ({_what_changed(live.definition, definition)})")
                 live.definition, live.anchor = definition, now
-                what = f"{before.expression_text} → {definition.expression_text}" if before.expression_text != definition.expression_text \
-                    else "enabled" if definition.enabled and not before.enabled else "disabled" if before.enabled and not definition.enabled \
-                    else "settings"
-                changes.append(f"{definition.name} changed ({what})")
             self._arm(live, now, inclusive=True)
         if changes:
             self.fleet.bus.publish(FleetEvent("schedules", "schedules: " + ", ".join(changes), time.time(),
@@ -260,3 +256,11 @@ class ScheduleService:
             ))
         views.sort(key=lambda v: (v.next_fire_at is None, v.next_fire_at or 0.0, v.name))
         return SchedulesSnapshot(views, self.fired)
+
+
+def _what_changed(before: ScheduleDefinition, after: ScheduleDefinition) -> str:
+    if before.expression_text != after.expression_text:
+        return f"{before.expression_text} → {after.expression_text}"
+    if before.enabled != after.enabled:
+        return "enabled" if after.enabled else "disabled"
+    return "settings"
