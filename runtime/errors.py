@@ -19,6 +19,7 @@ exceptions: they are successful calls whose record says `error`.
     * ReplayError                       an event set that cannot be replayed
     * RemoteAccessRefused               a non-loopback address without allow_remote
     * EndpointUnavailable               an address that cannot be bound
+    * ScheduleNotFound                  firing a schedule by a name no schedule has
 
 Raised and caught inside one layer, so they stay beside their code:
 `execution.lifecycle.EnvironmentFailed` / `IllegalTransition` (an
@@ -31,6 +32,9 @@ Defined beside their users: `apigateway.server.ApiUnavailable` (a ConfigError:
 the API port cannot be bound or is not loopback) and
 `apigateway.url_configs.FunctionUrlNotFound` (a LambdaServiceError:
 GetFunctionUrlConfig on a function without a FunctionUrlConfig).
+
+Elsewhere: `InvalidScheduleExpression` (config/cron.py, a ValueError that the
+config reader turns into a ConfigError with its line).
 """
 
 from __future__ import annotations
@@ -176,3 +180,7 @@ class RemoteAccessRefused(ValueError):
 
 class EndpointUnavailable(Exception):
     """The address could not be bound (port in use, address not local, no permission)."""
+
+
+class ScheduleNotFound(LookupError):
+    """Firing a schedule by a name no schedule has."""

@@ -23,7 +23,7 @@ from typing import Any, Callable, Protocol, runtime_checkable
 from lambdatop.runtime.bus import EnvironmentEvent, FleetEvent, Subscription, TelemetryBus
 from lambdatop.runtime.config import FleetConfig, FunctionConfig, load_config
 from lambdatop.runtime.execution.environment import EnvState, ExecutionEnvironment, InitOutcome
-from lambdatop.runtime.errors import FleetStopped
+from lambdatop.runtime.errors import FleetStopped, ScheduleNotFound
 from lambdatop.runtime.execution.gate import ConcurrencyGate
 from lambdatop.runtime.execution.housekeeping import Housekeeping
 from lambdatop.runtime.execution.invoker import INIT_LIMIT_S, Invoker
@@ -38,7 +38,21 @@ from lambdatop.runtime.snapshot import EnvSnapshot, FleetSnapshot, FunctionSnaps
 class TraceSource(Protocol):
     """A service that holds live traces (the observability service)."""
 
+    async def fire_schedule(self, name: str) -> list[str]:
+        """Fire a schedule now, as its timer would; the request ids accepted. Raises ScheduleNotFound."""
+        for service in self.services:
+            if isinstance(service, ScheduleSource):
+                return await service.fire_now(name)
+        raise ScheduleNotFound(f"no schedules run here: {name!r} cannot fire")
+
     def trace_documents(self, request_id: str) -> list[dict[str, Any]]: ...
+
+
+@runtime_checkable
+class ScheduleSource(Protocol):
+    """A service that fires schedules (the schedules service)."""
+
+    async def fire_now(self, name: str) -> list[str]: ...
 
 
 class Service(Protocol):
@@ -300,6 +314,13 @@ class Fleet:
 
     def subscribe(self, name: str, maxlen: int = 10_000) -> Subscription:
         return self.bus.subscribe(name, maxlen)
+
+    async def fire_schedule(self, name: str) -> list[str]:
+        """Fire a schedule now, as its timer would; the request ids accepted. Raises ScheduleNotFound."""
+        for service in self.services:
+            if isinstance(service, ScheduleSource):
+                return await service.fire_now(name)
+        raise ScheduleNotFound(f"no schedules run here: {name!r} cannot fire")
 
     def trace_documents(self, request_id: str) -> list[dict[str, Any]]:
         """The live trace of a request as X-Ray documents (empty without the observability service, or once forgotten)."""

@@ -29,6 +29,10 @@ class ServiceOptions:
 def attach_standard_services(fleet: Fleet, options: ServiceOptions) -> None:
     """Attach every standard service to `fleet` (before `fleet.start()`)."""
     _attach_in_order(fleet, store=options.store, watch=options.watch, adopt=True)
+    # Schedules fire through the async queue, so they start after it (and stop firing before it stops).
+    from lambdatop.runtime.triggers.schedules import ScheduleService
+
+    fleet.add_service(ScheduleService())
     # The template's API routes on the API port, once there is something for them to call.
     if options.api is not None and options.api.enabled:
         from lambdatop.runtime.apigateway.server import ApiGatewayService, has_routes

@@ -16,7 +16,7 @@ from lambdatop.runtime.config import FunctionConfig
 from lambdatop.runtime.execution.stats import Counters
 from lambdatop.runtime.records import InvocationRecord
 
-__all__ = ["ApiSnapshot", "EndpointView", "EnvSnapshot", "FleetSnapshot", "FunctionSnapshot", "RouteView"]
+__all__ = ["ApiSnapshot", "EndpointView", "EnvSnapshot", "FleetSnapshot", "FunctionSnapshot", "RouteView", "ScheduleView", "SchedulesSnapshot"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +64,35 @@ class ApiSnapshot:
             lines.append(f"{route.method:<7} {self.url}{where}  → {route.function}  "
                          f"({route.api}, {route.kind}, stage {route.stage}{auth})")
         return lines
+
+
+@dataclass(slots=True)
+class ScheduleView:
+    """One schedule on the screen."""
+
+    name: str
+    key: str
+    kind: str
+    functions: tuple[str, ...]
+    expression: str
+    timezone: str
+    enabled: bool
+    next_fire_at: float | None  # epoch s; with a flexible window, the picked time inside it
+    scheduled_for: float | None  # the schedule's own time for that firing (before the window's offset)
+    window_min: int
+    last_fired_at: float | None
+    fired: int
+    errors: int
+    last_error: str | None
+    description: str
+    unresolved: str | None
+    arn: str
+
+
+@dataclass(slots=True)
+class SchedulesSnapshot:
+    schedules: list[ScheduleView]
+    fired: int  # firings since start, all schedules
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +171,12 @@ class FleetSnapshot:
     def endpoint_view(self) -> EndpointView | None:
         view = self.extras.get("endpoint")
         return view if isinstance(view, EndpointView) else None
+
+    @property
+    def schedules(self) -> SchedulesSnapshot | None:
+        """The schedules service's schedules with their next and last firings (None without it)."""
+        view = self.extras.get("schedules")
+        return view if isinstance(view, SchedulesSnapshot) else None
 
     @property
     def api(self) -> ApiSnapshot | None:

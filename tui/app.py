@@ -82,6 +82,7 @@ class LambdatopApp(App[int]):
         Binding("d", "dlq", "DLQ"),
         Binding("A", "alarms", "Alarms"),
         Binding("w", "apis", "APIs", show=False),  # listed by `?` and the palette; the footer stays as it was
+        Binding("t", "schedules", "Schedules", show=False),  # "timers": listed by `?`, kept out of the footer
         Binding("ctrl+c", "quit", "Quit", show=False),
     ]
     HELP: dict[str, str] = {
@@ -94,6 +95,7 @@ class LambdatopApp(App[int]):
         "dlq": "dead-letter queue: failed async events, to inspect and redrive",
         "alarms": "alarms and their states",
         "apis": "the APIs view (\"web routes\"): every API route → function, requests, 4xx/5xx, p50/p99, last status",
+        "schedules": "schedules: next and last fire time of each; f fires the selected one now",
         "help": "this screen",
         "quit": "quit: in-flight invocations finish (or time out), every worker stops",
     }
@@ -354,6 +356,11 @@ class LambdatopApp(App[int]):
 
         if not isinstance(self.screen, ApisScreen):
             self.push_screen(ApisScreen(self.fleet))
+
+    def action_schedules(self) -> None:
+        from lambdatop.tui.screens.schedules import SchedulesScreen
+
+        self.push_screen(SchedulesScreen(self.fleet))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

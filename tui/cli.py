@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from lambdatop.tui.commands.common import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, config_option
 
 # Order here is the order `lambdatop --help` lists them.
-COMMANDS = ("invoke", "serve", "events", "replay", "record", "logs", "traces", "stats", "bench")
+COMMANDS = ("invoke", "serve", "events", "schedules", "replay", "record", "logs", "traces", "stats", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

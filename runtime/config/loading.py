@@ -141,6 +141,9 @@ def _check_sections(config: FleetConfig) -> None:
         settings.from_config(config)
     for function in config.functions.values():
         AsyncSettings.of(function)
+    from lambdatop.runtime.config.schedules import read_schedules
+
+    read_schedules(config)  # Schedule / ScheduleV2 events and scheduled rules, with the line of a bad expression
 
 
 # -- validation helpers ----------------------------------------------------------
