@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from lambdatop.tui.widgets.cells import ago
+from lambdatop.tui.widgets.vim_table import VimTable
 
 STATE_STYLES = {"ALARM": "bold white on red", "OK": "green", "INSUFFICIENT_DATA": "grey58"}
 REFRESH_S = 1.0
@@ -35,6 +36,7 @@ class AlarmsScreen(Screen[None]):
     AlarmsScreen #alarms-title { height: 1; padding: 0 1; background: $panel; }
     AlarmsScreen #alarms-table-box { height: 1fr; border: round $primary; }
     AlarmsScreen #alarms-history-box { height: 1fr; border: round $primary; }
+    AlarmsScreen #alarms-table-box:focus-within, AlarmsScreen #alarms-history-box:focus-within { border: heavy $accent; }
     AlarmsScreen DataTable { height: 1fr; }
     AlarmsScreen #alarms-empty { padding: 1 2; color: $text-muted; }
     """
@@ -49,10 +51,10 @@ class AlarmsScreen(Screen[None]):
         yield Static("", id="alarms-title")
         with Vertical(id="alarms-table-box"):
             yield Static("alarms need the observability service (run `lambdatop` or `lambdatop serve`)", id="alarms-empty")
-            table: DataTable[Any] = DataTable(id="alarms-table", cursor_type="row", zebra_stripes=True)
+            table: DataTable[Any] = VimTable(id="alarms-table", cursor_type="row", zebra_stripes=True)
             yield table
         with Vertical(id="alarms-history-box"):
-            history: DataTable[Any] = DataTable(id="alarms-history", cursor_type="row")
+            history: DataTable[Any] = VimTable(id="alarms-history", cursor_type="row")
             yield history
         yield Footer()
 

@@ -23,6 +23,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from lambdatop.tui.widgets.cells import ago
+from lambdatop.tui.widgets.vim_table import VimTable
 
 REFRESH_S = 1.0
 
@@ -41,6 +42,7 @@ class DeadLetterScreen(Screen[None]):
     DeadLetterScreen #dlq-queues { height: auto; max-height: 6; padding: 0 1; }
     DeadLetterScreen #dlq-table-box { height: 1fr; border: round $primary; }
     DeadLetterScreen #dlq-detail-box { height: 1fr; border: round $primary; padding: 0 1; }
+    DeadLetterScreen #dlq-table-box:focus-within { border: heavy $accent; }
     DeadLetterScreen DataTable { height: 1fr; }
     DeadLetterScreen #dlq-empty { padding: 1 2; color: $text-muted; }
     """
@@ -56,7 +58,7 @@ class DeadLetterScreen(Screen[None]):
         yield Static("", id="dlq-queues")
         with Vertical(id="dlq-table-box"):
             yield Static("", id="dlq-empty")
-            table: DataTable[Any] = DataTable(id="dlq-table", cursor_type="row", zebra_stripes=True)
+            table: DataTable[Any] = VimTable(id="dlq-table", cursor_type="row", zebra_stripes=True)
             yield table
         with Vertical(id="dlq-detail-box"):
             yield Static("", id="dlq-detail")
