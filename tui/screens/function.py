@@ -105,16 +105,17 @@ class FunctionScreen(LambdatopScreen[None]):
                 with Vertical(classes="chart"):
                     yield Static("duration", id="dur-label", classes="chart-label")
                     yield Sparkline([], id="dur-chart")
-            # observability: CloudWatch-like metrics, EMF custom metrics, cost and alarms of this function.
-            metrics_panel = _metrics_panel(self.function_name, self.app)
-            if metrics_panel is not None:
-                with Vertical(id="fn-metrics-box", classes="box"):
-                    yield metrics_panel
             with Vertical(id="fn-envs-box", classes="box"):
                 yield EnvironmentsTable(id="fn-envs")
             with Vertical(id="fn-stream-box", classes="box"):
                 yield InvocationStream(function=self.function_name, id="fn-stream", attempts=self.app.activity.attempts)
                 yield Static(classes="stream-hint")
+            # observability: CloudWatch-like metrics, EMF custom metrics, cost and alarms of this function.
+            # Below what changes by the second (environments, invocations), at its full height.
+            metrics_panel = _metrics_panel(self.function_name, self.app)
+            if metrics_panel is not None:
+                with Vertical(id="fn-metrics-box", classes="box"):
+                    yield metrics_panel
             with Horizontal(id="fn-bottom"):
                 with Vertical(id="fn-log-box", classes="box"):
                     yield Log(max_lines=400, id="fn-log", auto_scroll=True)
