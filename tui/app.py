@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from textual.app import App, SystemCommand
-from textual.notifications import SeverityLevel
+from textual.notifications import Notify
 from textual.binding import Binding
 from textual.events import Resize
 from textual.screen import Screen
@@ -402,12 +402,15 @@ class LambdatopApp(App[int]):
     def invoke_in_background(self, function: str, payload: bytes) -> None:
         self.run_worker(self._invoke_one(function, payload), group="invocations", exit_on_error=False)
 
-    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
-               timeout: float | None = None, markup: bool = True) -> None:
-        """A toast. On a short terminal only the newest one stays, so toasts cover the stream's oldest rows, not its newest."""
-        if self.has_class("-short"):
-            self.clear_notifications()
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+    def on_notify(self, event: Notify) -> None:
+        """On a short terminal only the newest toast stays: it covers the stream's oldest rows, never its newest."""
+        if not self.has_class("-short"):
+            return
+        # Runs after Textual's own handler has added the new notification (Notify is a message, so
+        # a burst of notify() calls arrives here one by one: only this point sees them all).
+        for older in [n for n in self._notifications if n is not event.notification]:
+            self._unnotify(older, refresh=False)
+        self._refresh_notifications()
 
     async def _invoke_one(self, function: str, payload: bytes) -> InvocationResult | None:
         try:

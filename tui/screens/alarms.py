@@ -88,7 +88,7 @@ class AlarmsScreen(Screen[None]):
         empty = self.query_one("#alarms-empty", Static)
         table = self.query_one("#alarms-table", DataTable)
         empty.display = not alarms
-        table.display = bool(alarms)
+        # The (empty) table stays: it holds the focus, so the focused panel stays marked.
         title = Text(" Alarms ", style="bold black on #ff9900")
         title.append(f"  {self.data.get('open', 0)} in ALARM", style="bold red" if self.data.get("open") else "")
         title.append(f"  · {len(alarms)} defined  · esc back", style="dim")

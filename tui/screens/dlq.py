@@ -103,7 +103,7 @@ class DeadLetterScreen(Screen[None]):
             empty.update("no failed async events. Events land here when they exhaust MaximumRetryAttempts, "
                          "outlive MaximumEventAgeInSeconds, or meet reserved concurrency 0.")
         empty.display = not self.letters
-        table.display = bool(self.letters)
+        # The (empty) table stays: it holds the focus, so the focused panel stays marked.
         ids = [letter.id for letter in self.letters]
         cursor = table.cursor_row
         selected = self._ids[cursor] if 0 <= cursor < len(self._ids) else None

@@ -93,9 +93,8 @@ SCREEN_HELP: list[tuple[str, list[tuple[str, str]]]] = [
 
 def binding_keys(binding: Binding) -> str:
     """How a binding's keys are written in the help: `K  ctrl+k` for "K,ctrl+k"."""
-    if binding.key_display:
-        return binding.key_display
-    return "  ".join(binding.key.split(","))
+    keys = binding.key.split(",")
+    return "  ".join([binding.key_display or keys[0], *keys[1:]])
 
 
 def help_sections(app_bindings: Sequence[BindingType]) -> list[tuple[str, list[tuple[str, str]]]]:
