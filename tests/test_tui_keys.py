@@ -66,7 +66,7 @@ def help_keys(title_part: str) -> set[str]:
 def keys_of(bindings: list[object]) -> set[str]:
     found = set()
     for binding in bindings:
-        if isinstance(binding, Binding) and binding.action not in ("quit",) and binding.key != "ctrl+c":
+        if isinstance(binding, Binding):
             found.update(NAMES.get(key, key) for key in binding.key.split(","))
     return found
 

@@ -99,8 +99,11 @@ def binding_keys(binding: Binding) -> str:
 
 def help_sections(app_bindings: Sequence[BindingType]) -> list[tuple[str, list[tuple[str, str]]]]:
     """Every section of the help screen: the app's keys first (from its bindings), then each screen's."""
-    actions = [(binding_keys(b), ACTION_HELP[b.action]) for b in app_bindings
-               if isinstance(b, Binding) and b.action in ACTION_HELP]
+    keys_by_action: dict[str, list[str]] = {}  # one row per action: `q  ctrl+c` for quit's two bindings
+    for binding in app_bindings:
+        if isinstance(binding, Binding) and binding.action in ACTION_HELP:
+            keys_by_action.setdefault(binding.action, []).append(binding_keys(binding))
+    actions = [("  ".join(keys), ACTION_HELP[action]) for action, keys in keys_by_action.items()]
     return [
         ("Act on the selected function or invocation (every screen)", actions),
         ("Move around (main screen)", NAVIGATION_HELP),

@@ -42,7 +42,7 @@ class AttemptsTable(DataTable):
 
     def on_mount(self) -> None:
         for key, label, width in (("try", "TRY", 5), ("time", "STARTED", 12), ("status", "STATUS", 9),
-                                  ("dur", "DURATION", 8), ("env", "ENV", 12), ("error", "ERROR", 40)):
+                                  ("dur", "DURATION", 8), ("env", "ENV", 10), ("error", "ERROR", 18)):
             self.add_column(label, width=width, key=key)
 
     def show(self, attempts: list[InvocationResult], current: int) -> None:
