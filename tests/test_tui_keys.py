@@ -234,3 +234,13 @@ async def test_at_80x24_toasts_leave_the_newest_rows_visible_and_the_footer_edge
             assert region.y > newest[1] or region.bottom <= newest[0], (region, table.region)
         assert screen_text(app)[-1][-1] == " "
         await quit_and_check(pilot)
+
+
+def test_the_readme_keys_section_names_every_binding() -> None:
+    readme = (SAMPLE_TEMPLATE.parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("<!-- section:keys -->", 1)[1].split("<!-- /section:keys -->", 1)[0]
+    written = {word for quoted in section.split("`")[1::2] for word in quoted.split()}
+    for bindings in (LambdatopApp.BINDINGS, MainScreen.BINDINGS, FunctionsTable.BINDINGS, InvocationStream.BINDINGS,
+                     DeadLetterScreen.BINDINGS, AlarmsScreen.BINDINGS, LogSearchScreen.BINDINGS):
+        missing = keys_of(list(bindings)) - written
+        assert not missing, f"README keys section misses {missing}"
