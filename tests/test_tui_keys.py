@@ -22,7 +22,7 @@ from lambdatop.tui.app import LambdatopApp
 from lambdatop.tui.screens.alarms import AlarmsScreen
 from lambdatop.tui.screens.dlq import DeadLetterScreen
 from lambdatop.tui.screens.function import FunctionScreen
-from lambdatop.tui.screens.help import HelpScreen, help_sections
+from lambdatop.tui.screens.help import help_sections
 from lambdatop.tui.screens.invocation import InvocationScreen
 from lambdatop.tui.screens.log_search import LogSearchScreen
 from lambdatop.tui.screens.main import MainScreen

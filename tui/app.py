@@ -17,42 +17,39 @@ once ("screen refresh failed"); the dashboard keeps running.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
 from textual.app import App, SystemCommand
-from textual.notifications import Notify
 from textual.binding import Binding
 from textual.events import Resize
+from textual.notifications import Notify
 from textual.screen import Screen
 
 from lambdatop.runtime.config import FleetConfig
-from lambdatop.runtime.errors import LambdaServiceError, Throttled
 from lambdatop.runtime.fleet import Fleet, FleetSnapshot
-from lambdatop.runtime.records import InvocationRecord, InvocationResult, InvocationStatus, InvocationType, Trigger
+from lambdatop.runtime.records import InvocationRecord
 from lambdatop.runtime.services import ServiceOptions, attach_standard_services
 from lambdatop.tui.activity import SUBSCRIPTION_LENGTH, RecentActivity
 from lambdatop.tui.commands.common import default_event_path
-from lambdatop.tui.sample_events import load_templates
-from lambdatop.tui.screens.burst import BurstPrompt
-from lambdatop.tui.screens.event_editor import EventChoice, EventEditorScreen
+from lambdatop.tui.key_invocations import NOTIFY_S, KeyInvocations
+from lambdatop.tui.screens.alarms import AlarmsScreen
 from lambdatop.tui.screens.base import LambdatopScreen
+from lambdatop.tui.screens.burst import BurstPrompt
+from lambdatop.tui.screens.dlq import DeadLetterScreen
+from lambdatop.tui.screens.event_editor import EventEditorScreen, event_choices
 from lambdatop.tui.screens.function import FunctionScreen
 from lambdatop.tui.screens.help import ACTION_HELP, HelpScreen, help_sections
 from lambdatop.tui.screens.invocation import InvocationScreen
 from lambdatop.tui.screens.log_search import LogEntry, LogSearchScreen
 from lambdatop.tui.screens.main import MainScreen
-from lambdatop.tui.widgets.cells import STATUS_LABEL, ms
 
 REFRESH_HZ = 4.0
 STREAM_WINDOW = 100  # invocations the main stream shows (newest first)
 EXIT_STARTUP_FAILED = 2
 FRAME_BUDGET = 0.02  # share of the event loop one frame's own work may take (Textual's paint costs 2-3× more again)
 MAX_FRAME_INTERVAL_S = 0.5  # never slower than 2 Hz
-NOTIFY_S = 3.0  # short: on a small terminal a toast covers part of the stream
 SHORT_TERMINAL_ROWS = 30  # below this, one compact toast at a time (it must not cover the newest rows)
 REFRESH_FAILURES_KEPT = 20
 
@@ -93,6 +90,7 @@ class LambdatopApp(App[int]):
             attach_standard_services(self.fleet, options)
         self.refresh_hz = refresh_hz
         self.activity = RecentActivity()
+        self.invocations = KeyInvocations(self)
         self.last_snapshot: FleetSnapshot | None = None
         self.startup_error: str | None = None
         self.state = "starting"  # starting -> running -> stopping -> stopped
@@ -276,7 +274,11 @@ class LambdatopApp(App[int]):
         name = self._function_or_warn()
         if name is None:
             return
-        choices, initial = self._event_choices(name, self.selected_invocation())
+        request_id = self.selected_invocation()
+        invocation = self.activity.result(request_id, self.selected_attempt()) if request_id else None
+        if invocation is not None and invocation.record.function != name:
+            invocation = None
+        choices, initial = event_choices(self.fleet.functions[name].events_dir, invocation)
 
         def chosen(payload: bytes | None) -> None:
             if payload is not None and self._running_or_warn():
@@ -294,7 +296,8 @@ class LambdatopApp(App[int]):
 
         def fire(count: int | None) -> None:
             if count and self._running_or_warn():
-                self.run_worker(self._burst(name, self.default_event(name), count), group="invocations", exit_on_error=False)
+                self.run_worker(self.invocations.burst(name, self.default_event(name), count), group="invocations",
+                                exit_on_error=False)
 
         self.push_screen(BurstPrompt(name, limit, function.reserved_concurrency), fire)
 
@@ -314,7 +317,8 @@ class LambdatopApp(App[int]):
 
     def action_async_invoke(self) -> None:
         if (name := self._function_or_warn()) and self._running_or_warn():
-            self.run_worker(self._invoke_async(name, self.default_event(name)), group="invocations", exit_on_error=False)
+            self.run_worker(self.invocations.invoke_async(name, self.default_event(name)), group="invocations",
+                            exit_on_error=False)
 
     def action_kill(self) -> None:
         name = self._function_or_warn()
@@ -342,19 +346,9 @@ class LambdatopApp(App[int]):
         self.push_screen(LogSearchScreen(self.fleet, name, tail))
 
     def action_dlq(self) -> None:
-        try:
-            from lambdatop.tui.screens.dlq import DeadLetterScreen  # type: ignore[import-not-found]
-        except ImportError as exc:
-            self.notify(f"the dead-letter queue screen is not available yet ({exc})", severity="warning")
-            return
         self.push_screen(DeadLetterScreen(self.fleet))
 
     def action_alarms(self) -> None:
-        try:
-            from lambdatop.tui.screens.alarms import AlarmsScreen  # type: ignore[import-not-found]
-        except ImportError as exc:
-            self.notify(f"the alarms screen is not available yet ({exc})", severity="warning")
-            return
         self.push_screen(AlarmsScreen(self.fleet))
 
     def action_help(self) -> None:
@@ -380,29 +374,10 @@ class LambdatopApp(App[int]):
             return
         self.push_screen(InvocationScreen(record, result, attempt or self.activity.attempts.attempt(record)))
 
-    def _event_choices(self, function: str, request_id: str | None) -> tuple[list[EventChoice], int]:
-        choices: list[EventChoice] = []
-        initial = 0
-        result = self.activity.result(request_id, self.selected_attempt()) if request_id else None
-        if result is not None and result.record.function == function:
-            label = f"event of {result.record.request_id[:8]} ({STATUS_LABEL.get(result.record.status, result.record.status)})"
-            choices.append(EventChoice(label, "invocation", lambda: _pretty(result.request)))
-        events_dir = self.fleet.functions[function].events_dir
-        default = default_event_path(events_dir)
-        if events_dir.is_dir():
-            for path in sorted(events_dir.glob("*.json")):
-                if path == default and not choices:
-                    initial = len(choices)
-                choices.append(EventChoice(f"events/{path.name}", "function", lambda p=path: p.read_text(encoding="utf-8")))
-        for template in load_templates().values():
-            choices.append(EventChoice(f"{template.name:<26}", "template", lambda t=template: t.render_json(),
-                                       detail=template.description))
-        return choices, initial
-
     # -- running invocations ----------------------------------------------------------
 
     def invoke_in_background(self, function: str, payload: bytes) -> None:
-        self.run_worker(self._invoke_one(function, payload), group="invocations", exit_on_error=False)
+        self.run_worker(self.invocations.invoke_one(function, payload), group="invocations", exit_on_error=False)
 
     def on_notify(self, event: Notify) -> None:
         """On a short terminal only the newest toast stays: it covers the stream's oldest rows, never its newest."""
@@ -413,60 +388,6 @@ class LambdatopApp(App[int]):
         for older in [n for n in self._notifications if n is not event.notification]:
             self._unnotify(older, refresh=False)
         self._refresh_notifications()
-
-    async def _invoke_one(self, function: str, payload: bytes) -> InvocationResult | None:
-        try:
-            result = await self.fleet.invoke(function, payload, trigger=Trigger.KEY)
-        except Throttled as exc:
-            self.notify(f"{function}: throttled: {exc.message}", title="TooManyRequestsException", severity="warning")
-            return None
-        except LambdaServiceError as exc:
-            self.notify(f"{function}: {exc.message}", title=exc.code, severity="error")
-            return None
-        except Exception as exc:  # noqa: BLE001 - keys never crash the dashboard
-            self.notify(f"{function}: {type(exc).__name__}: {exc}", severity="error")
-            return None
-        self.notify(describe(result), title=function, severity="error" if result.record.is_error else "information",
-                    timeout=NOTIFY_S)
-        return result
-
-    async def _burst(self, function: str, payload: bytes, count: int) -> dict[str, int]:
-        outcomes = await asyncio.gather(
-            *(self.fleet.invoke(function, payload, trigger=Trigger.KEY) for _ in range(count)), return_exceptions=True,
-        )
-        summary: dict[str, int] = {}
-        for outcome in outcomes:
-            if isinstance(outcome, InvocationResult):
-                key = STATUS_LABEL.get(outcome.record.status, str(outcome.record.status))
-            elif isinstance(outcome, Throttled):
-                key = "throttled"
-            elif isinstance(outcome, LambdaServiceError):
-                key = outcome.code
-            else:
-                key = type(outcome).__name__
-            summary[key] = summary.get(key, 0) + 1
-        parts = ", ".join(f"{n} {k}" for k, n in sorted(summary.items(), key=lambda kv: -kv[1]))
-        throttled = summary.get("throttled", 0)
-        self.notify(f"burst of {count}: {parts}", title=function, severity="warning" if throttled else "information")
-        return summary
-
-    async def _invoke_async(self, function: str, payload: bytes) -> None:
-        try:
-            enqueue = getattr(self.fleet, "enqueue", None)
-            if enqueue is not None:
-                request_id = await enqueue(function, payload, trigger=Trigger.KEY)
-                self.notify(f"{function}: accepted (202), queued as {request_id}", title="async")
-                return
-            self.notify(f"{function}: accepted (202)", title="async")
-            result = await self.fleet.invoke(function, payload, trigger=Trigger.KEY, invocation_type=InvocationType.EVENT)
-            if result.record.is_error:
-                self.notify(describe(result), title=f"{function} (async)", severity="error")
-        except Throttled as exc:
-            self.notify(f"{function}: throttled: {exc.message}", title="TooManyRequestsException", severity="warning")
-        except LambdaServiceError as exc:
-            self.notify(f"{function}: {exc.message}", title=exc.code, severity="error")
-        except Exception as exc:  # noqa: BLE001 - keys never crash the dashboard
-            self.notify(f"{function}: {type(exc).__name__}: {exc}", severity="error")
 
     # -- command palette --------------------------------------------------------------
 
@@ -483,19 +404,3 @@ class LambdatopApp(App[int]):
             yield SystemCommand(f"Open {name}", f"the function screen of {name}", lambda n=name: self.open_function(n), discover=False)
             yield SystemCommand(f"Invoke {name}", f"invoke {name} with its default event",
                                 lambda n=name: self.invoke_in_background(n, self.default_event(n)), discover=False)
-
-
-def describe(result: InvocationResult) -> str:
-    record = result.record
-    start = "cold" if record.cold_start else "warm"
-    text = f"{STATUS_LABEL.get(record.status, record.status)} in {ms(record.duration_ms)} ({start})"
-    if record.status is not InvocationStatus.SUCCESS and record.error_type:
-        text += f": {record.error_type}: {record.error_message or ''}"
-    return text
-
-
-def _pretty(payload: bytes) -> str:
-    try:
-        return json.dumps(json.loads(payload), indent=2)
-    except ValueError:
-        return payload.decode("utf-8", "replace")

@@ -15,9 +15,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from lambdatop.tui.screens.base import LambdatopScreen
 from lambdatop.tui.widgets.cells import ago
 from lambdatop.tui.widgets.vim_table import VimTable
 
@@ -30,7 +30,7 @@ def state_text(state: str) -> Text:
 
 
 
-class AlarmsScreen(Screen[None]):
+class AlarmsScreen(LambdatopScreen[None]):
     BINDINGS = [Binding("escape", "back", "Back"), Binding("A", "back", "Back", show=False)]
     DEFAULT_CSS = """
     AlarmsScreen #alarms-title { height: 1; padding: 0 1; background: $panel; }

@@ -19,9 +19,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from lambdatop.tui.screens.base import LambdatopScreen
 from lambdatop.tui.widgets.cells import ago
 from lambdatop.tui.widgets.vim_table import VimTable
 
@@ -29,7 +29,7 @@ REFRESH_S = 1.0
 
 
 
-class DeadLetterScreen(Screen[None]):
+class DeadLetterScreen(LambdatopScreen[None]):
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("d", "back", "Back", show=False),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -20,6 +21,12 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static, TextArea
 from textual.widgets.option_list import Option
+
+from lambdatop.runtime.records import InvocationResult
+from lambdatop.tui.commands.common import default_event_path
+from lambdatop.tui.key_invocations import pretty_json
+from lambdatop.tui.sample_events import load_templates
+from lambdatop.tui.widgets.cells import STATUS_LABEL
 
 
 LABEL_WIDTH = 90  # one line per choice in the 100-column dialog (less on a narrow terminal)
@@ -31,6 +38,27 @@ class EventChoice:
     group: str  # "function", "invocation" or "template"
     load: Callable[[], str]
     detail: str = ""  # shown dimmed after the label, cut to the dialog's width
+
+
+def event_choices(events_dir: Path, invocation: InvocationResult | None) -> tuple[list[EventChoice], int]:
+    """What the list offers, and which one starts in the editor: the selected invocation's event (if
+    any), the function's events/*.json (the default one first when there is no invocation), the templates."""
+    choices: list[EventChoice] = []
+    initial = 0
+    if invocation is not None:
+        record = invocation.record
+        label = f"event of {record.request_id[:8]} ({STATUS_LABEL.get(record.status, record.status)})"
+        choices.append(EventChoice(label, "invocation", lambda: pretty_json(invocation.request)))
+    default = default_event_path(events_dir)
+    if events_dir.is_dir():
+        for path in sorted(events_dir.glob("*.json")):
+            if path == default and not choices:
+                initial = len(choices)
+            choices.append(EventChoice(f"events/{path.name}", "function", lambda p=path: p.read_text(encoding="utf-8")))
+    for template in load_templates().values():
+        choices.append(EventChoice(f"{template.name:<26}", "template", lambda t=template: t.render_json(),
+                                   detail=template.description))
+    return choices, initial
 
 
 class EventEditorScreen(ModalScreen[bytes | None]):

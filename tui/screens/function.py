@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Footer, Log, Sparkline, Static
 from lambdatop.runtime.fleet import FleetSnapshot, FunctionSnapshot
 from lambdatop.tui.screens.base import DetailScroll, LambdatopScreen
 from lambdatop.tui.widgets.cells import age, ms, pct, rate
+from lambdatop.tui.widgets.function_metrics import FunctionMetrics
 from lambdatop.tui.widgets.invocation_stream import InvocationStream
 
 if TYPE_CHECKING:
@@ -75,12 +76,8 @@ class EnvironmentsTable(DataTable):
             self.move_cursor(row=self._ids.index(selected), animate=False)
 
 
-def _metrics_panel(function: str, app: LambdatopApp) -> Widget | None:
-    """observability: the metrics panel, when that module is installed (the screen goes without it otherwise)."""
-    try:
-        from lambdatop.tui.widgets.function_metrics import FunctionMetrics
-    except ImportError:
-        return None
+def _metrics_panel(function: str, app: LambdatopApp) -> Widget:
+    """observability: CloudWatch-like metrics, EMF custom metrics, cost and alarms of this function."""
     config = app.fleet.functions.get(function)
     return FunctionMetrics(function, config.architecture if config else "x86_64", id="fn-metrics")
 
@@ -112,10 +109,8 @@ class FunctionScreen(LambdatopScreen[None]):
                 yield Static(classes="stream-hint")
             # observability: CloudWatch-like metrics, EMF custom metrics, cost and alarms of this function.
             # Below what changes by the second (environments, invocations), at its full height.
-            metrics_panel = _metrics_panel(self.function_name, self.app)
-            if metrics_panel is not None:
-                with Vertical(id="fn-metrics-box", classes="box"):
-                    yield metrics_panel
+            with Vertical(id="fn-metrics-box", classes="box"):
+                yield _metrics_panel(self.function_name, self.app)
             with Horizontal(id="fn-bottom"):
                 with Vertical(id="fn-log-box", classes="box"):
                     yield Log(max_lines=400, id="fn-log", auto_scroll=True)
@@ -128,8 +123,7 @@ class FunctionScreen(LambdatopScreen[None]):
         self.query_one("#fn-stream-box").border_title = "recent invocations"
         self.query_one("#fn-log-box").border_title = "log tail"
         self.query_one("#fn-config-box").border_title = "config"
-        if self.query("#fn-metrics-box"):
-            self.query_one("#fn-metrics-box").border_title = "metrics · cost · alarms"
+        self.query_one("#fn-metrics-box").border_title = "metrics · cost · alarms"
         self.query_one("#fn-envs", EnvironmentsTable).focus()
         self.app.refresh_now()
 
@@ -189,8 +183,8 @@ class FunctionScreen(LambdatopScreen[None]):
         self.query_one("#dur-label", Static).update(
             Text.assemble(("duration", "bold"), f" · last {age(span)} · mean/s peak {ms(max(shown) if shown else None)}")
         )
-        for panel in self.query("#fn-metrics"):
-            panel.refresh_from(snapshot)  # type: ignore[attr-defined]
+        for panel in self.query("#fn-metrics").results(FunctionMetrics):
+            panel.refresh_from(snapshot)
         self.query_one("#fn-envs", EnvironmentsTable).refresh_from(function)
         self.query_one("#fn-envs-box").border_title = f"environments · {function.busy} busy · {function.idle} idle · {function.initializing} initializing"
         self.query_one("#fn-stream", InvocationStream).refresh_from(activity.recent_records(function.name))

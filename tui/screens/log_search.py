@@ -21,9 +21,9 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from lambdatop.tui.screens.base import LambdatopScreen
 from lambdatop.tui.widgets.vim_table import VimTable
 
 STORE_INVOCATIONS = 300
@@ -68,7 +68,7 @@ def entries_from_store(store: Any, function: str, limit: int = STORE_INVOCATIONS
     return out
 
 
-class LogSearchScreen(Screen[None]):
+class LogSearchScreen(LambdatopScreen[None]):
     BINDINGS = [Binding("escape", "back", "Back"), Binding("slash", "focus_filter", "Filter", key_display="/")]
     DEFAULT_CSS = """
     LogSearchScreen #logs-title { height: 1; padding: 0 1; background: $panel; }
