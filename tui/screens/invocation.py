@@ -172,6 +172,7 @@ class InvocationScreen(LambdatopScreen[None]):
     def _refresh_attempts(self) -> None:
         window = self.app.activity.attempts_of(self.record.request_id)
         current = [self.result] if self.result is not None else [InvocationResult(self.record, b"", b"")]
+        before = (len(self.attempts), self.attempt)
         self.attempts = merge_attempts(current, window, self._stored)
         starts = [r.record.started_at for r in self.attempts]
         if self.record.started_at in starts:
@@ -179,8 +180,9 @@ class InvocationScreen(LambdatopScreen[None]):
         self.query_one("#inv-attempts", AttemptsTable).show(self.attempts, self.attempt)
         box = self.query_one("#inv-attempts-box")
         box.display = len(self.attempts) > 1 or self.record.invocation_type == InvocationType.EVENT
-        box.border_title = f"attempts of this request id · {len(self.attempts)} · enter opens one"
-        self.query_one("#inv-title", Static).update(self._title())
+        if (len(self.attempts), self.attempt) != before:  # each frame calls this: redraw only what changed
+            box.border_title = f"attempts of this request id · {len(self.attempts)} · enter opens one"
+            self.query_one("#inv-title", Static).update(self._title())
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id != "inv-attempts" or not event.row_key.value:
