@@ -229,7 +229,7 @@ async def test_help_lists_every_key_and_unknown_screens_do_not_crash() -> None:
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         console = Console(record=True, width=120)
-        console.print(app.screen._render_sections())
+        console.print(app.screen.render_sections())
         lines = console.export_text().splitlines()
         for key in ("i", "e", "b", "r", "a", "K", "d", "A", "?", "q", "/", "s  S", "enter", "esc", "ctrl+p", "tab"):
             assert any(line.strip().startswith(key + " ") for line in lines), key

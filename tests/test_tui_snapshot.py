@@ -1,4 +1,4 @@
-"""A rendering snapshot of the main screen with fixed data (pytest-textual-snapshot).
+"""Rendering snapshots of the main and function screens with fixed data (pytest-textual-snapshot).
 
 The fleet is real but never started; the app renders a FleetSnapshot built
 here (fixed clock, request ids, counters and extras), so the picture only
@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 
 from lambdatop.runtime.config import load_config
 from lambdatop.runtime.fleet import EnvSnapshot, Fleet, FleetSnapshot, FunctionSnapshot
@@ -37,6 +38,7 @@ class FrozenApp(LambdatopApp):
     def __init__(self, fleet: Fleet, snapshot: FleetSnapshot) -> None:
         super().__init__(fleet)
         self.frozen = snapshot
+        self.frames_shown = 0  # frames taken since start (the current screen's first one may be the same)
 
     @property
     def source(self) -> str:
@@ -46,6 +48,7 @@ class FrozenApp(LambdatopApp):
         self.state = "running"
 
     def take_snapshot(self) -> FleetSnapshot:
+        self.frames_shown += 1
         return self.frozen
 
 
@@ -69,6 +72,18 @@ def record(n: int, function: str, status: InvocationStatus, duration: float, col
         status=status, cold_start=cold, duration_ms=duration, billed_duration_ms=int(duration) + 1, memory_size_mb=128,
         max_memory_used_mb=42, **extra,  # type: ignore[arg-type]
     )
+
+
+WORKER_METRICS = {
+    "minute": {"invocations": 300, "errors": 0, "throttles": 37, "timeouts": 0, "cold_starts": 5, "duration_p50": 498.0,
+               "duration_p90": 505.0, "duration_p99": 512.3, "duration_max": 520.0, "init_duration_avg": 80.5,
+               "max_memory_used": 88, "concurrent_executions_max": 5},
+    "hour": {"invocations": 250, "errors": 0, "throttles": 37, "timeouts": 0, "cold_starts": 5, "duration_p50": 498.0,
+             "duration_p90": 505.0, "duration_p99": 512.3, "duration_max": 520.0, "init_duration_avg": 80.5,
+             "max_memory_used": 88, "concurrent_executions_max": 5},
+    "cost": {"requests": 250, "gb_seconds": 15.625, "total_usd": 0.00026, "per_million_usd": 1.04},
+    "custom": [{"metric": "Shop/Revenue", "unit": "None", "last_minute_sum": 120.0, "sum": 4200.0, "samples": 250}],
+}
 
 
 def frozen_snapshot(fleet: Fleet) -> FleetSnapshot:
@@ -113,6 +128,7 @@ def frozen_snapshot(fleet: Fleet) -> FleetSnapshot:
         at=AT, account_limit=1000, in_use=7, functions=functions, recent=recent, invocations_per_s=47.5,
         errors_per_s=0.4, throttles_per_s=2.5, cold_share_pct=0.6, endpoint="http://127.0.0.1:3001",
         extras={
+            "metrics": {"at": AT, "functions": {"worker": WORKER_METRICS}},
             "alarms": {"open": 1, "states": {"api": "OK", "worker": "OK", "broken": "ALARM"}},
             "async": {"api": {"queue_depth": 0, "oldest_age_s": None, "next_retry_at": None, "dlq": 0},
                       "worker": {"queue_depth": 12, "oldest_age_s": 3.5, "next_retry_at": None, "dlq": 2}},
@@ -120,14 +136,44 @@ def frozen_snapshot(fleet: Fleet) -> FleetSnapshot:
     )
 
 
-@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
-def test_main_screen_with_fixed_state(snap_compare: Callable[..., bool], make_project: Callable[..., Path], tmp_path: Path,
-                                      utc: None, size: tuple[int, int]) -> None:
+async def settled(pilot: Pilot) -> None:
+    """Until a frame has shown the frozen snapshot and the screen has laid out and painted it.
+
+    A fixed pause is not enough on a loaded machine (the picture came out half drawn).
+    """
+    app = pilot.app
+    assert isinstance(app, FrozenApp)
+    deadline = time.monotonic() + 10
+    while True:
+        await pilot.pause()
+        screen = app.screen
+        pending = screen._layout_required or screen._scroll_required or screen._repaint_required or screen._dirty_widgets
+        if app.last_snapshot is not None and app.frames_shown >= 2 and not pending:
+            return
+        assert time.monotonic() < deadline, "the screen never settled"
+        await pilot.pause(0.02)
+
+
+@pytest.fixture
+def frozen_app(make_project: Callable[..., Path], tmp_path: Path, utc: None, monkeypatch: pytest.MonkeyPatch) -> FrozenApp:
+    """The dashboard on a never-started fleet of three functions, showing `frozen_snapshot`."""
     config_path = make_project({name: "def handler(e, c):\n    return 1\n" for name in ("api", "worker", "broken")}, CONFIG)
+    monkeypatch.chdir(tmp_path)  # paths on screen (CodeUri) are shown relative to here: the same on every run
     fleet = Fleet(load_config(config_path), work_dir=tmp_path / "work")
-    app = FrozenApp(fleet, frozen_snapshot(fleet))
+    return FrozenApp(fleet, frozen_snapshot(fleet))
 
-    async def settle(pilot: object) -> None:
-        await pilot.pause(0.3)  # type: ignore[attr-defined]
 
-    assert snap_compare(app, terminal_size=size, run_before=settle)
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_main_screen_with_fixed_state(snap_compare: Callable[..., bool], frozen_app: FrozenApp, size: tuple[int, int]) -> None:
+    assert snap_compare(frozen_app, terminal_size=size, run_before=settled)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_function_screen_with_fixed_state(snap_compare: Callable[..., bool], frozen_app: FrozenApp, size: tuple[int, int]) -> None:
+    async def open_worker(pilot: Pilot) -> None:
+        await settled(pilot)
+        frozen_app.open_function("worker")
+        frozen_app.frames_shown = 0
+        await settled(pilot)
+
+    assert snap_compare(frozen_app, terminal_size=size, run_before=open_worker)

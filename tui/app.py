@@ -6,17 +6,17 @@ Data flow, and why it stays cheap at any invocation rate: every refresh tick
 `fleet.snapshot()` and hands it to the screen on top. No UI message is ever
 sent per invocation, and every table shows a fixed window.
 
-Keys that act on "the selected function" (i, e, b, a, K) or "the selected
-invocation" (r) are defined here and ask the screen on top what is selected,
-so they work the same on the main, function and invocation screens. Every
-invocation runs in a Textual worker, so keys keep being answered; throttles
-and errors come back as notifications, never as exceptions.
+Keys that act on "the selected function" (i, e, b, a, K, l) or "the selected
+invocation" (r) are defined here and ask the screen on top what is selected
+(its `Selection` methods), so they work the same on the main, function and
+invocation screens. Every invocation runs in a Textual worker, so keys keep
+being answered; throttles and errors come back as notifications, never as
+exceptions. A frame that fails is recorded in `refresh_failures` and reported
+once ("screen refresh failed"); the dashboard keeps running.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,43 +24,36 @@ from pathlib import Path
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.events import Resize
+from textual.notifications import Notify
 from textual.screen import Screen
 
 from lambdatop.runtime.config import FleetConfig
-from lambdatop.runtime.errors import LambdaServiceError, Throttled
 from lambdatop.runtime.fleet import Fleet, FleetSnapshot
-from lambdatop.runtime.records import InvocationRecord, InvocationResult, InvocationStatus, InvocationType, Trigger
+from lambdatop.runtime.records import InvocationRecord
 from lambdatop.runtime.services import ServiceOptions, attach_standard_services
 from lambdatop.tui.activity import SUBSCRIPTION_LENGTH, RecentActivity
 from lambdatop.tui.commands.common import default_event_path
 from lambdatop.runtime.snapshot import RouteView
-from lambdatop.tui.sample_events import api_route_event, load_templates
 from lambdatop.tui.screens.apis import api_snapshot
+from lambdatop.tui.key_invocations import NOTIFY_S, KeyInvocations
+from lambdatop.tui.screens.alarms import AlarmsScreen
+from lambdatop.tui.screens.base import LambdatopScreen
 from lambdatop.tui.screens.burst import BurstPrompt
-from lambdatop.tui.screens.event_editor import EventChoice, EventEditorScreen
+from lambdatop.tui.screens.dlq import DeadLetterScreen
+from lambdatop.tui.screens.event_editor import EventEditorScreen, event_choices
 from lambdatop.tui.screens.function import FunctionScreen
-from lambdatop.tui.screens.help import HelpScreen
+from lambdatop.tui.screens.help import ACTION_HELP, HelpScreen, help_sections
 from lambdatop.tui.screens.invocation import InvocationScreen
+from lambdatop.tui.screens.log_search import LogEntry, LogSearchScreen
 from lambdatop.tui.screens.main import MainScreen
-from lambdatop.tui.widgets.cells import STATUS_LABEL, ms
 
 REFRESH_HZ = 4.0
 STREAM_WINDOW = 100  # invocations the main stream shows (newest first)
 EXIT_STARTUP_FAILED = 2
 FRAME_BUDGET = 0.02  # share of the event loop one frame's own work may take (Textual's paint costs 2-3× more again)
 MAX_FRAME_INTERVAL_S = 0.5  # never slower than 2 Hz
-NOTIFY_S = 3.0  # short: at 80x24 a toast covers half the stream
-
-NAVIGATION_HELP: list[tuple[str, str]] = [
-    ("↑ ↓  j k", "move the cursor"),
-    ("tab", "switch between the functions table and the invocation stream"),
-    ("enter", "open the function / invocation under the cursor"),
-    ("esc", "back (or clear the filter)"),
-    ("/", "filter functions and invocations by name, request id or status"),
-    ("s  S", "cycle the sort column / reverse it (functions table)"),
-    ("g  home", "invocation stream: follow the newest again"),
-    ("ctrl+p", "command palette: every action, plus per-function commands"),
-]
+SHORT_TERMINAL_ROWS = 30  # below this, one compact toast at a time (it must not cover the newest rows)
+REFRESH_FAILURES_KEPT = 20
 
 
 class LambdatopApp(App[int]):
@@ -69,8 +62,8 @@ class LambdatopApp(App[int]):
     CSS_PATH = Path(__file__).with_name("lambdatop.tcss")  # absolute: subclasses elsewhere find it too
     TITLE = "lambdatop"
     BINDINGS = [
-        # The footer shows these in this order and cuts what does not fit (at 80 columns, the last
-        # three): what a first look needs comes first; `?` and the palette list them all.
+        # The footer shows these in this order and cuts what does not fit (at 80 columns, from `a`
+        # on): what a first look needs comes first; `?` and the palette list them all.
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
         Binding("i", "invoke", "Invoke"),
@@ -79,27 +72,13 @@ class LambdatopApp(App[int]):
         Binding("r", "reinvoke", "Again"),
         Binding("a", "async_invoke", "Async"),
         Binding("K,ctrl+k", "kill", "Kill env", key_display="K"),
+        Binding("l", "logs", "Logs"),
         Binding("d", "dlq", "DLQ"),
         Binding("A", "alarms", "Alarms"),
         Binding("w", "apis", "APIs", show=False),  # listed by `?` and the palette; the footer stays as it was
         Binding("t", "schedules", "Schedules", show=False),  # "timers": listed by `?`, kept out of the footer
         Binding("ctrl+c", "quit", "Quit", show=False),
     ]
-    HELP: dict[str, str] = {
-        "invoke": "invoke the selected function with its default event (events/basic.json, else the first events/*.json, else {})",
-        "event": "pick an event (the function's events/*.json, the selected invocation's, AWS source templates), edit it, invoke",
-        "burst": "fire N concurrent invocations (default 2× the function's limit) to watch throttling",
-        "reinvoke": "re-invoke the selected invocation's event (the function's latest when none is selected)",
-        "async_invoke": "invoke asynchronously (InvocationType Event: 202, queued, retried)",
-        "kill": "kill a worker process of the selected function (SIGKILL) to watch the fleet recover",
-        "dlq": "dead-letter queue: failed async events, to inspect and redrive",
-        "alarms": "alarms and their states",
-        "apis": "the APIs view (\"web routes\"): every API route → function, requests, 4xx/5xx, p50/p99, last status",
-        "schedules": "schedules: next and last fire time of each; f fires the selected one now",
-        "help": "this screen",
-        "quit": "quit: in-flight invocations finish (or time out), every worker stops",
-    }
-
     def __init__(
         self,
         fleet: Fleet | FleetConfig | Path | str | None = None,
@@ -115,12 +94,13 @@ class LambdatopApp(App[int]):
             attach_standard_services(self.fleet, options)
         self.refresh_hz = refresh_hz
         self.activity = RecentActivity()
+        self.invocations = KeyInvocations(self)
         self.last_snapshot: FleetSnapshot | None = None
         self.startup_error: str | None = None
         self.state = "starting"  # starting -> running -> stopping -> stopped
         self._owns_fleet = False
         self._subscription = self.fleet.subscribe("dashboard", SUBSCRIPTION_LENGTH)
-        self._tick_failed = False
+        self.refresh_failures: list[str] = []  # "Type: message" of every frame that failed (the newest few)
         self._next_frame_at = 0.0
 
     # -- lifecycle --------------------------------------------------------------------
@@ -144,6 +124,7 @@ class LambdatopApp(App[int]):
         # wide and tall ones also get the selected function's panel beside the stream.
         self.set_class(width < 120, "-narrow")
         self.set_class(width >= 150 and height >= 40, "-wide")
+        self.set_class(height < SHORT_TERMINAL_ROWS, "-short")
 
     def on_mount(self) -> None:
         self._set_size_classes(self.size.width, self.size.height)
@@ -205,6 +186,15 @@ class LambdatopApp(App[int]):
         started = time.monotonic()
         if started < self._next_frame_at:
             return
+        self._frame()
+        cost = time.monotonic() - started
+        self._next_frame_at = started + min(cost / FRAME_BUDGET, MAX_FRAME_INTERVAL_S)
+
+    def refresh_now(self) -> None:
+        """A frame now, whatever the frame budget (a screen that just opened shows data at once)."""
+        self._frame()
+
+    def _frame(self) -> None:
         try:
             events = self.activity.absorb(self._subscription.drain())
             snapshot = self.take_snapshot()
@@ -212,6 +202,8 @@ class LambdatopApp(App[int]):
             for function in snapshot.functions:
                 self.activity.sample_concurrency(function.name, snapshot.at, function.in_use)
             for screen in reversed(self.screen_stack):
+                if not screen.is_mounted:
+                    break  # just pushed, still composing: its on_mount asks for a frame (refresh_now)
                 refresh = getattr(screen, "refresh_from", None)
                 if refresh is not None:
                     refresh(snapshot, self.status_text)
@@ -220,12 +212,10 @@ class LambdatopApp(App[int]):
                 severity = "error" if "error" in event.kind or "fail" in event.kind else "information"
                 self.notify(event.message, title=event.kind, severity=severity, timeout=NOTIFY_S)
         except Exception as exc:  # noqa: BLE001 - a rendering bug must not take the fleet down with it
-            if not self._tick_failed:
-                self._tick_failed = True
+            if not self.refresh_failures:
                 self.notify(f"screen refresh failed: {type(exc).__name__}: {exc}", severity="error", timeout=10)
                 self.log.error("refresh failed", exc_info=exc)
-        cost = time.monotonic() - started
-        self._next_frame_at = started + min(cost / FRAME_BUDGET, MAX_FRAME_INTERVAL_S)
+            self.refresh_failures = [*self.refresh_failures, f"{type(exc).__name__}: {exc}"][-REFRESH_FAILURES_KEPT:]
 
     @property
     def status_text(self) -> str:
@@ -233,15 +223,25 @@ class LambdatopApp(App[int]):
 
     # -- what is selected -------------------------------------------------------------
 
+    def _selecting_screen(self) -> LambdatopScreen | None:
+        """The screen the keys act on: the one on top, or (under a dialog or foreign screen) the main one."""
+        for screen in (self.screen, self.screen_stack[0]):
+            if isinstance(screen, LambdatopScreen):
+                return screen
+        return None
+
     def selected_function(self) -> str | None:
-        ask = getattr(self.screen, "selected_function", None)
-        if ask is None:
-            ask = getattr(self.screen_stack[0], "selected_function", None)
-        return ask() if ask else None
+        screen = self._selecting_screen()
+        name = screen.selected_function() if screen else None
+        if name is None and isinstance(self.screen_stack[0], LambdatopScreen):
+            name = self.screen_stack[0].selected_function()
+        return name
 
     def selected_invocation(self) -> str | None:
-        ask = getattr(self.screen, "selected_invocation", None)
-        return ask() if ask else None
+        return self.screen.selected_invocation() if isinstance(self.screen, LambdatopScreen) else None
+
+    def selected_attempt(self) -> int | None:
+        return self.screen.selected_attempt() if isinstance(self.screen, LambdatopScreen) else None
 
     def _function_or_warn(self) -> str | None:
         name = self.selected_function()
@@ -278,7 +278,11 @@ class LambdatopApp(App[int]):
         name = self._function_or_warn()
         if name is None:
             return
-        choices, initial = self._event_choices(name, self.selected_invocation())
+        request_id = self.selected_invocation()
+        invocation = self.activity.result(request_id, self.selected_attempt()) if request_id else None
+        if invocation is not None and invocation.record.function != name:
+            invocation = None
+        choices, initial = event_choices(self.fleet.functions[name].events_dir, invocation, self._routes_of(name))
 
         def chosen(payload: bytes | None) -> None:
             if payload is not None and self._running_or_warn():
@@ -296,7 +300,8 @@ class LambdatopApp(App[int]):
 
         def fire(count: int | None) -> None:
             if count and self._running_or_warn():
-                self.run_worker(self._burst(name, self.default_event(name), count), group="invocations", exit_on_error=False)
+                self.run_worker(self.invocations.burst(name, self.default_event(name), count), group="invocations",
+                                exit_on_error=False)
 
         self.push_screen(BurstPrompt(name, limit, function.reserved_concurrency), fire)
 
@@ -304,7 +309,7 @@ class LambdatopApp(App[int]):
         if not self._running_or_warn():
             return
         request_id = self.selected_invocation()
-        result = self.activity.result(request_id) if request_id else None
+        result = self.activity.result(request_id, self.selected_attempt()) if request_id else None
         if result is None:
             name = self.selected_function()
             result = self.activity.latest_result(name) if name else None
@@ -316,14 +321,14 @@ class LambdatopApp(App[int]):
 
     def action_async_invoke(self) -> None:
         if (name := self._function_or_warn()) and self._running_or_warn():
-            self.run_worker(self._invoke_async(name, self.default_event(name)), group="invocations", exit_on_error=False)
+            self.run_worker(self.invocations.invoke_async(name, self.default_event(name)), group="invocations",
+                            exit_on_error=False)
 
     def action_kill(self) -> None:
         name = self._function_or_warn()
         if name is None or not self._running_or_warn():
             return
-        ask = getattr(self.screen, "selected_environment", None)
-        env_id = ask() if ask else None
+        env_id = self.screen.selected_environment() if isinstance(self.screen, LambdatopScreen) else None
         try:
             env = self.fleet.kill_environment(name, env_id)
         except (KeyError, ProcessLookupError) as exc:
@@ -335,20 +340,19 @@ class LambdatopApp(App[int]):
             self.notify(f"{name}: killed environment {env.id} (pid {env.pid}, {env.state}); the next invocation starts cold",
                         severity="warning")
 
-    def action_dlq(self) -> None:
-        try:
-            from lambdatop.tui.screens.dlq import DeadLetterScreen  # type: ignore[import-not-found]
-        except ImportError as exc:
-            self.notify(f"the dead-letter queue screen is not available yet ({exc})", severity="warning")
+    def action_logs(self) -> None:
+        """observability: search the selected function's log lines (store history, else the dashboard's tail)."""
+        name = self._function_or_warn()
+        if name is None or isinstance(self.screen, LogSearchScreen):
             return
+        now = time.time()
+        tail = [LogEntry(now, "", line) for line in self.activity.log_tail(name)]
+        self.push_screen(LogSearchScreen(self.fleet, name, tail))
+
+    def action_dlq(self) -> None:
         self.push_screen(DeadLetterScreen(self.fleet))
 
     def action_alarms(self) -> None:
-        try:
-            from lambdatop.tui.screens.alarms import AlarmsScreen  # type: ignore[import-not-found]
-        except ImportError as exc:
-            self.notify(f"the alarms screen is not available yet ({exc})", severity="warning")
-            return
         self.push_screen(AlarmsScreen(self.fleet))
 
     def action_apis(self) -> None:
@@ -364,24 +368,7 @@ class LambdatopApp(App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.help_sections()))
-
-    def help_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
-        actions: list[tuple[str, str]] = []
-        for binding in self.BINDINGS:
-            if isinstance(binding, Binding) and binding.action in self.HELP:
-                keys = binding.key_display or binding.key
-                if binding.key.startswith("K,"):
-                    keys = "K  ctrl+k"
-                actions.append((keys, self.HELP[binding.action]))
-        return [
-            ("Act on the selected function or invocation", actions),
-            ("Move around", NAVIGATION_HELP),
-            ("On the function screen", [("K", "kill the environment under the cursor (environments table)"),
-                                        ("enter", "open the invocation under the cursor")]),
-            ("In the event editor", [("enter", "load the highlighted event into the editor"), ("ctrl+s", "invoke"),
-                                     ("ctrl+f", "format the JSON"), ("esc", "cancel")]),
-        ]
+            self.push_screen(HelpScreen(help_sections(self.BINDINGS)))
 
     # -- screens ----------------------------------------------------------------------
 
@@ -389,39 +376,18 @@ class LambdatopApp(App[int]):
         if name in self.fleet.functions:
             self.push_screen(FunctionScreen(name))
 
-    def open_invocation(self, request_id: str) -> None:
-        result = self.activity.result(request_id)
+    def open_invocation(self, request_id: str, attempt: int | None = None) -> None:
+        """The invocation screen of one attempt of a request (None: its latest)."""
+        result = self.activity.result(request_id, attempt)
         record: InvocationRecord | None = result.record if result else None
         if record is None and self.last_snapshot is not None:
-            record = next((r for r in self.last_snapshot.recent if r.request_id == request_id), None)
+            ledger = self.activity.attempts
+            record = next((r for r in self.last_snapshot.recent if r.request_id == request_id
+                           and (attempt is None or ledger.attempt(r) == attempt)), None)
         if record is None:
             self.notify("that invocation is no longer in the dashboard's window", severity="warning")
             return
-        self.push_screen(InvocationScreen(record, result))
-
-    def _event_choices(self, function: str, request_id: str | None) -> tuple[list[EventChoice], int]:
-        choices: list[EventChoice] = []
-        initial = 0
-        result = self.activity.result(request_id) if request_id else None
-        if result is not None and result.record.function == function:
-            label = f"event of {result.record.request_id[:8]} ({STATUS_LABEL.get(result.record.status, result.record.status)})"
-            choices.append(EventChoice(label, "invocation", lambda: _pretty(result.request)))
-        for route in self._routes_of(function):
-            if not choices:
-                initial = len(choices)  # `e` on a function behind an API starts from its route's event
-            choices.append(EventChoice(f"{route.route_key} ({route.api})", "api route", lambda r=route: json.dumps(
-                api_route_event(r.method, r.path, payload_version=r.payload_version, stage=r.stage), indent=2)))
-        events_dir = self.fleet.functions[function].events_dir
-        default = default_event_path(events_dir)
-        if events_dir.is_dir():
-            for path in sorted(events_dir.glob("*.json")):
-                if path == default and not choices:
-                    initial = len(choices)
-                choices.append(EventChoice(f"events/{path.name}", "function", lambda p=path: p.read_text(encoding="utf-8")))
-        for template in load_templates().values():
-            choices.append(EventChoice(f"{template.name:<26}", "template", lambda t=template: t.render_json(),
-                                       detail=template.description))
-        return choices, initial
+        self.push_screen(InvocationScreen(record, result, attempt or self.activity.attempts.attempt(record)))
 
     def _routes_of(self, function: str) -> list[RouteView]:
         snapshot = api_snapshot(self.fleet)
@@ -430,61 +396,17 @@ class LambdatopApp(App[int]):
     # -- running invocations ----------------------------------------------------------
 
     def invoke_in_background(self, function: str, payload: bytes) -> None:
-        self.run_worker(self._invoke_one(function, payload), group="invocations", exit_on_error=False)
+        self.run_worker(self.invocations.invoke_one(function, payload), group="invocations", exit_on_error=False)
 
-    async def _invoke_one(self, function: str, payload: bytes) -> InvocationResult | None:
-        try:
-            result = await self.fleet.invoke(function, payload, trigger=Trigger.KEY)
-        except Throttled as exc:
-            self.notify(f"{function}: throttled: {exc.message}", title="TooManyRequestsException", severity="warning")
-            return None
-        except LambdaServiceError as exc:
-            self.notify(f"{function}: {exc.message}", title=exc.code, severity="error")
-            return None
-        except Exception as exc:  # noqa: BLE001 - keys never crash the dashboard
-            self.notify(f"{function}: {type(exc).__name__}: {exc}", severity="error")
-            return None
-        self.notify(describe(result), title=function, severity="error" if result.record.is_error else "information",
-                    timeout=NOTIFY_S)
-        return result
-
-    async def _burst(self, function: str, payload: bytes, count: int) -> dict[str, int]:
-        outcomes = await asyncio.gather(
-            *(self.fleet.invoke(function, payload, trigger=Trigger.KEY) for _ in range(count)), return_exceptions=True,
-        )
-        summary: dict[str, int] = {}
-        for outcome in outcomes:
-            if isinstance(outcome, InvocationResult):
-                key = STATUS_LABEL.get(outcome.record.status, str(outcome.record.status))
-            elif isinstance(outcome, Throttled):
-                key = "throttled"
-            elif isinstance(outcome, LambdaServiceError):
-                key = outcome.code
-            else:
-                key = type(outcome).__name__
-            summary[key] = summary.get(key, 0) + 1
-        parts = ", ".join(f"{n} {k}" for k, n in sorted(summary.items(), key=lambda kv: -kv[1]))
-        throttled = summary.get("throttled", 0)
-        self.notify(f"burst of {count}: {parts}", title=function, severity="warning" if throttled else "information")
-        return summary
-
-    async def _invoke_async(self, function: str, payload: bytes) -> None:
-        try:
-            enqueue = getattr(self.fleet, "enqueue", None)
-            if enqueue is not None:
-                request_id = await enqueue(function, payload, trigger=Trigger.KEY)
-                self.notify(f"{function}: accepted (202), queued as {request_id}", title="async")
-                return
-            self.notify(f"{function}: accepted (202)", title="async")
-            result = await self.fleet.invoke(function, payload, trigger=Trigger.KEY, invocation_type=InvocationType.EVENT)
-            if result.record.is_error:
-                self.notify(describe(result), title=f"{function} (async)", severity="error")
-        except Throttled as exc:
-            self.notify(f"{function}: throttled: {exc.message}", title="TooManyRequestsException", severity="warning")
-        except LambdaServiceError as exc:
-            self.notify(f"{function}: {exc.message}", title=exc.code, severity="error")
-        except Exception as exc:  # noqa: BLE001 - keys never crash the dashboard
-            self.notify(f"{function}: {type(exc).__name__}: {exc}", severity="error")
+    def on_notify(self, event: Notify) -> None:
+        """On a short terminal only the newest toast stays: it covers the stream's oldest rows, never its newest."""
+        if not self.has_class("-short"):
+            return
+        # Runs after Textual's own handler has added the new notification (Notify is a message, so
+        # a burst of notify() calls arrives here one by one: only this point sees them all).
+        for older in [n for n in self._notifications if n is not event.notification]:
+            self._unnotify(older, refresh=False)
+        self._refresh_notifications()
 
     # -- command palette --------------------------------------------------------------
 
@@ -492,28 +414,13 @@ class LambdatopApp(App[int]):
         yield from super().get_system_commands(screen)
         titles = {
             "invoke": "Invoke", "event": "Invoke with an event…", "burst": "Burst…", "reinvoke": "Re-invoke",
-            "async_invoke": "Invoke asynchronously", "kill": "Kill a worker", "dlq": "Dead-letter queue",
-            "alarms": "Alarms", "apis": "APIs: routes", "help": "Help: keys",
+            "async_invoke": "Invoke asynchronously", "kill": "Kill a worker", "logs": "Search the log",
+            "dlq": "Dead-letter queue", "alarms": "Alarms", "apis": "APIs: routes", "schedules": "Schedules",
+            "help": "Help: keys",
         }
         for action, title in titles.items():
-            yield SystemCommand(title, self.HELP[action], getattr(self, f"action_{action}"))
+            yield SystemCommand(title, ACTION_HELP[action], getattr(self, f"action_{action}"))
         for name in self.fleet.functions:
             yield SystemCommand(f"Open {name}", f"the function screen of {name}", lambda n=name: self.open_function(n), discover=False)
             yield SystemCommand(f"Invoke {name}", f"invoke {name} with its default event",
                                 lambda n=name: self.invoke_in_background(n, self.default_event(n)), discover=False)
-
-
-def describe(result: InvocationResult) -> str:
-    record = result.record
-    start = "cold" if record.cold_start else "warm"
-    text = f"{STATUS_LABEL.get(record.status, record.status)} in {ms(record.duration_ms)} ({start})"
-    if record.status is not InvocationStatus.SUCCESS and record.error_type:
-        text += f": {record.error_type}: {record.error_message or ''}"
-    return text
-
-
-def _pretty(payload: bytes) -> str:
-    try:
-        return json.dumps(json.loads(payload), indent=2)
-    except ValueError:
-        return payload.decode("utf-8", "replace")

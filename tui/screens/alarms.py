@@ -15,10 +15,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from lambdatop.tui.screens.base import LambdatopScreen
 from lambdatop.tui.widgets.cells import ago
+from lambdatop.tui.widgets.vim_table import VimTable
 
 STATE_STYLES = {"ALARM": "bold white on red", "OK": "green", "INSUFFICIENT_DATA": "grey58"}
 REFRESH_S = 1.0
@@ -29,12 +30,13 @@ def state_text(state: str) -> Text:
 
 
 
-class AlarmsScreen(Screen[None]):
+class AlarmsScreen(LambdatopScreen[None]):
     BINDINGS = [Binding("escape", "back", "Back"), Binding("A", "back", "Back", show=False)]
     DEFAULT_CSS = """
     AlarmsScreen #alarms-title { height: 1; padding: 0 1; background: $panel; }
     AlarmsScreen #alarms-table-box { height: 1fr; border: round $primary; }
     AlarmsScreen #alarms-history-box { height: 1fr; border: round $primary; }
+    AlarmsScreen #alarms-table-box:focus-within, AlarmsScreen #alarms-history-box:focus-within { border: heavy $accent; }
     AlarmsScreen DataTable { height: 1fr; }
     AlarmsScreen #alarms-empty { padding: 1 2; color: $text-muted; }
     """
@@ -49,10 +51,10 @@ class AlarmsScreen(Screen[None]):
         yield Static("", id="alarms-title")
         with Vertical(id="alarms-table-box"):
             yield Static("alarms need the observability service (run `lambdatop` or `lambdatop serve`)", id="alarms-empty")
-            table: DataTable[Any] = DataTable(id="alarms-table", cursor_type="row", zebra_stripes=True)
+            table: DataTable[Any] = VimTable(id="alarms-table", cursor_type="row", zebra_stripes=True)
             yield table
         with Vertical(id="alarms-history-box"):
-            history: DataTable[Any] = DataTable(id="alarms-history", cursor_type="row")
+            history: DataTable[Any] = VimTable(id="alarms-history", cursor_type="row")
             yield history
         yield Footer()
 
@@ -86,7 +88,7 @@ class AlarmsScreen(Screen[None]):
         empty = self.query_one("#alarms-empty", Static)
         table = self.query_one("#alarms-table", DataTable)
         empty.display = not alarms
-        table.display = bool(alarms)
+        # The (empty) table stays: it holds the focus, so the focused panel stays marked.
         title = Text(" Alarms ", style="bold black on #ff9900")
         title.append(f"  {self.data.get('open', 0)} in ALARM", style="bold red" if self.data.get("open") else "")
         title.append(f"  · {len(alarms)} defined  · esc back", style="dim")

@@ -19,16 +19,17 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from lambdatop.tui.screens.base import LambdatopScreen
 from lambdatop.tui.widgets.cells import ago
+from lambdatop.tui.widgets.vim_table import VimTable
 
 REFRESH_S = 1.0
 
 
 
-class DeadLetterScreen(Screen[None]):
+class DeadLetterScreen(LambdatopScreen[None]):
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("d", "back", "Back", show=False),
@@ -41,6 +42,7 @@ class DeadLetterScreen(Screen[None]):
     DeadLetterScreen #dlq-queues { height: auto; max-height: 6; padding: 0 1; }
     DeadLetterScreen #dlq-table-box { height: 1fr; border: round $primary; }
     DeadLetterScreen #dlq-detail-box { height: 1fr; border: round $primary; padding: 0 1; }
+    DeadLetterScreen #dlq-table-box:focus-within { border: heavy $accent; }
     DeadLetterScreen DataTable { height: 1fr; }
     DeadLetterScreen #dlq-empty { padding: 1 2; color: $text-muted; }
     """
@@ -56,7 +58,7 @@ class DeadLetterScreen(Screen[None]):
         yield Static("", id="dlq-queues")
         with Vertical(id="dlq-table-box"):
             yield Static("", id="dlq-empty")
-            table: DataTable[Any] = DataTable(id="dlq-table", cursor_type="row", zebra_stripes=True)
+            table: DataTable[Any] = VimTable(id="dlq-table", cursor_type="row", zebra_stripes=True)
             yield table
         with Vertical(id="dlq-detail-box"):
             yield Static("", id="dlq-detail")
@@ -101,7 +103,7 @@ class DeadLetterScreen(Screen[None]):
             empty.update("no failed async events. Events land here when they exhaust MaximumRetryAttempts, "
                          "outlive MaximumEventAgeInSeconds, or meet reserved concurrency 0.")
         empty.display = not self.letters
-        table.display = bool(self.letters)
+        # The (empty) table stays: it holds the focus, so the focused panel stays marked.
         ids = [letter.id for letter in self.letters]
         cursor = table.cursor_row
         selected = self._ids[cursor] if 0 <= cursor < len(self._ids) else None

@@ -10,8 +10,9 @@ its line and column, and nothing is sent.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -20,6 +21,13 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static, TextArea
 from textual.widgets.option_list import Option
+
+from lambdatop.runtime.records import InvocationResult
+from lambdatop.runtime.snapshot import RouteView
+from lambdatop.tui.commands.common import default_event_path
+from lambdatop.tui.key_invocations import pretty_json
+from lambdatop.tui.sample_events import api_route_event, load_templates
+from lambdatop.tui.widgets.cells import STATUS_LABEL
 
 
 LABEL_WIDTH = 90  # one line per choice in the 100-column dialog (less on a narrow terminal)
@@ -31,6 +39,33 @@ class EventChoice:
     group: str  # "function", "invocation", "api route" or "template"
     load: Callable[[], str]
     detail: str = ""  # shown dimmed after the label, cut to the dialog's width
+
+
+def event_choices(
+    events_dir: Path, invocation: InvocationResult | None, routes: Sequence[RouteView] = (),
+) -> tuple[list[EventChoice], int]:
+    """What the list offers, and which one starts in the editor: the selected invocation's event (if
+    any), an event for each API route of the function (the first one starts when there is no invocation),
+    the function's events/*.json (the default one first when nothing came before), the templates."""
+    choices: list[EventChoice] = []
+    initial = 0
+    if invocation is not None:
+        record = invocation.record
+        label = f"event of {record.request_id[:8]} ({STATUS_LABEL.get(record.status, record.status)})"
+        choices.append(EventChoice(label, "invocation", lambda: pretty_json(invocation.request)))
+    for route in routes:
+        choices.append(EventChoice(f"{route.route_key} ({route.api})", "api route", lambda r=route: json.dumps(
+            api_route_event(r.method, r.path, payload_version=r.payload_version, stage=r.stage), indent=2)))
+    default = default_event_path(events_dir)
+    if events_dir.is_dir():
+        for path in sorted(events_dir.glob("*.json")):
+            if path == default and not choices:
+                initial = len(choices)
+            choices.append(EventChoice(f"events/{path.name}", "function", lambda p=path: p.read_text(encoding="utf-8")))
+    for template in load_templates().values():
+        choices.append(EventChoice(f"{template.name:<26}", "template", lambda t=template: t.render_json(),
+                                   detail=template.description))
+    return choices, initial
 
 
 class EventEditorScreen(ModalScreen[bytes | None]):

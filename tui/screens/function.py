@@ -2,26 +2,29 @@
 
 Opened with Enter on the functions table; Esc goes back. `K` here kills the
 environment under the cursor (or the function's busiest one), Enter on an
-invocation opens it. Everything shown is a window: the last five minutes of
-charts, the last hundred invocations, the last few hundred log lines.
+invocation opens it (each attempt of a retried async event is its own row),
+`l` searches the log; j/k, g/G and ctrl+d/ctrl+u scroll the screen. Everything
+shown is a window: the last five minutes of charts, the last hundred
+invocations, the last few hundred log lines.
 """
 
 from __future__ import annotations
 
 import json
-import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
+from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Log, Sparkline, Static
 
 from lambdatop.runtime.fleet import FleetSnapshot, FunctionSnapshot
+from lambdatop.tui.screens.base import DetailScroll, LambdatopScreen
 from lambdatop.tui.widgets.cells import age, ms, pct, rate
+from lambdatop.tui.widgets.function_metrics import FunctionMetrics
 from lambdatop.tui.widgets.invocation_stream import InvocationStream
 
 if TYPE_CHECKING:
@@ -31,6 +34,9 @@ ENV_STATE_STYLE = {"busy": "bold green", "idle": "cyan", "initializing": "yellow
 
 
 class EnvironmentsTable(DataTable):
+    """The function's execution environments, busy ones first (K kills the one under the cursor)."""
+
+    # j/k move the cursor; g/G and ctrl+d/ctrl+u are left to the screen, which scrolls as a whole.
     BINDINGS = [Binding("j", "cursor_down", show=False), Binding("k", "cursor_up", show=False)]
 
     def __init__(self, **kwargs: object) -> None:
@@ -70,31 +76,25 @@ class EnvironmentsTable(DataTable):
             self.move_cursor(row=self._ids.index(selected), animate=False)
 
 
-def _metrics_panel(function: str, app: LambdatopApp) -> Widget | None:
-    """observability: the metrics panel, when that module is installed (the screen goes without it otherwise)."""
-    try:
-        from lambdatop.tui.widgets.function_metrics import FunctionMetrics
-    except ImportError:
-        return None
-    config = app.fleet.functions.get(function) if getattr(app, "fleet", None) is not None else None
+def _metrics_panel(function: str, app: LambdatopApp) -> Widget:
+    """observability: CloudWatch-like metrics, EMF custom metrics, cost and alarms of this function."""
+    config = app.fleet.functions.get(function)
     return FunctionMetrics(function, config.architecture if config else "x86_64", id="fn-metrics")
 
 
-class FunctionScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "back", "Back"), Binding("l", "search_logs", "Search logs")]
+class FunctionScreen(LambdatopScreen[None]):
+    """One function up close (see the module docstring)."""
+
+    BINDINGS = [Binding("escape", "back", "Back")]
 
     def __init__(self, name: str) -> None:
         super().__init__()
         self.function_name = name
         self._log_seen = 0
 
-    @property
-    def lambdatop(self) -> LambdatopApp:
-        return self.app  # type: ignore[return-value]
-
     def compose(self) -> ComposeResult:
         yield Static(id="fn-title")
-        with VerticalScroll(id="fn-body"):
+        with DetailScroll(id="fn-body"):
             with Horizontal(id="fn-charts"):
                 with Vertical(classes="chart"):
                     yield Static("concurrency", id="conc-label", classes="chart-label")
@@ -102,15 +102,15 @@ class FunctionScreen(Screen[None]):
                 with Vertical(classes="chart"):
                     yield Static("duration", id="dur-label", classes="chart-label")
                     yield Sparkline([], id="dur-chart")
-            # observability: CloudWatch-like metrics, EMF custom metrics, cost and alarms of this function.
-            metrics_panel = _metrics_panel(self.function_name, self.lambdatop)
-            if metrics_panel is not None:
-                with Vertical(id="fn-metrics-box", classes="box"):
-                    yield metrics_panel
             with Vertical(id="fn-envs-box", classes="box"):
                 yield EnvironmentsTable(id="fn-envs")
             with Vertical(id="fn-stream-box", classes="box"):
-                yield InvocationStream(function=self.function_name, id="fn-stream")
+                yield InvocationStream(function=self.function_name, id="fn-stream", attempts=self.app.activity.attempts)
+                yield Static(classes="stream-hint")
+            # observability: CloudWatch-like metrics, EMF custom metrics, cost and alarms of this function.
+            # Below what changes by the second (environments, invocations), at its full height.
+            with Vertical(id="fn-metrics-box", classes="box"):
+                yield _metrics_panel(self.function_name, self.app)
             with Horizontal(id="fn-bottom"):
                 with Vertical(id="fn-log-box", classes="box"):
                     yield Log(max_lines=400, id="fn-log", auto_scroll=True)
@@ -123,12 +123,9 @@ class FunctionScreen(Screen[None]):
         self.query_one("#fn-stream-box").border_title = "recent invocations"
         self.query_one("#fn-log-box").border_title = "log tail"
         self.query_one("#fn-config-box").border_title = "config"
-        if self.query("#fn-metrics-box"):
-            self.query_one("#fn-metrics-box").border_title = "metrics · cost · alarms"
+        self.query_one("#fn-metrics-box").border_title = "metrics · cost · alarms"
         self.query_one("#fn-envs", EnvironmentsTable).focus()
-        snapshot = self.lambdatop.last_snapshot
-        if snapshot is not None:
-            self.refresh_from(snapshot)
+        self.app.refresh_now()
 
     # -- what the app's keys act on ----------------------------------------------------
 
@@ -139,6 +136,10 @@ class FunctionScreen(Screen[None]):
         stream = self.query_one("#fn-stream", InvocationStream)
         return stream.selected_request_id if self.focused is stream else None
 
+    def selected_attempt(self) -> int | None:
+        stream = self.query_one("#fn-stream", InvocationStream)
+        return stream.selected_attempt if self.focused is stream else None
+
     def selected_environment(self) -> str | None:
         table = self.query_one("#fn-envs", EnvironmentsTable)
         return table.selected_env if self.focused is table else None
@@ -146,18 +147,13 @@ class FunctionScreen(Screen[None]):
     def action_back(self) -> None:
         self.app.pop_screen()
 
-    def action_search_logs(self) -> None:
-        """observability: search this function's log lines (store history, else the dashboard's tail)."""
-        from lambdatop.tui.screens.log_search import LogEntry, LogSearchScreen
-
-        now = time.time()
-        tail = [LogEntry(now, "", line) for line in self.lambdatop.activity.log_tail(self.function_name)]
-        self.app.push_screen(LogSearchScreen(self.lambdatop.fleet, self.function_name, tail))
-
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table.id == "fn-stream" and event.row_key.value:
-            event.stop()
-            self.lambdatop.open_invocation(event.row_key.value)
+        if event.data_table.id != "fn-stream" or not event.row_key.value:
+            return
+        event.stop()
+        row = self.query_one("#fn-stream", InvocationStream).shown_row(event.row_key.value)
+        if row is not None:
+            self.app.open_invocation(row[0].request_id, row[1])
 
     # -- refreshing -------------------------------------------------------------------
 
@@ -167,7 +163,7 @@ class FunctionScreen(Screen[None]):
         if function is None:
             title.update(Text(f" {self.function_name}: no longer in the configuration (removed by a reload)", style="bold red"))
             return
-        activity = self.lambdatop.activity
+        activity = self.app.activity
         title.update(self._title(function, snapshot))
         concurrency, durations = activity.history(function.name, snapshot.at)
         # The gate's own per-second peaks catch spikes shorter than one screen refresh.
@@ -187,8 +183,8 @@ class FunctionScreen(Screen[None]):
         self.query_one("#dur-label", Static).update(
             Text.assemble(("duration", "bold"), f" · last {age(span)} · mean/s peak {ms(max(shown) if shown else None)}")
         )
-        for panel in self.query("#fn-metrics"):
-            panel.refresh_from(snapshot)  # type: ignore[attr-defined]
+        for panel in self.query("#fn-metrics").results(FunctionMetrics):
+            panel.refresh_from(snapshot)
         self.query_one("#fn-envs", EnvironmentsTable).refresh_from(function)
         self.query_one("#fn-envs-box").border_title = f"environments · {function.busy} busy · {function.idle} idle · {function.initializing} initializing"
         self.query_one("#fn-stream", InvocationStream).refresh_from(activity.recent_records(function.name))
@@ -197,8 +193,8 @@ class FunctionScreen(Screen[None]):
 
     def _append_log(self) -> None:
         log = self.query_one("#fn-log", Log)
-        tail = self.lambdatop.activity.log_tail(self.function_name)
-        total = self.lambdatop.activity.log_counts.get(self.function_name, 0)
+        tail = self.app.activity.log_tail(self.function_name)
+        total = self.app.activity.log_counts.get(self.function_name, 0)
         new = min(total - self._log_seen, len(tail))
         if new > 0:
             log.write_lines(tail[-new:])
@@ -225,7 +221,7 @@ class FunctionScreen(Screen[None]):
             ("FunctionName", config.function_name or config.name),
             ("Handler", config.handler),
             ("Runtime", f"{config.runtime} ({config.architecture})"),
-            ("CodeUri", str(config.code_dir)),
+            ("CodeUri", _shown_path(config.code_dir)),
             ("MemorySize", f"{config.memory_size} MB"),
             ("Timeout", f"{config.timeout} s"),
             ("ReservedConcurrency", "-" if config.reserved_concurrency is None else str(config.reserved_concurrency)),
@@ -267,3 +263,11 @@ class FunctionScreen(Screen[None]):
             for version in versions[-5:]:
                 text.append(f"  {version.get('version')}  {version.get('hash', '')}\n")
         return text
+
+
+def _shown_path(path: Path) -> str:
+    """A path as the user would type it: relative to the current folder when under it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

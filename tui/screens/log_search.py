@@ -20,9 +20,11 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.screen import Screen
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Input, Static
+
+from lambdatop.tui.screens.base import LambdatopScreen
+from lambdatop.tui.widgets.vim_table import VimTable
 
 STORE_INVOCATIONS = 300
 SHOWN_LINES = 2000
@@ -66,12 +68,14 @@ def entries_from_store(store: Any, function: str, limit: int = STORE_INVOCATIONS
     return out
 
 
-class LogSearchScreen(Screen[None]):
+class LogSearchScreen(LambdatopScreen[None]):
     BINDINGS = [Binding("escape", "back", "Back"), Binding("slash", "focus_filter", "Filter", key_display="/")]
     DEFAULT_CSS = """
     LogSearchScreen #logs-title { height: 1; padding: 0 1; background: $panel; }
-    LogSearchScreen #logs-table { height: 2fr; }
+    LogSearchScreen #logs-table-box { height: 2fr; border: round $primary; }
+    LogSearchScreen #logs-table { height: 1fr; }
     LogSearchScreen #logs-detail-box { height: 1fr; border: round $primary; }
+    LogSearchScreen #logs-table-box:focus-within, LogSearchScreen #logs-detail-box:focus-within { border: heavy $accent; }
     """
 
     def __init__(self, fleet: Any, function: str, lines: list[LogEntry] | None = None) -> None:
@@ -85,8 +89,8 @@ class LogSearchScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static("", id="logs-title")
         yield Input(placeholder="filter: words that must all appear (request id, level, text) · esc back", id="logs-filter")
-        table: DataTable[Any] = DataTable(id="logs-table", cursor_type="row", zebra_stripes=True)
-        yield table
+        with Vertical(id="logs-table-box"):
+            yield VimTable(id="logs-table", cursor_type="row", zebra_stripes=True)
         with VerticalScroll(id="logs-detail-box"):
             yield Static("", id="logs-detail")
         yield Footer()

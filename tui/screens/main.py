@@ -1,9 +1,10 @@
 """The main screen: fleet header, functions table, live invocation stream.
 
 Enter on a function opens its screen, Enter on an invocation opens that
-invocation; `/` filters both tables, `s` cycles the sort column. The keys that
-act on "the selected function" (i, e, b, K, a, r) are the app's: they ask the
-screen what is selected through `selected_function()` / `selected_invocation()`.
+invocation (that attempt of it); `/` filters both tables, `s` cycles the sort
+column and `o` picks it from a list. The keys that act on "the selected
+function" (i, e, b, K, a, r, l) are the app's: they ask the screen what is
+selected through `selected_function()` / `selected_invocation()`.
 """
 
 from __future__ import annotations
@@ -12,21 +13,25 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.events import Key
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import DataTable, Footer, Input, Static
 
 from lambdatop.runtime.fleet import FleetSnapshot
+from lambdatop.tui.screens.base import LambdatopScreen
+from lambdatop.tui.screens.sort_picker import SortPicker
 from lambdatop.tui.widgets.fleet_header import FleetHeader
 from lambdatop.tui.widgets.function_peek import FunctionPeek
 from lambdatop.tui.widgets.functions_table import FunctionsTable
 from lambdatop.tui.widgets.invocation_stream import InvocationStream
 
 
-class MainScreen(Screen[None]):
+class MainScreen(LambdatopScreen[None]):
+    """The fleet at a glance: header, functions table, invocation stream (and, wide, the selected function)."""
+
     BINDINGS = [
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("s", "sort", "Sort"),
         Binding("S", "reverse_sort", "Reverse sort", show=False),
+        Binding("o", "pick_sort", "Order by", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
@@ -42,7 +47,8 @@ class MainScreen(Screen[None]):
             yield FunctionsTable(id="functions")
         with Horizontal(id="lower"):
             with Vertical(id="stream-box"):
-                yield InvocationStream(id="stream")
+                yield InvocationStream(id="stream", attempts=self.app.activity.attempts)
+                yield Static(classes="stream-hint")
             yield FunctionPeek(id="peek", classes="box")  # shown on wide, tall terminals only
         yield Footer(compact=True)
 
@@ -50,7 +56,7 @@ class MainScreen(Screen[None]):
         self.query_one("#filter", Input).display = False
         self._update_titles()
         self.query_one("#functions", FunctionsTable).focus()
-        self.call_after_refresh(self.app.refresh_screen)  # type: ignore[attr-defined]
+        self.call_after_refresh(self.app.refresh_screen)
 
     # -- refreshing -------------------------------------------------------------------
 
@@ -60,8 +66,7 @@ class MainScreen(Screen[None]):
         self.query_one("#stream", InvocationStream).refresh_from(snapshot.recent)
         peek = self.query_one("#peek", FunctionPeek)
         if peek.display:
-            peek.refresh_from(snapshot, self.query_one("#functions", FunctionsTable).selected_function,
-                              self.app.activity)  # type: ignore[attr-defined]
+            peek.refresh_from(snapshot, self.query_one("#functions", FunctionsTable).selected_function, self.app.activity)
 
     def _update_titles(self) -> None:
         table = self.query_one("#functions", FunctionsTable)
@@ -83,6 +88,10 @@ class MainScreen(Screen[None]):
         stream = self.query_one("#stream", InvocationStream)
         return stream.selected_request_id if self.focused is stream else None
 
+    def selected_attempt(self) -> int | None:
+        stream = self.query_one("#stream", InvocationStream)
+        return stream.selected_attempt if self.focused is stream else None
+
     # -- events and actions ------------------------------------------------------------
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -91,9 +100,10 @@ class MainScreen(Screen[None]):
         if key is None:
             return
         if event.data_table.id == "functions":
-            self.app.open_function(key)  # type: ignore[attr-defined]
-        elif event.data_table.id == "stream":
-            self.app.open_invocation(key)  # type: ignore[attr-defined]
+            self.app.open_function(key)
+        elif event.data_table.id == "stream" and (row := self.query_one("#stream", InvocationStream).shown_row(key)):
+            record, attempt = row
+            self.app.open_invocation(record.request_id, attempt)
 
     def on_invocation_stream_follow_changed(self, event: InvocationStream.FollowChanged) -> None:
         self._update_titles()
@@ -141,3 +151,13 @@ class MainScreen(Screen[None]):
     def action_reverse_sort(self) -> None:
         self.query_one("#functions", FunctionsTable).reverse_sort()
         self._update_titles()
+
+    def action_pick_sort(self) -> None:
+        table = self.query_one("#functions", FunctionsTable)
+
+        def picked(key: str | None) -> None:
+            if key is not None:
+                table.sort_by(key)
+                self._update_titles()
+
+        self.app.push_screen(SortPicker(table.sort_key), picked)

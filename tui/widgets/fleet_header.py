@@ -3,10 +3,14 @@
     λ lambdatop  sample_functions/template.yaml  7 functions  http://127.0.0.1:3001      12:00:01
     concurrency ▕████░░░░░░░░▏ 12/1000  inv/s 40.2  err/s 0.4  thr/s 2.0  cold 12%  alarms 1
 
-The third line names broken functions (a reload that failed) and open alarms.
+The third line names what is wrong until it is fixed: a config file that does
+not load (the last good config keeps running), functions whose code reload
+failed, and alarms that fire.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from rich.text import Text
 from textual.widgets import Static
@@ -52,6 +56,7 @@ class FleetHeader(Static):
             if gap > 0:
                 top.append(" " * gap)
                 top.append(stamp, style="dim")
+        top.truncate(width, overflow="ellipsis")  # one line, whatever the port or path: never wrapped
         if snapshot is None:
             return top
 
@@ -77,7 +82,7 @@ class FleetHeader(Static):
         second.append_text(rest)
         lines = [top, second]
 
-        problems = Text()
+        problems = config_error_text(snapshot.extras.get("config_error"))
         for name, info in sorted((snapshot.extras.get("reload") or {}).items()):
             broken = (info or {}).get("broken")
             if broken:
@@ -91,3 +96,18 @@ class FleetHeader(Static):
         if problems.plain:
             lines.append(problems)
         return Text("\n").join(lines)
+
+
+def config_error_text(error: dict[str, object] | None) -> Text:
+    """The header's note of a config file that failed to reload (empty when the config is fine)."""
+    if not error:
+        return Text()
+    where = Path(str(error.get("file") or "config")).name
+    if error.get("line"):
+        where += f":{error['line']}"
+    subject = f"function '{error['function']}': " if error.get("function") else ""
+    key = f"{error['key']}: " if error.get("key") else ""
+    text = Text(f" ✗ {where}: {subject}{key}{error.get('message') or error.get('text')} (the last good config keeps running) ",
+                style="bold white on red")
+    text.append(" ")
+    return text

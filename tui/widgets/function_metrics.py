@@ -69,7 +69,8 @@ def metrics_table(figures: dict[str, Any]) -> Table:
     return table
 
 
-def render_function(function: str, extras: dict[str, Any], architecture: str = "x86_64") -> Table | Text:
+def render_function(function: str, extras: dict[str, Any], architecture: str = "x86_64", *, stacked: bool = False) -> Table | Text:
+    """The panel's content: the metrics table with cost, custom metrics and alarms beside it (below it when `stacked`)."""
     metrics = (extras.get("metrics") or {}).get("functions", {}).get(function)
     if metrics is None:
         note = "no metrics yet" if "metrics" in extras else "metrics need the observability service (lambdatop / lambdatop serve)"
@@ -100,6 +101,12 @@ def render_function(function: str, extras: dict[str, Any], architecture: str = "
             right.append(f"  {alarm['state']:<17}", style=STATE_STYLES.get(alarm["state"], ""))
             right.append(f" {alarm['name']}  ")
             right.append(f"{alarm['description']}\n", style="dim")
+    if stacked:
+        stack = Table.grid()
+        stack.add_column()
+        stack.add_row(metrics_table(metrics))
+        stack.add_row(right)
+        return stack
     outer.add_row(metrics_table(metrics), right)
     return outer
 
@@ -108,6 +115,7 @@ class FunctionMetrics(Static):
     """The metrics panel of one function; call `refresh_from(snapshot)` at the screen's refresh rate."""
 
     DEFAULT_CSS = "FunctionMetrics { height: auto; padding: 0 1; }"
+    STACK_BELOW = 110  # columns: narrower, cost and custom metrics go below the table instead of beside it
 
     def __init__(self, function: str, architecture: str = "x86_64", **kwargs: Any) -> None:
         super().__init__("", **kwargs)
@@ -117,8 +125,9 @@ class FunctionMetrics(Static):
 
     def refresh_from(self, snapshot: Any) -> None:
         extras = getattr(snapshot, "extras", {}) or {}
-        stamp = ((extras.get("metrics") or {}).get("at"), (extras.get("alarms") or {}).get("open"))
-        if stamp == self._stamp and stamp != (None, None):
+        stacked = 0 < self.size.width < self.STACK_BELOW
+        stamp = ((extras.get("metrics") or {}).get("at"), (extras.get("alarms") or {}).get("open"), stacked)
+        if stamp == self._stamp and stamp[:2] != (None, None):
             return  # the service refreshes once a second: nothing new to draw
         self._stamp = stamp
-        self.update(render_function(self.function, extras, self.architecture))
+        self.update(render_function(self.function, extras, self.architecture, stacked=stacked))

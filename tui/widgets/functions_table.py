@@ -24,7 +24,7 @@ from lambdatop.tui.widgets.columns import Column, fit_columns, header_line, join
 SPARK_WIDTH = 20
 ROW = "row"  # the one DataTable column: each row is rendered as one line (see columns.join_cells)
 
-# What `s` cycles through: (column key, label shown in help, descending by default).
+# What `s` cycles through and `o` picks from: (column key, label shown in help, descending by default).
 SORTS: list[tuple[str, str, bool]] = [
     ("name", "name", False),
     ("conc", "concurrency in use", True),
@@ -70,6 +70,8 @@ class FunctionsTable(DataTable):
         Binding("k", "cursor_up", "Up", show=False),
         Binding("g", "scroll_top", "Top", show=False),
         Binding("G", "scroll_bottom", "Bottom", show=False),
+        Binding("ctrl+d", "page_down", "Page down", show=False),
+        Binding("ctrl+u", "page_up", "Page up", show=False),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -103,6 +105,20 @@ class FunctionsTable(DataTable):
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text.strip().lower()
+        self._needs_rebuild = True
+        self._redraw()
+
+    @property
+    def sort_key(self) -> str:
+        return SORTS[self.sort_index][0]
+
+    def sort_by(self, key: str) -> None:
+        """Sort by one column (a key of SORTS), in its natural direction; an unknown key is ignored."""
+        index = next((i for i, (k, _, _) in enumerate(SORTS) if k == key), None)
+        if index is None:
+            return
+        self.sort_index = index
+        self.sort_reverse = False
         self._needs_rebuild = True
         self._redraw()
 
