@@ -75,6 +75,9 @@ def test_ctrl_c_on_lambdatop_invoke_leaves_nothing_behind(tmp_path: Path) -> Non
     proc = subprocess.Popen(
         [sys.executable, "-m", "lambdatop.tui.cli", "invoke", "slow", "--event", str(event), "--config", str(SAMPLE_TEMPLATE)],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        # As from a terminal: a test run started in the background (nohup, `&` in a script) ignores SIGINT,
+        # and an ignored SIGINT is inherited, so Python would install no KeyboardInterrupt handler at all.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     pids = _children_after_start(proc, want=3)  # the zygote, its spare and the busy worker
     proc.send_signal(signal.SIGINT)
