@@ -14,33 +14,16 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from lambdatop.runtime.records import InvocationRecord, InvocationStatus
+from lambdatop.runtime.records import InvocationRecord
 from lambdatop.tui.widgets.cells import ms
 
 PHASE_STYLES = {"dispatch": "grey50", "init": "bold #ff9900", "invoke": "bold cyan", "after": "grey35"}
 
 
 def phases(record: InvocationRecord) -> list[tuple[str, float]]:
-    """(phase, milliseconds) in order; phases that did not happen are left out."""
-    if record.status is InvocationStatus.THROTTLED:
-        return []
-    start = record.started_at
-    end = record.ended_at or (start + record.duration_ms / 1000)
-    out: list[tuple[str, float]] = []
-    cursor = start
-    if record.cold_start and record.init_started_at and record.invoke_started_at:
-        if record.init_started_at > cursor:
-            out.append(("dispatch", (record.init_started_at - cursor) * 1000))
-        out.append(("init", (record.invoke_started_at - record.init_started_at) * 1000))
-        cursor = record.invoke_started_at
-    elif record.invoke_started_at and record.invoke_started_at > cursor:
-        out.append(("dispatch", (record.invoke_started_at - cursor) * 1000))
-        cursor = record.invoke_started_at
-    invoke_end = record.invoke_ended_at or (cursor + record.duration_ms / 1000)
-    out.append(("invoke", max(0.0, (invoke_end - cursor) * 1000)))
-    if end > invoke_end:
-        out.append(("after", (end - invoke_end) * 1000))
-    return [(name, value) for name, value in out if value >= 0]
+    """(phase, milliseconds) in order; phases that did not happen are left out (the record computes them, so
+    an environment initialised early by a reload shows its Init, not the idle wait since)."""
+    return record.phases()
 
 
 class TimingBar(Static):
