@@ -38,13 +38,6 @@ from lambdatop.runtime.snapshot import EnvSnapshot, FleetSnapshot, FunctionSnaps
 class TraceSource(Protocol):
     """A service that holds live traces (the observability service)."""
 
-    async def fire_schedule(self, name: str) -> list[str]:
-        """Fire a schedule now, as its timer would; the request ids accepted. Raises ScheduleNotFound."""
-        for service in self.services:
-            if isinstance(service, ScheduleSource):
-                return await service.fire_now(name)
-        raise ScheduleNotFound(f"no schedules run here: {name!r} cannot fire")
-
     def trace_documents(self, request_id: str) -> list[dict[str, Any]]: ...
 
 
