@@ -252,7 +252,8 @@ async def test_quit_waits_for_in_flight_invocations_and_leaves_no_process() -> N
         await started(pilot)
         functions_table(app).select_function("slow")
         await pilot.press("i")
-        await wait_for(pilot, lambda: app.last_snapshot is not None and app.last_snapshot.in_use == 1)
+        # The invoker's own count, not the screen's snapshot: a refresh (2-4 Hz under load) can miss a 0.5 s call.
+        await wait_for(pilot, lambda: app.fleet.invoker.in_flight == 1)
         await pilot.press("q")
         await wait_for(pilot, lambda: app.state == "stopped", timeout=30)
         # The in-flight invocation finished instead of being cut off.
