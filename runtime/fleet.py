@@ -123,6 +123,9 @@ class Fleet:
         self.snapshot_providers: dict[str, Callable[[], Any]] = {}
         # Variables every new worker gets beside Lambda's own (endpoint URL, X-Ray daemon address).
         self.worker_environment: dict[str, str] = {}
+        # How a reload reads the config file again (blocking, called in a thread). The AWS services
+        # replace it so a reloaded template's resources exist and `!Ref` of them resolves (runtime/aws/).
+        self.config_loader: Callable[[Path], FleetConfig] = load_config
         self.services: list[Service] = []
         # Set by the store and async queue services when attached (runtime/store.py, runtime/asyncq.py).
         self.store: Any = None

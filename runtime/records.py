@@ -44,6 +44,12 @@ class Trigger(enum.StrEnum):
     REPLAY = "replay"
     ASYNC = "async"
     API = "api"  # Fleet.invoke from library code or tests
+    # Event sources and push sources (runtime/triggers/): the service whose event it is.
+    SQS = "sqs"
+    STREAM = "stream"  # DynamoDB and Kinesis streams
+    S3 = "s3"
+    SNS = "sns"
+    EVENTBRIDGE = "eventbridge"
 
 
 @dataclass(slots=True)

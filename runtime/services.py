@@ -18,11 +18,13 @@ class ServiceOptions:
     watch: bool = True  # hot reload
     store: bool = True  # the durable store in .lambdatop/ beside the config
     allow_remote: bool = False  # let the HTTP endpoint listen on a non-loopback host (it has no auth)
+    aws: bool = True  # the AWS services sidecar and event sources (--no-aws turns them off)
+    aws_port: int | None = None  # --aws-port: overrides aws.port in the config; 0 picks a free port
 
 
 def attach_standard_services(fleet: Fleet, options: ServiceOptions) -> None:
     """Attach every standard service to `fleet` (before `fleet.start()`)."""
-    _attach_in_order(fleet, store=options.store, watch=options.watch, adopt=True)
+    _attach_in_order(fleet, store=options.store, watch=options.watch, adopt=True, aws=options)
     # The HTTP endpoint (Invoke API, control plane, function URLs). Keep it LAST: services start in
     # order, so it takes requests only once the others (store, async queue) are up, and stops first.
     if options.port is not None:
@@ -40,7 +42,9 @@ def attach_command_services(fleet: Fleet, *, command: str | None = None) -> None
     _attach_in_order(fleet, store=True, watch=False, adopt=False, command=command)
 
 
-def _attach_in_order(fleet: Fleet, *, store: bool, watch: bool, adopt: bool, command: str | None = None) -> None:
+def _attach_in_order(
+    fleet: Fleet, *, store: bool, watch: bool, adopt: bool, command: str | None = None, aws: ServiceOptions | None = None
+) -> None:
     # Order matters: services start in this order and stop in reverse.
     # 1. The durable store first: everything after it can read fleet.store, and it closes last.
     attach_store_services(fleet, enabled=store, command=command, queue=False)
@@ -50,6 +54,10 @@ def _attach_in_order(fleet: Fleet, *, store: bool, watch: bool, adopt: bool, com
     from lambdatop.runtime.observability import ObservabilityService
 
     fleet.add_service(ObservabilityService())
+    # 2b. The AWS services (sidecar, the template's resources): before anything spawns workers, which
+    #     get its URL, and before hot reload, which reads the config with the resources' real names.
+    if aws is not None:
+        attach_aws_services(fleet, aws)
     # 3. Hot reload: code versions (v1 + hash, computed at start), file watching, live config changes.
     if watch:
         from lambdatop.runtime.reload import ReloadService
@@ -58,6 +66,20 @@ def _attach_in_order(fleet: Fleet, *, store: bool, watch: bool, adopt: bool, com
     # 4. The async queue: it resumes accepted events of earlier runs, so only once code versions
     #    and tracing are in place; it stops (and stops delivering) before them.
     attach_async_queue(fleet, enabled=store, adopt=adopt)
+    # 5. Event sources and push sources: they invoke through the async queue, so after it.
+    if aws is not None and aws.aws:
+        from lambdatop.runtime.triggers.service import TriggerService
+
+        fleet.add_service(TriggerService())
+
+
+def attach_aws_services(fleet: Fleet, options: ServiceOptions) -> None:
+    """The AWS services sidecar (or the emulator / real AWS the `aws:` section names)."""
+    from lambdatop.runtime.aws.service import AwsService
+    from lambdatop.runtime.aws.settings import AwsSettings
+
+    settings = AwsSettings.from_config(fleet.config).overridden(port=options.aws_port, enabled=False if not options.aws else None)
+    fleet.add_service(AwsService(settings, host=options.host if options.allow_remote else "127.0.0.1"))
 
 
 def attach_store_services(
