@@ -16,6 +16,7 @@ import asyncio
 import json
 import re
 import time
+from urllib.parse import quote_plus, unquote_plus
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
@@ -159,10 +160,26 @@ class PushPoller:
         """The event Lambda delivers for one message on the internal queue (None: nothing to deliver)."""
         message = json.loads(body)
         if self.source.kind is PushKind.S3:
-            return message if message.get("Records") else None  # s3:TestEvent has none
+            return s3_event(message)
+        if self.source.kind is PushKind.EVENTBRIDGE:
+            message = {"version": "0", "id": message.get("id"), "detail-type": message.get("detail-type"),
+                       "source": message.get("source"), "account": message.get("account") or self.fleet.config.account_id,
+                       "time": message.get("time"), "region": message.get("region") or self.fleet.config.region,
+                       "resources": message.get("resources") or [], "detail": message.get("detail") or {}}
         if self.source.kind is PushKind.SNS:
             return sns_event(message, self.subscription_arn or "")
         return transform_input(message, self.source.properties)
+
+
+def s3_event(message: dict[str, Any]) -> dict[str, Any] | None:
+    """S3's notification as Lambda gets it (None for s3:TestEvent). Keys are URL-encoded as S3 does, `/` kept."""
+    if not message.get("Records"):
+        return None
+    for record in message["Records"]:
+        obj = record.get("s3", {}).get("object", {})
+        if "key" in obj:
+            obj["key"] = quote_plus(unquote_plus(obj["key"]), safe="/")
+    return message
 
 
 def sns_event(envelope: dict[str, Any], subscription_arn: str) -> dict[str, Any]:
