@@ -29,6 +29,14 @@ def config_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def aws_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
+    """--aws-port and --no-aws, for the dashboard and `serve` (`prefix` keeps their dests apart)."""
+    parser.add_argument("--aws-port", dest=f"{prefix}aws_port", type=int, default=None,
+                        help="the AWS services sidecar's port (default: the config's aws.port, else 4566; 0 picks a free port)")
+    parser.add_argument("--no-aws", dest=f"{prefix}no_aws", action="store_true",
+                        help="run without the AWS services sidecar (no local resources, no event sources)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lambdatop",
@@ -42,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default=None, help="HTTP endpoint address (default: the config's http.host, else 127.0.0.1)")
     parser.add_argument("--allow-remote", action="store_true", help="allow --host to be a non-loopback address")
     parser.add_argument("--no-http", action="store_true", help="run the dashboard without the HTTP endpoint")
+    aws_options(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:

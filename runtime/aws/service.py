@@ -160,13 +160,12 @@ class AwsService:
                 fleet.update_function(function, recycle=recycle)
 
     async def _after_restart(self) -> None:
-        assert self.sidecar is not None and self.fleet is not None
-        self._publish("warning", f"the AWS services sidecar died; restarted (pid {self.sidecar.pid}, "
-                                 f"restart {self.sidecar.restarts}); the template's resources are created again, empty")
-        assert self.stack is not None
+        assert self.sidecar is not None and self.fleet is not None and self.stack is not None
         self.stack.exists = False
-        self.plan = None
+        self.plan, self.values = None, ResourceValues()
         await self._create_resources(self.fleet.config)
+        self._publish("warning", f"the AWS services sidecar died; restarted (pid {self.sidecar.pid}, "
+                                 f"restart {self.sidecar.restarts}); the template's resources were created again, empty")
 
     # -- screen ------------------------------------------------------------------------
 

@@ -25,7 +25,9 @@ from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.http_settings import DEFAULT_HOST, DEFAULT_PORT, HttpSettings
 from lambdatop.runtime.records import InvocationResult
 from lambdatop.runtime.services import ServiceOptions, attach_standard_services
-from lambdatop.tui.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from lambdatop.runtime.aws.service import aws_service
+from lambdatop.runtime.aws.sidecar import SidecarUnavailable
+from lambdatop.tui.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, aws_options
 from lambdatop.tui.commands.common import UsageError, load_or_exit
 
 DRAIN_TIMEOUT_S = 30.0  # longest a graceful stop waits for in-flight invocations
@@ -46,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              f"uses; 0 picks a free port)")
     parser.add_argument("--allow-remote", dest="serve_allow_remote", action="store_true",
                         help="allow a non-loopback --host (the endpoint has no authentication)")
+    aws_options(parser, prefix="serve_")
     parser.add_argument("--no-watch", dest="watch", action="store_false", help="don't hot-reload code on save")
     parser.add_argument("--no-store", dest="store", action="store_false", help="don't record invocations in .lambdatop/")
     parser.add_argument("--quiet", "-q", action="store_true", help="don't print each invocation's log")
@@ -70,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
         options = ServiceOptions(
             host=settings.host, port=settings.port if settings.enabled else None, watch=args.watch, store=args.store,
             allow_remote=settings.allow_remote,
+            aws=not (args.serve_no_aws or getattr(args, "no_aws", False)),
+            aws_port=_given(args.serve_aws_port, getattr(args, "aws_port", None), None),
         )
         fleet = Fleet(config)
         attach_standard_services(fleet, options)
@@ -113,7 +118,7 @@ async def _serve(fleet: Fleet, config: FleetConfig, *, quiet: bool) -> int:
     try:
         try:
             await fleet.start()
-        except (EndpointUnavailable, ConfigError) as exc:  # a busy port; a service refusing its config section
+        except (EndpointUnavailable, ConfigError, SidecarUnavailable) as exc:  # a busy port; a service refusing its config section
             print(f"lambdatop: {exc}", file=sys.stderr)
             return EXIT_USAGE
         endpoint = next((s for s in fleet.services if isinstance(s, LambdaEndpoint)), None)
@@ -151,6 +156,15 @@ def _print_banner(fleet: Fleet, config: FleetConfig, endpoint: LambdaEndpoint | 
         ]
         width = max((len(name) for name in functions), default=0)
         lines += [f"  {name:<{width}}  {endpoint.function_url(name)}" for name in sorted(functions)]
+    aws = aws_service(fleet)
+    if aws is not None and aws.endpoint_url:
+        where = f"sidecar pid {aws.sidecar.pid}" if aws.sidecar else "existing emulator"
+        lines += [f"AWS services {aws.endpoint_url} ({where}; workers get it as AWS_ENDPOINT_URL)",
+                  f"  aws --endpoint-url {aws.endpoint_url} sqs list-queues"]
+        if aws.plan is not None:
+            lines += [f"  {rid:<{max(map(len, aws.plan.resources), default=0)}}  {aws.values.names.get(rid, '?')}"
+                      for rid in sorted(aws.plan.resources)]
+            lines += [f"  not run: {warning}" for warning in aws.plan.warnings()]
     lines.append("Ctrl-C to stop.")
     out.write("\n".join(lines) + "\n")
     out.flush()
@@ -173,7 +187,7 @@ def _render(items: list[object], quiet: bool) -> str:
                 chunks.extend(prefix + line + "\n" for line in item.log_text.splitlines())
             else:  # throttled or dry run: no log, one line
                 chunks.append(f"{prefix}{record.status} {record.request_id} ({record.trigger})\n")
-        elif isinstance(item, FleetEvent) and item.kind != "endpoint":
+        elif isinstance(item, FleetEvent) and item.kind not in ("endpoint", "aws"):
             where = f" {item.function}" if item.function else ""
             chunks.append(f"lambdatop: [{item.kind}{where}] {item.message}\n")
     return "".join(chunks)
