@@ -9,6 +9,7 @@ import boto3
 
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.services import ServiceOptions, attach_standard_services
+from lambdatop.runtime.triggers.sqs_poller import LONG_POLL_S
 
 from tests.aws_support import Results, client, copy_app
 
@@ -31,6 +32,7 @@ async def test_list_get_update_event_source_mappings_and_enabled_false_pauses(tm
         assert (updated["State"], updated["BatchSize"]) == ("Disabled", 5)
         got = await asyncio.to_thread(lam.get_event_source_mapping, UUID=mapping["UUID"])
         assert got["State"] == "Disabled"
+        await asyncio.sleep(LONG_POLL_S + 0.5)  # a long poll under way when it was disabled still finishes its batch
         queue = fleet.functions["QueueWorker"].environment["QUEUE_URL"]
         client(fleet, "sqs").send_message(QueueUrl=queue, MessageBody="waits")
         await asyncio.sleep(3.0)

@@ -75,10 +75,10 @@ class SqsPoller:
         while True:
             await self.enabled.wait()
             try:
+                # A batch a long poll brought in after a disable is still processed, as Lambda finishes
+                # in-flight work while Disabling (handing it back would count a receive towards the DLQ).
                 batch = await self._gather()
-                if batch and not self.enabled.is_set():  # disabled during the long poll: hand the batch back
-                    await self._release(batch)
-                elif batch:
+                if batch:
                     await self._process(batch)
             except asyncio.CancelledError:
                 raise
@@ -176,12 +176,6 @@ class SqsPoller:
                 return None  # an empty or unknown id fails the whole batch (LAMBDA.md §9)
             ids.add(ident)
         return ids
-
-    async def _release(self, messages: list[dict[str, Any]]) -> None:
-        for start in range(0, len(messages), 10):
-            entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                       for i, m in enumerate(messages[start:start + 10])]
-            await self._call(self.sqs.change_message_visibility_batch, QueueUrl=self.url, Entries=entries)
 
     async def _delete(self, records: list[dict[str, Any]]) -> None:
         for start in range(0, len(records), 10):
