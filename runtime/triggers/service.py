@@ -99,7 +99,7 @@ class TriggerService:
             if poller is None:
                 continue
             self.pollers[ident] = poller
-            await poller.start() if isinstance(poller, PushPoller) else poller.start()
+            await poller.start()
 
     def _poller(self, source: QueueMapping | StreamMapping | PushSource) -> Poller | None:
         fleet, aws = self.fleet, self.aws

@@ -56,7 +56,7 @@ class SqsPoller:
     def source(self) -> QueueMapping:
         return self.mapping
 
-    def start(self) -> None:
+    async def start(self) -> None:
         self._tasks = [asyncio.create_task(self._lane(), name=f"lambdatop-sqs-{self.mapping.function}-{i}")
                        for i in range(max(1, self.mapping.max_concurrency))]
 

@@ -52,7 +52,12 @@ class StreamPoller:
     def source(self) -> StreamMapping:
         return self.mapping
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        """Open the shards present now before returning, so StartingPosition LATEST means "from the start of the run"."""
+        try:
+            await self._open_new_shards()
+        except Exception as exc:  # noqa: BLE001 - the stream may not exist yet; discovery keeps trying
+            self.stats.error(f"{type(exc).__name__}: {exc}")
         self._discover = asyncio.create_task(self._discover_shards(), name=f"lambdatop-stream-{self.mapping.function}")
 
     async def stop(self) -> None:
@@ -72,16 +77,20 @@ class StreamPoller:
     async def _discover_shards(self) -> None:
         """New shards appear (a Kinesis reshard, a DynamoDB stream rolling): each gets its own reader."""
         while True:
+            await asyncio.sleep(5.0)
             try:
-                for shard in await self._list_shards():
-                    if shard not in self._shards:
-                        self._shards.add(shard)
-                        self._tasks.append(asyncio.create_task(self._read_shard(shard)))
+                await self._open_new_shards()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the stream may not exist yet, or the sidecar restarts
                 self.stats.error(f"{type(exc).__name__}: {exc}")
-            await asyncio.sleep(5.0)
+
+    async def _open_new_shards(self) -> None:
+        for shard in await self._list_shards():
+            if shard not in self._shards:
+                iterator = await self._iterator(shard)
+                self._shards.add(shard)
+                self._tasks.append(asyncio.create_task(self._read_shard(shard, iterator)))
 
     async def _list_shards(self) -> list[str]:
         if self.mapping.kind == "dynamodb":
@@ -100,8 +109,7 @@ class StreamPoller:
                                    ShardIteratorType=position)
         return got["ShardIterator"]
 
-    async def _read_shard(self, shard: str) -> None:
-        iterator: str | None = None
+    async def _read_shard(self, shard: str, iterator: str | None) -> None:
         pending: list[dict[str, Any]] = []  # read but not yet delivered (a batch smaller than what came back)
         while True:
             await self.enabled.wait()
