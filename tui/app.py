@@ -79,6 +79,7 @@ class LambdatopApp(App[int]):
         Binding("K,ctrl+k", "kill", "Kill env", key_display="K"),
         Binding("d", "dlq", "DLQ"),
         Binding("A", "alarms", "Alarms"),
+        Binding("p", "plumbing", "Plumbing", show=False),  # in help and the palette; the footer is full
         Binding("ctrl+c", "quit", "Quit", show=False),
     ]
     HELP: dict[str, str] = {
@@ -90,6 +91,7 @@ class LambdatopApp(App[int]):
         "kill": "kill a worker process of the selected function (SIGKILL) to watch the fleet recover",
         "dlq": "dead-letter queue: failed async events, to inspect and redrive",
         "alarms": "alarms and their states",
+        "plumbing": "event sources (mappings, push sources) and the AWS resources; send to a queue, bucket, topic, bus or table",
         "help": "this screen",
         "quit": "quit: in-flight invocations finish (or time out), every worker stops",
     }
@@ -345,6 +347,11 @@ class LambdatopApp(App[int]):
             return
         self.push_screen(AlarmsScreen(self.fleet))
 
+    def action_plumbing(self) -> None:
+        from lambdatop.tui.screens.plumbing import PlumbingScreen
+
+        self.push_screen(PlumbingScreen(self.fleet))
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.help_sections()))
@@ -467,7 +474,7 @@ class LambdatopApp(App[int]):
         titles = {
             "invoke": "Invoke", "event": "Invoke with an event…", "burst": "Burst…", "reinvoke": "Re-invoke",
             "async_invoke": "Invoke asynchronously", "kill": "Kill a worker", "dlq": "Dead-letter queue",
-            "alarms": "Alarms", "help": "Help: keys",
+            "alarms": "Alarms", "plumbing": "Plumbing: event sources and AWS resources", "help": "Help: keys",
         }
         for action, title in titles.items():
             yield SystemCommand(title, self.HELP[action], getattr(self, f"action_{action}"))

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdatop.runtime.aws.clients import AwsClients
+from lambdatop.runtime.aws.inventory import Inventory, ResourceFigures
 from lambdatop.runtime.aws.settings import AwsSettings, Credentials, Endpoint
 from lambdatop.runtime.aws.sidecar import Sidecar
 from lambdatop.runtime.aws.stack import LocalStack, StackPlan, plan_stack, stack_name_for
@@ -27,6 +28,7 @@ from lambdatop.runtime.config import FleetConfig, ResourceValues, load_config
 from lambdatop.runtime.fleet import Fleet
 
 DEFAULT_HOST = "127.0.0.1"
+INVENTORY_INTERVAL_S = 2.0
 _CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
@@ -37,6 +39,7 @@ class ResourceSnapshot:
     physical_id: str | None
     created: bool
     note: str = ""  # why it was not created
+    figures: ResourceFigures | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +69,9 @@ class AwsService:
         self.plan: StackPlan | None = None
         self.values = ResourceValues()
         self.problems: list[str] = []
+        self.inventory: Inventory | None = None
         self._lock = asyncio.Lock()
+        self._inventory_task: asyncio.Task[None] | None = None
 
     @property
     def endpoint_url(self) -> str | None:
@@ -102,8 +107,13 @@ class AwsService:
         self._publish("aws", f"AWS services at {url} ({where})", detail={"url": url})
         await self._create_resources(fleet.config)
         fleet.config_loader = self.load_config
+        self.inventory = Inventory(self.clients)
+        self._inventory_task = asyncio.create_task(self._refresh_inventory(), name="lambdatop-aws-inventory")
 
     async def stop(self) -> None:
+        if self._inventory_task is not None:
+            self._inventory_task.cancel()
+            await asyncio.gather(self._inventory_task, return_exceptions=True)
         fleet = self.fleet
         if fleet is not None:
             fleet.snapshot_providers.pop("aws", None)
@@ -167,6 +177,22 @@ class AwsService:
         self._publish("warning", f"the AWS services sidecar died; restarted (pid {self.sidecar.pid}, "
                                  f"restart {self.sidecar.restarts}); the template's resources were created again, empty")
 
+    async def send(self, logical_id: str, payload: Any) -> str:
+        """Send a message / put an object / publish / put an event or item into a template resource."""
+        if self.inventory is None or self.plan is None or logical_id not in self.plan.resources:
+            raise ValueError(f"{logical_id} is not a resource in the AWS services")
+        physical = self.values.names.get(logical_id) or self.values.attributes.get((logical_id, "Name"), "")
+        return await asyncio.to_thread(self.inventory.send, self.plan.resources[logical_id], physical, payload)
+
+    async def _refresh_inventory(self) -> None:
+        while True:
+            await asyncio.sleep(INVENTORY_INTERVAL_S)
+            if self.inventory is not None and self.plan is not None:
+                try:
+                    await asyncio.to_thread(self.inventory.refresh, dict(self.plan.resources), dict(self.values.names))
+                except Exception:  # noqa: BLE001 - figures are best effort; the sidecar may be restarting
+                    pass
+
     # -- screen ------------------------------------------------------------------------
 
     def snapshot(self) -> AwsSnapshot:
@@ -174,7 +200,9 @@ class AwsService:
             "sidecar" if self.sidecar else "external"
         resources: list[ResourceSnapshot] = []
         if self.plan is not None:
-            resources += [ResourceSnapshot(rid, kind, self.values.names.get(rid), True) for rid, kind in self.plan.resources.items()]
+            figures = self.inventory.figures if self.inventory else {}
+            resources += [ResourceSnapshot(rid, kind, self.values.names.get(rid), True, figures=figures.get(rid))
+                          for rid, kind in self.plan.resources.items()]
             template = (self.fleet.config.template or {}).get("Resources", {}) if self.fleet else {}
             resources += [ResourceSnapshot(rid, str((template.get(rid) or {}).get("Type", "")), None, False, why)
                           for rid, why in self.plan.skipped.items()]
