@@ -104,3 +104,26 @@ def test_no_aws_runs_without_a_sidecar(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(30)
+
+
+async def test_a_busy_port_moves_the_sidecar_to_a_free_one_with_a_warning(tmp_path: Path) -> None:
+    import socket
+
+    from lambdatop.runtime.aws.service import AwsService
+    from lambdatop.runtime.aws.settings import AwsSettings
+    from lambdatop.runtime.fleet import Fleet
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    busy = holder.getsockname()[1]
+    try:
+        fleet = Fleet(copy_app(tmp_path))
+        fleet.add_service(AwsService(AwsSettings(port=busy)))
+        events = fleet.subscribe("test-busy")
+        async with fleet:
+            service = sidecar_of(fleet)
+            assert service.sidecar.port != busy and service.endpoint_url == fleet.worker_environment["AWS_ENDPOINT_URL"]
+            assert any(isinstance(e, FleetEvent) and f"port {busy}" in e.message for e in events.drain())
+    finally:
+        holder.close()

@@ -21,7 +21,7 @@ from typing import Any
 from lambdatop.runtime.aws.clients import AwsClients
 from lambdatop.runtime.aws.inventory import Inventory, ResourceFigures
 from lambdatop.runtime.aws.settings import AwsSettings, Credentials, Endpoint
-from lambdatop.runtime.aws.sidecar import Sidecar
+from lambdatop.runtime.aws.sidecar import Sidecar, SidecarUnavailable
 from lambdatop.runtime.aws.stack import LocalStack, StackPlan, plan_stack, stack_name_for
 from lambdatop.runtime.bus import FleetEvent
 from lambdatop.runtime.config import FleetConfig, ResourceValues, load_config
@@ -96,7 +96,16 @@ class AwsService:
             return
         if self.settings.runs_sidecar:
             self.sidecar = Sidecar(self.host, self.settings.port, fleet.work_dir / "aws-sidecar.log")
-            await self.sidecar.start()
+            try:
+                await self.sidecar.start()
+            except SidecarUnavailable as exc:
+                if not self.settings.port or "in use" not in str(exc):
+                    raise
+                # Another emulator (or lambdatop) holds the port: run on a free one rather than not at all.
+                self.sidecar = Sidecar(self.host, 0, fleet.work_dir / "aws-sidecar.log")
+                await self.sidecar.start()
+                self._publish("warning", f"port {self.settings.port} for the AWS services is in use; they are on "
+                                         f"{self.sidecar.url} instead (aws: {{endpoint_url: ...}} uses an emulator already running)")
             self.sidecar.on_restart = self._after_restart
         url = self.endpoint_url
         assert url is not None
