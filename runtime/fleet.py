@@ -215,12 +215,14 @@ class Fleet:
         request_id: str | None = None,
         qualifier: str | None = None,
         queued_at: float | None = None,
+        source_arn: str | None = None,
     ) -> InvocationResult:
         """Run one invocation and return its result.
 
         `event` may be raw bytes (sent as they are, validated as JSON like the
         Invoke API does) or any JSON-serialisable value. `queued_at` is when an
-        asynchronous event was accepted, for its dwell time in the trace. Raises the Lambda
+        asynchronous event was accepted, for its dwell time in the trace; `source_arn` the queue
+        or stream an event source mapping's batch came from. Raises the Lambda
         service errors (FunctionNotFound, Throttled, RequestTooLarge,
         InvalidRequestContent); function errors come back in the result.
         """
@@ -233,7 +235,7 @@ class Fleet:
             return await self.invoker.invoke(
                 function, bytes(payload), invocation_type=InvocationType(invocation_type), trigger=trigger,
                 client_context=client_context, trace=trace, request_id=request_id, qualifier=qualifier,
-                queued_at=queued_at,
+                queued_at=queued_at, source_arn=source_arn,
             )
         finally:
             if not self.invoker.in_flight:

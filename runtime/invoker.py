@@ -93,6 +93,7 @@ class Invoker:
         request_id: str | None = None,
         qualifier: str | None = None,
         queued_at: float | None = None,
+        source_arn: str | None = None,
     ) -> InvocationResult:
         pool, name_qualifier = self.resolve(name if qualifier is None else f"{name}:{qualifier}")
         check_payload(payload, invocation_type)
@@ -113,6 +114,7 @@ class Invoker:
             segment_id=segment_id(),
             parent_id=incoming.get("Parent"),
             queued_at=queued_at,
+            source_arn=source_arn,
         )
         if invocation_type is InvocationType.DRY_RUN:
             record.ended_at = now

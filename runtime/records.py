@@ -76,6 +76,7 @@ class InvocationRecord:
     segment_id: str | None = None
     parent_id: str | None = None  # the caller's segment, when a trace header came in
     queued_at: float | None = None  # asynchronous invocations: when the event was accepted (epoch s)
+    source_arn: str | None = None  # event source mappings: the queue or stream the batch came from
     ended_at: float = 0.0
     # Worker-clock timestamps (epoch seconds) for the trace view: init and handler phases.
     init_started_at: float | None = None

@@ -25,7 +25,7 @@ async def test_a_poison_message_is_retried_then_dead_lettered_while_its_batch_ma
         assert record["eventSource"] == "aws:sqs" and record["eventSourceARN"].endswith(queue.rsplit("/", 1)[1])
         assert set(record) >= {"messageId", "receiptHandle", "body", "attributes", "messageAttributes", "md5OfBody", "awsRegion"}
         assert record["attributes"]["ApproximateReceiveCount"] == "1"
-        assert first.record.trigger == "sqs"
+        assert first.record.trigger == "sqs" and first.record.source_arn == record["eventSourceARN"]
 
         # maxReceiveCount 2: the poison message is delivered twice, then moved to the DLQ.
         poisoned = await results.wait("QueueWorker", count=2, timeout=30,
@@ -104,7 +104,7 @@ async def test_a_functions_own_put_to_the_table_triggers_the_stream_function(tmp
         assert record["dynamodb"]["Keys"] == {"id": {"S": "k1"}}
         assert record["dynamodb"]["NewImage"]["qty"] == {"N": "3"}
         assert record["eventSourceARN"].startswith("arn:aws:dynamodb:") and "/stream/" in record["eventSourceARN"]
-        assert fired[0].record.trigger == "stream"
+        assert fired[0].record.trigger == "stream" and fired[0].record.source_arn == record["eventSourceARN"]
         service = trigger_service(fleet)
         assert service is not None
         kinds = {m.kind for m in service.snapshot()}

@@ -130,7 +130,8 @@ class SqsPoller:
             return
         self.stats.in_flight += 1
         try:
-            result = await self.fleet.invoke(mapping.function, {"Records": matching}, trigger=Trigger.SQS)
+            result = await self.fleet.invoke(mapping.function, {"Records": matching}, trigger=Trigger.SQS,
+                                             source_arn=mapping.queue_arn)
         except Throttled:
             self.stats.throttles += 1
             self._backoff = min(BACKOFF_MAX_S, max(BACKOFF_START_S, self._backoff * 2))

@@ -172,7 +172,8 @@ class StreamPoller:
     async def _invoke(self, batch: list[dict[str, Any]]) -> str | int:
         self.stats.in_flight += 1
         try:
-            result = await self.fleet.invoke(self.mapping.function, {"Records": batch}, trigger=Trigger.STREAM)
+            result = await self.fleet.invoke(self.mapping.function, {"Records": batch}, trigger=Trigger.STREAM,
+                                             source_arn=self.mapping.stream_arn)
         except Throttled:
             self.stats.throttles += 1
             return "throttled"
