@@ -117,7 +117,9 @@ class StreamPoller:
                 if iterator is None:
                     iterator = await self._iterator(shard)
                 if not pending:
-                    got = await self._call(self.client.get_records, ShardIterator=iterator, Limit=min(10_000, self.mapping.batch_size))
+                    extra = {"StreamARN": self.mapping.stream_arn} if self.mapping.kind == "kinesis" else {}  # moto needs it
+                    got = await self._call(self.client.get_records, ShardIterator=iterator,
+                                           Limit=min(10_000, self.mapping.batch_size), **extra)
                     iterator = got.get("NextShardIterator") or iterator
                     self.stats.last_poll_at = time.time()
                     pending = [self._record(r, shard) for r in got.get("Records") or ()]
