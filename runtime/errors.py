@@ -5,6 +5,11 @@ Two families: `ConfigError` for a configuration we refuse to run, and
 HTTP error (the caller's fault or the service's), each carrying the exact
 status, error code and body shape boto3 parses. Function errors are *not*
 exceptions: they are successful calls whose record says `error`.
+
+Defined beside the code that raises them: `SidecarUnavailable`
+(runtime/aws/sidecar.py: the AWS services sidecar could not start) and
+`MappingNotFound` (runtime/triggers/mappings_api.py: a LambdaServiceError,
+404 ResourceNotFoundException for an unknown event source mapping UUID).
 """
 
 from __future__ import annotations
