@@ -280,8 +280,9 @@ def _without_lambda_targets(resource: dict[str, Any], arns: Mapping[str, str]) -
 
 
 def _names_function(value: Any, arns: Mapping[str, str]) -> bool:
-    if isinstance(value, dict):
-        (key, arg), = value.items() if len(value) == 1 else ((None, None),)
+    """Whether a target's Arn is one of the template's functions (a Ref, a GetAtt or the ARN itself)."""
+    if isinstance(value, dict) and len(value) == 1:
+        key, arg = next(iter(value.items()))
         if key == "Fn::GetAtt":
             target = arg.split(".", 1)[0] if isinstance(arg, str) else arg[0]
             return target in arns

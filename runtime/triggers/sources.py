@@ -100,7 +100,7 @@ class PushSource:
         return str(props.get("Topic") or props.get("EventBusName") or "default")
 
 
-Mapping_ = QueueMapping | StreamMapping | PushSource
+Source = QueueMapping | StreamMapping | PushSource
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ def read_sources(config: FleetConfig) -> Sources:
     return Sources(tuple(mappings), tuple(push), tuple(problems))
 
 
-def _source(ident: str, function: FunctionConfig, name: str, kind: str, props: Mapping[str, Any]) -> Mapping_ | None:
+def _source(ident: str, function: FunctionConfig, name: str, kind: str, props: Mapping[str, Any]) -> Source | None:
     enabled = props.get("Enabled", True) is not False
     criteria = EventFilter.from_criteria(props.get("FilterCriteria"))
     responses = props.get("FunctionResponseTypes") or ()

@@ -25,7 +25,6 @@ from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.http_settings import DEFAULT_HOST, DEFAULT_PORT, HttpSettings
 from lambdatop.runtime.records import InvocationResult
 from lambdatop.runtime.services import ServiceOptions, attach_standard_services
-from lambdatop.runtime.aws.service import aws_service
 from lambdatop.runtime.aws.sidecar import SidecarUnavailable
 from lambdatop.tui.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, aws_options
 from lambdatop.tui.commands.common import UsageError, load_or_exit
@@ -156,6 +155,8 @@ def _print_banner(fleet: Fleet, config: FleetConfig, endpoint: LambdaEndpoint | 
         ]
         width = max((len(name) for name in functions), default=0)
         lines += [f"  {name:<{width}}  {endpoint.function_url(name)}" for name in sorted(functions)]
+    from lambdatop.runtime.aws.service import aws_service  # boto3 loads only when serving
+
     aws = aws_service(fleet)
     if aws is not None and aws.endpoint_url:
         where = f"sidecar pid {aws.sidecar.pid}" if aws.sidecar else "existing emulator"
