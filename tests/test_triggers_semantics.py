@@ -105,3 +105,26 @@ async def test_a_failing_stream_batch_is_bisected_retried_then_sent_to_the_on_fa
         assert sorted(succeeded) == [b"ok1", b"ok2", b"ok3"]  # the halves without the bad record went through
         record = event_of(results.of("StreamWorker")[0])["Records"][0]
         assert record["eventSource"] == "aws:kinesis" and record["eventID"].startswith("shardId-")
+
+
+async def test_an_sns_filter_policy_lets_only_matching_messages_through(tmp_path: Path) -> None:
+    async with aws_fleet(copy_app(tmp_path, APP)) as fleet:
+        results = Results(fleet)
+        sns = client(fleet, "sns")
+        topic = _url(fleet, "Notices")
+        for level in ("low", "high"):
+            sns.publish(TopicArn=topic, Message=f"{level} one",
+                        MessageAttributes={"level": {"DataType": "String", "StringValue": level}})
+        fired = await results.wait("HighOnly")
+        await asyncio.sleep(1.5)
+        assert [event_of(r)["Records"][0]["Sns"]["Message"] for r in results.of("HighOnly")] == ["high one"] and fired
+
+
+async def test_an_eventbridge_input_transformer_shapes_the_event(tmp_path: Path) -> None:
+    async with aws_fleet(copy_app(tmp_path, APP)) as fleet:
+        results = Results(fleet)
+        client(fleet, "events").put_events(Entries=[
+            {"Source": "shop.orders", "DetailType": "OrderShipped", "Detail": json.dumps({"id": 7, "carrier": "ups"})},
+        ])
+        fired = await results.wait("Shipped")
+        assert event_of(fired[0]) == {"order": 7, "via": "ups"}
