@@ -128,3 +128,17 @@ async def test_an_eventbridge_input_transformer_shapes_the_event(tmp_path: Path)
         ])
         fired = await results.wait("Shipped")
         assert event_of(fired[0]) == {"order": 7, "via": "ups"}
+
+
+async def test_a_batching_window_gathers_messages_sent_apart_into_one_batch(tmp_path: Path) -> None:
+    async with aws_fleet(copy_app(tmp_path, APP)) as fleet:
+        results = Results(fleet)
+        sqs = client(fleet, "sqs")
+        queue = _url(fleet, "Windowed")
+        for n in range(3):
+            sqs.send_message(QueueUrl=queue, MessageBody=f"m{n}")
+            await asyncio.sleep(0.3)
+        fired = await results.wait("Batched")
+        await asyncio.sleep(1.0)
+        assert len(results.of("Batched")) == 1
+        assert [r["body"] for r in event_of(fired[0])["Records"]] == ["m0", "m1", "m2"]

@@ -1,7 +1,7 @@
 """An SQS event source mapping, polled as Lambda's pollers do.
 
-Up to `MaximumConcurrency` batches are in flight at once. Each batch is
-gathered with long polls (up to BatchSize, within MaximumBatchingWindow),
+Up to `MaximumConcurrency` batches are in flight at once; the lanes take
+turns gathering. Each batch is gathered with long polls (up to BatchSize, within MaximumBatchingWindow),
 filtered (records that match no FilterCriteria are deleted unseen, as Lambda
 does), and invoked synchronously through the fleet's gate. Success deletes the
 batch; with ReportBatchItemFailures only the records not reported failed are
@@ -51,6 +51,9 @@ class SqsPoller:
             self.enabled.set()
         self._tasks: list[asyncio.Task[None]] = []
         self._backoff = 0.0
+        # Lanes take turns gathering (so a batching window fills one batch, not five part-batches)
+        # and process their batches concurrently.
+        self._gathering = asyncio.Lock()
 
     @property
     def source(self) -> QueueMapping:
@@ -77,7 +80,10 @@ class SqsPoller:
             try:
                 # A batch a long poll brought in after a disable is still processed, as Lambda finishes
                 # in-flight work while Disabling (handing it back would count a receive towards the DLQ).
-                batch = await self._gather()
+                async with self._gathering:
+                    if not self.enabled.is_set():  # disabled while this lane waited for its turn
+                        continue
+                    batch = await self._gather()
                 if batch:
                     await self._process(batch)
             except asyncio.CancelledError:
