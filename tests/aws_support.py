@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-
 from lambdatop.runtime.aws.service import AwsService, aws_service
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationResult

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-
-from textual.app import App
-from textual.widgets import DataTable
 
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.tui.screens.event_editor import EventEditorScreen
 from lambdatop.tui.screens.plumbing import PlumbingScreen
+from textual.app import App
+from textual.widgets import DataTable
 
 from tests.aws_support import Results, aws_fleet, copy_app, event_of
 

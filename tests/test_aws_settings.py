@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from lambdatop.runtime.aws.settings import AwsSettings, Credentials, Endpoint
 from lambdatop.runtime.aws.sidecar import Sidecar
 from lambdatop.runtime.bus import FleetEvent

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import psutil
-
 from lambdatop.runtime.bus import FleetEvent
 
 from tests.aws_support import aws_fleet, client, copy_app, sidecar_of

@@ -6,7 +6,6 @@ import asyncio
 from pathlib import Path
 
 import boto3
-
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.services import ServiceOptions, attach_standard_services
 from lambdatop.runtime.triggers.sqs_poller import LONG_POLL_S

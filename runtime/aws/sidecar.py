@@ -100,7 +100,7 @@ class Sidecar:
         assert process.stdout is not None
         try:
             line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), START_TIMEOUT_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             process.kill()
             raise SidecarUnavailable(f"the AWS services sidecar did not start within {START_TIMEOUT_S:.0f} s "
                                      f"(see {self.log_path})") from None

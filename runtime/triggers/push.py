@@ -16,10 +16,10 @@ import asyncio
 import json
 import re
 import time
-from urllib.parse import quote_plus, unquote_plus
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
+from urllib.parse import quote_plus, unquote_plus
 
 from lambdatop.runtime.aws.clients import AwsClients
 from lambdatop.runtime.errors import FleetStopped

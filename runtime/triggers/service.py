@@ -90,10 +90,7 @@ class TriggerService:
         for ident, source in wanted.items():
             poller = self.pollers.get(ident)
             if poller is not None:
-                if isinstance(poller, SqsPoller) and isinstance(source, QueueMapping):
-                    poller.update(source)
-                elif isinstance(poller, StreamPoller) and isinstance(source, StreamMapping):
-                    poller.update(source)
+                _apply_live(poller, source)
                 continue
             poller = self._poller(source)
             if poller is None:
@@ -133,10 +130,8 @@ class TriggerService:
         self.overrides.setdefault(ident, {}).update(changes)
         mapping = self.mapping(ident)
         poller = self.pollers.get(ident)
-        if isinstance(poller, SqsPoller) and isinstance(mapping, QueueMapping):
-            poller.update(mapping)
-        elif isinstance(poller, StreamPoller) and isinstance(mapping, StreamMapping):
-            poller.update(mapping)
+        if poller is not None and mapping is not None:
+            _apply_live(poller, mapping)
         return mapping
 
     def stats_of(self, ident: str) -> Any:
@@ -164,6 +159,14 @@ class TriggerService:
     def _publish(self, kind: str, message: str) -> None:
         if self.fleet is not None:
             self.fleet.bus.publish(FleetEvent(kind, message, time.time()))
+
+
+def _apply_live(poller: Poller, source: QueueMapping | StreamMapping | PushSource) -> None:
+    """Hand a mapping's live settings (Enabled, BatchSize, window) to its poller."""
+    if isinstance(poller, SqsPoller) and isinstance(source, QueueMapping):
+        poller.update(source)
+    elif isinstance(poller, StreamPoller) and isinstance(source, StreamMapping):
+        poller.update(source)
 
 
 def _moved(poller: Poller, source: QueueMapping | StreamMapping | PushSource) -> bool:

@@ -18,7 +18,7 @@ import json
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from lambdatop.runtime.aws.clients import AwsClients
@@ -231,7 +231,7 @@ class StreamPoller:
             "requestContext": {"requestId": "", "functionArn": self.fleet.function_arn(self.mapping.function),
                                "condition": "RetryAttemptsExhausted", "approximateInvokeCount": attempts},
             "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-            "version": "1.0", "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "version": "1.0", "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             info_key: {"shardId": shard, "startSequenceNumber": _sequence(batch[0]), "endSequenceNumber": _sequence(batch[-1]),
                        "approximateArrivalOfFirstRecord": _iso(_arrival(batch[0])),
                        "approximateArrivalOfLastRecord": _iso(_arrival(batch[-1])), "batchSize": len(batch),
@@ -281,7 +281,7 @@ def _arrival(record: dict[str, Any]) -> float:
 
 
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _filter_view(record: dict[str, Any], key: str) -> dict[str, Any]:

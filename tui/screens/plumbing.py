@@ -16,16 +16,15 @@ import json
 import time
 from typing import Any
 
+from lambdatop.runtime.aws.inventory import KINDS, sample_payload
+from lambdatop.tui.screens.event_editor import EventChoice, EventEditorScreen
+from lambdatop.tui.widgets.cells import ago
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
-
-from lambdatop.runtime.aws.inventory import KINDS, sample_payload
-from lambdatop.tui.screens.event_editor import EventChoice, EventEditorScreen
-from lambdatop.tui.widgets.cells import ago
 
 REFRESH_S = 1.0
 STATE_STYLES = {"Enabled": "green", "Disabled": "yellow"}
