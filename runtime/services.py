@@ -36,14 +36,16 @@ def attach_standard_services(fleet: Fleet, options: ServiceOptions) -> None:
 def attach_command_services(fleet: Fleet, *, command: str | None = None) -> None:
     """What a short-lived command (`invoke`, `replay`) runs: recorded and traced like any run.
 
-    No watcher and no endpoint; its async queue delivers only the command's own
-    events and leaves the backlog of earlier runs to the dashboard or `serve`.
+    No watcher, no endpoint and no AWS sidecar of its own (it joins a running
+    one); its async queue delivers only the command's own events and leaves
+    the backlog of earlier runs to the dashboard or `serve`.
     """
-    _attach_in_order(fleet, store=True, watch=False, adopt=False, command=command)
+    _attach_in_order(fleet, store=True, watch=False, adopt=False, command=command, join_aws=True)
 
 
 def _attach_in_order(
-    fleet: Fleet, *, store: bool, watch: bool, adopt: bool, command: str | None = None, aws: ServiceOptions | None = None
+    fleet: Fleet, *, store: bool, watch: bool, adopt: bool, command: str | None = None, aws: ServiceOptions | None = None,
+    join_aws: bool = False,
 ) -> None:
     # Order matters: services start in this order and stop in reverse.
     # 1. The durable store first: everything after it can read fleet.store, and it closes last.
@@ -58,6 +60,10 @@ def _attach_in_order(
     #     get its URL, and before hot reload, which reads the config with the resources' real names.
     if aws is not None:
         attach_aws_services(fleet, aws)
+    elif join_aws:  # a command: the AWS services of a running dashboard / serve, if there is one
+        from lambdatop.runtime.aws.join import JoinRunningServices
+
+        fleet.add_service(JoinRunningServices())
     # 3. Hot reload: code versions (v1 + hash, computed at start), file watching, live config changes.
     if watch:
         from lambdatop.runtime.reload import ReloadService

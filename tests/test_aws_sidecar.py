@@ -126,3 +126,22 @@ async def test_a_busy_port_moves_the_sidecar_to_a_free_one_with_a_warning(tmp_pa
             assert any(isinstance(e, FleetEvent) and f"port {busy}" in e.message for e in events.drain())
     finally:
         holder.close()
+
+
+def test_lambdatop_invoke_joins_the_running_services_and_their_resources(tmp_path: Path) -> None:
+    config = copy_app(tmp_path)
+    process, sidecar = _serve(config)
+    try:
+        # The serve above took a free port; point the command at it through aws.endpoint_url.
+        ports = [c.laddr.port for c in psutil.Process(sidecar).net_connections() if c.status == psutil.CONN_LISTEN]
+        joined = config.with_name("lambdatop.yaml")
+        joined.write_text(f"template: template.yaml\naws: {{endpoint_url: 'http://127.0.0.1:{ports[0]}'}}\nstore: false\n")
+        done = subprocess.run(
+            [sys.executable, "-m", "lambdatop.tui.cli", "invoke", "Writer", "--config", str(joined), "--event", "-"],
+            input='{"item": {"id": "from-invoke"}}', capture_output=True, text=True, timeout=60, cwd=config.parent,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"http://127.0.0.1:{ports[0]}" in done.stdout and "aws-app-Items-" in done.stdout
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(30)
