@@ -76,6 +76,8 @@ def plan_stack(config: FleetConfig, stack_name: str) -> StackPlan:
             kept[rid] = _plain(resource)
         elif kind == SIMPLE_TABLE:
             kept[rid] = _simple_table(resource)
+        elif kind == "AWS::Lambda::EventSourceMapping":
+            skipped[rid] = "a raw event source mapping is not run; write it as the function's SQS/DynamoDB/Kinesis event"
         elif kind in STATE_MACHINES:
             skipped[rid] = "Step Functions state machines are not run locally"
         elif kind.startswith(NOT_NEEDED_PREFIXES):
