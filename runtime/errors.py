@@ -20,6 +20,7 @@ exceptions: they are successful calls whose record says `error`.
     * RemoteAccessRefused               a non-loopback address without allow_remote
     * EndpointUnavailable               an address that cannot be bound
     * ScheduleNotFound                  firing a schedule by a name no schedule has
+    * SidecarUnavailable                the AWS services sidecar could not start
 
 Raised and caught inside one layer, so they stay beside their code:
 `execution.lifecycle.EnvironmentFailed` / `IllegalTransition` (an
@@ -35,6 +36,9 @@ GetFunctionUrlConfig on a function without a FunctionUrlConfig).
 
 Elsewhere: `InvalidScheduleExpression` (config/cron.py, a ValueError that the
 config reader turns into a ConfigError with its line).
+
+Defined beside the code that raises them: `MappingNotFound` (triggers/mappings_api.py: a LambdaServiceError,
+404 ResourceNotFoundException for an unknown event source mapping UUID).
 """
 
 from __future__ import annotations
@@ -184,3 +188,7 @@ class EndpointUnavailable(Exception):
 
 class ScheduleNotFound(LookupError):
     """Firing a schedule by a name no schedule has."""
+
+
+class SidecarUnavailable(Exception):
+    """The AWS services sidecar could not start (a busy port, moto missing)."""

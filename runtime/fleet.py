@@ -74,6 +74,9 @@ class Fleet:
         self.snapshot_providers: dict[str, Callable[[], Any]] = {}
         # Variables every new worker gets beside Lambda's own (endpoint URL, X-Ray daemon address).
         self.worker_environment: dict[str, str] = {}
+        # How a reload reads the config file again (blocking, called in a thread). The AWS services
+        # replace it so a reloaded template's resources exist and `!Ref` of them resolves (runtime/aws/).
+        self.config_loader: Callable[[Path], FleetConfig] = load_config
         self.services: list[Service] = []
         # Set by the store and async queue services when attached (runtime/store/writer.py, runtime/async_invoke/queue.py).
         self.store: Any = None
@@ -161,13 +164,15 @@ class Fleet:
         qualifier: str | None = None,
         queued_at: float | None = None,
         route: str | None = None,
+        source_arn: str | None = None,
     ) -> InvocationResult:
         """Run one invocation and return its result.
 
         `event` may be raw bytes (sent as they are, validated as JSON like the
         Invoke API does) or any JSON-serialisable value. `queued_at` is when an
         asynchronous event was accepted, for its dwell time in the trace; `route` is the API
-        Gateway route that took the request (kept on the record). Raises the Lambda
+        Gateway route that took the request (kept on the record); `source_arn` the queue
+        or stream an event source mapping's batch came from. Raises the Lambda
         service errors (FunctionNotFound, Throttled, RequestTooLarge,
         InvalidRequestContent); function errors come back in the result.
         """
@@ -180,7 +185,7 @@ class Fleet:
             return await self.invoker.invoke(
                 function, bytes(payload), invocation_type=InvocationType(invocation_type), trigger=trigger,
                 client_context=client_context, trace=trace, request_id=request_id, qualifier=qualifier,
-                queued_at=queued_at, route=route,
+                queued_at=queued_at, route=route, source_arn=source_arn,
             )
         finally:
             if not self.invoker.in_flight:

@@ -45,6 +45,12 @@ class Trigger(enum.StrEnum):
     ASYNC = "async"
     API = "api"  # API Gateway: a route of the template's REST or HTTP APIs (record.route says which)
     LIBRARY = "library"  # Fleet.invoke from library code or tests
+    # Event sources and push sources (runtime/triggers/): the service whose event it is.
+    SQS = "sqs"
+    STREAM = "stream"  # DynamoDB and Kinesis streams
+    S3 = "s3"
+    SNS = "sns"
+    EVENTBRIDGE = "eventbridge"
 
 
 @dataclass(slots=True)
@@ -74,6 +80,7 @@ class InvocationRecord:
     segment_id: str | None = None
     parent_id: str | None = None  # the caller's segment, when a trace header came in
     queued_at: float | None = None  # asynchronous invocations: when the event was accepted (epoch s)
+    source_arn: str | None = None  # event source mappings: the queue or stream the batch came from
     ended_at: float = 0.0
     # Worker-clock timestamps (epoch seconds) for the trace view: init and handler phases.
     init_started_at: float | None = None

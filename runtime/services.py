@@ -24,11 +24,13 @@ class ServiceOptions:
     store: bool = True  # the durable store in .lambdatop/ beside the config
     allow_remote: bool = False  # let the HTTP endpoint (and the API port) listen on a non-loopback host (no auth)
     api: ApiSettings | None = None  # the template's API routes (runtime/apigateway); None = no API port
+    aws: bool = True  # the AWS services sidecar and event sources (--no-aws turns them off)
+    aws_port: int | None = None  # --aws-port: overrides aws.port in the config; 0 picks a free port
 
 
 def attach_standard_services(fleet: Fleet, options: ServiceOptions) -> None:
     """Attach every standard service to `fleet` (before `fleet.start()`)."""
-    _attach_in_order(fleet, store=options.store, watch=options.watch, adopt=True)
+    _attach_in_order(fleet, store=options.store, watch=options.watch, adopt=True, aws=options)
     # Schedules fire through the async queue, so they start after it (and stop firing before it stops).
     from lambdatop.runtime.triggers.schedules import ScheduleService
 
@@ -68,13 +70,17 @@ def attach_hot_reload(fleet: Fleet) -> ReloadService:
 def attach_command_services(fleet: Fleet, *, command: str | None = None) -> None:
     """What a short-lived command (`invoke`, `replay`) runs: recorded and traced like any run.
 
-    No watcher and no endpoint; its async queue delivers only the command's own
-    events and leaves the backlog of earlier runs to the dashboard or `serve`.
+    No watcher, no endpoint and no AWS sidecar of its own (it joins a running
+    one); its async queue delivers only the command's own events and leaves
+    the backlog of earlier runs to the dashboard or `serve`.
     """
-    _attach_in_order(fleet, store=True, watch=False, adopt=False, command=command)
+    _attach_in_order(fleet, store=True, watch=False, adopt=False, command=command, join_aws=True)
 
 
-def _attach_in_order(fleet: Fleet, *, store: bool, watch: bool, adopt: bool, command: str | None = None) -> None:
+def _attach_in_order(
+    fleet: Fleet, *, store: bool, watch: bool, adopt: bool, command: str | None = None, aws: ServiceOptions | None = None,
+    join_aws: bool = False,
+) -> None:
     # Order matters: services start in this order and stop in reverse.
     # 1. The durable store first: everything after it can read fleet.store, and it closes last.
     attach_store_services(fleet, enabled=store, command=command, queue=False)
@@ -84,12 +90,34 @@ def _attach_in_order(fleet: Fleet, *, store: bool, watch: bool, adopt: bool, com
     from lambdatop.runtime.observability.service import ObservabilityService
 
     fleet.add_service(ObservabilityService())
+    # 2b. The AWS services (sidecar, the template's resources): before anything spawns workers, which
+    #     get its URL, and before hot reload, which reads the config with the resources' real names.
+    if aws is not None:
+        attach_aws_services(fleet, aws)
+    elif join_aws:  # a command: the AWS services of a running dashboard / serve, if there is one
+        from lambdatop.runtime.aws.join import JoinRunningServices
+
+        fleet.add_service(JoinRunningServices())
     # 3. Hot reload: code versions (v1 + hash, computed at start), file watching, live config changes.
     if watch:
         attach_hot_reload(fleet)
     # 4. The async queue: it resumes accepted events of earlier runs, so only once code versions
     #    and tracing are in place; it stops (and stops delivering) before them.
     attach_async_queue(fleet, enabled=store, adopt=adopt)
+    # 5. Event sources and push sources: they invoke through the async queue, so after it.
+    if aws is not None and aws.aws:
+        from lambdatop.runtime.triggers.service import TriggerService
+
+        fleet.add_service(TriggerService())
+
+
+def attach_aws_services(fleet: Fleet, options: ServiceOptions) -> None:
+    """The AWS services sidecar (or the emulator / real AWS the `aws:` section names)."""
+    from lambdatop.runtime.aws.service import AwsService
+    from lambdatop.runtime.config.aws_settings import AwsSettings
+
+    settings = AwsSettings.from_config(fleet.config).overridden(port=options.aws_port, enabled=False if not options.aws else None)
+    fleet.add_service(AwsService(settings, host=options.host if options.allow_remote else "127.0.0.1"))
 
 
 def attach_store_services(

@@ -77,6 +77,7 @@ class LambdatopApp(App[int]):
         Binding("A", "alarms", "Alarms"),
         Binding("w", "apis", "APIs", show=False),  # listed by `?` and the palette; the footer stays as it was
         Binding("t", "schedules", "Schedules", show=False),  # "timers": listed by `?`, kept out of the footer
+        Binding("p", "plumbing", "Plumbing", show=False),  # in help and the palette; the footer is full
         Binding("ctrl+c", "quit", "Quit", show=False),
     ]
     def __init__(
@@ -366,6 +367,11 @@ class LambdatopApp(App[int]):
 
         self.push_screen(SchedulesScreen(self.fleet))
 
+    def action_plumbing(self) -> None:
+        from lambdatop.tui.screens.plumbing import PlumbingScreen
+
+        self.push_screen(PlumbingScreen(self.fleet))
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(help_sections(self.BINDINGS)))
@@ -416,6 +422,7 @@ class LambdatopApp(App[int]):
             "invoke": "Invoke", "event": "Invoke with an event…", "burst": "Burst…", "reinvoke": "Re-invoke",
             "async_invoke": "Invoke asynchronously", "kill": "Kill a worker", "logs": "Search the log",
             "dlq": "Dead-letter queue", "alarms": "Alarms", "apis": "APIs: routes", "schedules": "Schedules",
+            "plumbing": "Plumbing: event sources and AWS resources",
             "help": "Help: keys",
         }
         for action, title in titles.items():

@@ -17,7 +17,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from lambdatop.tui.commands.common import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, config_option
+from lambdatop.tui.commands.common import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, aws_options, config_option
 
 # Order here is the order `lambdatop --help` lists them.
 COMMANDS = ("invoke", "serve", "events", "schedules", "replay", "record", "logs", "traces", "stats", "bench")
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--api-port", type=int, default=None,
                         help="port of the template's API routes (default: the config's api.port, else 3000; 0 picks a free port)")
     parser.add_argument("--no-api", action="store_true", help="don't serve the template's Api/HttpApi routes")
+    aws_options(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"lambdatop.tui.commands.{name}").register(subparsers)

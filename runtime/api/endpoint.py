@@ -166,6 +166,10 @@ class LambdaEndpoint:
             web.get("/2021-10-31/functions/{function}/urls", self.list_function_url_configs, allow_head=False),
             web.get("/2016-08-19/account-settings", self.account_settings, allow_head=False),
             web.get("/2016-08-19/account-settings/", self.account_settings, allow_head=False),
+            web.get("/2015-03-31/event-source-mappings/", self.list_event_source_mappings, allow_head=False),
+            web.get("/2015-03-31/event-source-mappings", self.list_event_source_mappings, allow_head=False),
+            web.get("/2015-03-31/event-source-mappings/{uuid}", self.get_event_source_mapping, allow_head=False),
+            web.put("/2015-03-31/event-source-mappings/{uuid}", self.update_event_source_mapping),
             web.route("*", function_url.URL_PREFIX + "/{function}", self.function_url_request),
             web.route("*", function_url.URL_PREFIX + "/{function}/{path:.*}", self.function_url_request),
         ]
@@ -257,6 +261,24 @@ class LambdaEndpoint:
 
     async def get_function_concurrency(self, request: web.Request) -> web.StreamResponse:
         return json_response(self._control().get_function_concurrency(request.match_info["function"]))
+
+    # Event source mappings: the bodies live with the pollers (runtime/triggers/mappings_api.py).
+    async def list_event_source_mappings(self, request: web.Request) -> web.StreamResponse:
+        from lambdatop.runtime.triggers import mappings_api
+
+        query = request.query
+        return json_response(mappings_api.list_mappings(self._fleet(), query.get("FunctionName"), query.get("EventSourceArn")))
+
+    async def get_event_source_mapping(self, request: web.Request) -> web.StreamResponse:
+        from lambdatop.runtime.triggers import mappings_api
+
+        return json_response(mappings_api.get_mapping(self._fleet(), request.match_info["uuid"]))
+
+    async def update_event_source_mapping(self, request: web.Request) -> web.StreamResponse:
+        from lambdatop.runtime.triggers import mappings_api
+
+        body = json.loads(await request.read() or b"{}")
+        return json_response(mappings_api.update_mapping(self._fleet(), request.match_info["uuid"], body), status=202)
 
     async def account_settings(self, request: web.Request) -> web.StreamResponse:
         return json_response(self._control().account_settings())

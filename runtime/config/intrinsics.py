@@ -2,8 +2,10 @@
 
 What depends only on the template (parameters' defaults, pseudo parameters,
 mappings, conditions, other functions' ARNs) is resolved. What needs a
-deployed stack (a bucket's generated name, an imported value) becomes a
-readable placeholder such as `<GetAtt Table.Arn>` instead of crashing the load.
+deployed stack (a bucket's generated name, an imported value) resolves to the
+local resource once the AWS services sidecar has created it (`resource_names`,
+`resource_attributes`), and otherwise becomes a readable placeholder such as
+`<GetAtt Table.Arn>` instead of crashing the load.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class IntrinsicResolver:
         conditions: Mapping[str, Any],
         function_arns: Mapping[str, str],
         resource_names: Mapping[str, str],
+        resource_attributes: Mapping[tuple[str, str], str] | None = None,
     ) -> None:
         self._parameters = parameters
         self._pseudo = pseudo
@@ -36,6 +39,8 @@ class IntrinsicResolver:
         self._conditions = conditions
         self._function_arns = function_arns
         self._resource_names = resource_names
+        # (logical id, attribute) -> value, once the resources exist (the AWS services sidecar's stack)
+        self._resource_attributes = resource_attributes or {}
         self._handlers: dict[str, Callable[[Any], Any]] = {
             "Ref": self._ref,
             "Fn::Sub": self._sub,
@@ -100,6 +105,8 @@ class IntrinsicResolver:
             resource, attribute = str(arg[0]), str(self.resolve(arg[1]))
             if resource in self._function_arns and attribute == "Arn":
                 return self._function_arns[resource]
+            if (resource, attribute) in self._resource_attributes:
+                return self._resource_attributes[(resource, attribute)]
             return f"<GetAtt {resource}.{attribute}>"
         return f"<GetAtt {self._describe(arg)}>"
 

@@ -113,17 +113,30 @@ def find_config(start: Path | None = None) -> Path:
     raise ConfigError(f"no {', '.join(CONFIG_CANDIDATES[:4])} here; name one with --config", path=str(base))
 
 
-def load_config(path: Path | str | None = None) -> FleetConfig:
-    """Load and validate a lambdatop.yaml or a SAM template."""
+@dataclass(frozen=True)
+class ResourceValues:
+    """What `!Ref`/`!GetAtt` of a template's non-function resources resolve to, once they exist locally.
+
+    `names`: logical id -> Ref value (queue URL, table name, topic ARN...);
+    `attributes`: (logical id, attribute) -> GetAtt value. The AWS services
+    (runtime/aws/) fill it in; without it they resolve to placeholders.
+    """
+
+    names: Mapping[str, str] = field(default_factory=dict)
+    attributes: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
+
+def load_config(path: Path | str | None = None, *, resources: ResourceValues | None = None) -> FleetConfig:
+    """Load and validate a lambdatop.yaml or a SAM template (`resources`: the local resources' names, if created)."""
     config_path = Path(path) if path else find_config()
     config_path = config_path.resolve()
     document = load_yaml(config_path)
     if not isinstance(document, LineMap):
         raise ConfigError("expected a mapping at the top of the file", path=str(config_path))
     if "Resources" in document or "AWSTemplateFormatVersion" in document or "Transform" in document:
-        config = _SamTemplate(config_path, document).load()
+        config = _SamTemplate(config_path, document, resources=resources).load()
     else:
-        config = _LambdatopFile(config_path, document).load()
+        config = _LambdatopFile(config_path, document, resources=resources).load()
     _check_sections(config)
     return config
 
@@ -136,8 +149,9 @@ def _check_sections(config: FleetConfig) -> None:
     from lambdatop.runtime.config.reload_settings import ReloadSettings
     from lambdatop.runtime.config.store_settings import StoreSettings
     from lambdatop.runtime.config.api_settings import ApiSettings
+    from lambdatop.runtime.config.aws_settings import AwsSettings
 
-    for settings in (StoreSettings, QueueSettings, HttpSettings, ReloadSettings, ApiSettings):
+    for settings in (StoreSettings, QueueSettings, HttpSettings, ReloadSettings, ApiSettings, AwsSettings):
         settings.from_config(config)
     for function in config.functions.values():
         AsyncSettings.of(function)
@@ -293,7 +307,7 @@ def check_reserved(config: FleetConfig) -> None:
 
 # -- lambdatop.yaml ----------------------------------------------------------------
 
-_TOP_KEYS = {"account", "defaults", "functions", "template", "store", "async", "alarms", "http", "reload", "api"}
+_TOP_KEYS = {"account", "defaults", "functions", "template", "store", "async", "alarms", "http", "reload", "api", "aws"}
 _ACCOUNT_KEYS = {"concurrency_limit", "region", "account_id"}
 _FUNCTION_KEYS = {
     "handler", "code", "runtime", "memory_size", "timeout", "environment", "reserved_concurrency",
@@ -304,8 +318,9 @@ _DEFAULT_KEYS = _FUNCTION_KEYS - {"handler", "code", "description", "events"}
 
 
 class _LambdatopFile:
-    def __init__(self, path: Path, document: LineMap) -> None:
+    def __init__(self, path: Path, document: LineMap, *, resources: ResourceValues | None = None) -> None:
         self.path = path
+        self.resources = resources
         self.document = document
         self.check = _Checker(path)
 
@@ -319,7 +334,7 @@ class _LambdatopFile:
         account_id = self.check.string(account, "account_id", DEFAULT_ACCOUNT_ID) or DEFAULT_ACCOUNT_ID
         defaults = self.check.mapping(doc, "defaults")
         self.check.known_keys(defaults, _DEFAULT_KEYS, "defaults")
-        sections = {key: doc[key] for key in ("store", "async", "alarms", "http", "reload", "api") if key in doc}
+        sections = {key: doc[key] for key in ("store", "async", "alarms", "http", "reload", "api", "aws") if key in doc}
 
         functions: dict[str, FunctionConfig] = {}
         warnings: list[str] = []
@@ -328,7 +343,8 @@ class _LambdatopFile:
             template_path = (self.path.parent / str(doc["template"])).resolve()
             if not template_path.is_file():
                 raise self.check.error(f"template {doc['template']!r} does not exist", doc, "template")
-            sam = _SamTemplate(template_path, load_yaml(template_path), region=region, account_id=account_id).load()
+            sam = _SamTemplate(template_path, load_yaml(template_path), region=region, account_id=account_id,
+                               resources=self.resources).load()
             functions.update(sam.functions)
             warnings.extend(sam.warnings)
 
@@ -422,13 +438,15 @@ _SAM_FUNCTION = "AWS::Serverless::Function"
 
 
 class _SamTemplate:
-    def __init__(self, path: Path, document: Any, *, region: str = DEFAULT_REGION, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
+    def __init__(self, path: Path, document: Any, *, region: str = DEFAULT_REGION, account_id: str = DEFAULT_ACCOUNT_ID,
+                 resources: ResourceValues | None = None) -> None:
         if not isinstance(document, LineMap):
             raise ConfigError("expected a mapping at the top of the template", path=str(path))
         self.path = path
         self.document = document
         self.region = region
         self.account_id = account_id
+        self.resources = resources or ResourceValues()
         self.check = _Checker(path)
 
     def load(self) -> FleetConfig:
@@ -458,10 +476,11 @@ class _SamTemplate:
             name = names_only.resolve(props.get("FunctionName"))
             physical[rid] = name if isinstance(name, str) and not name.startswith("<") else rid
         arns = {rid: f"arn:aws:lambda:{self.region}:{self.account_id}:function:{physical[rid]}" for rid in function_ids}
-        resource_names = {rid: f"<{rid}>" for rid in resources} | physical
+        resource_names = {rid: f"<{rid}>" for rid in resources} | dict(self.resources.names) | physical
         resolver = IntrinsicResolver(
             parameters=parameters, pseudo=pseudo, mappings=doc.get("Mappings") or {},
             conditions=doc.get("Conditions") or {}, function_arns=arns, resource_names=resource_names,
+            resource_attributes=self.resources.attributes,
         )
         globals_function = self.check.mapping(self.check.mapping(doc, "Globals"), "Function")
         _check_globals_function(self.path, globals_function)

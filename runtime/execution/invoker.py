@@ -106,12 +106,13 @@ class Invoker:
         qualifier: str | None = None,
         queued_at: float | None = None,
         route: str | None = None,
+        source_arn: str | None = None,
     ) -> InvocationResult:
         pool, name_qualifier = self.resolve(name if qualifier is None else f"{name}:{qualifier}")
         check_payload(payload, invocation_type)
         function = pool.function
         incoming = parse_trace_header(trace)
-        record = _new_record(pool, request_id, trigger, invocation_type, incoming, queued_at, route)
+        record = _new_record(pool, request_id, trigger, invocation_type, incoming, queued_at, route, source_arn)
         if invocation_type is InvocationType.DRY_RUN:
             record.ended_at = record.started_at
             return InvocationResult(record, payload, b"")
@@ -335,7 +336,7 @@ class ColdStart:
 
 def _new_record(
     pool: FunctionPool, request_id: str | None, trigger: Trigger | str, invocation_type: InvocationType,
-    incoming: dict[str, str], queued_at: float | None, route: str | None = None,
+    incoming: dict[str, str], queued_at: float | None, route: str | None = None, source_arn: str | None = None,
 ) -> InvocationRecord:
     now = time.time()
     function = pool.function
@@ -353,6 +354,7 @@ def _new_record(
         parent_id=incoming.get("Parent"),
         queued_at=queued_at,
         route=route,
+        source_arn=source_arn,
     )
 
 

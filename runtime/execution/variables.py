@@ -1,8 +1,11 @@
 """The environment variables a worker starts with: Lambda's reserved set plus the function's own.
 
-Nothing else of the developer's shell leaks in, except PATH, HOME and LANG
-(and AWS credentials, which local code calling AWS needs the way Lambda code
-gets its role's). See LAMBDA.md §3.
+Nothing else of the developer's shell leaks in, except PATH, HOME and LANG.
+In particular not the host's AWS keys: Lambda always has credentials, so
+workers get dummy ones (and a dummy session token, as a role's would have),
+which the local AWS services accept and real AWS refuses. The AWS services
+(runtime/aws/) put the host's keys in `shared` only when the config says
+`aws: {credentials: host}`; then nothing dummy is mixed in. See LAMBDA.md §3.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from lambdatop.runtime.config import FleetConfig, FunctionConfig
 
 _PASSED_THROUGH = ("PATH", "HOME", "LANG")
 _CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
-# Lambda always has credentials; placeholder ones keep SDK clients constructible offline.
+# Lambda always has credentials; dummy ones keep SDK clients constructible and reach only local services.
 _PLACEHOLDER_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "ASIALAMBDATOPLOCAL00",
     "AWS_SECRET_ACCESS_KEY": "lambdatop-local-secret-access-key",
@@ -63,11 +66,14 @@ def lambda_environment(
     for name in _PASSED_THROUGH:
         if name in os.environ:
             environ[name] = os.environ[name]
-    for name in _CREDENTIALS:
-        environ[name] = os.environ.get(name, _PLACEHOLDER_CREDENTIALS[name])
+    shared = shared or {}
+    # Credentials the fleet hands out (aws: {credentials: host}) replace the dummy set whole: a real key
+    # beside a dummy session token would be refused by AWS.
+    given = {name: shared[name] for name in _CREDENTIALS if name in shared}
+    environ.update(given or _PLACEHOLDER_CREDENTIALS)
     environ["AWS_ACCESS_KEY"] = environ["AWS_ACCESS_KEY_ID"]
-    # What the running fleet adds (its endpoint for AWS_ENDPOINT_URL_LAMBDA, the X-Ray daemon's address).
-    environ.update(shared or {})
+    # What the running fleet adds (AWS_ENDPOINT_URL_LAMBDA, AWS_ENDPOINT_URL, the X-Ray daemon's address).
+    environ.update(shared)
     # The function's own variables last: Lambda refuses reserved names at deploy, we let them win locally.
     environ.update(function.environment)
     return environ

@@ -17,8 +17,9 @@ from lambdatop.runtime.config import FunctionConfig
 # Settings of a function that shape its running environments: a change recycles them.
 ENVIRONMENT_FIELDS = ("handler", "code_dir", "runtime", "memory_size", "timeout", "environment", "tracing",
                       "architecture", "function_name", "layers", "freeze")
-# Read by the trigger services when they start: a change is kept in the config, applied on restart.
-RESTART_FIELDS = frozenset({"events"})
+# Settings a running fleet cannot take live (a change is kept in the config, applied on restart). `events`
+# is not one: the trigger service (runtime/triggers/) reconciles its pollers with the config every second.
+RESTART_FIELDS: frozenset[str] = frozenset()
 
 
 def config_changes(old: FunctionConfig, new: FunctionConfig) -> dict[str, tuple[Any, Any]]:

@@ -231,7 +231,7 @@ class ReloadService:
     async def _load_config(self, path: Path) -> FleetConfig | None:
         """The config file again, or None (with a config_error event) when it is invalid."""
         try:
-            config = await asyncio.to_thread(load_config, path)
+            config = await asyncio.to_thread(self.fleet.config_loader if self.fleet else load_config, path)
             settings = self._settings_override or ReloadSettings.from_config(config)
         except ConfigError as error:
             self.config_error, self.config_error_at = error, time.time()

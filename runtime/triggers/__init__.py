@@ -1,17 +1,22 @@
 """What makes functions run without anyone calling them: event sources, push sources and schedules.
 
 Each trigger is a fleet service that turns something outside the function
-into invocations through the same paths a caller uses: event source mappings
-(SQS, streams) poll and invoke synchronously through the concurrency gate;
-push sources (S3, SNS, EventBridge rules with a pattern) and schedules
-(`Schedule`, `ScheduleV2`, `AWS::Events::Rule` with a ScheduleExpression)
-invoke asynchronously through the durable async queue, as Lambda does.
+into invocations through the same paths a caller uses:
 
-- `cron.py`: schedule expressions in EventBridge's syntax (rate, cron, at) and their next fire times.
-- `schedule_config.py`: the schedules a config defines, validated with file, line, function and key.
-- `firing.py`: when a schedule fires next, and the payload each firing sends (Scheduled Event, Input).
-- `schedules.py`: the schedules service (timers on the supervisor's loop) and its snapshot.
+- Event source mappings (`sources`, `sqs_poller`, `stream_poller`, `mappings_api`):
+  lambdatop polls SQS queues and DynamoDB/Kinesis streams in the AWS services
+  sidecar, as Lambda's pollers do, and invokes synchronously through the same
+  gate (throttles back off).
+- Push sources (`push`): S3 notifications, SNS subscriptions and EventBridge
+  rules are routed into internal SQS queues in the sidecar and delivered as
+  asynchronous invocations through the durable async queue.
+- Schedules (`schedules`): `Schedule`, `ScheduleV2` and `AWS::Events::Rule`
+  with a ScheduleExpression, on timers on the supervisor's loop, fired through
+  the durable async queue. Their expressions and next fire times are the
+  config's (`config/cron.py`, `config/schedules.py`, `config/schedule_firing.py`).
+- `filters`: FilterCriteria and event patterns (EventBridge's matching rules).
 
-Modules here import the runtime's shared vocabulary (fleet, records, errors,
-bus, config) and never the TUI.
+It may import: lambdatop.runtime.fleet, .config, .records, .errors, .bus,
+.identifiers, lambdatop.runtime.aws (the sidecar's clients and resource
+names), and boto3/moto; never the TUI.
 """

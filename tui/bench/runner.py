@@ -23,11 +23,11 @@ from lambdatop.tui.bench.results import BenchReport, Figure
 
 # Every scenario group, in the order they run. Each is a module of this package
 # with `async def run(ctx: BenchContext) -> list[Figure]`.
-SCENARIOS = ("baselines", "warm", "cold", "throughput", "scale", "ui", "reload", "async", "http")
+SCENARIOS = ("baselines", "warm", "cold", "throughput", "scale", "ui", "reload", "async", "http", "sqs")
 
 # Where a group's module name differs from its scenario name (`async` is a keyword; `reload.py`
 # belongs to the hot-reload capability, which this group calls).
-_MODULES = {"async": "async_delivery", "http": "http_invoke", "reload": "hot_reload"}
+_MODULES = {"async": "async_delivery", "http": "http_invoke", "reload": "hot_reload", "sqs": "sqs_trigger"}
 
 
 @dataclass(frozen=True, slots=True)

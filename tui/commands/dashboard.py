@@ -42,7 +42,8 @@ def run_dashboard(args: argparse.Namespace) -> int:
     from lambdatop.tui.app import LambdatopApp  # Textual loads only when the dashboard runs
 
     options = ServiceOptions(host=settings.host, port=port, watch=True, store=True, allow_remote=settings.allow_remote,
-                             api=api)
+                             api=api, aws=not getattr(args, "no_aws", False),
+                             aws_port=getattr(args, "aws_port", None))
     app = LambdatopApp(Fleet(config), options=options)
     app.run()
     if app.startup_error:

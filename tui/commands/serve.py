@@ -20,12 +20,12 @@ from typing import Any, TextIO
 from lambdatop.runtime.config.api_settings import DEFAULT_API_PORT, ApiSettings
 from lambdatop.runtime.bus import FleetEvent, Subscription
 from lambdatop.runtime.config import DEFAULT_HOST, DEFAULT_PORT, FleetConfig, HttpSettings
-from lambdatop.runtime.errors import ConfigError, EndpointUnavailable, RemoteAccessRefused
+from lambdatop.runtime.errors import ConfigError, EndpointUnavailable, RemoteAccessRefused, SidecarUnavailable
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationResult
 from lambdatop.runtime.services import ServiceOptions, attach_standard_services
 from lambdatop.runtime.snapshot import EndpointView
-from lambdatop.tui.commands.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, load_or_exit
+from lambdatop.tui.commands.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, aws_options, load_or_exit
 
 DRAIN_TIMEOUT_S = 30.0  # longest a graceful stop waits for in-flight invocations
 FORCE_AFTER_S = 0.5  # a second Ctrl-C at least this long after the first stops at once
@@ -50,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              f"the one `sam local start-api` uses; 0 picks a free port)")
     parser.add_argument("--no-api", dest="serve_no_api", action="store_true",
                         help="don't serve the template's Api/HttpApi routes")
+    aws_options(parser, prefix="serve_")
     parser.add_argument("--no-watch", dest="watch", action="store_false", help="don't hot-reload code on save")
     parser.add_argument("--no-store", dest="store", action="store_false", help="don't record invocations in .lambdatop/")
     parser.add_argument("--quiet", "-q", action="store_true", help="don't print each invocation's log")
@@ -76,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         options = ServiceOptions(
             host=settings.host, port=settings.port if settings.enabled else None, watch=args.watch, store=args.store,
             allow_remote=settings.allow_remote, api=api,
+            aws=not (args.serve_no_aws or getattr(args, "no_aws", False)),
+            aws_port=_given(args.serve_aws_port, getattr(args, "aws_port", None), None),
         )
         fleet = Fleet(config)
         attach_standard_services(fleet, options)
@@ -130,7 +133,7 @@ async def _serve(fleet: Fleet, config: FleetConfig, *, quiet: bool) -> int:
     try:
         try:
             await fleet.start()
-        except (EndpointUnavailable, ConfigError) as exc:  # a busy port; a service refusing its config section
+        except (EndpointUnavailable, ConfigError, SidecarUnavailable) as exc:  # a busy port; a service refusing its config section
             print(f"lambdatop: {exc}", file=sys.stderr)
             return EXIT_USAGE
         _print_banner(fleet, config, fleet.snapshot().endpoint_view, sys.stdout)
@@ -172,6 +175,14 @@ def _print_banner(fleet: Fleet, config: FleetConfig, endpoint: EndpointView | No
         lines.append(f"API routes   {api.url}")
         lines += [f"  {line}" for line in api.route_lines()]
         lines += [f"  {note}" for note in api.warnings]
+    aws = fleet.snapshot().extras.get("aws")
+    if aws is not None and getattr(aws, "endpoint_url", None):
+        where = f"sidecar pid {aws.pid}" if aws.pid else "existing emulator"
+        lines += [f"AWS services {aws.endpoint_url} ({where}; workers get it as AWS_ENDPOINT_URL)",
+                  f"  aws --endpoint-url {aws.endpoint_url} sqs list-queues"]
+        width = max((len(r.logical_id) for r in aws.resources), default=0)
+        lines += [f"  {r.logical_id:<{width}}  {r.physical_id or '?'}" for r in aws.resources if r.created]
+        lines += [f"  not run: {r.logical_id} ({r.type}): {r.note}" for r in aws.resources if not r.created]
     lines.append("Ctrl-C to stop.")
     out.write("\n".join(lines) + "\n")
     out.flush()
@@ -194,7 +205,7 @@ def _render(items: list[object], quiet: bool) -> str:
                 chunks.extend(prefix + line + "\n" for line in item.log_text.splitlines())
             else:  # throttled or dry run: no log, one line
                 chunks.append(f"{prefix}{record.status} {record.request_id} ({record.trigger})\n")
-        elif isinstance(item, FleetEvent) and item.kind not in ("endpoint", "api") and not item.message.startswith("API: "):
+        elif isinstance(item, FleetEvent) and item.kind not in ("endpoint", "api", "aws") and not item.message.startswith("API: "):
             where = f" {item.function}" if item.function else ""
             chunks.append(f"lambdatop: [{item.kind}{where}] {item.message}\n")
     return "".join(chunks)

@@ -30,6 +30,7 @@ ACTION_HELP: dict[str, str] = {
     "alarms": "alarms and their states",
     "apis": "the APIs view (\"web routes\"): every API route → function, requests, 4xx/5xx, p50/p99, last status",
     "schedules": "schedules: next and last fire time of each; f fires the selected one now",
+    "plumbing": "event sources (mappings, push sources) and the AWS resources; send to a queue, bucket, topic, bus or table",
     "help": "this screen",
     "quit": "quit: in-flight invocations finish (or time out), every worker stops",
 }

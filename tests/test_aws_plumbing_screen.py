@@ -1,0 +1,49 @@
+"""The plumbing view: event sources and AWS resources, live; sending to a queue from it triggers the mapping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lambdatop.runtime.fleet import Fleet
+from lambdatop.tui.screens.event_editor import EventEditorScreen
+from lambdatop.tui.screens.plumbing import PlumbingScreen
+from textual.app import App
+from textual.widgets import DataTable
+
+from tests.aws_support import Results, aws_fleet, copy_app, event_of
+
+
+class PlumbingApp(App[None]):
+    def __init__(self, fleet: Fleet) -> None:
+        super().__init__()
+        self.fleet = fleet
+
+    def on_mount(self) -> None:
+        self.push_screen(PlumbingScreen(self.fleet))
+
+
+async def test_the_plumbing_view_lists_sources_and_resources_and_sends_to_a_queue(tmp_path: Path) -> None:
+    async with aws_fleet(copy_app(tmp_path)) as fleet:
+        results = Results(fleet)
+        app = PlumbingApp(fleet)
+        async with app.run_test(size=(200, 50)) as pilot:
+            await pilot.pause(2.5)  # the resource figures refresh every 2 s
+            screen = app.screen
+            assert isinstance(screen, PlumbingScreen)
+            sources = screen.query_one("#plumbing-sources", DataTable)
+            rows = {str(sources.get_row_at(i)[0]) + ":" + str(sources.get_row_at(i)[2]) for i in range(sources.row_count)}
+            assert {"sqs:QueueWorker", "dynamodb:StreamReader", "s3:CsvWatcher", "sns:AlertListener", "eventbridge:OrderPlaced"} <= rows
+            resources = screen.query_one("#plumbing-resources", DataTable)
+            names = [str(resources.get_row_at(i)[0]) for i in range(resources.row_count)]
+            assert "Workflow" in names and "not created" in str(resources.get_row_at(names.index("Workflow"))[2])
+            orders = resources.get_row_at(names.index("Orders"))
+            assert str(orders[3]) == "0" and str(orders[5]) == "0"  # depth and DLQ depth of an empty queue
+
+            resources.focus()
+            resources.move_cursor(row=names.index("Orders"))
+            await pilot.press("s")
+            await pilot.pause()
+            assert isinstance(app.screen, EventEditorScreen)
+            await pilot.press("ctrl+s")
+            fired = await results.wait("QueueWorker")
+            assert "from lambdatop" in event_of(fired[0])["Records"][0]["body"]
