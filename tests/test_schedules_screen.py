@@ -36,8 +36,8 @@ async def test_t_opens_the_schedules_and_f_fires_the_selected_one(make_project: 
     app = LambdatopApp(config, options=ServiceOptions(port=None, watch=False))
     results = app.fleet.subscribe("test-screen")
     async with app.run_test(size=(160, 40)) as pilot:
-        deadline = time.monotonic() + 15
-        while not (app.fleet.running and app.last_snapshot is not None):
+        deadline = time.monotonic() + 60
+        while not (app.state == "running" and app.last_snapshot is not None):  # every service started
             assert time.monotonic() < deadline, "the dashboard did not start"
             await pilot.pause(0.05)
         await pilot.press("t")

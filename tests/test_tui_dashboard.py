@@ -52,8 +52,9 @@ async def wait_for(pilot: Pilot, predicate: Callable[[], object], timeout: float
 async def started(pilot: Pilot) -> LambdatopApp:
     app = pilot.app
     assert isinstance(app, LambdatopApp)
-    await wait_for(pilot, lambda: app.fleet.running and app.last_snapshot is not None)
-    await pilot.pause(0.3)  # one refresh after the fleet is up
+    await wait_for(pilot, lambda: app.state == "running" and app.last_snapshot is not None, timeout=60)
+    shown = app.last_snapshot
+    await wait_for(pilot, lambda: app.last_snapshot is not shown)  # one refresh after every service is up
     return app
 
 

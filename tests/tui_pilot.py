@@ -28,10 +28,14 @@ async def wait_for(pilot: Pilot, predicate: Callable[[], object], timeout: float
 
 
 async def started(pilot: Pilot) -> LambdatopApp:
-    """The app, once its fleet runs and a frame has shown it."""
+    """The app, once its fleet and every service beside it have started and a frame has shown it.
+
+    `fleet.running` turns true before the services start (the AWS sidecar takes seconds): waiting on
+    the app's own state means a test never acts on a dashboard that is still starting."""
     app = pilot.app
     assert isinstance(app, LambdatopApp)
-    await wait_for(pilot, lambda: app.fleet.running and app.last_snapshot is not None, what="fleet running")
+    await wait_for(pilot, lambda: app.state == "running" and app.last_snapshot is not None, timeout=60,
+                   what="dashboard started")
     shown = app.activity.absorbed, app.last_snapshot
     await wait_for(pilot, lambda: app.last_snapshot is not shown[1], what="a frame after start")
     return app

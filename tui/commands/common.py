@@ -40,7 +40,7 @@ class UsageError(Exception):
 
 def aws_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
     """--aws-port and --no-aws, for the dashboard and `serve` (`prefix` keeps their dests apart)."""
-    parser.add_argument("--aws-port", dest=f"{prefix}aws_port", type=int, default=None,
+    parser.add_argument("--aws-port", dest=f"{prefix}aws_port", metavar="PORT", type=int, default=None,
                         help="the AWS services sidecar's port (default: the config's aws.port, else 4566; 0 picks a free port)")
     parser.add_argument("--no-aws", dest=f"{prefix}no_aws", action="store_true",
                         help="run without the AWS services sidecar (no local resources, no event sources)")
