@@ -28,7 +28,11 @@ _EXPORTS = {
     "Trigger": "records",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "ConfigError", "Fleet", "FleetConfig", "FunctionConfig", "FunctionNotFound", "InvalidRequestContent",
+    "InvocationRecord", "InvocationResult", "InvocationStatus", "InvocationType", "LambdaServiceError",
+    "RequestTooLarge", "Throttled", "Trigger", "load_config",
+]  # the names of _EXPORTS, spelt out so tools can read them
 
 
 def __getattr__(name: str) -> Any:

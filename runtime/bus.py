@@ -64,7 +64,7 @@ class Subscription:
             self._ready.clear()
             try:
                 await asyncio.wait_for(self._ready.wait(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         return self.drain()
 

@@ -18,7 +18,8 @@ import signal
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable
 
 from lambdatop.runtime.bus import EnvironmentEvent, FleetEvent, Subscription, TelemetryBus
 from lambdatop.runtime.config import FleetConfig, FunctionConfig, load_config
@@ -120,7 +121,7 @@ class Fleet:
         if self.invoker.in_flight and self._drained is not None:
             try:
                 await asyncio.wait_for(self._drained.wait(), drain_timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         for service in reversed(self.services):
             try:

@@ -54,9 +54,9 @@ def test_serve_with_api_port_0_prints_the_routes_and_answers_them(tmp_path):
     process = _serve(project / "template.yaml", "--api-port", "0")
     try:
         lines = _banner(process)
-        url = next(re.match(r"API routes\s+(http://127\.0\.0\.1:\d+)$", l).group(1) for l in lines
-                   if l.startswith("API routes"))
-        assert any(re.search(rf"GET\s+{re.escape(url)}/hello\s+→ HelloWorldFunction", l) for l in lines)
+        url = next(re.match(r"API routes\s+(http://127\.0\.0\.1:\d+)$", line).group(1) for line in lines
+                   if line.startswith("API routes"))
+        assert any(re.search(rf"GET\s+{re.escape(url)}/hello\s+→ HelloWorldFunction", line) for line in lines)
         with urllib.request.urlopen(f"{url}/hello", timeout=30) as response:
             assert (response.status, json.loads(response.read())) == (200, {"message": "hello world"})
     finally:
@@ -69,6 +69,6 @@ def test_serve_no_api_opens_no_api_port(tmp_path):
     process = _serve(project / "template.yaml", "--no-api")
     try:
         lines = _banner(process)
-        assert not any(l.startswith("API routes") for l in lines)
+        assert not any(line.startswith("API routes") for line in lines)
     finally:
         assert _stop(process) == 0

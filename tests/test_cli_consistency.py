@@ -50,7 +50,7 @@ def test_stats_columns_headed_ms_hold_milliseconds(project: Path) -> None:
     slow = next(row.split() for row in rows if row.startswith("slow"))
     # "p50 ms" is two words in the header: map each heading "pNN"/"max" to its value in the row.
     headings = [word for word in columns if word != "ms" and word != "MB"]
-    value = dict(zip(headings, slow))
+    value = dict(zip(headings, slow, strict=False))
     for heading in ("p50", "p90", "p99", "max"):
         assert not value[heading].endswith("s"), f"{heading} ms shows {value[heading]}"
         assert 1100 <= float(value[heading]) < 5000

@@ -137,7 +137,7 @@ class Gateway:
         ))
         try:
             return await asyncio.wait_for(asyncio.shield(task), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             # API Gateway stops waiting; Lambda does not stop the function.
             self._running.add(task)
             task.add_done_callback(self._forget)

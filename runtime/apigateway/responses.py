@@ -121,17 +121,9 @@ def map_v1(result: InvocationResult, *, binary_media_types: tuple[str, ...] = ()
     multi = answer.get("multiValueHeaders") or {}
     if not isinstance(single, dict) or not isinstance(multi, dict) or not all(isinstance(v, list) for v in multi.values()):
         return bad("Malformed Lambda proxy response: headers must be an object, multiValueHeaders an object of lists")
-    headers: CIMultiDict[str] = CIMultiDict()
-    for name, values in multi.items():
-        for value in values:
-            if not _valid_header(name, value):
-                return bad(f"header {name!r} is not a valid HTTP header")
-            headers.add(name, _header_value(value))
-    for name, value in single.items():
-        if not _valid_header(name, value):
-            return bad(f"header {name!r} is not a valid HTTP header")
-        if name not in headers:  # a header in both: multiValueHeaders' values win
-            headers.add(name, _header_value(value))
+    headers = _v1_headers(single, multi)
+    if isinstance(headers, str):
+        return bad(headers)
     body = answer.get("body")
     if body is not None and not isinstance(body, str):
         return bad("Malformed Lambda proxy response: body must be a string")
@@ -146,6 +138,22 @@ def map_v1(result: InvocationResult, *, binary_media_types: tuple[str, ...] = ()
                 return bad("isBase64Encoded is true but the body is not base64")
             payload = decoded
     return ProxyResponse(status, headers, payload)
+
+
+def _v1_headers(single: dict[str, Any], multi: dict[str, list[Any]]) -> CIMultiDict[str] | str:
+    """A 1.0 answer's headers (multiValueHeaders' values win for a name in both), or what is wrong with them."""
+    headers: CIMultiDict[str] = CIMultiDict()
+    for name, values in multi.items():
+        for value in values:
+            if not _valid_header(name, value):
+                return f"header {name!r} is not a valid HTTP header"
+            headers.add(name, _header_value(value))
+    for name, value in single.items():
+        if not _valid_header(name, value):
+            return f"header {name!r} is not a valid HTTP header"
+        if name not in headers:
+            headers.add(name, _header_value(value))
+    return headers
 
 
 def _bad_gateway_maker(error_body: bytes) -> Callable[[str], ProxyResponse]:

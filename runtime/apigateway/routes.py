@@ -55,7 +55,7 @@ def _compile(route: Route) -> _Compiled:
 def _bind(compiled: _Compiled, parts: tuple[str, ...]) -> dict[str, str] | None:
     """The path parameters if `parts` matches the route's path, else None."""
     parameters: dict[str, str] = {}
-    for index, (segment, rank) in enumerate(zip(compiled.segments, compiled.ranks)):
+    for index, (segment, rank) in enumerate(zip(compiled.segments, compiled.ranks, strict=True)):
         if rank == _GREEDY:
             rest = parts[index:]
             if not rest:

@@ -61,10 +61,8 @@ class StackPlan:
         return [f"{rid}: {why}" for rid, why in sorted(self.skipped.items())]
 
 
-def plan_stack(config: FleetConfig, stack_name: str) -> StackPlan:
-    document = config.template or {}
-    all_resources = document.get("Resources") or {}
-    functions = {rid for rid, r in all_resources.items() if isinstance(r, Mapping) and r.get("Type") in _FUNCTION_TYPES}
+def _sort_resources(all_resources: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, str], list[str]]:
+    """The template's resources in three piles: created in the sidecar, not run (with why), not needed locally."""
     kept: dict[str, dict[str, Any]] = {}
     skipped: dict[str, str] = {}
     not_needed: list[str] = []
@@ -84,6 +82,14 @@ def plan_stack(config: FleetConfig, stack_name: str) -> StackPlan:
             not_needed.append(rid)
         else:
             skipped[rid] = f"{kind or 'a resource without a Type'} is not created locally (moto's CloudFormation lacks it)"
+    return kept, skipped, not_needed
+
+
+def plan_stack(config: FleetConfig, stack_name: str) -> StackPlan:
+    document = config.template or {}
+    all_resources = document.get("Resources") or {}
+    functions = {rid for rid, r in all_resources.items() if isinstance(r, Mapping) and r.get("Type") in _FUNCTION_TYPES}
+    kept, skipped, not_needed = _sort_resources(all_resources)
     arns = {rid: config.function_arn(_function_name(config, rid)) for rid in functions}
     names = {rid: _function_name(config, rid) for rid in functions}
     outside = set(all_resources) - set(kept)

@@ -177,7 +177,7 @@ class Spawner:
         waiter = self._exit_waiters.setdefault(pid, self._loop.create_future())
         try:
             return await asyncio.wait_for(asyncio.shield(waiter), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
         finally:
             self._exit_waiters.pop(pid, None)

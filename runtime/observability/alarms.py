@@ -187,7 +187,7 @@ def judge(
     """The state `datapoints` (oldest first, None = no data) put the alarm in, and CloudWatch's reason text."""
     d = definition
     missing = d.treat_missing_data
-    present = [(v, t) for v, t in zip(datapoints, period_starts) if v is not None]
+    present = [(v, t) for v, t in zip(datapoints, period_starts, strict=True) if v is not None]
     if not present:
         if missing is MissingData.MISSING:
             return AlarmState.INSUFFICIENT_DATA, (

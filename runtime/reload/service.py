@@ -145,7 +145,7 @@ class ReloadService:
             if self._idle.is_set() and not self._pending and all(p.done() for p in probes):
                 return
             if asyncio.get_running_loop().time() > deadline:
-                raise asyncio.TimeoutError
+                raise TimeoutError
 
     # -- snapshot providers -----------------------------------------------------------
 
@@ -199,7 +199,7 @@ class ReloadService:
                     break
                 try:
                     await asyncio.wait_for(self._changed.wait(), min(quiet, window))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     break
             batch, self._pending = self._pending, set()
             self._changed.clear()

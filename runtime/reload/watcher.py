@@ -182,7 +182,7 @@ class FolderWatcher:
             try:
                 await asyncio.wait_for(stop.wait(), POLL_DELAY_MS / 1000)
                 return
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             targets = self._targets()
             if targets is None:
@@ -209,7 +209,7 @@ async def _await_any_folder(missing: list[Path], found: asyncio.Event, stop: asy
     while not stop.is_set() and not any(folder.is_dir() for folder in missing):
         try:
             await asyncio.wait_for(stop.wait(), POLL_DELAY_MS / 1000)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
     found.set()
 

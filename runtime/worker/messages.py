@@ -260,7 +260,7 @@ def build(cls: type, fields: tuple) -> Any:
     count = len(fields)
     if not required <= count <= len(simple):
         raise BadMessage(f"{cls.__name__} with {count} fields")
-    for value, allowed in zip(fields, simple):
+    for value, allowed in zip(fields, simple, strict=False):  # fields may stop early: the rest take defaults
         if allowed is not None and type(value) not in allowed:
             raise BadMessage(f"{type(value).__name__} where {_type_names(allowed)} was expected")
     if checks or count < len(simple):

@@ -108,7 +108,7 @@ class AlarmsScreen(LambdatopScreen[None]):
                 table.move_cursor(row=names.index(selected))
         else:
             for alarm in alarms:
-                for column, value in zip(("state", "alarm", "function", "condition", "since", "datapoints"), self._cells(alarm, now)):
+                for column, value in zip(("state", "alarm", "function", "condition", "since", "datapoints"), self._cells(alarm, now), strict=True):
                     table.update_cell(alarm["name"], column, value)
         self._show_history()
 

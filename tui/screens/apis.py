@@ -89,14 +89,14 @@ class ApisScreen(Screen[None]):
         if keys != self._keys:
             cursor = table.cursor_row
             table.clear()
-            for key, route in zip(keys, routes):
+            for key, route in zip(keys, routes, strict=True):
                 table.add_row(*self._cells(route), key=key)
             self._keys = keys
             if 0 <= cursor < len(keys):
                 table.move_cursor(row=cursor)
             return
-        for key, route in zip(keys, routes):
-            for (column, _), value in zip(COLUMNS, self._cells(route)):
+        for key, route in zip(keys, routes, strict=True):
+            for (column, _), value in zip(COLUMNS, self._cells(route), strict=True):
                 table.update_cell(key, column, value)
 
     @staticmethod

@@ -118,7 +118,7 @@ class PlumbingScreen(Screen[None]):
             return
         columns = [c.key for c in table.columns.values()]
         for key, cells in rows.items():
-            for column, value in zip(columns, cells):
+            for column, value in zip(columns, cells, strict=True):
                 table.update_cell(key, column, value)
 
     @staticmethod

@@ -109,7 +109,7 @@ class SchedulesScreen(Screen[None]):
                 table.move_cursor(row=names.index(selected.name))
         else:
             for view in views:
-                for column, value in zip(COLUMNS, self._cells(view, now)):
+                for column, value in zip(COLUMNS, self._cells(view, now), strict=True):
                     table.update_cell(view.name, column, value)
         self._show_detail()
 
