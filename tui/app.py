@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import Literal
 from pathlib import Path
 
 from textual.app import App, SystemCommand
@@ -210,7 +211,7 @@ class LambdatopApp(App[int]):
                     refresh(snapshot, self.status_text)
                     break
             for event in events[-3:]:
-                severity = "error" if "error" in event.kind or "fail" in event.kind else "information"
+                severity: Literal["information", "error"] = "error" if "error" in event.kind or "fail" in event.kind else "information"
                 self.notify(event.message, title=event.kind, severity=severity, timeout=NOTIFY_S)
         except Exception as exc:  # noqa: BLE001 - a rendering bug must not take the fleet down with it
             if not self.refresh_failures:

@@ -155,7 +155,7 @@ def _authorizer_event(authorizer: Authorizer, route: Route, event: dict[str, Any
 
 
 def _interpret(authorizer: Authorizer, route: Route, answer: dict[str, Any], arn: str) -> Decision:
-    context = answer.get("context") if isinstance(answer.get("context"), dict) else {}
+    context: dict[str, Any] = answer["context"] if isinstance(answer.get("context"), dict) else {}
     http_v2 = route.api.kind is ApiKind.HTTP and authorizer.payload_version == "2.0"
     if authorizer.simple_responses and http_v2:
         if answer.get("isAuthorized") is True:

@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from multidict import CIMultiDict
 
 from lambdatop.runtime.apigateway.model import ANY, ApiKind, Cors
@@ -22,7 +24,7 @@ from lambdatop.runtime.apigateway.responses import ProxyResponse
 _ALL_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
-def is_preflight(method: str, headers: CIMultiDict[str] | dict[str, str]) -> bool:
+def is_preflight(method: str, headers: Mapping[str, str]) -> bool:
     return method == "OPTIONS" and "Origin" in headers and "Access-Control-Request-Method" in headers
 
 

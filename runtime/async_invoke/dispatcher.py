@@ -12,7 +12,8 @@ import heapq
 import itertools
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
 from dataclasses import dataclass, field
 
 from lambdatop.runtime.async_invoke.journal import QueuedEvent
@@ -32,7 +33,7 @@ class FunctionQueue:
 class Dispatcher:
     """Due events to delivery slots; `run()` is its loop, on the supervisor's event loop."""
 
-    def __init__(self, deliver: Callable[[QueuedEvent], Awaitable[None]], slots: Callable[[str], int]) -> None:
+    def __init__(self, deliver: Callable[[QueuedEvent], Coroutine[Any, Any, None]], slots: Callable[[str], int]) -> None:
         self._deliver = deliver
         self._slots = slots  # how many deliveries a function may have in flight at once
         self.queues: dict[str, FunctionQueue] = {}

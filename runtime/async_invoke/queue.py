@@ -97,7 +97,7 @@ class AsyncQueue:
             self.settings = QueueSettings.from_config(fleet.config)
         for function in fleet.functions.values():
             self.function_settings(function)  # a bad EventInvokeConfig fails the start, with its line
-        fleet.async_queue = self  # type: ignore[attr-defined]
+        fleet.async_queue = self
         for function, count in await self.store.call(journal.dead_letter_counts):
             self.dispatcher.queue(function).dlq = count
         fleet.snapshot_providers["async"] = self.snapshot

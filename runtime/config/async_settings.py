@@ -85,7 +85,7 @@ class AsyncSettings:
         """Read `EventInvokeConfig`/`async:` and `DeadLetterQueue`; raises ConfigError on values Lambda refuses."""
         raw = function.event_invoke_config or {}
         path, line = (function.source.rsplit(":", 1) + [""])[:2] if function.source else (None, "")
-        where = {"path": path, "line": int(line) if str(line).isdigit() else None, "function": function.name}
+        where: dict[str, Any] = {"path": path, "line": int(line) if str(line).isdigit() else None, "function": function.name}
 
         def pick(*keys: str) -> tuple[Any, str]:
             for key in keys:

@@ -26,7 +26,7 @@ class IntrinsicResolver:
         self,
         *,
         parameters: Mapping[str, Any],
-        pseudo: Mapping[str, str],
+        pseudo: Mapping[str, Any],  # strings, and AWS::NotificationARNs a list
         mappings: Mapping[str, Any],
         conditions: Mapping[str, Any],
         function_arns: Mapping[str, str],
@@ -68,10 +68,11 @@ class IntrinsicResolver:
                     return self._handlers[key](arg)
                 if isinstance(key, str) and key.startswith("Fn::"):
                     return f"<{key[4:]} {self._describe(arg)}>"
-            resolved = type(value)() if isinstance(value, dict) else {}
-            if hasattr(value, "lines"):
-                resolved.lines = value.lines  # keep line numbers for error messages
-                resolved.line = value.line
+            resolved: Any = type(value)() if isinstance(value, dict) else {}
+            source: Any = value
+            if hasattr(source, "lines"):
+                resolved.lines = source.lines  # keep line numbers for error messages
+                resolved.line = source.line
             for key, item in value.items():
                 result = self.resolve(item)
                 if result is not _NO_VALUE:

@@ -219,9 +219,9 @@ class _Checker:
             return empty
         if not isinstance(value, dict):
             raise self.error(f"must be a mapping, got {type(value).__name__}", mapping, key)
-        return value
+        return value if isinstance(value, LineMap) else LineMap(value)  # resolved intrinsics give plain dicts
 
-    def known_keys(self, mapping: LineMap, allowed: set[str], where: str) -> None:
+    def known_keys(self, mapping: Mapping[str, Any], allowed: Iterable[str], where: str) -> None:
         check_known_keys(mapping, allowed, section=where, path=str(self.path), function=self.function)
 
     def environment(self, mapping: LineMap, key: str) -> dict[str, str]:
@@ -356,6 +356,8 @@ class _LambdatopFile:
                 entry.line = entries.line_of(name)
             if not isinstance(entry, dict):
                 raise checker.error("must be a mapping of settings", entries, str(name))
+            if not isinstance(entry, LineMap):
+                entry = LineMap(entry)
             checker.known_keys(entry, _FUNCTION_KEYS, f"function {name}")
             if name in functions and "handler" not in entry:
                 functions[name] = self._override(checker, functions[name], entry)

@@ -64,6 +64,7 @@ def _construct_cfn_tag(loader: _LineLoader, tag_suffix: str, node: yaml.Node) ->
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
+        assert isinstance(node, yaml.MappingNode)
         value = _construct_mapping(loader, node)
     if tag_suffix == "GetAtt" and isinstance(value, str):
         value = value.split(".", 1)

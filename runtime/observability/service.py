@@ -123,7 +123,8 @@ class ObservabilityService:
             if not isinstance(item, InvocationResult):
                 continue
             record = item.record
-            function = fleet.pools.get(record.function).function if fleet and record.function in fleet.pools else None
+            pool = fleet.pools.get(record.function) if fleet else None
+            function = pool.function if pool else None
             arn = fleet.function_arn(record.function) if fleet and function else None
             self.traces.add_record(record, arn)
             self.metrics.add_record(record, function.architecture if function else "x86_64")
@@ -322,7 +323,7 @@ def _async_figures(data: Any) -> list[tuple[str, int, float | None]]:
     out: list[tuple[str, int, float | None]] = []
     if not isinstance(data, dict):
         return out
-    per_function = data.get("functions") if isinstance(data.get("functions"), dict) else data
+    per_function: dict[str, Any] = data["functions"] if isinstance(data.get("functions"), dict) else data
     for name, value in per_function.items():
         if not isinstance(value, dict):
             continue

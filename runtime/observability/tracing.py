@@ -97,6 +97,8 @@ def function_segment(record: InvocationRecord, arn: str | None = None) -> dict[s
             init["fault"] = True  # Init itself failed (import error, init crash or timeout)
             init["cause"] = _cause(record)
         subsegments.append(init)
+    invoke_start: float | None
+    invoke_end: float | None
     if record.invoke_started_at and record.invoke_ended_at:
         invoke_start, invoke_end = record.invoke_started_at, record.invoke_ended_at
     elif init_end is not None and record.init_suppressed:

@@ -115,7 +115,7 @@ def chrome_trace(traces: list[dict[str, Any]]) -> dict[str, Any]:
                     events.append({"name": "thread_name", "ph": "M", "pid": pid, "tid": tid,
                                    "args": {"name": f"{span.name} ({span.origin or 'segment'})"}})
             else:
-                tid = tids[span.parent_id]  # type: ignore[index]
+                tid = tids[span.parent_id]
                 tids[span.id] = tid
             args: dict[str, Any] = {"id": span.id}
             if span.annotations:

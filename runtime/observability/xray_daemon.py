@@ -88,7 +88,7 @@ class XRayDaemon:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(lambda: _Protocol(self), local_addr=(self.host, self.port))
-        self._transport = transport  # type: ignore[assignment]
+        self._transport = transport
         self.port = transport.get_extra_info("sockname")[1]
 
     async def stop(self) -> None:

@@ -110,7 +110,7 @@ def process_alive(pid: int | None) -> bool:
     return True
 
 
-_RECORD_FIELDS = tuple(InvocationRecord.__slots__)  # type: ignore[attr-defined]
+_RECORD_FIELDS = tuple(InvocationRecord.__slots__)
 
 
 def record_json(record: InvocationRecord) -> str:
@@ -198,7 +198,8 @@ class StoreReader:
         payloads: bool = False,
     ) -> list[StoredInvocation]:
         """Invocations matching every filter given; `payloads=True` also loads events, responses, logs and traces."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[str | int | float] = []
         for column, value in (("function", function), ("run_id", run), ("request_id", request_id), ("status", status)):
             if value is not None:
                 where.append(f"{column} = ?")

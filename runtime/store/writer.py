@@ -299,7 +299,7 @@ class StoreService:
         assert self.settings.path is not None
         self.store = Store(self.settings.path, self.settings)
         self.store.begin_run(str(fleet.config.path), self.command)
-        fleet.store = self.store  # type: ignore[attr-defined]
+        fleet.store = self.store
         self._fleet = fleet
         self._subscription = fleet.subscribe("store", maxlen=100_000)
         self._task = asyncio.create_task(self._pump(self._subscription), name="lambdatop-store-pump")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class EventFilter:
             return True
         from moto.events.models import EventPattern  # imported only when a filter exists: it loads moto's events
 
-        return any(EventPattern(None, dict(p)).matches_event(dict(event)) for p in self.patterns)
+        return any(EventPattern(None, dict(p)).matches_event(cast(Any, dict(event))) for p in self.patterns)  # cast: moto types events as its own TypedDict
 
 
 def _pattern(value: Any) -> Mapping[str, Any]:
@@ -58,7 +58,8 @@ def with_json_body(record: Mapping[str, Any], key: str) -> dict[str, Any]:
 
 
 def split_by(items: Sequence[Any], keep: Any) -> tuple[list[Any], list[Any]]:
-    kept, dropped = [], []
+    kept: list[Any] = []
+    dropped: list[Any] = []
     for item in items:
         (kept if keep(item) else dropped).append(item)
     return kept, dropped

@@ -57,7 +57,7 @@ class _Live:
     errors: int = 0
     last_fired_at: float | None = None
     last_error: str | None = None
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    tasks: set[asyncio.Task[list[str]]] = field(default_factory=set)
 
 
 class ScheduleService:
@@ -194,16 +194,16 @@ class ScheduleService:
                 live.timer.cancel()
             changes.append(f"{live.definition.name} removed")
         for key, definition in wanted.items():
-            live = self.live.get(key)
-            if live is not None and live.definition == definition:
+            current = self.live.get(key)
+            if current is not None and current.definition == definition:
                 continue
-            if live is None:
-                live = self.live[key] = _Live(definition, anchor=now)
+            if current is None:
+                current = self.live[key] = _Live(definition, anchor=now)
                 changes.append(f"{definition.name} added ({definition.expression_text})")
             else:
-                changes.append(f"{definition.name} changed ({_what_changed(live.definition, definition)})")
-                live.definition, live.anchor = definition, now
-            self._arm(live, now, inclusive=True)
+                changes.append(f"{definition.name} changed ({_what_changed(current.definition, definition)})")
+                current.definition, current.anchor = definition, now
+            self._arm(current, now, inclusive=True)
         if changes:
             self.fleet.bus.publish(FleetEvent("schedules", "schedules: " + ", ".join(changes), time.time(),
                                               detail={"changes": changes}))

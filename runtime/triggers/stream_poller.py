@@ -209,7 +209,7 @@ class StreamPoller:
         if not failures:
             return None
         sequences = [_sequence(r) for r in batch]
-        indexes = [sequences.index(f.get("itemIdentifier")) for f in failures
+        indexes = [sequences.index(str(f["itemIdentifier"])) for f in failures
                    if isinstance(f, dict) and f.get("itemIdentifier") in sequences]
         return min(indexes) if len(indexes) == len(failures) else "failed"
 

@@ -56,7 +56,7 @@ class RequestIdFilter(logging.Filter):
 
 
 class _LambdaFormatter(logging.Formatter):
-    converter = time.gmtime
+    converter = staticmethod(time.gmtime)  # UTC, as the Python runtime logs
 
     def __init__(self) -> None:
         super().__init__("[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s", "%Y-%m-%dT%H:%M:%S")

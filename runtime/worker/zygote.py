@@ -73,7 +73,7 @@ def describe_status(status: int) -> str:
             signal.SIGTERM: "terminated", signal.SIGBUS: "bus error", signal.SIGFPE: "floating point exception",
             signal.SIGILL: "illegal instruction", signal.SIGINT: "interrupt",
         }
-        return f"signal: {names.get(signum, signal.Signals(signum).name)}"
+        return f"signal: {names.get(signal.Signals(signum), signal.Signals(signum).name)}"
     return f"exit status {os.waitstatus_to_exitcode(status)}"
 
 
@@ -95,7 +95,7 @@ class Zygote:
         while True:
             timeout = None if self.spare_due is None else max(0.0, self.spare_due - time.monotonic())
             try:
-                readable, _, _ = select.select([self.control, self.wakeup_read], [], [], timeout)
+                readable, _, _ = select.select([self.control.fileno(), self.wakeup_read], [], [], timeout)
             except InterruptedError:
                 continue
             if not readable and self.spare_due is not None:
@@ -104,7 +104,7 @@ class Zygote:
             if self.wakeup_read in readable:
                 os.read(self.wakeup_read, 4096)
                 self.reap()
-            if self.control in readable and not self.handle_request():
+            if self.control.fileno() in readable and not self.handle_request():
                 self.shutdown()
                 return
 

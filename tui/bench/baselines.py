@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 import importlib.util
 import json
 import os
@@ -104,16 +105,16 @@ async def asyncio_round_trips(samples: int, warmup: int = 200) -> list[float]:
     loop = asyncio.get_running_loop()
     sock, size = peer.ours, len(MESSAGE)
     sock.setblocking(False)
-    state: dict[str, object] = {"got": 0, "waiter": None}
+    state: dict[str, Any] = {"got": 0, "waiter": None}
 
     def readable() -> None:
         try:
             data = sock.recv(65536)
         except BlockingIOError:
             return
-        state["got"] = int(state["got"]) + len(data)  # type: ignore[arg-type]
+        state["got"] = int(state["got"]) + len(data)
         waiter = state["waiter"]
-        if int(state["got"]) >= size and isinstance(waiter, asyncio.Future) and not waiter.done():  # type: ignore[arg-type]
+        if int(state["got"]) >= size and isinstance(waiter, asyncio.Future) and not waiter.done():
             waiter.set_result(None)
 
     loop.add_reader(sock.fileno(), readable)

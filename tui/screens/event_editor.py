@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from functools import partial
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,12 @@ class EventChoice:
     detail: str = ""  # shown dimmed after the label, cut to the dialog's width
 
 
+def _route_event(route: RouteView) -> str:
+    """The API Gateway event a route's requests arrive as, filled with its method and path."""
+    return json.dumps(api_route_event(route.method, route.path, payload_version=route.payload_version, stage=route.stage),
+                      indent=2)
+
+
 def event_choices(
     events_dir: Path, invocation: InvocationResult | None, routes: Sequence[RouteView] = (),
 ) -> tuple[list[EventChoice], int]:
@@ -54,16 +61,15 @@ def event_choices(
         label = f"event of {record.request_id[:8]} ({STATUS_LABEL.get(record.status, record.status)})"
         choices.append(EventChoice(label, "invocation", lambda: pretty_json(invocation.request)))
     for route in routes:
-        choices.append(EventChoice(f"{route.route_key} ({route.api})", "api route", lambda r=route: json.dumps(
-            api_route_event(r.method, r.path, payload_version=r.payload_version, stage=r.stage), indent=2)))
+        choices.append(EventChoice(f"{route.route_key} ({route.api})", "api route", partial(_route_event, route)))
     default = default_event_path(events_dir)
     if events_dir.is_dir():
         for path in sorted(events_dir.glob("*.json")):
             if path == default and not choices:
                 initial = len(choices)
-            choices.append(EventChoice(f"events/{path.name}", "function", lambda p=path: p.read_text(encoding="utf-8")))
+            choices.append(EventChoice(f"events/{path.name}", "function", partial(path.read_text, encoding="utf-8")))
     for template in load_templates().values():
-        choices.append(EventChoice(f"{template.name:<26}", "template", lambda t=template: t.render_json(),
+        choices.append(EventChoice(f"{template.name:<26}", "template", template.render_json,
                                    detail=template.description))
     return choices, initial
 

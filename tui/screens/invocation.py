@@ -73,7 +73,7 @@ def trace_waterfall(fleet: Fleet, record: InvocationRecord) -> Widget | None:
     record, and the screen simply goes without it.
     """
     try:
-        from lambdatop.tui.widgets.waterfall import TraceWaterfall  # type: ignore[import-not-found]
+        from lambdatop.tui.widgets.waterfall import TraceWaterfall
     except ImportError:
         return None
     try:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from textual.binding import Binding
+from typing import Any
+
+from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
-VIM_TABLE_BINDINGS = [
+VIM_TABLE_BINDINGS: list[BindingType] = [
     Binding("j", "cursor_down", "Down", show=False),
     Binding("k", "cursor_up", "Up", show=False),
     Binding("g", "scroll_top", "Top", show=False),
@@ -15,7 +17,7 @@ VIM_TABLE_BINDINGS = [
 ]
 
 
-class VimTable(DataTable):  # type: ignore[type-arg]
+class VimTable(DataTable[Any]):
     """A DataTable with j k (move), g G (top / bottom) and ctrl+d ctrl+u (a page down / up)."""
 
     BINDINGS = VIM_TABLE_BINDINGS
