@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import time
 
 import pytest
@@ -178,3 +179,21 @@ async def test_an_init_that_fails_once_succeeds_on_its_retry_inside_the_invoke(m
     assert any(line.endswith("\tPhase: init\tStatus: error\tError Type: RuntimeError") for line in result.log_lines)
     assert result.record.cold_start and result.record.init_duration_ms is None  # a suppressed init
     assert "Init Duration" not in result.log_lines[-1] and "Status:" not in result.log_lines[-1]
+
+
+async def test_a_worker_killed_by_a_nameless_real_time_signal_leaves_the_zygote_running(make_project) -> None:
+    # Python's signal.Signals has no member for most real-time signals (SIGRTMIN+1 .. SIGRTMAX-1): describing
+    # that exit once raised ValueError inside the zygote's reaper and killed the zygote, so no cold start worked again.
+    source = "import os, signal\ndef handler(e, c):\n    os.kill(os.getpid(), signal.SIGRTMIN + 6)\n"
+    config = make_project({"rt": source, "ok": "def handler(e, c):\n    return 'ok'\n"},
+                          "functions:\n  rt: {handler: app.handler}\n  ok: {handler: app.handler}\n")
+    async with Fleet(config) as fleet:
+        result = await fleet.invoke("rt", {})
+        assert result.record.status is InvocationStatus.CRASHED
+        number = int(signal.SIGRTMIN) + 6
+        assert json.loads(result.response) == {
+            "errorMessage": f"RequestId: {result.record.request_id} Error: Runtime exited with error: signal: signal {number}",
+            "errorType": "Runtime.ExitError",
+        }
+        ok = await fleet.invoke("ok", {})  # a cold start: the zygote must still be there to fork it
+        assert ok.record.status is InvocationStatus.SUCCESS and ok.record.cold_start

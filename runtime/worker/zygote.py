@@ -68,13 +68,20 @@ def describe_status(status: int) -> str:
     """An exit status in the words Go's os/exec uses, which Lambda's messages quote."""
     if os.WIFSIGNALED(status):
         signum = os.WTERMSIG(status)
-        names = {
+        names: dict[int, str] = {
             signal.SIGKILL: "killed", signal.SIGSEGV: "segmentation fault", signal.SIGABRT: "aborted",
             signal.SIGTERM: "terminated", signal.SIGBUS: "bus error", signal.SIGFPE: "floating point exception",
             signal.SIGILL: "illegal instruction", signal.SIGINT: "interrupt",
         }
-        return f"signal: {names.get(signal.Signals(signum), signal.Signals(signum).name)}"
+        return f"signal: {names.get(signum) or _signal_name(signum)}"
     return f"exit status {os.waitstatus_to_exitcode(status)}"
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:  # most real-time signals have no name in Python; Go says "signal 40" for them too
+        return f"signal {signum}"
 
 
 class Zygote:
