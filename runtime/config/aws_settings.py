@@ -14,13 +14,11 @@ unmodified boto3 code reaches local resources and never the host's account.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from lambdatop.runtime.config.loading import FleetConfig, check_known_keys
-from lambdatop.runtime.errors import ConfigError
-from lambdatop.runtime.config.yamlfile import line_of
+from lambdatop.runtime.config.loading import FleetConfig
+from lambdatop.runtime.config.service_section import ServiceSection
 
 DEFAULT_PORT = 4566  # LocalStack's port, so tools configured for it work unchanged
 _KEYS = ("enabled", "port", "endpoint", "endpoint_url", "credentials")
@@ -55,25 +53,12 @@ class AwsSettings:
 
     @classmethod
     def from_config(cls, config: FleetConfig) -> AwsSettings:
-        section = config.sections.get("aws")
-        where = str(config.path)
-        if section is None:
-            return cls()
-        if isinstance(section, bool):
-            return cls(enabled=section)
-        if not isinstance(section, Mapping):
-            raise ConfigError(f"must be a mapping ({', '.join(_KEYS)}) or true/false", path=where, key="aws")
-        check_known_keys(section, _KEYS, section="aws", path=where, key_prefix="aws.")
-
-        def error(key: str, message: str) -> ConfigError:
-            return ConfigError(message, path=where, key=f"aws.{key}", line=line_of(section, key))
-
-        enabled = section.get("enabled", True)
-        if not isinstance(enabled, bool):
-            raise error("enabled", f"must be true or false, got {enabled!r}")
-        port = section.get("port", DEFAULT_PORT)
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-            raise error("port", f"must be a port number from 0 to 65535 (0 picks a free port), got {port!r}")
+        section = ServiceSection.read(config, "aws", _KEYS)
+        if section is None or isinstance(section, bool):
+            return cls() if section is None else cls(enabled=section)
+        error = section.error
+        enabled = section.flag("enabled", True)
+        port = section.port(DEFAULT_PORT)
         endpoint = _choice(section, "endpoint", Endpoint, Endpoint.LOCAL, error)
         credentials = _choice(section, "credentials", Credentials, Credentials.DUMMY, error)
         url = section.get("endpoint_url")
@@ -95,7 +80,7 @@ class AwsSettings:
         return replace(self, **changes)
 
 
-def _choice(section: Mapping[str, Any], key: str, kind: type[enum.StrEnum], default: Any, error: Any) -> Any:
+def _choice(section: ServiceSection, key: str, kind: type[enum.StrEnum], default: Any, error: Any) -> Any:
     value = section.get(key, default)
     try:
         return kind(value)

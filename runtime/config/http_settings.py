@@ -11,13 +11,11 @@ Command-line flags win over the file; the file wins over the defaults.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from lambdatop.runtime.config.loading import FleetConfig, check_known_keys
-from lambdatop.runtime.errors import ConfigError
-from lambdatop.runtime.config.yamlfile import line_of
+from lambdatop.runtime.config.loading import FleetConfig
+from lambdatop.runtime.config.service_section import ServiceSection
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3001  # the port `sam local start-lambda` uses
@@ -33,30 +31,11 @@ class HttpSettings:
 
     @classmethod
     def from_config(cls, config: FleetConfig) -> HttpSettings:
-        section = config.sections.get("http")
-        where = str(config.path)
-        if section is None:
-            return cls()
-        if isinstance(section, bool):
-            return cls(enabled=section)
-        if not isinstance(section, Mapping):
-            raise ConfigError(f"must be a mapping ({', '.join(_KEYS)}) or true/false", path=where, key="http")
-        check_known_keys(section, _KEYS, section="http", path=where, key_prefix="http.")
-
-        def flag(key: str, default: bool) -> bool:
-            value = section.get(key, default)
-            if not isinstance(value, bool):
-                raise ConfigError(f"must be true or false, got {value!r}", path=where, key=f"http.{key}", line=line_of(section, key))
-            return value
-
-        port = section.get("port", DEFAULT_PORT)
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-            raise ConfigError(f"must be a port number from 0 to 65535 (0 picks a free port), got {port!r}", path=where,
-                              key="http.port", line=line_of(section, "port"))
-        host = section.get("host", DEFAULT_HOST)
-        if not isinstance(host, str) or not host.strip():
-            raise ConfigError(f"must be a host name or address, got {host!r}", path=where, key="http.host", line=line_of(section, "host"))
-        return cls(enabled=flag("enabled", True), host=host.strip(), port=port, allow_remote=flag("allow_remote", False))
+        section = ServiceSection.read(config, "http", _KEYS)
+        if section is None or isinstance(section, bool):
+            return cls() if section is None else cls(enabled=section)
+        return cls(enabled=section.flag("enabled", True), host=section.host(DEFAULT_HOST), port=section.port(DEFAULT_PORT),
+                   allow_remote=section.flag("allow_remote", False))
 
     def overridden(self, *, host: str | None = None, port: int | None = None, allow_remote: bool | None = None) -> HttpSettings:
         """These settings with whatever the command line gave explicitly (None = not given)."""
