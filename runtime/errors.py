@@ -25,7 +25,7 @@ exceptions: they are successful calls whose record says `error`.
 Raised and caught inside one layer, so they stay beside their code:
 `execution.lifecycle.EnvironmentFailed` / `IllegalTransition` (an
 environment's lifecycle), `execution.spawner.SpawnerError`,
-`observability.xray_daemon.MalformedDatagram`, `observability.metrics.UnknownStatistic`,
+`observability.xray_daemon.MalformedDatagram`, `observability.percentiles.UnknownStatistic`,
 and, worker side (it may import nothing of this module), `worker.handler.FaultError`
 and `worker.messages.BadMessage` (a frame that is not a message its receiver accepts).
 

@@ -37,6 +37,7 @@ TUI_MAY_IMPORT = (
     "lambdatop.runtime.store.replay",
     "lambdatop.runtime.observability.views",
     "lambdatop.runtime.observability.summary",
+    "lambdatop.runtime.observability.percentiles",  # the one percentile rule, for `invoke -n` and `bench`
     "lambdatop.runtime.aws.inventory",  # the kinds of resource and a sample payload of each, for the plumbing view
 )
 

@@ -8,6 +8,8 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from lambdatop.runtime.apigateway.stats import RouteStats
+from lambdatop.runtime.execution.stats import FunctionStats
 from lambdatop.runtime.observability.cost import GB_SECOND_PRICE_USD, REQUEST_PRICE_USD
 from lambdatop.runtime.errors import Throttled
 from lambdatop.runtime.fleet import Fleet
@@ -153,3 +155,25 @@ def test_buckets_are_kept_for_an_hour_and_then_dropped() -> None:
     assert series.statistic("Invocations", "Sum", now - 3800, now + 1) == 2  # 3,700 s old: inside the retention
     assert series.statistic("Invocations", "Sum", now - 6000, now + 1) == 2  # 5,000 s old: pruned
     assert series.totals["Invocations"].count == 3  # totals since start are never pruned
+
+
+def test_every_live_percentile_is_the_same_nearest_rank_figure() -> None:
+    """The function table, the APIs view and the CloudWatch-style series read the same samples alike.
+
+    Before, the function table rounded an interpolated index and the APIs view truncated one, so the
+    same ten durations showed three different p50s on three screens."""
+    durations = [float(ms) for ms in (5, 1, 9, 3, 7, 2, 8, 4, 10, 6)]
+    live = FunctionStats()
+    route = RouteStats()
+    series = MetricSeries("fn")
+    for i, duration in enumerate(durations):
+        live.add(synthetic("fn", 1_800_000_000 + i, duration))
+        route.add(200, duration, at=float(i))
+        series.add_record(synthetic("fn", 1_800_000_000 + i, duration))
+    for fraction in (0.5, 0.9, 0.99):
+        exact = exact_percentile(durations, fraction)
+        assert live.percentile(fraction) == exact
+        assert route.percentile(fraction) == exact
+        merged = series.merged(1_800_000_000, 1_800_000_010)["Duration"].percentile(fraction)
+        assert merged is not None and abs(merged - exact) <= bucket_width(exact)
+    assert live.percentile(0.5) == 5.0  # nearest rank: the 5th of 10, not the mean of the 5th and 6th

@@ -11,6 +11,7 @@ import collections
 from dataclasses import dataclass, field
 
 from lambdatop.runtime.apigateway.model import Route
+from lambdatop.runtime.observability.percentiles import percentile
 from lambdatop.runtime.snapshot import RouteView
 
 LATENCY_SAMPLES = 1000
@@ -38,12 +39,9 @@ class RouteStats:
         self._ordered = None
 
     def percentile(self, fraction: float) -> float | None:
-        if not self.latencies_ms:
-            return None
         if self._ordered is None:
             self._ordered = sorted(self.latencies_ms)
-        ordered = self._ordered
-        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+        return percentile(self._ordered, fraction)
 
 
 def route_view(route: Route, stats: RouteStats | None) -> RouteView:

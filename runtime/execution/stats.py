@@ -11,6 +11,7 @@ import collections
 import time
 from dataclasses import dataclass, field
 
+from lambdatop.runtime.observability.percentiles import percentile
 from lambdatop.runtime.records import InvocationRecord, InvocationStatus
 
 WINDOW_S = 120
@@ -95,8 +96,5 @@ class FunctionStats:
         return [by_second.get(s, 0) for s in range(current - seconds + 1, current + 1)]
 
     def percentile(self, fraction: float) -> float | None:
-        if not self.durations:
-            return None
-        ordered = sorted(self.durations)
-        index = min(len(ordered) - 1, max(0, int(round(fraction * (len(ordered) - 1)))))
-        return ordered[index]
+        """Over the last `durations.maxlen` invocations, by the rule every figure uses."""
+        return percentile(sorted(self.durations), fraction)

@@ -43,12 +43,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lambdatop.runtime.errors import ConfigError
+from lambdatop.runtime.observability.percentiles import UnknownStatistic, percentile_of
 from lambdatop.runtime.observability.metrics import (
     FLEET,
     STANDARD_METRICS,
     MetricsRegistry,
-    UnknownStatistic,
-    percentile_of,
 )
 
 EVALUATION_LAG_S = 0.5  # let the last second's records reach the metrics before judging a period

@@ -14,13 +14,13 @@ Adding a record is O(1); reading a statistic is O(seconds in the range).
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from lambdatop.runtime.observability.cost import CostEstimate
 from lambdatop.runtime.observability.emf import MetricDatum
+from lambdatop.runtime.observability.percentiles import nearest_rank, percentile_of
 from lambdatop.runtime.records import InvocationRecord, InvocationStatus
 
 RETENTION_S = 3900  # an hour, plus a margin so "the last hour" is always complete
@@ -37,24 +37,6 @@ STANDARD_METRICS = (
     "InitDuration", "MaxMemoryUsed", "AsyncQueueDepth", "AsyncEventAge",
 )
 _HISTOGRAM_METRICS = frozenset({"Duration", "InitDuration"})
-STATISTICS = ("Sum", "Average", "Maximum", "Minimum", "SampleCount")
-_PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d+)?)$")
-
-
-class UnknownStatistic(ValueError):
-    """A statistic CloudWatch would refuse (it takes Sum, Average, Maximum, Minimum, SampleCount, pNN)."""
-
-
-def percentile_of(statistic: str) -> float | None:
-    """0.99 for "p99", 0.999 for "p99.9"; None for the plain statistics. Raises UnknownStatistic."""
-    if statistic in STATISTICS:
-        return None
-    match = _PERCENTILE.match(statistic)
-    if not match or not 0 < float(match.group(1)) < 100:
-        raise UnknownStatistic(f"unknown statistic {statistic!r}: use Sum, Average, Maximum, Minimum, SampleCount or pNN (p0 < NN < p100)")
-    return float(match.group(1)) / 100.0
-
-
 def histogram_index(value: float) -> int:
     if value <= HIST_BASE:
         return 0
@@ -115,7 +97,7 @@ class Stat:
             return None
         if not self.histogram:
             return self.maximum
-        rank = max(1, math.ceil(fraction * self.count - 1e-9))
+        rank = nearest_rank(fraction, self.count)
         seen = 0
         for index in sorted(self.histogram):
             seen += self.histogram[index]

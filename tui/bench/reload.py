@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -22,16 +21,12 @@ from typing import Any
 
 from lambdatop.runtime.bus import FleetEvent
 from lambdatop.runtime.fleet import Fleet
+from lambdatop.runtime.observability.percentiles import percentiles
 from lambdatop.runtime.services import attach_hot_reload
 
 HANDLER = "def handler(event, context):\n    return {value}\n"
 CONFIG = "functions:\n  edited:\n    handler: app.handler\n    code: code\n"
 SAMPLE_TIMEOUT_S = 10.0
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
 
 
 async def measure_reload(samples: int) -> dict[str, Any]:
@@ -73,13 +68,14 @@ async def measure_reload(samples: int) -> dict[str, Any]:
                         raise RuntimeError(f"sample {sample}: new code not served within {SAMPLE_TIMEOUT_S} s")
                     await asyncio.sleep(0.001)
         ms = [value * 1000 for value in to_new_code]
+        p50_ms, p99_ms = percentiles(ms, 0.50, 0.99)
         return {
             "samples": samples,
-            "p50_ms": statistics.median(ms),
-            "p99_ms": _percentile(ms, 0.99),
+            "p50_ms": p50_ms,
+            "p99_ms": p99_ms,
             "min_ms": min(ms),
             "max_ms": max(ms),
-            "reload_applied_p50_ms": statistics.median(value * 1000 for value in to_reload),
+            "reload_applied_p50_ms": percentiles((value * 1000 for value in to_reload), 0.50)[0],
             "debounce_ms": service.settings.debounce_ms,
             "note": f"default settings (debounce {service.settings.debounce_ms} ms, inotify); "
                     f"{cold}/{samples} first invocations were cold starts on a pre-warmed environment",

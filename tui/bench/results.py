@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from lambdatop.runtime.observability.percentiles import percentile
 
 
 @dataclass(slots=True)
@@ -79,19 +80,17 @@ class BenchReport:
         }
 
 
-def percentile(ordered: Sequence[float], fraction: float) -> float:
-    """Nearest-rank percentile of an already sorted sequence."""
-    if not ordered:
-        raise ValueError("no samples")
-    rank = max(1, math.ceil(fraction * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
-
-
 def latency(scenario: str, figure: str, samples_s: Sequence[float], *, unit: str = "µs", note: str = "") -> Figure:
     """A latency figure from samples in seconds, shown in µs or ms."""
     scale = 1e6 if unit == "µs" else 1e3
     ordered = sorted(samples_s)
     return Figure(
-        scenario, figure, unit, p50=percentile(ordered, 0.50) * scale, p99=percentile(ordered, 0.99) * scale,
+        scenario, figure, unit, p50=_required(percentile(ordered, 0.50)) * scale, p99=_required(percentile(ordered, 0.99)) * scale,
         samples=len(ordered), note=note,
     )
+
+
+def _required(value: float | None) -> float:
+    if value is None:
+        raise ValueError("no samples")
+    return value

@@ -16,6 +16,7 @@ from typing import Any
 
 from lambdatop.runtime.errors import FunctionNotFound, LambdaServiceError, Throttled
 from lambdatop.runtime.fleet import Fleet
+from lambdatop.runtime.observability.percentiles import percentile
 from lambdatop.runtime.records import InvocationResult, InvocationStatus, InvocationType, Trigger
 from lambdatop.runtime.store.reader import DeadLetter
 from lambdatop.tui.commands.common import (
@@ -187,8 +188,8 @@ def summarize(results: list[InvocationResult], throttles: int) -> dict[str, Any]
         "warm": sum(1 for r in results if not r.record.cold_start),
         "environments": len({r.record.env_id for r in results}),
         "by_status": by_status,
-        "p50_ms": _percentile(durations, 0.50),
-        "p99_ms": _percentile(durations, 0.99),
+        "p50_ms": percentile(durations, 0.50),
+        "p99_ms": percentile(durations, 0.99),
     }
 
 
@@ -201,12 +202,6 @@ def format_summary(function: str, s: dict[str, Any]) -> str:
         f"  cold {s['cold']}  warm {s['warm']}  environments {s['environments']}\n"
         f"  duration p50 {ms(s['p50_ms'])}  p99 {ms(s['p99_ms'])}"
     )
-
-
-def _percentile(ordered: list[float], fraction: float) -> float | None:
-    if not ordered:
-        return None
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
 def _result_json(result: InvocationResult) -> dict[str, Any]:

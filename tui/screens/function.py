@@ -206,7 +206,9 @@ class FunctionScreen(LambdatopScreen[None]):
         text.append(f" {f.code_version}  {f.handler}  {f.config.runtime}  {f.memory_size} MB  {f.timeout}s timeout\n")
         text.append(f" in use {f.in_use}/{f.limit}", style="bold")
         text.append(f"  inv/s {rate(f.invocations_per_s)}  err {f.totals.errors} ({pct(f.error_pct)})  thr {f.totals.throttles}"
-                    f"  t/o {f.totals.timeouts}  p50 {ms(f.p50_ms)}  p99 {ms(f.p99_ms)}  cold {pct(f.cold_pct)}")
+                    f"  t/o {f.totals.timeouts}  cold {pct(f.cold_pct)}")
+        # Durations are the metrics panel's (p50/p90/p99 over the last minute and hour): one set of
+        # percentiles on this screen, not a second one over another window beside it.
         reload = (snapshot.extras.get("reload") or {}).get(f.name) or {}
         broken = reload.get("broken")
         if broken:
