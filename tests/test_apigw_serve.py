@@ -7,20 +7,13 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
 
 from tests.apigw_support import APPS
+from tests.support import serve
 
-
-def _serve(config: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "lambdatop.tui.cli", "serve", "--config", str(config), "--port", "0", "--no-store",
-         "--no-watch", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=config.parent,
-    )
+QUIET = ("--port", "0", "--no-store", "--no-watch")
 
 
 def _banner(process: subprocess.Popen, timeout: float = 60.0) -> list[str]:
@@ -51,7 +44,7 @@ def _stop(process: subprocess.Popen) -> int:
 def test_serve_with_api_port_0_prints_the_routes_and_answers_them(tmp_path):
     project = tmp_path / "sam-app"
     shutil.copytree(APPS / "sam-app", project)
-    process = _serve(project / "template.yaml", "--api-port", "0")
+    process = serve(project / "template.yaml", *QUIET, "--api-port", "0", stderr=subprocess.DEVNULL)
     try:
         lines = _banner(process)
         url = next(re.match(r"API routes\s+(http://127\.0\.0\.1:\d+)$", line).group(1) for line in lines
@@ -66,7 +59,7 @@ def test_serve_with_api_port_0_prints_the_routes_and_answers_them(tmp_path):
 def test_serve_no_api_opens_no_api_port(tmp_path):
     project = tmp_path / "sam-app"
     shutil.copytree(APPS / "sam-app", project)
-    process = _serve(project / "template.yaml", "--no-api")
+    process = serve(project / "template.yaml", *QUIET, "--no-api", stderr=subprocess.DEVNULL)
     try:
         lines = _banner(process)
         assert not any(line.startswith("API routes") for line in lines)

@@ -15,6 +15,7 @@ import psutil
 from lambdatop.runtime.bus import FleetEvent
 
 from tests.aws_support import aws_fleet, client, copy_app, sidecar_of
+from tests.support import serve
 
 
 def _gone(pid: int, timeout: float = 10.0) -> bool:
@@ -31,10 +32,7 @@ def _gone(pid: int, timeout: float = 10.0) -> bool:
 
 def _serve(config: Path, *extra: str) -> tuple[subprocess.Popen[str], int]:
     """`lambdatop serve` on free ports; returns it and its sidecar's pid (read from the banner)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lambdatop.tui.cli", "serve", "--config", str(config), "--port", "0", "--aws-port", "0",
-         "--no-store", "--no-watch", *extra], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=config.parent,
-    )
+    process = serve(config, "--port", "0", "--aws-port", "0", "--no-store", "--no-watch", *extra, stderr=subprocess.DEVNULL)
     assert process.stdout is not None
     for line in process.stdout:
         found = re.search(r"AWS services http://127\.0\.0\.1:\d+ \(sidecar pid (\d+)", line)

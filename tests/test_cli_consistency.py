@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from lambdatop.tui.cli import build_parser
 
-LAMBDATOP = [sys.executable, "-m", "lambdatop.tui.cli"]
+from .support import lambdatop
 
 SLOW = """
 import time
@@ -20,10 +18,6 @@ def handler(event, context):
     time.sleep(event.get("sleep", 0))
     return {"custom": context.client_context.custom if context.client_context else None}
 """
-
-
-def lambdatop(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*LAMBDATOP, *args], capture_output=True, text=True, timeout=60, cwd=cwd)
 
 
 @pytest.fixture(scope="module")

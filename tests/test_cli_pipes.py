@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from .support import LAMBDATOP
 
 CHATTY = """
 def handler(event, context):
@@ -19,7 +19,6 @@ def handler(event, context):
         print(f"line {n:04d} of a function that logs a lot, so the log is longer than a pipe's buffer")
     return n
 """
-LAMBDATOP = [sys.executable, "-m", "lambdatop.tui.cli"]
 
 
 @pytest.fixture(scope="module")

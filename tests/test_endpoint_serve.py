@@ -7,25 +7,17 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import psutil
 import pytest
 
 from lambdatop.runtime.api.endpoint import LambdaEndpoint, RemoteAccessRefused
 from tests.conftest import still_running
+from tests.support import serve
 
 HELLO = "def handler(event, context):\n    print('serving', event.get('name'))\n    return {'hello': event.get('name')}\n"
 CONFIG = "functions:\n  hello: {handler: app.handler}\n"
-
-
-def _serve(config: Path, *extra: str, stderr: object = subprocess.PIPE) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "lambdatop.tui.cli", "serve", "--config", str(config), *extra],
-        stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=config.parent,
-    )
 
 
 def _read_url(process: subprocess.Popen, timeout: float = 60.0) -> str:
@@ -58,7 +50,7 @@ def test_serve_invoke_then_stop_exits_0_and_leaves_no_process(make_project, lamb
     config = make_project({"hello": HELLO}, CONFIG + ("http:\n  port: 0\n" if port_from == "config" else ""))
     log = tmp_path / "serve.err"
     with log.open("w") as stderr:
-        process = _serve(config, *(["--port", "0"] if port_from == "flag" else []), stderr=stderr)
+        process = serve(config, *(["--port", "0"] if port_from == "flag" else []), stderr=stderr)
         try:
             url = _read_url(process)
             client = lambda_client(url)
@@ -82,7 +74,7 @@ def test_serve_invoke_then_stop_exits_0_and_leaves_no_process(make_project, lamb
 
 def test_serve_refuses_a_remote_host_without_allow_remote(make_project):
     config = make_project({"hello": HELLO}, CONFIG)
-    process = _serve(config, "--host", "0.0.0.0", "--port", "0")
+    process = serve(config, "--host", "0.0.0.0", "--port", "0")
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 2
     assert "0.0.0.0" in stderr and "--allow-remote" in stderr
@@ -94,7 +86,7 @@ def test_serve_on_a_busy_port_says_so_and_exits_2(make_project):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        process = _serve(config, "--port", str(port))
+        process = serve(config, "--port", str(port))
         _, stderr = process.communicate(timeout=60)
     assert process.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in stderr and "--port" in stderr

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +13,7 @@ from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.store.replay import RecordedEvent, read_jsonl, replay
 from lambdatop.runtime.services import attach_store_services
 from lambdatop.runtime.store.reader import StoreReader
+from .support import lambdatop
 
 ECHO = """
 def handler(event, context):
@@ -34,10 +33,6 @@ def handler(event, context):
 CONFIG = "async: {delay_scale: 0.001}\nfunctions:\n  echo:\n    handler: app.handler\n    timeout: 1\n    async: {MaximumRetryAttempts: 0}\n"
 SEQUENCE = [("RequestResponse", {"n": 0}), ("Event", {"n": 1}), ("RequestResponse", {"n": 2, "fail": True}),
             ("RequestResponse", {"n": 3}), ("Event", {"n": 4}), ("RequestResponse", {"n": 5})]
-
-
-def lambdatop(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lambdatop.tui.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
 async def record_run(config: Path) -> int:
@@ -64,7 +59,7 @@ async def test_replaying_a_run_reproduces_its_sequence_and_compare_flags_a_chang
     original = await record_run(config)
     assert sequence(db, original) == SEQUENCE
 
-    same = lambdatop("replay", "--run", str(original), "--compare", "-c", str(config), cwd=config.parent)
+    same = lambdatop("replay", "--run", str(original), "--compare", "-c", str(config), cwd=config.parent, timeout=120)
     assert same.returncode == 0, same.stdout + same.stderr
     assert "compared 6, 0 differ" in same.stderr
     with StoreReader.open(db) as reader:
@@ -75,7 +70,7 @@ async def test_replaying_a_run_reproduces_its_sequence_and_compare_flags_a_chang
     assert triggers == {"replay"}
 
     (config.parent / "echo" / "app.py").write_text(CHANGED)
-    changed = lambdatop("replay", "--run", str(original), "--speed", "0", "--compare", "-c", str(config), cwd=config.parent)
+    changed = lambdatop("replay", "--run", str(original), "--speed", "0", "--compare", "-c", str(config), cwd=config.parent, timeout=120)
     assert changed.returncode == 1, changed.stdout + changed.stderr
     flagged = [line for line in changed.stdout.splitlines() if "DIFF" in line]
     assert len(flagged) == 1 and "echo RequestResponse" in flagged[0]
@@ -85,7 +80,7 @@ async def test_replaying_a_run_reproduces_its_sequence_and_compare_flags_a_chang
 async def test_export_import_and_replaying_a_file(make_project: Callable[..., Path], tmp_path: Path) -> None:
     config = make_project({"echo": ECHO}, CONFIG)
     await record_run(config)
-    exported = lambdatop("record", "export", "--run", "last", "-c", str(config), cwd=config.parent)
+    exported = lambdatop("record", "export", "--run", "last", "-c", str(config), cwd=config.parent, timeout=120)
     assert exported.returncode == 0, exported.stderr
     lines = [json.loads(line) for line in exported.stdout.splitlines()]
     assert [(line["invocation_type"], line["event"]) for line in lines] == SEQUENCE
@@ -93,15 +88,15 @@ async def test_export_import_and_replaying_a_file(make_project: Callable[..., Pa
     file = tmp_path / "events.jsonl"
     file.write_text(exported.stdout)
 
-    from_file = lambdatop("replay", str(file), "--speed", "0", "--compare", "-c", str(config), cwd=config.parent)
+    from_file = lambdatop("replay", str(file), "--speed", "0", "--compare", "-c", str(config), cwd=config.parent, timeout=120)
     assert from_file.returncode == 0, from_file.stdout + from_file.stderr
 
-    imported = lambdatop("record", "import", str(file), "-c", str(config), cwd=config.parent)
+    imported = lambdatop("record", "import", str(file), "-c", str(config), cwd=config.parent, timeout=120)
     assert imported.returncode == 0, imported.stderr
     run_id = int(imported.stdout.split("as run ")[1].split(";")[0])
     db = config.parent / ".lambdatop" / "lambdatop.db"
     assert sequence(db, run_id) == SEQUENCE
-    again = lambdatop("replay", "--run", str(run_id), "--speed", "0", "--compare", "-c", str(config), cwd=config.parent)
+    again = lambdatop("replay", "--run", str(run_id), "--speed", "0", "--compare", "-c", str(config), cwd=config.parent, timeout=120)
     assert again.returncode == 0, again.stdout + again.stderr
 
 

@@ -9,13 +9,10 @@ worker process is left behind.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 
 import psutil
 import pytest
 from rich.console import Console
-from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 
 from lambdatop.runtime.services import ServiceOptions
@@ -30,6 +27,7 @@ from lambdatop.tui.widgets.functions_table import FunctionsTable
 from lambdatop.tui.widgets.invocation_stream import InvocationStream
 
 from .conftest import SAMPLE_TEMPLATE, lambdatop_processes
+from .tui_pilot import quit_and_check, started, stream_rows, wait_for
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -38,24 +36,6 @@ SIZE = (120, 40)
 
 def make_app() -> LambdatopApp:
     return LambdatopApp(SAMPLE_TEMPLATE, options=ServiceOptions(port=None, watch=False, store=False))
-
-
-async def wait_for(pilot: Pilot, predicate: Callable[[], object], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    assert predicate(), "condition not met in time"
-
-
-async def started(pilot: Pilot) -> LambdatopApp:
-    app = pilot.app
-    assert isinstance(app, LambdatopApp)
-    await wait_for(pilot, lambda: app.state == "running" and app.last_snapshot is not None, timeout=60)
-    shown = app.last_snapshot
-    await wait_for(pilot, lambda: app.last_snapshot is not shown)  # one refresh after every service is up
-    return app
 
 
 def functions_table(app: LambdatopApp) -> FunctionsTable:
@@ -68,18 +48,6 @@ def stream(app: LambdatopApp) -> InvocationStream:
 
 def cell(table: FunctionsTable, function: str, column: str) -> str:
     return table.cell(function, column).strip()
-
-
-def stream_rows(table: InvocationStream) -> list[dict[str, str]]:
-    return [{key: value.strip() for key, value in row.items()} for row in table.row_cells()]
-
-
-async def quit_and_check(pilot: Pilot) -> None:
-    app = pilot.app
-    await pilot.press("q")
-    await wait_for(pilot, lambda: app.state == "stopped", timeout=30)
-    alive = [p for p in lambdatop_processes() if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    assert alive == [], f"left behind: {alive}"
 
 
 async def test_starts_on_the_sample_functions() -> None:

@@ -6,7 +6,6 @@ import base64
 import hashlib
 import json
 import subprocess
-import sys
 
 import pytest
 
@@ -14,8 +13,8 @@ from lambdatop.tui.cli import main
 from lambdatop.tui.sample_events import BadTemplateValue, find_template, load_templates
 
 from .conftest import SAMPLE_TEMPLATE
+from .support import LAMBDATOP
 
-LAMBDATOP = [sys.executable, "-m", "lambdatop.tui.cli"]
 
 
 def generate(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
