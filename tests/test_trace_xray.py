@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -223,3 +224,22 @@ async def test_the_powertools_sample_traces_logs_and_emits_metrics(sample_templa
         totals = obs.metrics.series["powertools_demo"].totals
         assert totals["Orders/OrdersPlaced"].total == 1 and totals["Orders/OrderValue"].total == 21.0
         assert totals["Orders/ColdStart"].total == 1
+
+
+async def test_the_traces_view_counts_what_the_daemon_refused(project: Any) -> None:
+    """A datagram that is not the daemon's format, and a document with no trace id, are counted where
+    the dashboard reads the traces, instead of vanishing."""
+    fleet = Fleet(project)
+    obs = ObservabilityService()
+    fleet.add_service(obs)
+    async with fleet:
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            address = ("127.0.0.1", obs.daemon.port)
+            sender.sendto(b"not a daemon datagram", address)
+            sender.sendto(b'{"format":"json","version":1}\n{"id":"abc","start_time":1}', address)
+        finally:
+            sender.close()
+        view = await wait_for(lambda: (v := fleet.snapshot().extras["traces"])["datagrams"] + v["malformed"] == 2 and v)
+        assert (view["datagrams"], view["malformed"], view["documents_rejected"], view["documents_received"]) == (1, 1, 1, 0)
+        assert view["daemon_error"]

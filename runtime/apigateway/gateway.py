@@ -86,7 +86,7 @@ class Gateway:
         else:
             response.headers["apigw-requestid"] = request_id
         ended = time.time()
-        self.stats.setdefault(route.label, RouteStats()).add(response.status, (ended - started) * 1000, ended)
+        self.stats.setdefault(route.label, RouteStats()).add(response.status, (ended - started) * 1000)
         self._file_segment(ApiRequestSpan(
             trace.trace_id, trace.segment_id, route.api, request.method, url, request.source_ip, request.user_agent,
             route.route_key, request_id, started, ended, response.status, self.fleet.config.account_id,

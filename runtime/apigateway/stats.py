@@ -23,18 +23,16 @@ class RouteStats:
     client_errors: int = 0  # 4xx
     server_errors: int = 0  # 5xx
     last_status: int | None = None
-    last_at: float | None = None
     latencies_ms: collections.deque[float] = field(default_factory=lambda: collections.deque(maxlen=LATENCY_SAMPLES))
     _ordered: list[float] | None = None  # sorted latencies, kept until the next request (the screen asks at 4 Hz)
 
-    def add(self, status: int, latency_ms: float, at: float) -> None:
+    def add(self, status: int, latency_ms: float) -> None:
         self.requests += 1
         if 400 <= status < 500:
             self.client_errors += 1
         elif status >= 500:
             self.server_errors += 1
         self.last_status = status
-        self.last_at = at
         self.latencies_ms.append(latency_ms)
         self._ordered = None
 

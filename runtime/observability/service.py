@@ -10,7 +10,8 @@ periods end, and hands each invocation's settled trace to the store.
 What the screen reads, through `fleet.snapshot_providers`:
 - "alarms":  {"open": int, "states": {fn: state}, "alarms": [...], "transitions": [...]}
 - "metrics": {"functions": {fn: {...}}, "fleet": {...}} (refreshed once a second)
-- "traces":  {"count", "documents_received", "recent": [...]}
+- "traces":  {"count", "documents_received", "documents_rejected", "datagrams", "daemon", "malformed",
+              "daemon_error", "recent": [...]}
 Transitions are also published as `FleetEvent(kind="alarm", ...)`.
 """
 
@@ -271,9 +272,12 @@ class ObservabilityService:
                 "function": first.attempts[0].function if first and first.attempts else None,
                 "user_documents": len(trace.documents),
             })
+        # Datagrams the daemon took, documents filed or refused: why a user's subsegment is not
+        # in its trace shows here instead of nowhere.
         return {"count": len(self.traces), "documents_received": self.traces.documents_received,
+                "documents_rejected": self.traces.documents_rejected, "datagrams": self.daemon.received,
                 "daemon": self.daemon.address if self.daemon.running else None,
-                "malformed": self.daemon.malformed, "recent": recent}
+                "malformed": self.daemon.malformed, "daemon_error": self.daemon.last_error, "recent": recent}
 
     # -- summary ----------------------------------------------------------------------------
 

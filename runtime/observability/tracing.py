@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import collections
 import hashlib
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -207,7 +206,6 @@ class Trace:
     trace_id: str
     requests: dict[str, RequestTrace] = field(default_factory=dict)
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)  # user (sub)segments by id, latest wins
-    updated_at: float = 0.0
 
     @property
     def request_ids(self) -> list[str]:
@@ -281,7 +279,6 @@ class TraceIndex:
                         del self._by_request[request_id]
         else:
             self._traces.move_to_end(trace_id)
-        trace.updated_at = time.time()
         return trace
 
     def add_record(self, record: InvocationRecord, arn: str | None = None, enqueued_at: float | None = None) -> Trace:

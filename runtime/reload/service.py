@@ -81,7 +81,6 @@ class ReloadService:
         self.states: dict[str, FunctionState] = {}
         self.config_error: ConfigError | None = None
         self.config_error_at: float | None = None
-        self.reloads = 0  # reload events published (tests and the bench read it)
         self.state = WatcherState.NEW
         self._targets: WatchTargets | None = None
         self._pending: set[Path] = set()
@@ -419,6 +418,4 @@ class ReloadService:
     def _publish(self, kind: str, message: str, *, function: str | None = None, detail: dict[str, Any] | None = None) -> None:
         if self.fleet is None:
             return
-        if kind == "reload":
-            self.reloads += 1
         self.fleet.bus.publish(FleetEvent(kind, message, time.time(), function, detail or {}))

@@ -90,7 +90,6 @@ class Zygote:
         self.children: set[int] = set()
         self.spare: int | None = None  # the spare's pid, until the supervisor takes it
         self.spare_due: float | None = None  # when to fork the next spare (monotonic)
-        self.parent_pid = os.getppid()
         self.wakeup_read, wakeup_write = os.pipe()
         os.set_blocking(wakeup_write, False)
         signal.set_wakeup_fd(wakeup_write)
