@@ -2,21 +2,28 @@
 
 `Fleet.snapshot()` builds a `FleetSnapshot` of plain data (no live objects), so
 the screen can render it while the pool keeps changing. The services beside
-the pool (store, async queue, reload, observability, endpoint) add their own
-views under `extras`; typed accessors below read them back.
+the pool (async queue, reload, observability, endpoint, API, schedules, AWS,
+triggers) each add one typed view, read back through the accessors of
+`FleetSnapshot` (`snapshot.reload`, `.alarms`, `.metrics`...): the dashboard never
+digs through dictionaries. The store's and the traces' figures are still plain
+dicts under `extras` (only tests and scripts read them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambdatop.runtime.config import FunctionConfig
 from lambdatop.runtime.execution.stats import Counters
 from lambdatop.runtime.records import InvocationRecord
 
-__all__ = ["ApiSnapshot", "EndpointView", "EnvSnapshot", "FleetSnapshot", "FunctionSnapshot", "RouteView", "ScheduleView", "SchedulesSnapshot"]
+if TYPE_CHECKING:  # their services build them; importing those here would import the services
+    from lambdatop.runtime.aws.service import AwsSnapshot
+    from lambdatop.runtime.triggers.mapping_state import MappingSnapshot
+
+__all__ = ["AlarmTransitionView", "AlarmView", "AlarmsSnapshot", "ApiSnapshot", "AsyncQueueView", "BrokenView", "CodeVersionView", "ConfigErrorView", "CostView", "CustomMetricView", "EndpointView", "EnvSnapshot", "FleetSnapshot", "FunctionMetricsView", "FunctionSnapshot", "MetricsSnapshot", "ReloadView", "RouteView", "ScheduleView", "SchedulesSnapshot", "WindowFigures"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +112,153 @@ class EndpointView:
     function_urls: Mapping[str, str]  # function name -> its local function URL
 
 
+@dataclass(frozen=True, slots=True)
+class AsyncQueueView:
+    """One function's durable async queue, as the table's `async` column and the function screen show it."""
+
+    queue_depth: int
+    in_flight: int
+    oldest_age_s: float | None
+    next_retry_at: float | None
+    dlq: int  # dead letters kept for this function
+
+
+@dataclass(frozen=True, slots=True)
+class CodeVersionView:
+    version: str  # v1, v2, ... in the order lambdatop saw them
+    hash: str  # short
+    sha256: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenView:
+    """The last save that failed to load; the function keeps serving the last good version."""
+
+    version: str
+    error_type: str
+    message: str
+    file: str | None
+    line: int | None
+    where: str | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadView:
+    """One function's code versions and breakage, from the hot-reload service."""
+
+    versions: tuple[CodeVersionView, ...]
+    current: str
+    broken: BrokenView | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigErrorView:
+    """A bad save of the config file that the last good config keeps running despite."""
+
+    file: str
+    line: int | None
+    key: str | None
+    function: str | None
+    message: str
+    text: str  # the whole error as the CLI prints it
+    at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmTransitionView:
+    alarm: str
+    at: float
+    old: str  # OK | ALARM | INSUFFICIENT_DATA
+    new: str
+    reason: str  # CloudWatch's wording: "Threshold Crossed: ..."
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmView:
+    name: str
+    function: str  # the function's name, or "*" for a fleet-wide alarm
+    metric: str
+    statistic: str
+    state: str  # OK | ALARM | INSUFFICIENT_DATA
+    reason: str
+    since: float
+    description: str  # `Errors Sum > 0 for 1 of 1 × 60 s`
+    datapoints: tuple[float | None, ...]  # of the newest evaluation, oldest first; None: missing
+    history: tuple[AlarmTransitionView, ...]  # newest first
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmsSnapshot:
+    open: int  # alarms in ALARM
+    states: Mapping[str, str]  # function -> its worst alarm state
+    alarms: tuple[AlarmView, ...]
+    transitions: tuple[AlarmTransitionView, ...]  # every alarm's, newest first
+
+    def of(self, function: str) -> list[AlarmView]:
+        return [alarm for alarm in self.alarms if alarm.function == function]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowFigures:
+    """CloudWatch's standard metrics of one function over a window (the last minute, the last hour)."""
+
+    invocations: int
+    errors: int
+    error_rate: float | None
+    throttles: int
+    timeouts: int
+    cold_starts: int
+    duration_p50: float | None
+    duration_p90: float | None
+    duration_p99: float | None
+    duration_max: float | None
+    duration_avg: float | None
+    init_duration_avg: float | None
+    max_memory_used: float | None
+    concurrent_executions_max: float | None
+    async_queue_depth: float | None
+    async_event_age_max: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomMetricView:
+    """A metric the function's own EMF lines made (`Namespace/Name`)."""
+
+    metric: str
+    unit: str
+    samples: int
+    sum: float
+    last_minute_sum: float | None
+    max: float | None
+    dimensions: tuple[Mapping[str, str], ...]  # the first few dimension sets seen
+
+
+@dataclass(frozen=True, slots=True)
+class CostView:
+    requests: int
+    gb_seconds: float
+    total_usd: float
+    per_million_usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionMetricsView:
+    minute: WindowFigures
+    hour: WindowFigures
+    custom: tuple[CustomMetricView, ...]
+    cost: CostView
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSnapshot:
+    """The observability service's figures, rebuilt once a second (`at`)."""
+
+    at: float | None
+    functions: Mapping[str, FunctionMetricsView]
+
+
 @dataclass(slots=True)
 class EnvSnapshot:
     id: str
@@ -183,3 +337,41 @@ class FleetSnapshot:
         """The API Gateway service's routes and figures (None without the API port)."""
         view = self.extras.get("api")
         return view if isinstance(view, ApiSnapshot) else None
+
+    @property
+    def reload(self) -> Mapping[str, ReloadView] | None:
+        """Per function: its code versions and the last failed save (None without hot reload)."""
+        view = self.extras.get("reload")
+        return view if isinstance(view, Mapping) else None
+
+    @property
+    def config_error(self) -> ConfigErrorView | None:
+        view = self.extras.get("config_error")
+        return view if isinstance(view, ConfigErrorView) else None
+
+    @property
+    def async_queues(self) -> Mapping[str, AsyncQueueView] | None:
+        """Per function: its async queue (None without the async service)."""
+        view = self.extras.get("async")
+        return view if isinstance(view, Mapping) else None
+
+    @property
+    def alarms(self) -> AlarmsSnapshot | None:
+        view = self.extras.get("alarms")
+        return view if isinstance(view, AlarmsSnapshot) else None
+
+    @property
+    def metrics(self) -> MetricsSnapshot | None:
+        """CloudWatch-style figures per function (None without the observability service)."""
+        view = self.extras.get("metrics")
+        return view if isinstance(view, MetricsSnapshot) else None
+
+    @property
+    def aws(self) -> AwsSnapshot | None:
+        """The AWS services and the template's resources there (None without the AWS service)."""
+        return self.extras.get("aws")
+
+    @property
+    def mappings(self) -> list[MappingSnapshot] | None:
+        """Every event source mapping with its state and figures (None without the triggers service)."""
+        return self.extras.get("triggers")

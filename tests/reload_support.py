@@ -8,13 +8,13 @@ import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import psutil
 
 from lambdatop.runtime.bus import FleetEvent, Subscription
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.reload.service import ReloadService
+from lambdatop.runtime.snapshot import ReloadView
 from tests.conftest import lambdatop_processes
 
 
@@ -56,8 +56,10 @@ class Watched:
         """Every change seen is applied and every pre-warm finished."""
         await self.service.settled(timeout=15.0)
 
-    def reload_state(self, function: str) -> dict[str, Any]:
-        return self.fleet.snapshot().extras["reload"][function]
+    def reload_state(self, function: str) -> ReloadView:
+        views = self.fleet.snapshot().reload
+        assert views is not None
+        return views[function]
 
 
 @contextlib.asynccontextmanager

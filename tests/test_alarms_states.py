@@ -137,10 +137,10 @@ async def test_alarm_goes_to_alarm_after_the_configured_datapoints_and_back_to_o
 
         await invoke_until(fail=True, state=AlarmState.ALARM)
         assert alarm.last_datapoints and all(v and v > 0 for v in alarm.last_datapoints[-2:])
-        assert fleet.snapshot().extras["alarms"]["open"] == 1
-        assert fleet.snapshot().extras["alarms"]["states"] == {"flaky": "ALARM"}
+        assert fleet.snapshot().alarms.open == 1
+        assert fleet.snapshot().alarms.states == {"flaky": "ALARM"}
         await invoke_until(fail=False, state=AlarmState.OK)
-        assert fleet.snapshot().extras["alarms"]["open"] == 0
+        assert fleet.snapshot().alarms.open == 0
         assert [t.new for t in alarm.history][-2:] == [AlarmState.ALARM, AlarmState.OK]
         await asyncio.sleep(0.2)
         notices = [e for e in events.drain() if isinstance(e, FleetEvent) and e.kind == "alarm"]

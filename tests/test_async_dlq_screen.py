@@ -71,11 +71,11 @@ async def test_dlq_screen_lists_failed_events_and_redrives_them(make_project: Ca
             fleet.update_function(fleet.functions["picky"], "v2")
             await pilot.press("R")
             deadline = time.monotonic() + 15
-            while fleet.store.dead_letters("picky") or fleet.snapshot().extras["async"]["picky"]["queue_depth"]:
+            while fleet.store.dead_letters("picky") or fleet.snapshot().async_queues["picky"].queue_depth:
                 assert time.monotonic() < deadline
                 await asyncio.sleep(0.05)
             await pilot.pause(1.2)  # one refresh
             assert screen.query_one("#dlq-table", DataTable).row_count == 0
-            assert fleet.snapshot().extras["async"]["picky"]["dlq"] == 0
+            assert fleet.snapshot().async_queues["picky"].dlq == 0
             await pilot.press("escape")
             assert not isinstance(app.screen, DeadLetterScreen)

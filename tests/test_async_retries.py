@@ -101,7 +101,7 @@ async def test_failing_event_runs_1_plus_retries_times_then_lands_in_the_dlq_and
         (letter,) = fleet.store.dead_letters("flaky")
         assert (letter.request_id, letter.condition, letter.error_type) == (request_id, "RetriesExhausted", "ValueError")
         assert letter.error_message == "cannot handle 7" and letter.attempts == 1 + retries
-        assert fleet.snapshot().extras["async"]["flaky"]["dlq"] == 1
+        assert fleet.snapshot().async_queues["flaky"].dlq == 1
 
         # The DLQ gets the original event, with RequestID / ErrorCode / ErrorMessage attributes.
         (message,) = fleet.store.messages("flaky-dlq")
@@ -136,7 +136,7 @@ async def test_failing_event_runs_1_plus_retries_times_then_lands_in_the_dlq_and
         (ok,) = fleet.store.messages("flaky-ok")
         assert json.loads(ok.body)["requestContext"]["condition"] == "Success"
         assert json.loads(ok.body)["responsePayload"] == {"handled": 7}
-        assert fleet.snapshot().extras["async"]["flaky"]["dlq"] == 0
+        assert fleet.snapshot().async_queues["flaky"].dlq == 0
 
 
 async def test_retry_is_visible_as_next_retry_at_while_it_waits(make_project: Callable[..., Path]) -> None:
@@ -146,14 +146,14 @@ async def test_retry_is_visible_as_next_retry_at_while_it_waits(make_project: Ca
         accepted = time.time()
         request_id = await fleet.enqueue("flaky", b'{"n": 1}')
         # 60 s x 0.02 = 1.2 s after the first attempt failed: the snapshot shows it queued, with the retry time.
-        await until(lambda: fleet.snapshot().extras["async"]["flaky"]["next_retry_at"] is not None, 10)
-        state = fleet.snapshot().extras["async"]["flaky"]
-        assert state["queue_depth"] == 1 and state["oldest_age_s"] >= 0
+        await until(lambda: fleet.snapshot().async_queues["flaky"].next_retry_at is not None, 10)
+        state = fleet.snapshot().async_queues["flaky"]
+        assert state.queue_depth == 1 and state.oldest_age_s is not None and state.oldest_age_s >= 0
         # Bounded by when the attempt can have failed (after the enqueue, before now), not by how soon we looked.
-        assert accepted + 1.2 <= state["next_retry_at"] <= time.time() + 1.2
+        assert accepted + 1.2 <= state.next_retry_at <= time.time() + 1.2
         await settle(fleet, request_id)
         assert len(fleet.store.attempts(request_id)) == 2
-        assert fleet.snapshot().extras["async"]["flaky"]["queue_depth"] == 0
+        assert fleet.snapshot().async_queues["flaky"].queue_depth == 0
 
 
 async def test_zero_reserved_concurrency_goes_straight_to_failure_without_retries(make_project: Callable[..., Path]) -> None:

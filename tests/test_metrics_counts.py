@@ -87,10 +87,10 @@ async def test_counts_equal_the_records(make_project: Callable[..., Any]) -> Non
         assert obs.metrics.fleet.totals["Throttles"].total == len(throttled)
 
         # The windowed view agrees with the totals over the last minute.
-        snapshot = fleet.snapshot().extras["metrics"]
+        snapshot = fleet.snapshot().metrics
         obs.tick(records[-1].ended_at + 0.5)
-        summary = obs._summary["functions"]["work"]["minute"]
-        assert summary["invocations"] == sum(1 for r in records if r.function == "work")
+        summary = fleet.snapshot().metrics.functions["work"].minute
+        assert summary.invocations == sum(1 for r in records if r.function == "work")
         assert snapshot is not None
 
         # EMF lines became a custom metric: one Orders datum per successful "work" invocation.

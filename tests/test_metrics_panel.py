@@ -44,7 +44,7 @@ async def test_panel_shows_metrics_custom_metrics_cost_and_alarms(make_project: 
         await asyncio.sleep(0.3)
         obs.tick(__import__("time").time())
         snapshot = fleet.snapshot()
-    text = plain(render_function("shop", snapshot.extras, "arm64"))
+    text = plain(render_function("shop", snapshot, "arm64"))
     assert "Invocations" in text and " 3 " in text
     assert "Shop/Revenue" in text and "total 42" in text
     assert "3 requests" in text and "arm64" in text

@@ -54,7 +54,7 @@ async def test_edit_reaches_the_next_invoke_as_a_new_code_version(make_project: 
         before = await w.fleet.invoke("greet", {})
         assert json.loads(before.response) == "one"
         assert before.record.code_version == "v1"
-        first_hash = w.reload_state("greet")["versions"][0]["hash"]
+        first_hash = w.reload_state("greet").versions[0].hash
         assert len(first_hash) == 7
 
         # Same length as before, within the same second as the first import: stale bytecode must not win.
@@ -70,9 +70,9 @@ async def test_edit_reaches_the_next_invoke_as_a_new_code_version(make_project: 
         assert after.log_lines[0].startswith("INIT_START ")
         assert after.record.env_id != before.record.env_id
         assert event.message.startswith("greet: v1 → v2 (")
-        versions = w.reload_state("greet")["versions"]
-        assert [v["version"] for v in versions] == ["v1", "v2"]
-        assert versions[1]["hash"] != first_hash and event.detail["hash"] == versions[1]["hash"]
+        versions = w.reload_state("greet").versions
+        assert [v.version for v in versions] == ["v1", "v2"]
+        assert versions[1].hash != first_hash and event.detail["hash"] == versions[1].hash
         assert event.detail["files"] == ["greet/app.py"]
         assert w.fleet.snapshot().functions[0].code_version == "v2"
         assert (config.parent / "greet" / "__pycache__").is_dir()
@@ -124,8 +124,8 @@ async def test_syntax_error_is_reported_with_file_and_line_and_the_next_good_sav
         broken = await w.next_event("broken", "greet")
         assert broken.detail["error_type"] == "Runtime.UserCodeSyntaxError"
         assert (broken.detail["file"], broken.detail["line"]) == ("greet/app.py", 2)
-        state = w.reload_state("greet")["broken"]
-        assert state["file"] == "greet/app.py" and state["line"] == 2 and state["version"] == "v2"
+        state = w.reload_state("greet").broken
+        assert state is not None and (state.file, state.line, state.version) == ("greet/app.py", 2, "v2")
 
         result = await w.fleet.invoke("greet", {})
         error = json.loads(result.response)
@@ -137,7 +137,7 @@ async def test_syntax_error_is_reported_with_file_and_line_and_the_next_good_sav
         save(app, source("healed"))
         healed = await w.next_event("healed", "greet")
         assert healed.detail["version"] == "v3"
-        assert w.reload_state("greet")["broken"] is None
+        assert w.reload_state("greet").broken is None
         result = await w.fleet.invoke("greet", {})
         assert json.loads(result.response) == "healed" and result.record.code_version == "v3"
 
@@ -173,7 +173,7 @@ async def test_import_error_and_missing_handler_are_flagged_before_any_invoke(ma
 async def test_code_broken_at_start_is_flagged_by_the_first_invoke(make_project: Callable[..., Path]) -> None:
     config = make_project({"greet": "def handler(event, context):\n    return 1 +\n"}, CONFIG)
     async with watched_fleet(config) as w:
-        assert w.reload_state("greet")["broken"] is None  # nothing has run it yet
+        assert w.reload_state("greet").broken is None  # nothing has run it yet
         result = await w.fleet.invoke("greet", {})
         assert json.loads(result.response)["errorType"] == "Runtime.UserCodeSyntaxError"
         broken = await w.next_event("broken", "greet")
@@ -219,7 +219,7 @@ async def test_a_burst_of_ten_writes_in_the_debounce_window_is_one_reload(make_p
         await w.settle()
         await asyncio.sleep(1.0)  # anything late would show up as a second reload
         assert w.kinds("reload") == []
-        assert [v["version"] for v in w.reload_state("greet")["versions"]] == ["v1", "v2"]
+        assert [v.version for v in w.reload_state("greet").versions] == ["v1", "v2"]
         assert json.loads((await w.fleet.invoke("greet", {})).response) == "burst-9"
 
 
@@ -242,7 +242,7 @@ async def test_editor_noise_and_non_code_files_cause_no_reload(make_project: Cal
         await asyncio.sleep(0.8)
         await w.settle()
         assert w.kinds("reload") == []
-        assert [v["version"] for v in w.reload_state("greet")["versions"]] == ["v1"]
+        assert [v.version for v in w.reload_state("greet").versions] == ["v1"]
 
         # Write-to-temp-then-rename, as vim (backupcopy=no) and many IDEs save: one reload.
         temp = code / ".app.py.tmp-save"

@@ -98,7 +98,7 @@ async def test_invalid_config_is_reported_with_file_key_and_line_and_the_last_go
             "message": "must be between 128 and 10240, got 99999",
         }
         assert error.message.startswith(f"{config}:4: function 'greet': memory_size: must be between 128 and 10240")
-        assert w.fleet.snapshot().extras["config_error"]["line"] == 4
+        assert w.fleet.snapshot().config_error.line == 4
         still = await w.fleet.invoke("greet", {})
         assert json.loads(still.response)["memory"] == "256" and not still.record.cold_start
 
@@ -114,7 +114,7 @@ async def test_invalid_config_is_reported_with_file_key_and_line_and_the_last_go
         assert event.message == "greet: config: environment changed", "variable values are never printed"
         assert event.detail["changes"] == {"environment": {"added": [], "removed": [], "changed": ["GREETING"]}}
         await w.settle()
-        assert w.fleet.snapshot().extras["config_error"] is None
+        assert w.fleet.snapshot().config_error is None
         assert json.loads((await w.fleet.invoke("greet", {})).response)["greeting"] == "bonjour"
 
 
@@ -131,7 +131,7 @@ async def test_functions_added_and_removed_in_the_config_appear_and_go_live(make
         result = await w.fleet.invoke("other", {})
         assert json.loads(result.response) == "other" and result.record.code_version == "v1"
         assert "other" in w.fleet.config.functions
-        assert w.reload_state("other")["versions"][0]["version"] == "v1"
+        assert w.reload_state("other").versions[0].version == "v1"
 
         save(config, PROJECT.replace("  greet:\n    handler: app.handler\n    memory_size: 256\n    environment:\n      GREETING: hello\n",
                                      "  other:\n    handler: app.handler\n"))
@@ -140,7 +140,7 @@ async def test_functions_added_and_removed_in_the_config_appear_and_go_live(make
         await w.settle()
         with pytest.raises(FunctionNotFound):
             await w.fleet.invoke("greet", {})
-        assert "greet" not in w.fleet.snapshot().extras["reload"]
+        assert "greet" not in w.fleet.snapshot().reload
         assert json.loads((await w.fleet.invoke("other", {})).response) == "other"
 
 

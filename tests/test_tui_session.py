@@ -178,8 +178,9 @@ async def test_one_dashboard_survives_half_a_minute_of_mixed_use(make_project: C
 
         # Every async event runs 3 times (1 + 2 retries), then is dead-lettered; all attempts are on screen.
         def boom_settled() -> bool:
-            queue = ((app.last_snapshot.extras.get("async") or {}).get("boom") or {}) if app.last_snapshot else {}
-            return queue.get("queue_depth") == 0 and queue.get("dlq") == session.rounds
+            queues = app.last_snapshot.async_queues if app.last_snapshot else None
+            queue = queues.get("boom") if queues else None
+            return queue is not None and queue.queue_depth == 0 and queue.dlq == session.rounds
         await wait_for(pilot, boom_settled, timeout=30, what="every boom event dead-lettered")
         boom_requests = {record.request_id for record in app.activity.recent_records("boom")}
         assert len(boom_requests) == session.rounds

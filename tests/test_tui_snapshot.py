@@ -20,6 +20,15 @@ from lambdatop.runtime.config import load_config
 from lambdatop.runtime.fleet import EnvSnapshot, Fleet, FleetSnapshot, FunctionSnapshot
 from lambdatop.runtime.records import InvocationRecord, InvocationStatus
 from lambdatop.runtime.execution.stats import Counters
+from lambdatop.runtime.snapshot import (
+    AlarmsSnapshot,
+    AsyncQueueView,
+    CostView,
+    CustomMetricView,
+    FunctionMetricsView,
+    MetricsSnapshot,
+    WindowFigures,
+)
 from lambdatop.tui.app import LambdatopApp
 
 AT = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
@@ -74,16 +83,19 @@ def record(n: int, function: str, status: InvocationStatus, duration: float, col
     )
 
 
-WORKER_METRICS = {
-    "minute": {"invocations": 300, "errors": 0, "throttles": 37, "timeouts": 0, "cold_starts": 5, "duration_p50": 498.0,
-               "duration_p90": 505.0, "duration_p99": 512.3, "duration_max": 520.0, "init_duration_avg": 80.5,
-               "max_memory_used": 88, "concurrent_executions_max": 5},
-    "hour": {"invocations": 250, "errors": 0, "throttles": 37, "timeouts": 0, "cold_starts": 5, "duration_p50": 498.0,
-             "duration_p90": 505.0, "duration_p99": 512.3, "duration_max": 520.0, "init_duration_avg": 80.5,
-             "max_memory_used": 88, "concurrent_executions_max": 5},
-    "cost": {"requests": 250, "gb_seconds": 15.625, "total_usd": 0.00026, "per_million_usd": 1.04},
-    "custom": [{"metric": "Shop/Revenue", "unit": "None", "last_minute_sum": 120.0, "sum": 4200.0, "samples": 250}],
-}
+def window(invocations: int) -> WindowFigures:
+    return WindowFigures(
+        invocations=invocations, errors=0, error_rate=None, throttles=37, timeouts=0, cold_starts=5, duration_p50=498.0,
+        duration_p90=505.0, duration_p99=512.3, duration_max=520.0, duration_avg=None, init_duration_avg=80.5,
+        max_memory_used=88, concurrent_executions_max=5, async_queue_depth=None, async_event_age_max=None)
+
+
+WORKER_METRICS = FunctionMetricsView(
+    minute=window(300), hour=window(250),
+    cost=CostView(requests=250, gb_seconds=15.625, total_usd=0.00026, per_million_usd=1.04),
+    custom=(CustomMetricView(metric="Shop/Revenue", unit="None", samples=250, sum=4200.0, last_minute_sum=120.0, max=None,
+                             dimensions=()),),
+)
 
 
 def frozen_snapshot(fleet: Fleet) -> FleetSnapshot:
@@ -128,10 +140,10 @@ def frozen_snapshot(fleet: Fleet) -> FleetSnapshot:
         at=AT, account_limit=1000, in_use=7, functions=functions, recent=recent, invocations_per_s=47.5,
         errors_per_s=0.4, throttles_per_s=2.5, cold_share_pct=0.6, endpoint="http://127.0.0.1:3001",
         extras={
-            "metrics": {"at": AT, "functions": {"worker": WORKER_METRICS}},
-            "alarms": {"open": 1, "states": {"api": "OK", "worker": "OK", "broken": "ALARM"}},
-            "async": {"api": {"queue_depth": 0, "oldest_age_s": None, "next_retry_at": None, "dlq": 0},
-                      "worker": {"queue_depth": 12, "oldest_age_s": 3.5, "next_retry_at": None, "dlq": 2}},
+            "metrics": MetricsSnapshot(at=AT, functions={"worker": WORKER_METRICS}),
+            "alarms": AlarmsSnapshot(open=1, states={"api": "OK", "worker": "OK", "broken": "ALARM"}, alarms=(), transitions=()),
+            "async": {"api": AsyncQueueView(queue_depth=0, in_flight=0, oldest_age_s=None, next_retry_at=None, dlq=0),
+                      "worker": AsyncQueueView(queue_depth=12, in_flight=0, oldest_age_s=3.5, next_retry_at=None, dlq=2)},
         },
     )
 

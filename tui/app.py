@@ -35,7 +35,6 @@ from lambdatop.runtime.services import ServiceOptions, attach_standard_services
 from lambdatop.tui.activity import SUBSCRIPTION_LENGTH, RecentActivity
 from lambdatop.tui.commands.common import default_event_path
 from lambdatop.runtime.snapshot import RouteView
-from lambdatop.tui.screens.apis import api_snapshot
 from lambdatop.tui.key_invocations import NOTIFY_S, KeyInvocations
 from lambdatop.tui.screens.alarms import AlarmsScreen
 from lambdatop.tui.screens.base import LambdatopScreen
@@ -397,7 +396,7 @@ class LambdatopApp(App[int]):
         self.push_screen(InvocationScreen(record, result, attempt or self.activity.attempts.attempt(record)))
 
     def _routes_of(self, function: str) -> list[RouteView]:
-        snapshot = api_snapshot(self.fleet)
+        snapshot = self.fleet.snapshot().api
         return snapshot.routes_of(function) if snapshot else []
 
     # -- running invocations ----------------------------------------------------------

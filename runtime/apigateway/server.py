@@ -4,7 +4,7 @@ An aiohttp application on the supervisor's loop, attached to a `Fleet` as a
 service like the Lambda endpoint. It reads the routes when it starts and again
 when the fleet's config is reloaded (the route table follows the template),
 answers every path with one handler that hands the request to `Gateway`, and
-publishes a typed `ApiSnapshot` as `snapshot.extras["api"]`.
+publishes a typed `ApiSnapshot` (`fleet.snapshot().api`).
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ from lambdatop.runtime.errors import ConfigError, FleetStopped, FunctionNotFound
 from lambdatop.runtime.identifiers import request_id as new_request_id
 from lambdatop.runtime.execution.invoker import check_payload
 from lambdatop.runtime.records import InvocationResult, InvocationStatus, InvocationType, Trigger
+from lambdatop.runtime.snapshot import AsyncQueueView
 from lambdatop.runtime.store.writer import Store
 from lambdatop.runtime.errors import StoreError
 
@@ -204,20 +205,18 @@ class AsyncQueue:
 
     # -- the screen ---------------------------------------------------------------------------
 
-    def snapshot(self) -> dict[str, dict[str, Any]]:
+    def snapshot(self) -> dict[str, AsyncQueueView]:
         """Per function: queue depth, oldest event's age, when the next retry is due, dead letters. O(functions)."""
         now = time.time()
         out = {}
         for name, q in self.dispatcher.queues.items():
             oldest = next(iter(q.events.values()), None)
             retries = [e.next_attempt_at for e in q.retrying.values()]
-            out[name] = {
-                "queue_depth": len(q.events),
-                "in_flight": q.in_flight,
-                "oldest_age_s": (now - oldest.accepted_at) if oldest else None,
-                "next_retry_at": min(retries) if retries else None,
-                "dlq": q.dlq,
-            }
+            out[name] = AsyncQueueView(
+                queue_depth=len(q.events), in_flight=q.in_flight,
+                oldest_age_s=(now - oldest.accepted_at) if oldest else None,
+                next_retry_at=min(retries) if retries else None, dlq=q.dlq,
+            )
         return out
 
     def function_settings(self, function: FunctionConfig) -> AsyncSettings:

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lambdatop.runtime.errors import ConfigError
+from lambdatop.runtime.snapshot import AlarmsSnapshot, AlarmTransitionView, AlarmView
 from lambdatop.runtime.observability.percentiles import UnknownStatistic, percentile_of
 from lambdatop.runtime.observability.metrics import (
     FLEET,
@@ -143,8 +144,8 @@ class Transition:
     new: AlarmState
     reason: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"at": self.at, "old": str(self.old), "new": str(self.new), "reason": self.reason}
+    def view(self, alarm: str) -> AlarmTransitionView:
+        return AlarmTransitionView(alarm, self.at, str(self.old), str(self.new), self.reason)
 
 
 @dataclass
@@ -161,15 +162,12 @@ class Alarm:
     def name(self) -> str:
         return self.definition.name
 
-    def to_dict(self) -> dict[str, Any]:
+    def view(self) -> AlarmView:
         d = self.definition
-        return {
-            "name": d.name, "function": d.scope, "metric": d.metric, "statistic": d.statistic, "period": d.period,
-            "evaluation_periods": d.evaluation_periods, "datapoints_to_alarm": d.datapoints_to_alarm,
-            "threshold": d.threshold, "comparison": d.comparison.value, "treat_missing_data": d.treat_missing_data.value,
-            "description": d.describe(), "state": str(self.state), "reason": self.reason, "since": self.since,
-            "datapoints": list(self.last_datapoints), "history": [t.to_dict() for t in reversed(self.history)],
-        }
+        return AlarmView(name=d.name, function=d.scope, metric=d.metric, statistic=d.statistic, state=str(self.state),
+                         reason=self.reason, since=self.since, description=d.describe(),
+                         datapoints=tuple(self.last_datapoints),
+                         history=tuple(t.view(d.name) for t in reversed(self.history)))
 
 
 def _num(value: float) -> str:
@@ -271,13 +269,13 @@ class AlarmSet:
                 states[key] = alarm.state
         return {k: str(v) for k, v in states.items()}
 
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "open": self.open,
-            "states": self.states_by_function(),
-            "alarms": [a.to_dict() for a in self.alarms.values()],
-            "transitions": [{"alarm": name, **t.to_dict()} for name, t in reversed(self.transitions)],
-        }
+    def snapshot(self) -> AlarmsSnapshot:
+        return AlarmsSnapshot(
+            open=self.open,
+            states=self.states_by_function(),
+            alarms=tuple(alarm.view() for alarm in self.alarms.values()),
+            transitions=tuple(t.view(name) for name, t in reversed(self.transitions)),
+        )
 
 
 # -- configuration -------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from lambdatop.runtime.observability.cost import CostEstimate
 from lambdatop.runtime.observability.emf import MetricDatum
 from lambdatop.runtime.observability.percentiles import nearest_rank, percentile_of
 from lambdatop.runtime.records import InvocationRecord, InvocationStatus
+from lambdatop.runtime.snapshot import WindowFigures
 
 RETENTION_S = 3900  # an hour, plus a margin so "the last hour" is always complete
 FLEET = "*"  # the series name of the fleet-wide metrics
@@ -269,31 +270,31 @@ class MetricSeries:
                 merged.merge(stat)
         return out
 
-    def summary(self, seconds: int, now: float) -> dict[str, float | int | None]:
+    def summary(self, seconds: int, now: float) -> WindowFigures:
         """The figures a function screen shows for the last `seconds`."""
         stats = self.merged(now - seconds, now + 1)
         empty = Stat()
         invocations = stats.get("Invocations", empty)
         duration = stats.get("Duration", empty)
         errors = stats.get("Errors", empty)
-        return {
-            "invocations": invocations.count,
-            "errors": int(errors.total),
-            "error_rate": errors.total / errors.count if errors.count else None,
-            "throttles": int(stats.get("Throttles", empty).total),
-            "timeouts": int(stats.get("Timeouts", empty).total),
-            "cold_starts": int(stats.get("ColdStarts", empty).total),
-            "duration_p50": duration.percentile(0.50),
-            "duration_p90": duration.percentile(0.90),
-            "duration_p99": duration.percentile(0.99),
-            "duration_max": duration.maximum if duration.count else None,
-            "duration_avg": duration.total / duration.count if duration.count else None,
-            "init_duration_avg": stats.get("InitDuration", empty).statistic("Average"),
-            "max_memory_used": stats.get("MaxMemoryUsed", empty).statistic("Maximum"),
-            "concurrent_executions_max": stats.get("ConcurrentExecutions", empty).statistic("Maximum"),
-            "async_queue_depth": stats.get("AsyncQueueDepth", empty).statistic("Maximum"),
-            "async_event_age_max": stats.get("AsyncEventAge", empty).statistic("Maximum"),
-        }
+        return WindowFigures(
+            invocations=invocations.count,
+            errors=int(errors.total),
+            error_rate=errors.total / errors.count if errors.count else None,
+            throttles=int(stats.get("Throttles", empty).total),
+            timeouts=int(stats.get("Timeouts", empty).total),
+            cold_starts=int(stats.get("ColdStarts", empty).total),
+            duration_p50=duration.percentile(0.50),
+            duration_p90=duration.percentile(0.90),
+            duration_p99=duration.percentile(0.99),
+            duration_max=duration.maximum if duration.count else None,
+            duration_avg=duration.total / duration.count if duration.count else None,
+            init_duration_avg=stats.get("InitDuration", empty).statistic("Average"),
+            max_memory_used=stats.get("MaxMemoryUsed", empty).statistic("Maximum"),
+            concurrent_executions_max=stats.get("ConcurrentExecutions", empty).statistic("Maximum"),
+            async_queue_depth=stats.get("AsyncQueueDepth", empty).statistic("Maximum"),
+            async_event_age_max=stats.get("AsyncEventAge", empty).statistic("Maximum"),
+        )
 
 
 class MetricsRegistry:

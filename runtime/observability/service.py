@@ -32,6 +32,7 @@ from lambdatop.runtime.bus import FleetEvent, Subscription
 from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.observability.metrics import FLEET, MetricsRegistry
 from lambdatop.runtime.records import InvocationResult
+from lambdatop.runtime.snapshot import CostView, CustomMetricView, FunctionMetricsView, MetricsSnapshot
 from lambdatop.runtime.observability.tracing import Trace, TraceIndex
 from lambdatop.runtime.observability.xray_daemon import XRayDaemon
 
@@ -54,7 +55,7 @@ class ObservabilityService:
         self.fleet: Fleet | None = None
         self._subscription: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
-        self._summary: dict[str, Any] = {"functions": {}, "fleet": {}}
+        self._summary = MetricsSnapshot(at=None, functions={})
         self._last_second = 0.0
         self._pending_traces: dict[str, tuple[float, str, str]] = {}  # segment id -> (due, request id, trace id)
         self._persisted: dict[str, list[tuple[str, str]]] = {}  # trace id -> [(segment id, request id)] stored
@@ -281,8 +282,8 @@ class ObservabilityService:
 
     # -- summary ----------------------------------------------------------------------------
 
-    def _build_summary(self, now: float) -> dict[str, Any]:
-        functions: dict[str, Any] = {}
+    def _build_summary(self, now: float) -> MetricsSnapshot:
+        functions: dict[str, FunctionMetricsView] = {}
         for name, series in self.metrics.series.items():
             if name == FLEET:
                 continue
@@ -290,19 +291,17 @@ class ObservabilityService:
             for key in sorted(m for m in series.totals if "/" in m):
                 last = series.window(key, now - 60, now + 1)
                 total = series.totals[key]
-                custom.append({"metric": key, "unit": series.units.get(key, "None"), "samples": total.count,
-                               "sum": total.total, "last_minute_sum": last.total if last.count else None,
-                               "max": total.maximum if total.count else None,
-                               "dimensions": [dict(d) for d in sorted(series.dimensions.get(key, ()))][:5]})
-            functions[name] = {
-                "minute": series.summary(60, now), "hour": series.summary(3600, now),
-                "invocations_per_s": series.series("Invocations", "Sum", 60, now),
-                "duration_p99": series.series("Duration", "p99", 60, now),
-                "custom": custom, "cost": series.cost.to_dict(),
-            }
-        fleet = self.metrics.fleet
-        return {"at": now, "functions": functions,
-                "fleet": {"minute": fleet.summary(60, now), "hour": fleet.summary(3600, now), "cost": fleet.cost.to_dict()}}
+                custom.append(CustomMetricView(
+                    metric=key, unit=series.units.get(key, "None"), samples=total.count, sum=total.total,
+                    last_minute_sum=last.total if last.count else None, max=total.maximum if total.count else None,
+                    dimensions=tuple(dict(d) for d in sorted(series.dimensions.get(key, ())))[:5]))
+            cost = series.cost
+            functions[name] = FunctionMetricsView(
+                minute=series.summary(60, now), hour=series.summary(3600, now),
+                custom=tuple(custom),
+                cost=CostView(cost.requests, cost.gb_seconds, cost.total_usd, cost.per_million()),
+            )
+        return MetricsSnapshot(at=now, functions=functions)
 
 
 def request_trace(trace: Trace, request_id: str) -> dict[str, Any]:

@@ -16,8 +16,8 @@ into at most one reload per function:
   live. An invalid config is reported with file, key and line and the last good
   one keeps running.
 
-The screen reads `fleet.snapshot()["extras"]["reload"]` (versions and broken
-state per function) and `["config_error"]`; reloads, breakage and config errors
+The screen reads `fleet.snapshot().reload` (a `ReloadView` of versions and
+breakage per function) and `.config_error`; reloads, breakage and config errors
 are also published on the bus as `FleetEvent`s.
 """
 
@@ -38,6 +38,7 @@ from lambdatop.runtime.config import FleetConfig, FunctionConfig, load_config
 from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationResult, InvocationStatus
+from lambdatop.runtime.snapshot import BrokenView, CodeVersionView, ConfigErrorView, ReloadView
 from lambdatop.runtime.config.reload_settings import ReloadSettings
 from lambdatop.runtime.reload.broken import BrokenCode, problem_from_error
 from lambdatop.runtime.reload.probe import InitProbes
@@ -148,24 +149,24 @@ class ReloadService:
 
     # -- snapshot providers -----------------------------------------------------------
 
-    def snapshot(self) -> dict[str, Any]:
-        """{function: {"versions": [{"version", "hash", "at"}...], "broken": None | {...}}} for the screen."""
+    def snapshot(self) -> dict[str, ReloadView]:
+        """Per function: the code versions seen and the last failed save, for the screen."""
         return {
-            name: {
-                "versions": [version.to_dict() for version in state.history.versions],
-                "current": state.label,
-                "broken": state.broken.to_dict() if state.broken else None,
-            }
+            name: ReloadView(
+                versions=tuple(CodeVersionView(v.label, v.short, v.sha, v.at) for v in state.history.versions),
+                current=state.label,
+                broken=BrokenView(b.version, b.error_type, b.message, b.file, b.line, b.where, b.at) if (b := state.broken) else None,
+            )
             for name, state in self.states.items()
         }
 
-    def config_error_snapshot(self) -> dict[str, Any] | None:
+    def config_error_snapshot(self) -> ConfigErrorView | None:
         """The config error the last good config is running despite, or None."""
         error = self.config_error
         if error is None:
             return None
-        return {"file": error.path, "line": error.line, "key": error.key, "function": error.function,
-                "message": error.message, "text": str(error), "at": self.config_error_at}
+        return ConfigErrorView(file=str(error.path), line=error.line, key=error.key, function=error.function,
+                               message=error.message, text=str(error), at=self.config_error_at)
 
     # -- watching -------------------------------------------------------------------
 

@@ -11,8 +11,8 @@ expression cannot be resolved locally, are shown and never fire on their own;
 
 A config reload (`fleet.config` replaced) adds, removes and changes schedules
 live: a changed schedule starts again from the reload (a rule's rate counts
-from it), keeping its counts. `snapshot()` (`fleet.snapshot().extras
-["schedules"]`) is a typed `SchedulesSnapshot` for the screen.
+from it), keeping its counts. `snapshot()` (`fleet.snapshot().schedules`)
+is a typed `SchedulesSnapshot` for the screen.
 """
 
 from __future__ import annotations

@@ -175,8 +175,8 @@ def _print_banner(fleet: Fleet, config: FleetConfig, endpoint: EndpointView | No
         lines.append(f"API routes   {api.url}")
         lines += [f"  {line}" for line in api.route_lines()]
         lines += [f"  {note}" for note in api.warnings]
-    aws = fleet.snapshot().extras.get("aws")
-    if aws is not None and getattr(aws, "endpoint_url", None):
+    aws = fleet.snapshot().aws
+    if aws is not None and aws.endpoint_url:
         where = f"sidecar pid {aws.pid}" if aws.pid else "existing emulator"
         lines += [f"AWS services {aws.endpoint_url} ({where}; workers get it as AWS_ENDPOINT_URL)",
                   f"  aws --endpoint-url {aws.endpoint_url} sqs list-queues"]

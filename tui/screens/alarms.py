@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Static
 
+from lambdatop.runtime.snapshot import AlarmsSnapshot, AlarmView
 from lambdatop.tui.screens.base import LambdatopScreen
 from lambdatop.tui.widgets.cells import ago
 from lambdatop.tui.widgets.vim_table import VimTable
@@ -44,7 +45,7 @@ class AlarmsScreen(LambdatopScreen[None]):
     def __init__(self, fleet: Any) -> None:
         super().__init__(id="alarms")
         self.fleet = fleet
-        self.data: dict[str, Any] = {}
+        self.data = AlarmsSnapshot(open=0, states={}, alarms=(), transitions=())
         self._names: list[str] = []
 
     def compose(self) -> ComposeResult:
@@ -77,63 +78,59 @@ class AlarmsScreen(LambdatopScreen[None]):
         self.set_interval(REFRESH_S, self.refresh_alarms)
         table.focus()
 
-    def snapshot(self) -> dict[str, Any]:
-        provider = getattr(self.fleet, "snapshot_providers", {}).get("alarms")
-        return provider() if provider is not None else {}
-
     def refresh_alarms(self) -> None:
-        self.data = self.snapshot()
-        alarms = self.data.get("alarms") or []
+        self.data = self.fleet.snapshot().alarms or AlarmsSnapshot(open=0, states={}, alarms=(), transitions=())
+        alarms = list(self.data.alarms)
         now = time.time()
         empty = self.query_one("#alarms-empty", Static)
         table = self.query_one("#alarms-table", DataTable)
         empty.display = not alarms
         # The (empty) table stays: it holds the focus, so the focused panel stays marked.
         title = Text(" Alarms ", style="bold black on #ff9900")
-        title.append(f"  {self.data.get('open', 0)} in ALARM", style="bold red" if self.data.get("open") else "")
+        title.append(f"  {self.data.open} in ALARM", style="bold red" if self.data.open else "")
         title.append(f"  · {len(alarms)} defined  · esc back", style="dim")
         self.query_one("#alarms-title", Static).update(title)
         # Most urgent first: ALARM, then INSUFFICIENT_DATA, then OK; by name within a state.
         order = {"ALARM": 0, "INSUFFICIENT_DATA": 1, "OK": 2}
-        alarms = sorted(alarms, key=lambda a: (order.get(a["state"], 3), a["name"]))
-        names = [a["name"] for a in alarms]
+        alarms = sorted(alarms, key=lambda a: (order.get(a.state, 3), a.name))
+        names = [a.name for a in alarms]
         cursor = table.cursor_row
         selected = self._names[cursor] if 0 <= cursor < len(self._names) else None
         if names != self._names:
             table.clear()
             for alarm in alarms:
-                table.add_row(*self._cells(alarm, now), key=alarm["name"])
+                table.add_row(*self._cells(alarm, now), key=alarm.name)
             self._names = names
             if selected in names:
                 table.move_cursor(row=names.index(selected))
         else:
             for alarm in alarms:
                 for column, value in zip(("state", "alarm", "function", "condition", "since", "datapoints"), self._cells(alarm, now), strict=True):
-                    table.update_cell(alarm["name"], column, value)
+                    table.update_cell(alarm.name, column, value)
         self._show_history()
 
-    def _cells(self, alarm: dict[str, Any], now: float) -> tuple[Any, ...]:
-        points = ", ".join("–" if v is None else f"{v:g}" for v in alarm.get("datapoints") or [])
-        style = "bold red" if alarm["state"] == "ALARM" else ""
-        return (state_text(alarm["state"]), Text(alarm["name"], style=style), alarm["function"], alarm["description"],
-                ago(alarm["since"], now), points or "–")
+    def _cells(self, alarm: AlarmView, now: float) -> tuple[Any, ...]:
+        points = ", ".join("–" if v is None else f"{v:g}" for v in alarm.datapoints)
+        style = "bold red" if alarm.state == "ALARM" else ""
+        return (state_text(alarm.state), Text(alarm.name, style=style), alarm.function, alarm.description,
+                ago(alarm.since, now), points or "–")
 
     def _show_history(self) -> None:
         table = self.query_one("#alarms-table", DataTable)
         history = self.query_one("#alarms-history", DataTable)
         row = table.cursor_row
         name = self._names[row] if 0 <= row < len(self._names) else None
-        alarm = next((a for a in self.data.get("alarms") or [] if a["name"] == name), None)
-        entries = [{"alarm": name, **t} for t in alarm["history"]] if alarm else list(self.data.get("transitions") or [])
+        alarm = next((a for a in self.data.alarms if a.name == name), None)
+        entries = alarm.history if alarm else self.data.transitions
         box = self.query_one("#alarms-history-box")
         box.border_title = f"history · {name}" if alarm else "history"
         history.clear()
         for entry in entries[:200]:
             change = Text()
-            change.append_text(state_text(entry["old"]))
+            change.append_text(state_text(entry.old))
             change.append(" → ")
-            change.append_text(state_text(entry["new"]))
-            history.add_row(time.strftime("%H:%M:%S", time.gmtime(entry["at"])), entry["alarm"], change, entry["reason"])
+            change.append_text(state_text(entry.new))
+            history.add_row(time.strftime("%H:%M:%S", time.gmtime(entry.at)), entry.alarm, change, entry.reason)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "alarms-table":

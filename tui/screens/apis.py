@@ -1,6 +1,6 @@
 """`ApisScreen` (`w`, "web routes"): every API route → its function, with requests, 4xx/5xx, p50/p99, last status.
 
-Renders the API service's typed `ApiSnapshot` (`snapshot.extras["api"]`), once
+Renders the API service's typed `ApiSnapshot` (`fleet.snapshot().api`), once
 a second. Enter opens the function screen of the route under the cursor.
 """
 
@@ -21,13 +21,6 @@ from lambdatop.tui.widgets.cells import ms
 REFRESH_S = 1.0
 COLUMNS = (("method", 7), ("path", 28), ("api", 22), ("function", 22), ("requests", 9), ("4xx", 6), ("5xx", 6),
            ("p50", 9), ("p99", 9), ("last", 5))
-
-
-def api_snapshot(fleet: Any) -> ApiSnapshot | None:
-    """The API service's snapshot, or None when no API port is open."""
-    provider = getattr(fleet, "snapshot_providers", {}).get("api")
-    snapshot = provider() if provider is not None else None
-    return snapshot if isinstance(snapshot, ApiSnapshot) else None
 
 
 def status_text(status: int | None) -> Text:
@@ -71,7 +64,7 @@ class ApisScreen(Screen[None]):
         table.focus()
 
     def refresh_routes(self) -> None:
-        self.snapshot = snapshot = api_snapshot(self.fleet)
+        self.snapshot = snapshot = self.fleet.snapshot().api
         routes = list(snapshot.routes) if snapshot else []
         table = self.query_one("#apis-table", DataTable)
         self.query_one("#apis-empty", Static).display = not routes

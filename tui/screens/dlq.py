@@ -120,20 +120,19 @@ class DeadLetterScreen(LambdatopScreen[None]):
         self._show_detail()
 
     def _queues_text(self, now: float) -> Text:
-        provider = getattr(self.fleet, "snapshot_providers", {}).get("async")
-        data = provider() if provider is not None else {}
+        data = self.fleet.snapshot().async_queues or {}
         text = Text()
-        busy = {name: q for name, q in sorted(data.items()) if q.get("queue_depth") or q.get("dlq")}
+        busy = {name: q for name, q in sorted(data.items()) if q.queue_depth or q.dlq}
         if not busy:
             text.append("async queues empty", style="dim")
         for name, q in busy.items():
             text.append(f"{name}: ", style="bold")
-            text.append(f"{q.get('queue_depth', 0)} queued")
-            if q.get("oldest_age_s") is not None:
-                text.append(f", oldest {q['oldest_age_s']:.1f}s")
-            if q.get("next_retry_at") is not None:
-                text.append(f", next retry in {max(0.0, q['next_retry_at'] - now):.1f}s", style="yellow")
-            text.append(f", {q.get('dlq', 0)} dead\n")
+            text.append(f"{q.queue_depth} queued")
+            if q.oldest_age_s is not None:
+                text.append(f", oldest {q.oldest_age_s:.1f}s")
+            if q.next_retry_at is not None:
+                text.append(f", next retry in {max(0.0, q.next_retry_at - now):.1f}s", style="yellow")
+            text.append(f", {q.dlq} dead\n")
         return text
 
     @staticmethod

@@ -209,11 +209,11 @@ class FunctionScreen(LambdatopScreen[None]):
                     f"  t/o {f.totals.timeouts}  cold {pct(f.cold_pct)}")
         # Durations are the metrics panel's (p50/p90/p99 over the last minute and hour): one set of
         # percentiles on this screen, not a second one over another window beside it.
-        reload = (snapshot.extras.get("reload") or {}).get(f.name) or {}
-        broken = reload.get("broken")
+        reload = (snapshot.reload or {}).get(f.name)
+        broken = reload.broken if reload else None
         if broken:
-            where = f" at {broken['where']}" if broken.get("where") else ""
-            text.append(f"\n ✗ reload failed: {broken.get('error_type')}: {broken.get('message')}{where} (still serving the last good version)",
+            where = f" at {broken.where}" if broken.where else ""
+            text.append(f"\n ✗ reload failed: {broken.error_type}: {broken.message}{where} (still serving the last good version)",
                         style="bold white on red")
         return text
 
@@ -250,20 +250,20 @@ class FunctionScreen(LambdatopScreen[None]):
         if config.event_invoke_config:
             text.append("Async config ", style="bold")
             text.append(json.dumps(dict(config.event_invoke_config), default=str) + "\n")
-        queue = (snapshot.extras.get("async") or {}).get(f.name)
+        queue = (snapshot.async_queues or {}).get(f.name)
         if queue:
             text.append("Async queue ", style="bold")
-            text.append(f"depth {queue.get('queue_depth', 0)}, DLQ {queue.get('dlq', 0)}")
-            if queue.get("oldest_age_s") is not None:
-                text.append(f", oldest {age(queue['oldest_age_s'])}")
-            if queue.get("next_retry_at") is not None:
-                text.append(f", next retry in {max(0.0, queue['next_retry_at'] - snapshot.at):.1f}s", style="yellow")
+            text.append(f"depth {queue.queue_depth}, DLQ {queue.dlq}")
+            if queue.oldest_age_s is not None:
+                text.append(f", oldest {age(queue.oldest_age_s)}")
+            if queue.next_retry_at is not None:
+                text.append(f", next retry in {max(0.0, queue.next_retry_at - snapshot.at):.1f}s", style="yellow")
             text.append("\n")
-        versions = ((snapshot.extras.get("reload") or {}).get(f.name) or {}).get("versions") or []
-        if versions:
+        reload = (snapshot.reload or {}).get(f.name)
+        if reload and reload.versions:
             text.append("Code versions\n", style="bold")
-            for version in versions[-5:]:
-                text.append(f"  {version.get('version')}  {version.get('hash', '')}\n")
+            for version in reload.versions[-5:]:
+                text.append(f"  {version.version}  {version.hash}\n")
         return text
 
 

@@ -78,14 +78,10 @@ class PlumbingScreen(Screen[None]):
         self.set_interval(REFRESH_S, self.refresh_plumbing)
         resources.focus()
 
-    def _provider(self, name: str) -> Any:
-        provider = getattr(self.fleet, "snapshot_providers", {}).get(name)
-        return provider() if provider is not None else None
-
     def refresh_plumbing(self) -> None:
         now = time.time()
-        aws = self._provider("aws")
-        mappings = self._provider("triggers") or []
+        snapshot = self.fleet.snapshot()
+        aws, mappings = snapshot.aws, snapshot.mappings or []
         title = Text(" Plumbing ", style="bold black on #ff9900")
         if aws is None or aws.mode == "off":
             title.append("  AWS services off", style="yellow")

@@ -16,6 +16,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from lambdatop.runtime.fleet import FleetSnapshot
+from lambdatop.runtime.snapshot import ConfigErrorView
 from lambdatop.tui.widgets.cells import clock, gauge, pct, rate
 
 
@@ -70,9 +71,9 @@ class FleetHeader(Static):
         rest.append(rate(snapshot.throttles_per_s), style="bold yellow" if snapshot.throttles_per_s else "bold")
         rest.append("  cold ", style="dim")
         rest.append(pct(snapshot.cold_share_pct), style="bold")
-        alarms = snapshot.extras.get("alarms")
+        alarms = snapshot.alarms
         if alarms is not None:
-            open_count = int(alarms.get("open", 0))
+            open_count = alarms.open
             rest.append("  alarms ", style="dim")
             rest.append(str(open_count), style="bold white on red" if open_count else "bold green")
         label = " concurrency " if width >= 100 else " conc "
@@ -82,14 +83,14 @@ class FleetHeader(Static):
         second.append_text(rest)
         lines = [top, second]
 
-        problems = config_error_text(snapshot.extras.get("config_error"))
-        for name, info in sorted((snapshot.extras.get("reload") or {}).items()):
-            broken = (info or {}).get("broken")
+        problems = config_error_text(snapshot.config_error)
+        for name, info in sorted((snapshot.reload or {}).items()):
+            broken = info.broken
             if broken:
-                where = f" {broken['where']}" if broken.get("where") else ""
-                problems.append(f" ✗ {name}: {broken.get('error_type')}: {broken.get('message')}{where} ", style="bold white on red")
+                where = f" {broken.where}" if broken.where else ""
+                problems.append(f" ✗ {name}: {broken.error_type}: {broken.message}{where} ", style="bold white on red")
                 problems.append(" ")
-        states = ((snapshot.extras.get("alarms") or {}).get("states") or {})
+        states = alarms.states if alarms else {}
         in_alarm = sorted(name for name, state in states.items() if state == "ALARM")
         if in_alarm:
             problems.append(f" ALARM: {', '.join(in_alarm)} ", style="bold white on red")
@@ -98,16 +99,16 @@ class FleetHeader(Static):
         return Text("\n").join(lines)
 
 
-def config_error_text(error: dict[str, object] | None) -> Text:
+def config_error_text(error: ConfigErrorView | None) -> Text:
     """The header's note of a config file that failed to reload (empty when the config is fine)."""
-    if not error:
+    if error is None:
         return Text()
-    where = Path(str(error.get("file") or "config")).name
-    if error.get("line"):
-        where += f":{error['line']}"
-    subject = f"function '{error['function']}': " if error.get("function") else ""
-    key = f"{error['key']}: " if error.get("key") else ""
-    text = Text(f" ✗ {where}: {subject}{key}{error.get('message') or error.get('text')} (the last good config keeps running) ",
+    where = Path(error.file or "config").name
+    if error.line:
+        where += f":{error.line}"
+    subject = f"function '{error.function}': " if error.function else ""
+    key = f"{error.key}: " if error.key else ""
+    text = Text(f" ✗ {where}: {subject}{key}{error.message or error.text} (the last good config keeps running) ",
                 style="bold white on red")
     text.append(" ")
     return text

@@ -38,7 +38,7 @@ SORTS: list[tuple[str, str, bool]] = [
 ]
 
 
-def _columns(name_width: int, extras: dict[str, Any]) -> list[Column]:
+def _columns(name_width: int, snapshot: FleetSnapshot) -> list[Column]:
     columns = [
         Column("name", "FUNCTION", name_width, 0),
         Column("ver", "VER", 4, 2),
@@ -54,9 +54,9 @@ def _columns(name_width: int, extras: dict[str, Any]) -> list[Column]:
         Column("cold", "COLD%", 5, 2, "right"),
         Column("mem", "MEM MB", 8, 2, "right"),
     ]
-    if "async" in extras:
+    if snapshot.async_queues is not None:
         columns.append(Column("queue", "QUEUE", 7, 2, "right"))
-    if "alarms" in extras:
+    if snapshot.alarms is not None:
         columns.append(Column("alarm", "ALARM", 5, 2))
     columns.append(Column("spark", "CONCURRENCY 60s", SPARK_WIDTH, 3))
     return columns
@@ -161,7 +161,7 @@ class FunctionsTable(DataTable):
         order = [f.name for f in functions]
         name_width = min(24, max([10] + [len(f.name) + 1 for f in snapshot.functions]))
         available = max(40, self.size.width - 1 if self.size.width else 80)
-        columns = fit_columns(_columns(name_width, snapshot.extras), available)
+        columns = fit_columns(_columns(name_width, snapshot), available)
         keys = [c.key for c in columns]
         layout = [(c.key, c.width) for c in columns]
         rows = {f.name: self._row(f, snapshot) for f in functions}
@@ -212,12 +212,11 @@ class FunctionsTable(DataTable):
         return sorted(ordered, key=getters[key], reverse=reverse)
 
     def _row(self, f: FunctionSnapshot, snapshot: FleetSnapshot) -> dict[str, Text]:
-        extras = snapshot.extras
-        reload = (extras.get("reload") or {}).get(f.name) or {}
-        broken = reload.get("broken")
-        versions = reload.get("versions") or []
-        alarm_state = ((extras.get("alarms") or {}).get("states") or {}).get(f.name)
-        queue = (extras.get("async") or {}).get(f.name)
+        reload = (snapshot.reload or {}).get(f.name)
+        broken = reload.broken if reload else None
+        alarms, queues = snapshot.alarms, snapshot.async_queues
+        alarm_state = alarms.states.get(f.name) if alarms else None
+        queue = queues.get(f.name) if queues is not None else None
 
         if broken or alarm_state == "ALARM" or f.errors_per_s > 0:
             name_style = "bold red"
@@ -229,7 +228,7 @@ class FunctionsTable(DataTable):
             name_style = ""
         name = Text(("✗ " if broken else "") + f.name, style=name_style)
 
-        version = versions[-1]["version"] if versions else f.code_version
+        version = reload.versions[-1].version if reload and reload.versions else f.code_version
         ver = Text(version, style="bold red" if broken else "")
 
         envs = Text(justify="right")
@@ -260,15 +259,15 @@ class FunctionsTable(DataTable):
             "name": name, "ver": ver, "envs": envs, "conc": conc, "inv": inv, "total": total, "err": err, "thr": thr, "tmo": tmo,
             "p50": p50, "p99": p99, "cold": cold, "mem": mem,
         }
-        if "async" in extras:
-            depth = int(queue.get("queue_depth", 0)) if queue else 0
-            dlq = int(queue.get("dlq", 0)) if queue else 0
+        if queues is not None:
+            depth = queue.queue_depth if queue else 0
+            dlq = queue.dlq if queue else 0
             text = Text(justify="right")
             text.append(str(depth), style="bold" if depth else "dim")
             if dlq:
                 text.append(f" +{dlq}", style="bold red")
             row["queue"] = text
-        if "alarms" in extras:
+        if alarms is not None:
             state = alarm_state or "INSUFFICIENT_DATA"
             row["alarm"] = Text(ALARM_LABEL.get(state, state), style=ALARM_STYLE.get(state, ""))
         history = f.concurrency_history
