@@ -191,4 +191,4 @@ class ScheduleNotFound(LookupError):
 
 
 class SidecarUnavailable(Exception):
-    """The AWS services sidecar could not start (a busy port, moto missing)."""
+    """The AWS services are not there: the sidecar could not start (a busy port, moto missing) or is not run."""

@@ -18,13 +18,13 @@ import signal
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from collections.abc import Callable
 
 from lambdatop.runtime.bus import EnvironmentEvent, FleetEvent, Subscription, TelemetryBus
 from lambdatop.runtime.config import FleetConfig, FunctionConfig, load_config
 from lambdatop.runtime.execution.environment import EnvState, ExecutionEnvironment, InitOutcome
-from lambdatop.runtime.errors import FleetStopped, ScheduleNotFound
+from lambdatop.runtime.errors import FleetStopped, ScheduleNotFound, SidecarUnavailable
 from lambdatop.runtime.execution.gate import ConcurrencyGate
 from lambdatop.runtime.execution.housekeeping import Housekeeping
 from lambdatop.runtime.execution.invoker import INIT_LIMIT_S, Invoker
@@ -33,6 +33,10 @@ from lambdatop.runtime.records import InvocationRecord, InvocationResult, Invoca
 from lambdatop.runtime.execution.spawner import Spawner
 from lambdatop.runtime.execution.stats import Counters, FunctionStats
 from lambdatop.runtime.snapshot import EnvSnapshot, FleetSnapshot, FunctionSnapshot
+
+if TYPE_CHECKING:  # services that import the fleet; typed here, attached at run time
+    from lambdatop.runtime.async_invoke.queue import AsyncQueue
+    from lambdatop.runtime.store.writer import Store
 
 
 @runtime_checkable
@@ -47,6 +51,13 @@ class ScheduleSource(Protocol):
     """A service that fires schedules (the schedules service)."""
 
     async def fire_now(self, name: str) -> list[str]: ...
+
+
+@runtime_checkable
+class ResourceSink(Protocol):
+    """A service that holds the template's AWS resources and can put data into them (the AWS service)."""
+
+    async def send(self, logical_id: str, payload: Any) -> str: ...
 
 
 class Service(Protocol):
@@ -80,8 +91,8 @@ class Fleet:
         self.config_loader: Callable[[Path], FleetConfig] = load_config
         self.services: list[Service] = []
         # Set by the store and async queue services when attached (runtime/store/writer.py, runtime/async_invoke/queue.py).
-        self.store: Any = None
-        self.async_queue: Any = None
+        self.store: Store | None = None
+        self.async_queue: AsyncQueue | None = None
         self._recent: list[InvocationRecord] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
@@ -320,6 +331,15 @@ class Fleet:
             if isinstance(service, ScheduleSource):
                 return await service.fire_now(name)
         raise ScheduleNotFound(f"no schedules run here: {name!r} cannot fire")
+
+    async def send_to_resource(self, logical_id: str, payload: Any) -> str:
+        """Send a message / put an object / publish / put an event or item into a template resource;
+        what was done, in words. Raises SidecarUnavailable without the AWS services, ValueError for
+        a resource they do not hold."""
+        for service in self.services:
+            if isinstance(service, ResourceSink):
+                return await service.send(logical_id, payload)
+        raise SidecarUnavailable(f"no AWS services run here: nothing can be sent to {logical_id!r}")
 
     def trace_documents(self, request_id: str) -> list[dict[str, Any]]:
         """The live trace of a request as X-Ray documents (empty without the observability service, or once forgotten)."""

@@ -84,7 +84,7 @@ class AsyncQueue:
     @property
     def store(self) -> Store:
         if self._store is None:
-            store = getattr(self.fleet, "store", None)
+            store = self.fleet.store if self.fleet is not None else None
             if store is None:
                 raise RuntimeError("the async queue needs the store: attach StoreService before AsyncQueue")
             self._store = store

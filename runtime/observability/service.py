@@ -233,7 +233,7 @@ class ObservabilityService:
                 self._pending_traces[segment_id] = (time.time() + TRACE_SETTLE_S, request_id, trace.trace_id)
 
     def _persist_traces(self, force: bool = False) -> None:
-        store = getattr(self.fleet, "store", None) if self.fleet is not None else None
+        store = self.fleet.store if self.fleet is not None else None
         if not self._pending_traces:
             return
         now = time.time()

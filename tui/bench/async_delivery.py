@@ -25,12 +25,11 @@ DELIVERY_TIMEOUT_S = 60.0
 
 
 async def _settle(fleet: Fleet, request_id: str) -> Any:
+    assert fleet.async_queue is not None  # attach_store_services attached it
     return await asyncio.wait_for(fleet.async_queue.settled(request_id), DELIVERY_TIMEOUT_S)
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
-    if not hasattr(Fleet, "enqueue"):
-        return [Figure("async", "accepted → delivered", "ms", skipped="Fleet.enqueue is not built yet")]
     from lambdatop.runtime.services import attach_store_services
 
     fleet = Fleet(ctx.project.config_path)

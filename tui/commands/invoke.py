@@ -90,7 +90,9 @@ async def _enqueue(fleet: Fleet, args: argparse.Namespace, payload: bytes) -> in
     print(json.dumps({"StatusCode": 202, "RequestId": accepted}), flush=True)
     if not args.wait:
         return EXIT_OK
-    settled = fleet.async_queue.settled(accepted)
+    queue, store = fleet.async_queue, fleet.store
+    assert queue is not None and store is not None  # `invoke --async` attaches both (or enqueue failed above)
+    settled = queue.settled(accepted)
     tries = 0
     while True:
         done = settled.done()  # read before the wait, so the attempts published before it settled are all shown
@@ -102,11 +104,11 @@ async def _enqueue(fleet: Fleet, args: argparse.Namespace, payload: bytes) -> in
         if done:
             break
     # Settling commits the dead letter in the store's next batch, after the future resolves: wait for it.
-    await fleet.store.flush()
+    await store.flush()
     function = fleet.resolve(args.function)
-    letters = [d for d in fleet.store.dead_letters(function.name) if d.request_id == accepted]
+    letters = [d for d in store.dead_letters(function.name) if d.request_id == accepted]
     if letters:
-        settings = fleet.async_queue.function_settings(function)
+        settings = queue.function_settings(function)
         labels = {target.describe(): label for target, label in (
             (settings.dead_letter, "the DLQ"), (settings.on_failure, "the on-failure destination")) if target is not None}
         print(f"lambdatop: {failed_for_good(letters[0], tries, labels)}", file=sys.stderr)

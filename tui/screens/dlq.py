@@ -83,10 +83,10 @@ class DeadLetterScreen(LambdatopScreen[None]):
 
     @property
     def queue(self) -> Any:
-        return getattr(self.fleet, "async_queue", None)
+        return self.fleet.async_queue
 
     def refresh_letters(self) -> None:
-        store = getattr(self.fleet, "store", None)
+        store = self.fleet.store
         self.letters = store.dead_letters(limit=500) if store is not None else []
         now = time.time()
         title = Text(" Dead-letter queue ", style="bold black on #ff9900")

@@ -154,7 +154,10 @@ class InvocationScreen(LambdatopScreen[None]):
     def load_stored_attempts(self) -> None:
         """The store's attempts of this request id (older than the window, or of an earlier run); off the loop."""
         try:
-            stored = self.app.fleet.store.attempts(self.record.request_id)
+            store = self.app.fleet.store
+            if store is None:
+                return
+            stored = store.attempts(self.record.request_id)
         except Exception:  # noqa: BLE001 - a store problem leaves the window's attempts on screen
             return
         results = [InvocationResult(s.record, s.request or b"", s.response or b"", list(s.log_lines)) for s in stored]

@@ -149,8 +149,7 @@ class PlumbingScreen(Screen[None]):
 
     def action_send(self) -> None:
         resource = self.selected_resource()
-        aws = next((s for s in getattr(self.fleet, "services", []) if hasattr(s, "send") and hasattr(s, "inventory")), None)
-        if resource is None or aws is None or not resource.created or resource.type not in KINDS:
+        if resource is None or not resource.created or resource.type not in KINDS:
             self.notify("select a queue, bucket, topic, bus, table or stream to send to", severity="warning")
             return
         kind = KINDS[resource.type]
@@ -159,13 +158,13 @@ class PlumbingScreen(Screen[None]):
 
         def chosen(payload: bytes | None) -> None:
             if payload is not None:
-                self.run_worker(self._send(aws, resource.logical_id, payload), exit_on_error=False)
+                self.run_worker(self._send(resource.logical_id, payload), exit_on_error=False)
 
         self.app.push_screen(EventEditorScreen(resource.logical_id, [choice]), chosen)
 
-    async def _send(self, aws: Any, logical_id: str, payload: bytes) -> None:
+    async def _send(self, logical_id: str, payload: bytes) -> None:
         try:
-            outcome = await aws.send(logical_id, json.loads(payload))
+            outcome = await self.fleet.send_to_resource(logical_id, json.loads(payload))
         except Exception as exc:  # noqa: BLE001 - shown, not raised: the screen stays up
             self.notify(f"{logical_id}: {exc}", severity="error")
             return
