@@ -217,7 +217,7 @@ class Invoker:
         begin = time.perf_counter()
         env = pool.new_environment()
         try:
-            outcome = await env.start(self.spawner, float(pool.function.timeout))
+            outcome = await env.start(self.spawner, float(pool.function.timeout), request_id=record.request_id)
         except EnvironmentFailed as failure:
             log.worker_output(failure.logs)
             pool.retire(env)

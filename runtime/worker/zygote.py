@@ -29,7 +29,7 @@ import socket
 import sys
 import time
 
-from lambdatop.runtime.worker import runtime, spare
+from lambdatop.runtime.worker import exec_runtime, runtime, spare
 from lambdatop.runtime.worker.capture import OutputCapture
 from lambdatop.runtime.worker.messages import (
     EXIT_WORKER_BROKEN,
@@ -195,6 +195,11 @@ class Zygote:
             sock.setblocking(True)
         except BaseException:  # noqa: BLE001 - never return into the zygote's loop
             os._exit(EXIT_WORKER_BROKEN)
+        if worker_spec.bootstrap:  # a runtime program of its own, driven through the Runtime API: fork + exec
+            try:
+                exec_runtime.exec_runtime(sock, worker_spec, capture)
+            except BaseException:  # noqa: BLE001 - never return into the zygote's loop
+                os._exit(EXIT_WORKER_BROKEN)
         runtime.serve(sock, worker_spec, capture)
 
     def reap(self) -> None:
