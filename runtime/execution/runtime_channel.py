@@ -135,6 +135,7 @@ class RuntimeApiChannel(WorkerChannel):
         self._parked: list[asyncio.Future[Answer]] = []  # /next calls waiting for an invoke
         self._spawned = (time.time(), time.perf_counter())
         self._pidfd: int | None = None
+        self._socket_open = True
         host.attach(address, self)
 
     # -- what the environment calls ------------------------------------------------------
@@ -293,6 +294,7 @@ class RuntimeApiChannel(WorkerChannel):
             self._pidfd = None
 
     def _on_eof(self) -> None:
+        self._socket_open = False
         if self.stage is Stage.STARTING:
             super()._on_eof()  # died before it could even announce itself
             return
@@ -301,6 +303,8 @@ class RuntimeApiChannel(WorkerChannel):
     def _on_exit(self) -> None:
         if self.stage is Stage.ENDED:
             return
+        if self._socket_open:  # what it wrote before exiting (an InvalidEntrypoint) comes first
+            self._on_readable()
         self._unwatch()
         for waiter in self._parked:
             if not waiter.done():
