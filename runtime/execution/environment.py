@@ -115,8 +115,9 @@ class ExecutionEnvironment:
         finally:
             timer.cancel()
         self.rss_kb, self.peak_kb = done.rss_kb, done.peak_kb
+        posted = self._channel.init_error_body if isinstance(self._channel, RuntimeApiChannel) else None
         return InitOutcome(
-            done.error.as_dict() if done.error else None, done.init_ms, done.logs, done.started_at, done.ended_at,
+            (posted or done.error.as_dict()) if done.error else None, done.init_ms, done.logs, done.started_at, done.ended_at,
             done.problem.as_dict() if done.problem else None,
         )
 

@@ -88,14 +88,17 @@ def valid_error_type(error_type: str) -> str:
     return "Function.Unknown" if error_type.startswith("Function.") else "Runtime.Unknown"
 
 
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def error_object(body: bytes, header_type: str | None) -> ErrorObject:
     """Lambda's error object from a runtime's error body (its own JSON kept where it is one)."""
-    try:
-        posted: Any = json.loads(body) if body else {}
-    except ValueError:
-        posted = {}
-    if not isinstance(posted, dict):
-        posted = {}
+    posted = _json_object(body) or {}
     error_type = posted.get("errorType") if isinstance(posted.get("errorType"), str) else None
     message = posted.get("errorMessage") if isinstance(posted.get("errorMessage"), str) else ""
     trace = posted.get("stackTrace") if isinstance(posted.get("stackTrace"), list) else []
@@ -136,6 +139,7 @@ class RuntimeApiChannel(WorkerChannel):
         self._spawned = (time.time(), time.perf_counter())
         self._pidfd: int | None = None
         self._socket_open = True
+        self.init_error_body: dict[str, Any] | None = None  # what the runtime posted to /init/error: the caller's payload
         host.attach(address, self)
 
     # -- what the environment calls ------------------------------------------------------
@@ -205,6 +209,9 @@ class RuntimeApiChannel(WorkerChannel):
             return forbidden(self.state, "InitError")
         self.state = RuntimeState.INIT_ERROR
         error = error_object(body, error_type)
+        posted = _json_object(body)
+        if posted and isinstance(posted.get("errorType"), str) and isinstance(posted.get("errorMessage"), str):
+            self.init_error_body = posted
         started, begin = self._spawned
         rss, peak = self._memory()
         problem = InitProblem(error.error_type, error.error_message)
