@@ -123,3 +123,22 @@ async def test_awslambdaric_times_out_and_is_replaced_like_the_built_in_worker(m
     assert "sleeping" in slow.log_lines
     assert after.record.status is InvocationStatus.SUCCESS and after.record.cold_start
     assert after.record.pid != slow.record.pid
+
+
+def test_python_runtime_reaches_a_templates_functions_from_lambdatop_yaml(tmp_path: Path) -> None:
+    from lambdatop.runtime.config import load_config
+    from lambdatop.runtime.errors import ConfigError
+
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n"
+        "  One: {Type: AWS::Serverless::Function, Properties: {Handler: app.handler, CodeUri: fn, Runtime: python3.12}}\n"
+        "  Two: {Type: AWS::Serverless::Function, Properties: {Handler: app.handler, CodeUri: fn, Runtime: python3.12}}\n"
+    )
+    (tmp_path / "lambdatop.yaml").write_text(
+        "template: template.yaml\ndefaults: {python_runtime: ric}\nfunctions:\n  Two: {python_runtime: builtin}\n")
+    config = load_config(tmp_path / "lambdatop.yaml")
+    assert config.functions["One"].python_runtime == "ric" and config.functions["Two"].python_runtime == "builtin"
+    (tmp_path / "lambdatop.yaml").write_text("template: template.yaml\ndefaults: {python_runtime: official}\n")
+    with pytest.raises(ConfigError, match="must be builtin or ric, got 'official'"):
+        load_config(tmp_path / "lambdatop.yaml")

@@ -368,6 +368,10 @@ class _LambdatopFile:
             functions.update(sam.functions)
             warnings.extend(sam.warnings)
 
+        # Defaults apply to functions that came from a template too (idle timeout, freeze), under
+        # each function's own settings below.
+        for name, function in list(functions.items()):
+            functions[name] = self._override(_Checker(self.path, name), function, defaults)
         entries = self.check.mapping(doc, "functions")
         for name, entry in entries.items():
             checker = _Checker(self.path, str(name))
@@ -383,11 +387,6 @@ class _LambdatopFile:
                 functions[name] = self._override(checker, functions[name], entry)
             else:
                 functions[str(name)] = self._function(checker, str(name), entry, defaults, entries.line_of(name))
-        # Defaults apply to functions that came from a template too (idle timeout, freeze).
-        for name, function in list(functions.items()):
-            if function.source.startswith(str(self.path)):
-                continue
-            functions[name] = self._override(_Checker(self.path, name), function, defaults)
 
         if not functions:
             raise self.check.error("no functions defined (add a 'functions:' mapping or a 'template:')", doc)

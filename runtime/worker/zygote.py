@@ -225,6 +225,10 @@ class Zygote:
     def shutdown(self) -> None:
         for pid in list(self.children):
             try:
+                os.killpg(pid, signal.SIGKILL)  # a runtime program leads its group: what it started goes too
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
