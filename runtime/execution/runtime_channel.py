@@ -99,10 +99,12 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
 def error_object(body: bytes, header_type: str | None) -> ErrorObject:
     """Lambda's error object from a runtime's error body (its own JSON kept where it is one)."""
     posted = _json_object(body) or {}
-    error_type = posted.get("errorType") if isinstance(posted.get("errorType"), str) else None
-    message = posted.get("errorMessage") if isinstance(posted.get("errorMessage"), str) else ""
-    trace = posted.get("stackTrace") if isinstance(posted.get("stackTrace"), list) else []
-    return ErrorObject(error_type or valid_error_type(header_type or ""), message, tuple(str(line) for line in trace))
+    error_type, message, trace = posted.get("errorType"), posted.get("errorMessage"), posted.get("stackTrace")
+    return ErrorObject(
+        error_type if isinstance(error_type, str) and error_type else valid_error_type(header_type or ""),
+        message if isinstance(message, str) else "",
+        tuple(str(line) for line in trace) if isinstance(trace, list) else (),
+    )
 
 
 class RuntimeApiHost(Protocol):
