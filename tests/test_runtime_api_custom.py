@@ -187,14 +187,14 @@ async def test_a_bash_bootstrap_serves_cold_then_warm_with_the_invoke_headers(cu
 @needs_curl
 @pytest.mark.skipif(shutil.which("jq") is None, reason="the bash bootstrap needs jq")
 async def test_a_timeout_kills_the_bootstrap_and_what_it_started(custom_project: Callable[[str], Path]) -> None:
-    config = custom_project("bash: {code: bash, runtime: provided, handler: x, timeout: 1}\n")
+    config = custom_project("bash: {code: bash, runtime: provided, handler: x, timeout: 3}\n")
     async with Fleet(config) as fleet:
         first = await fleet.invoke("bash", {"n": 0})
         bash = psutil.Process(first.record.pid)
         result = await fleet.invoke("bash", {"sleep": 31.5})
         assert result.record.status is InvocationStatus.TIMEOUT
         assert json.loads(result.response) == {
-            "errorMessage": f"RequestId: {result.record.request_id} Error: Task timed out after 1.00 seconds",
+            "errorMessage": f"RequestId: {result.record.request_id} Error: Task timed out after 3.00 seconds",
             "errorType": "Sandbox.Timedout",
         }
         assert "handling {\"sleep\": 31.5}" in result.log_lines

@@ -142,3 +142,20 @@ def test_python_runtime_reaches_a_templates_functions_from_lambdatop_yaml(tmp_pa
     (tmp_path / "lambdatop.yaml").write_text("template: template.yaml\ndefaults: {python_runtime: official}\n")
     with pytest.raises(ConfigError, match="must be builtin or ric, got 'official'"):
         load_config(tmp_path / "lambdatop.yaml")
+
+
+async def test_an_exception_at_import_is_logged_as_runtime_unknown_under_awslambdaric(make_project: Callable[..., Path]) -> None:
+    """The emulator validates a runtime's error type: `RuntimeError` is logged as Runtime.Unknown, the payload keeps it."""
+    config = make_project({"fn": "raise RuntimeError('no database')\n"},
+                          "functions:\n  ric: {handler: app.handler, code: fn, python_runtime: ric}\n")
+    async with Fleet(config) as fleet:
+        result = await fleet.invoke("ric", {})
+    assert result.record.status is InvocationStatus.ERROR
+    error = json.loads(result.response)
+    assert error["errorType"] == "RuntimeError" and error["errorMessage"] == "no database"
+    reports = [line for line in result.log_lines if line.startswith("INIT_REPORT")]
+    assert [r.split("\t")[1:] for r in reports] == [
+        ["Phase: init", "Status: error", "Error Type: Runtime.Unknown"],
+        ["Phase: invoke", "Status: error", "Error Type: Runtime.Unknown"],
+    ]
+    assert result.log_lines[-1].endswith("\tStatus: error\tError Type: Runtime.Unknown")

@@ -115,10 +115,11 @@ class ExecutionEnvironment:
         finally:
             timer.cancel()
         self.rss_kb, self.peak_kb = done.rss_kb, done.peak_kb
-        posted = self._channel.init_error_body if isinstance(self._channel, RuntimeApiChannel) else None
+        api = self._channel if isinstance(self._channel, RuntimeApiChannel) else None
+        posted = api.init_error_body if api is not None else None
         return InitOutcome(
             (posted or done.error.as_dict()) if done.error else None, done.init_ms, done.logs, done.started_at, done.ended_at,
-            done.problem.as_dict() if done.problem else None,
+            done.problem.as_dict() if done.problem else None, api.init_error_type if api is not None else None,
         )
 
     def _start_worker(self, spawner: Spawner, first_request: InvokeRequest | None) -> WorkerChannel:

@@ -142,6 +142,7 @@ class RuntimeApiChannel(WorkerChannel):
         self._pidfd: int | None = None
         self._socket_open = True
         self.init_error_body: dict[str, Any] | None = None  # what the runtime posted to /init/error: the caller's payload
+        self.init_error_type: str | None = None  # its Lambda-Runtime-Function-Error-Type, validated: what the platform logs
         host.attach(address, self)
 
     # -- what the environment calls ------------------------------------------------------
@@ -211,6 +212,7 @@ class RuntimeApiChannel(WorkerChannel):
             return forbidden(self.state, "InitError")
         self.state = RuntimeState.INIT_ERROR
         error = error_object(body, error_type)
+        self.init_error_type = valid_error_type(error_type) if error_type else None
         posted = _json_object(body)
         if posted and isinstance(posted.get("errorType"), str) and isinstance(posted.get("errorMessage"), str):
             self.init_error_body = posted
