@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import textwrap
 from pathlib import Path
 
@@ -128,3 +129,39 @@ async def test_without_node_the_function_says_so(node_project: Path, monkeypatch
     assert json.loads(result.response)["errorMessage"].endswith("Error: Couldn't find valid bootstrap(s): [node]")
     assert "[lambdatop] node was not found on PATH: install it to run this function's runtime" in result.log_lines
 
+
+
+@pytest.mark.timeout(90)
+async def test_node_and_custom_runtime_functions_show_in_the_dashboard(node_project: Path) -> None:
+    """The dashboard has no second code path: `i` on a Node function and on a custom runtime fills the same rows."""
+    from lambdatop.runtime.services import ServiceOptions
+    from lambdatop.tui.app import LambdatopApp
+    from lambdatop.tui.widgets.functions_table import FunctionsTable
+    from lambdatop.tui.widgets.invocation_stream import InvocationStream
+    from tests.tui_pilot import quit_and_check, started, stream_rows, wait_for
+
+    custom = node_project.parent / "custom"
+    custom.mkdir()
+    (custom / "bootstrap").write_text(
+        f"#!{sys.executable}\nimport json, os, urllib.request\n"
+        "api = 'http://' + os.environ['AWS_LAMBDA_RUNTIME_API'] + '/2018-06-01/runtime/invocation/'\n"
+        "while True:\n"
+        "    with urllib.request.urlopen(api + 'next') as nxt:\n"
+        "        rid = nxt.headers['Lambda-Runtime-Aws-Request-Id']\n"
+        "    urllib.request.urlopen(urllib.request.Request(api + rid + '/response', data=b'\"ok\"', method='POST')).read()\n"
+    )
+    (custom / "bootstrap").chmod(0o755)
+    node_project.write_text(node_project.read_text() + "  custom: {code: custom, runtime: provided.al2023}\n")
+    app = LambdatopApp(node_project, options=ServiceOptions(port=None, watch=False, store=False))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot)
+        table = app.screen_stack[0].query_one("#functions", FunctionsTable)
+        stream = app.screen_stack[0].query_one("#stream", InvocationStream)
+        for function in ("esm", "custom"):
+            table.select_function(function)
+            await pilot.press("i")
+            await wait_for(pilot, lambda f=function: any(r["fn"] == f for r in stream_rows(stream)), what=f"{function} in the stream")
+            row = next(r for r in stream_rows(stream) if r["fn"] == function)
+            assert row["status"] == "ok" and row["start"] == "cold"
+            await wait_for(pilot, lambda f=function: table.cell(f, "total").strip() == "1", what=f"{function}'s total")
+        await quit_and_check(pilot)
