@@ -368,3 +368,19 @@ def test_a_custom_runtime_is_no_config_error(tmp_path: Path) -> None:
     assert config.functions["fn"].handler == "bootstrap" and config.functions["fn"].runtime == "provided.al2023"
     assert config.functions["node"].runtime == "nodejs20.x"
 
+
+
+async def test_a_prewarmed_runtime_waits_in_next_and_serves_its_first_invocation_as_the_cold_start(
+    custom_project: Callable[[str], Path],
+) -> None:
+    """A reload initialises environments early: the runtime's /next is parked until the first invocation."""
+    config = custom_project("py: {code: py, runtime: provided.al2023}\n")
+    async with Fleet(config) as fleet:
+        outcome = await fleet.prewarm("py")
+        assert outcome.error is None
+        (env,) = fleet.pools["py"].envs.values()
+        await until(lambda: psutil.Process(env.pid).status() == psutil.STATUS_STOPPED)  # frozen while it waits
+        result = await fleet.invoke("py", {"how": "fine"})
+    assert result.record.status is InvocationStatus.SUCCESS and result.record.cold_start
+    assert result.record.env_id == env.id and result.record.init_duration_ms == outcome.init_ms
+    assert "py runtime starting" in result.log_lines
