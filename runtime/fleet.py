@@ -138,6 +138,7 @@ class Fleet:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for pool in self.pools.values():
             pool.shutdown_all()
+        await self.runtime_api.drain()  # extensions' Shutdown phases (at most 2 s), before the zygote kills all
         await self.spawner.stop()
         await self.runtime_api.stop()
         atexit.unregister(self.spawner.kill_now)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import uuid
 
 from aiohttp import web
 
@@ -29,6 +30,7 @@ from lambdatop.runtime.execution.runtime_channel import GONE, Answer, RuntimeApi
 from lambdatop.runtime.worker.wire import RESPONSE_LIMIT
 
 PREFIX = "/2018-06-01"
+EXTENSIONS = "/2020-01-01"
 _READ_CHUNK = 1 << 16
 
 
@@ -51,8 +53,19 @@ class RuntimeApiServer:
         app.router.add_post(f"{PREFIX}/runtime/invocation/{{request_id}}/error", self._error)
         app.router.add_post(f"{PREFIX}/runtime/init/error", self._init_error)
         app.router.add_get(f"{PREFIX}/ping", self._ping)
+        app.router.add_post(f"{EXTENSIONS}/extension/register", self._register)
+        app.router.add_get(f"{EXTENSIONS}/extension/event/next", self._extension_next)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
+
+    def track(self, task: asyncio.Task[None]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait for the extensions' Shutdown phases under way (the fleet's stop, before the zygote goes)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -90,9 +103,7 @@ class RuntimeApiServer:
         self._channels.pop(port, None)
         entry = self._sites.pop(port, None)
         if entry is not None:
-            task = asyncio.get_running_loop().create_task(_stop_site(*entry))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self.track(asyncio.get_running_loop().create_task(_stop_site(*entry)))
 
     # -- the routes ------------------------------------------------------------------------
 
@@ -131,6 +142,27 @@ class RuntimeApiServer:
         body, _size = await read_bounded(request, RESPONSE_LIMIT)
         return render(channel.post_init_error(request.headers.get("Lambda-Runtime-Function-Error-Type"), body))
 
+    async def _register(self, request: web.Request) -> web.StreamResponse:
+        channel = self._channel(request)
+        if channel is None:
+            return render(GONE)
+        body, _size = await read_bounded(request, 1 << 20)
+        return render(channel.register_extension(request.headers.get("Lambda-Extension-Name"), body))
+
+    async def _extension_next(self, request: web.Request) -> web.StreamResponse:
+        channel = self._channel(request)
+        if channel is None:
+            return render(GONE)
+        answer = channel.extension_next(request.headers.get("Lambda-Extension-Identifier"))
+        if isinstance(answer, Answer):
+            return render(answer)
+        try:
+            event = await answer
+        except asyncio.CancelledError:
+            return render(GONE)
+        return web.Response(status=200, body=json.dumps(event).encode(), content_type="application/json",
+                            headers={"Lambda-Extension-Event-Identifier": str(uuid.uuid4())})
+
     async def _ping(self, request: web.Request) -> web.StreamResponse:
         return web.Response(body=b"pong")
 
@@ -151,7 +183,7 @@ async def read_bounded(request: web.Request, limit: int) -> tuple[bytes, int]:
 def render(answer: Answer) -> web.Response:
     if answer.event is None:
         body = json.dumps(answer.body or {}, separators=(",", ":")).encode() + b"\n"
-        return web.Response(status=answer.status, body=body, content_type="application/json")
+        return web.Response(status=answer.status, body=body, content_type="application/json", headers=answer.headers)
     event = answer.event
     headers = {"Lambda-Runtime-Aws-Request-Id": event.request_id,
                "Lambda-Runtime-Deadline-Ms": str(answer.deadline_ms),

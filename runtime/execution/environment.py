@@ -27,6 +27,7 @@ from lambdatop.runtime.execution.lifecycle import (  # re-exported: the names ca
     IllegalTransition,
     InitOutcome,
 )
+from lambdatop.runtime.execution.extensions import ExtensionRegistry
 from lambdatop.runtime.execution.runtime_channel import RuntimeApiChannel, RuntimeApiHost
 from lambdatop.runtime.execution.spawner import Spawner
 from lambdatop.runtime.worker.messages import InitDone, InvokeRequest, InvokeResult, WorkerSpec
@@ -141,9 +142,12 @@ class ExecutionEnvironment:
         self.api_address = address = self.runtime_api.reserve()
         spec = self.spec._replace(environ={**self.spec.environ, "AWS_LAMBDA_RUNTIME_API": address})
         sock = spawner.spawn(spec)
+        function = {"functionName": self.spec.function_name, "functionVersion": self.spec.function_version,
+                    "handler": self.spec.handler}
         return RuntimeApiChannel(
             sock, self._loop, address=address, host=self.runtime_api, first_request=first_request, request_id=request_id,
             memory=self._memory_now, on_pid=self._on_pid, on_end=self._on_end, on_bad=self._on_bad_message,
+            extensions=ExtensionRegistry(len(self.spec.extensions), function),
         )
 
     def begin(self, request: InvokeRequest, timeout: float, linger: float = 0.0) -> None:
@@ -251,15 +255,28 @@ class ExecutionEnvironment:
         if channel.waiting or self.state is EnvState.BUSY:
             # Waited on, or between begin() and the wait for the reply (a large request still being sent).
             logs = channel.take_logs()
-            self.kill()
+            self.kill("timeout" if failure in (Failure.TIMEOUT, Failure.INIT_TIMEOUT) else "failure")
             channel.fail(EnvironmentFailed(failure, logs))
 
-    def kill(self) -> None:
-        """SIGKILL the worker (no extensions, so Lambda's shutdown grace is 0 ms)."""
+    def kill(self, reason: str = "spindown") -> None:
+        """SIGKILL the worker: at once without extensions (Lambda's grace is 0 ms), else after their Shutdown phase.
+
+        `reason` is the SHUTDOWN event's shutdownReason: spindown, timeout or failure.
+        """
         if self.state is EnvState.GONE:
             return
         if self.state is not EnvState.SHUTTING_DOWN:
             self.transition(EnvState.SHUTTING_DOWN)
+        channel = self._channel
+        pid = self.pid
+        if isinstance(channel, RuntimeApiChannel) and pid and channel.extensions.wants("SHUTDOWN"):
+            try:
+                os.kill(pid, signal.SIGKILL)  # the runtime now; its extensions get their Shutdown phase
+            except ProcessLookupError:
+                pass
+            self._signal(signal.SIGCONT)  # a frozen environment's extensions must run to shut down
+            if channel.shutdown(reason, lambda: self._signal(signal.SIGKILL), lambda: _group_alive(pid)):
+                return
         self._signal(signal.SIGKILL)
 
     def close(self) -> None:
@@ -340,3 +357,14 @@ def _tree_rss_kb(pid: int) -> int:
         except (OSError, ValueError):
             pass
     return total
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group is left (the zygote, a subreaper, reaps the orphaned extensions)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -19,7 +19,7 @@ from lambdatop.runtime.worker.messages import WorkerSpec
 from lambdatop.runtime.config import FleetConfig, FunctionConfig
 from lambdatop.runtime.execution.environment import EnvState, ExecutionEnvironment
 from lambdatop.runtime.execution.runtime_channel import RuntimeApiHost
-from lambdatop.runtime.execution.runtimes import runtime_program
+from lambdatop.runtime.execution.runtimes import external_extensions, runtime_program
 from lambdatop.runtime.identifiers import log_stream_name
 from lambdatop.runtime.execution.spawner import Spawner
 from lambdatop.runtime.execution.variables import lambda_environment
@@ -71,6 +71,7 @@ class FunctionPool:
         stream = log_stream_name(self.version)
         layers = tuple(str(Path(p)) for p in self.function.layers if Path(p).is_dir())
         bootstrap, arguments = runtime_program(self.function, layers)
+        extensions = external_extensions(layers) if bootstrap else ()
         spec = WorkerSpec(
             env_id=env_id,
             function_name=self.function.function_name or self.name,
@@ -86,6 +87,7 @@ class FunctionPool:
             extra_sys_path=layers,
             bootstrap=bootstrap,
             arguments=arguments,
+            extensions=extensions,
         )
         env = ExecutionEnvironment(env_id, self.name, self.code_version, spec, memory_mb=self.function.memory_size,
                                    freeze=self.function.freeze, runtime_api=self.runtime_api)

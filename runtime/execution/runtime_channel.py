@@ -40,6 +40,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
 from lambdatop.runtime.execution.channel import Stage, WorkerChannel
+from lambdatop.runtime.execution.extensions import SHUTDOWN_GRACE_S, ExtensionRegistry
 from lambdatop.runtime.worker.messages import BadMessage, ErrorObject, InitDone, InitProblem, InvokeRequest, InvokeResult, Started
 from lambdatop.runtime.worker.wire import RESPONSE_LIMIT
 
@@ -65,6 +66,7 @@ class Answer(NamedTuple):
     body: dict[str, str] | None = None
     event: InvokeRequest | None = None
     deadline_ms: int = 0
+    headers: dict[str, str] | None = None
 
 
 ACCEPTED = Answer(202, {"status": "OK"})
@@ -118,13 +120,18 @@ class RuntimeApiHost(Protocol):
 
     def release(self, address: str) -> None: ...
 
+    def track(self, task: asyncio.Task[None]) -> None:
+        """Keep `task` (an extensions' shutdown) until it ends; the fleet's stop waits for it."""
+        ...
+
 
 class RuntimeApiChannel(WorkerChannel):
     """One environment's Runtime API state, fed by the HTTP server and awaited by the environment."""
 
     def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop, *, address: str, host: RuntimeApiHost,
                  first_request: InvokeRequest | None, request_id: str | None, memory: Callable[[], tuple[int, int]],
-                 on_pid: Callable[[int], None], on_end: Callable[[], None], on_bad: Callable[[str], None]) -> None:
+                 on_pid: Callable[[int], None], on_end: Callable[[], None], on_bad: Callable[[str], None],
+                 extensions: ExtensionRegistry | None = None) -> None:
         super().__init__(sock, loop, sent_ahead=first_request.request_id if first_request else None,
                          on_pid=on_pid, on_end=on_end, on_bad=on_bad)
         self._awaiting.clear()  # replies come over HTTP, not on the socket
@@ -143,12 +150,15 @@ class RuntimeApiChannel(WorkerChannel):
         self._socket_open = True
         self.init_error_body: dict[str, Any] | None = None  # what the runtime posted to /init/error: the caller's payload
         self.init_error_type: str | None = None  # its Lambda-Runtime-Function-Error-Type, validated: what the platform logs
+        self.extensions = extensions or ExtensionRegistry(0, {})
+        self._answered: InvokeRequestOutcome | None = None  # the runtime's answer, held until the extensions are done
+        self._shutdown: asyncio.Task[None] | None = None
         host.attach(address, self)
 
     # -- what the environment calls ------------------------------------------------------
 
     def submit(self, request: InvokeRequest, linger: float = 0.0) -> None:
-        if self._parked:
+        if self._parked and self.stage is Stage.SERVING:
             self._deliver_invoke(request)
         else:
             self._pending = request
@@ -162,8 +172,33 @@ class RuntimeApiChannel(WorkerChannel):
                 waiter.set_result(GONE)
         self._parked.clear()
         self._unwatch()
-        self._host.release(self.address)
+        if self._shutdown is None or self._shutdown.done():  # else the shutdown releases the port when it ends
+            self._release()
         super().close()
+
+    def _release(self) -> None:
+        self.extensions.release_all()
+        self._host.release(self.address)
+
+    def shutdown(self, reason: str, kill_group: Callable[[], None], group_alive: Callable[[], bool]) -> bool:
+        """Send SHUTDOWN to the extensions that asked for it and give them the grace period; False if none did.
+
+        The phase ends when each has called next again or exited (the group is empty), or after the grace.
+        """
+        if self._shutdown is not None or self.stage is Stage.ENDED or not self.extensions.shutdown(reason):
+            return False
+        self._shutdown = self._loop.create_task(self._grace(kill_group, group_alive))
+        self._host.track(self._shutdown)
+        return True
+
+    async def _grace(self, kill_group: Callable[[], None], group_alive: Callable[[], bool]) -> None:
+        deadline = self._loop.time() + SHUTDOWN_GRACE_S
+        try:
+            while not self.extensions.all_ready and group_alive() and self._loop.time() < deadline:
+                await asyncio.sleep(0.01)
+        finally:
+            kill_group()
+            self._release()
 
     # -- what the HTTP server calls -------------------------------------------------------
 
@@ -172,16 +207,31 @@ class RuntimeApiChannel(WorkerChannel):
         if self.state is RuntimeState.RUNNING:
             return self._event_answer()
         if self.state is RuntimeState.STARTED:
-            self._init_done()
+            self.state = RuntimeState.READY  # Init ends once the extensions are ready too
         elif self.state is RuntimeState.RESPONSE_SENT:
             self.state = RuntimeState.READY
         elif self.state is not RuntimeState.READY:
             return forbidden(self.state, "Ready")
         waiter: asyncio.Future[Answer] = self._loop.create_future()
         self._parked.append(waiter)
-        if self._pending is not None:
+        self._maybe_init_done()
+        if self._pending is not None and self.stage is Stage.SERVING:
             self._deliver_invoke(self._pending)
         return waiter
+
+    def register_extension(self, name: str | None, body: bytes) -> Answer:
+        """POST /2020-01-01/extension/register."""
+        status, answer, identifier = self.extensions.register(name, body)
+        return Answer(status, answer, headers={"Lambda-Extension-Identifier": identifier} if identifier else None)
+
+    def extension_next(self, identifier: str | None) -> Answer | asyncio.Future[dict[str, Any]]:
+        """GET /2020-01-01/extension/event/next: an event (its future), or a refusal."""
+        event = self.extensions.next_event(identifier, self._loop)
+        if isinstance(event, tuple):
+            return Answer(*event)
+        self._maybe_init_done()
+        self._maybe_complete_invoke()
+        return event
 
     def post_response(self, request_id: str, body: bytes, size: int) -> Answer:
         """POST /runtime/invocation/{id}/response; `size` is the whole body's (only the first bytes may be kept)."""
@@ -231,8 +281,15 @@ class RuntimeApiChannel(WorkerChannel):
             return forbidden(self.state, target)
         return None
 
+    def _maybe_init_done(self) -> None:
+        """Init ends when the runtime and every extension started have called next."""
+        runtime_ready = self.state in (RuntimeState.READY, RuntimeState.RUNNING)
+        if self.stage is Stage.INITIALIZING and runtime_ready and self.extensions.all_ready:
+            self._init_done()
+            if self._pending is not None and self._parked:
+                self._deliver_invoke(self._pending)
+
     def _init_done(self) -> None:
-        self.state = RuntimeState.READY
         self.stage = Stage.SERVING
         started, begin = self._spawned
         rss, peak = self._memory()
@@ -244,6 +301,7 @@ class RuntimeApiChannel(WorkerChannel):
         self.state = RuntimeState.RUNNING
         self._delivered = (time.time(), time.perf_counter())
         self._deadline_ms = int(self._delivered[0] * 1000) + request.timeout_ms
+        self.extensions.invoke(request, self._deadline_ms)
         answer = self._event_answer()
         parked, self._parked = self._parked, []
         for waiter in parked:
@@ -254,8 +312,16 @@ class RuntimeApiChannel(WorkerChannel):
         return Answer(200, None, self._current, self._deadline_ms)
 
     def _finish(self, outcome: InvokeRequestOutcome) -> None:
-        assert self._current is not None
+        """The runtime answered; the invocation ends when the extensions it went to have called next too."""
         self.state = RuntimeState.RESPONSE_SENT
+        self._answered = outcome
+        self._maybe_complete_invoke()
+
+    def _maybe_complete_invoke(self) -> None:
+        if self._answered is None or not self.extensions.all_ready or self.extensions.shutting_down:
+            return
+        outcome, self._answered = self._answered, None
+        assert self._current is not None
         started, begin = self._delivered
         duration_ms = (time.perf_counter() - begin) * 1000
         rss, peak = self._memory()

@@ -13,6 +13,7 @@ A program that cannot be found is the environment's Init error
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -40,3 +41,18 @@ def runtime_program(function: FunctionConfig, layers: tuple[str, ...]) -> tuple[
     if function.python_runtime == "ric":
         return (sys.executable,), ("-m", "awslambdaric", function.handler)
     return (), ()
+
+
+def external_extensions(layers: tuple[str, ...]) -> tuple[str, ...]:
+    """The executables in the layers' `extensions/` folders (Lambda's /opt/extensions), in name order.
+
+    Started beside a Runtime API runtime only: the built-in worker has no Extensions API.
+    """
+    found: dict[str, str] = {}
+    for layer in layers:
+        folder = Path(layer) / "extensions"
+        if folder.is_dir():
+            for entry in folder.iterdir():
+                if entry.is_file() and os.access(entry, os.X_OK):
+                    found[entry.name] = str(entry)  # a later layer's file of the same name wins, as /opt merges
+    return tuple(found[name] for name in sorted(found))

@@ -66,6 +66,8 @@ def exec_runtime(sock: socket.socket, spec: WorkerSpec, capture: OutputCapture |
         for signum in _RESET_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, ())
+        for extension in spec.extensions:
+            start_extension(extension, spec.environ)
         try:
             os.execve(program, [program, *spec.arguments], spec.environ)
         except OSError as exc:
@@ -81,3 +83,12 @@ def exec_runtime(sock: socket.socket, spec: WorkerSpec, capture: OutputCapture |
     finally:
         os._exit(EXIT_INIT_ERROR)
 
+
+
+def start_extension(path: str, environ: dict[str, str]) -> None:
+    """Fork + exec one external extension in this (the runtime's) process group; it registers over HTTP."""
+    if os.fork() == 0:
+        try:
+            os.execve(path, [path], environ)
+        finally:
+            os._exit(127)

@@ -53,6 +53,7 @@ class WorkerSpec(NamedTuple):
     # by `exec_runtime`. Empty: the built-in Python worker.
     bootstrap: tuple[str, ...] = ()
     arguments: tuple[str, ...] = ()
+    extensions: tuple[str, ...] = ()  # external extensions (layers' extensions/ executables), started beside it
 
 
 class InvokeRequest(NamedTuple):
