@@ -104,6 +104,8 @@ PY_BOOTSTRAP = f"#!{sys.executable}\n" + textwrap.dedent('''
                          {"Lambda-Runtime-Function-Error-Type": "PaymentError"})
             print("error answered", *answer(reply), flush=True)
             continue
+        elif how == "sleep":
+            time.sleep(event["seconds"])
         elif how == "exit":
             print("exiting mid-invoke", flush=True)
             sys.exit(2)

@@ -72,3 +72,13 @@ async def test_an_extension_gets_invoke_and_shutdown_and_the_report_waits_for_it
     assert invokes[0]["invokedFunctionArn"] == "arn:aws:lambda:us-east-1:123456789012:function:fn"
     assert invokes[0]["tracing"]["type"] == "X-Amzn-Trace-Id" and invokes[0]["deadlineMs"] > 0
     assert entries[-1]["eventType"] == "SHUTDOWN" and entries[-1]["shutdownReason"] == "spindown"
+
+    journal.unlink()
+    config.write_text(config.read_text().replace("runtime: provided.al2023", "runtime: provided.al2023\n    timeout: 1"))
+    async with Fleet(config) as fleet:
+        slow = await fleet.invoke("fn", {"how": "sleep", "seconds": 30})
+        assert slow.record.status is InvocationStatus.TIMEOUT
+        after = await fleet.invoke("fn", {"how": "fine"})
+    assert after.record.status is InvocationStatus.SUCCESS and after.record.env_id != slow.record.env_id
+    reasons = [e.get("shutdownReason") for e in map(json.loads, journal.read_text().splitlines()) if e.get("eventType") == "SHUTDOWN"]
+    assert reasons == ["timeout", "spindown"]  # the timed-out environment's extension, then the new one's at stop

@@ -269,6 +269,8 @@ class ExecutionEnvironment:
             self.transition(EnvState.SHUTTING_DOWN)
         channel = self._channel
         pid = self.pid
+        if isinstance(channel, RuntimeApiChannel) and channel.shutting_down:
+            return  # its extensions' Shutdown phase is under way; it kills the group when it ends
         if isinstance(channel, RuntimeApiChannel) and pid and channel.extensions.wants("SHUTDOWN"):
             try:
                 os.kill(pid, signal.SIGKILL)  # the runtime now; its extensions get their Shutdown phase

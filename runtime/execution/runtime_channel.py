@@ -180,6 +180,10 @@ class RuntimeApiChannel(WorkerChannel):
         self.extensions.release_all()
         self._host.release(self.address)
 
+    @property
+    def shutting_down(self) -> bool:
+        return self._shutdown is not None and not self._shutdown.done()
+
     def shutdown(self, reason: str, kill_group: Callable[[], None], group_alive: Callable[[], bool]) -> bool:
         """Send SHUTDOWN to the extensions that asked for it and give them the grace period; False if none did.
 
