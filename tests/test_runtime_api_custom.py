@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import socket
 import sys
 import textwrap
 import time
@@ -193,6 +194,8 @@ async def test_a_timeout_kills_the_bootstrap_and_what_it_started(custom_project:
     async with Fleet(config) as fleet:
         first = await fleet.invoke("bash", {"n": 0})
         bash = psutil.Process(first.record.pid)
+        old_address = fleet.pools["bash"].envs[first.record.env_id].api_address
+        assert old_address is not None
         result = await fleet.invoke("bash", {"sleep": 31.5})
         assert result.record.status is InvocationStatus.TIMEOUT
         assert json.loads(result.response) == {
@@ -207,6 +210,18 @@ async def test_a_timeout_kills_the_bootstrap_and_what_it_started(custom_project:
         again = await fleet.invoke("bash", {"n": 1})
         assert again.record.status is InvocationStatus.SUCCESS and again.record.cold_start
         assert again.record.pid != bash.pid
+        await until(lambda: not _listening(old_address))  # the replaced environment's endpoint is closed
+        assert fleet.runtime_api.open_endpoints == 1
+    assert fleet.runtime_api.open_endpoints == 0
+
+
+def _listening(address: str) -> bool:
+    host, port = address.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 async def test_a_missing_or_unrunnable_bootstrap_is_runtime_invalid_entrypoint(tmp_path: Path) -> None:
