@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from collections.abc import Callable
 
+from lambdatop.runtime.api.runtime_api import RuntimeApiServer
 from lambdatop.runtime.bus import EnvironmentEvent, FleetEvent, Subscription, TelemetryBus
 from lambdatop.runtime.config import FleetConfig, FunctionConfig, load_config
 from lambdatop.runtime.execution.environment import EnvState, ExecutionEnvironment, InitOutcome
@@ -74,6 +75,9 @@ class Fleet:
         self._own_work_dir = work_dir is None
         self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="lambdatop-"))
         self.spawner = Spawner(self.work_dir)
+        # The Runtime API for environments whose runtime is a program (provided*, nodejs*, python_runtime: ric):
+        # one loopback port each, opened at their cold start; nothing listens while none exists.
+        self.runtime_api = RuntimeApiServer()
         self.gate = ConcurrencyGate(self.config.account_concurrency, {n: f.reserved_concurrency for n, f in self.config.functions.items()})
         self.pools: dict[str, FunctionPool] = {}
         self.stats: dict[str, FunctionStats] = {}
@@ -109,6 +113,7 @@ class Fleet:
         _raise_fd_limit()
         self.spawner.start()
         atexit.register(self.spawner.kill_now)
+        await self.runtime_api.start()
         self._drained = asyncio.Event()
         self._drained.set()
         self._tasks = self.housekeeping.start()
@@ -144,7 +149,9 @@ class Fleet:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for pool in self.pools.values():
             pool.shutdown_all()
+        await self.runtime_api.drain()  # extensions' Shutdown phases (at most 2 s), before the zygote kills all
         await self.spawner.stop()
+        await self.runtime_api.stop()
         atexit.unregister(self.spawner.kill_now)
         if self._own_work_dir:
             shutil.rmtree(self.work_dir, ignore_errors=True)
@@ -395,7 +402,8 @@ class Fleet:
     # -- internals --------------------------------------------------------------------
 
     def _add_pool(self, name: str, function: FunctionConfig) -> None:
-        pool = FunctionPool(function, self.config, self.spawner, self.work_dir, shared_environment=self.worker_environment)
+        pool = FunctionPool(function, self.config, self.spawner, self.work_dir, shared_environment=self.worker_environment,
+                            runtime_api=self.runtime_api)
         pool.on_change = self._on_env_change
         self.pools[name] = pool
         self.stats.setdefault(name, FunctionStats())

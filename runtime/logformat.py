@@ -57,6 +57,10 @@ def report_line(record: InvocationRecord, *, init_failed: bool = False, traced: 
 
 def runtime_version(runtime: str) -> str:
     """What INIT_START names as the runtime version: the interpreter that really runs the code."""
+    if runtime.startswith("provided"):  # Lambda's own words: provided:al2023.v16
+        return f"provided:{runtime.partition('.')[2] or 'al2'}.v1"
+    if runtime.startswith("nodejs"):
+        return f"nodejs:{runtime.removeprefix('nodejs').removesuffix('.x')}.v1"
     return f"python:{platform.python_version_tuple()[0]}.{platform.python_version_tuple()[1]}.v{platform.python_version_tuple()[2]}"
 
 

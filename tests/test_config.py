@@ -118,7 +118,7 @@ def test_lambdatop_yaml_can_lay_settings_over_a_sam_template(tmp_path: Path) -> 
         ("functions:\n  f:\n    handler: handler_without_module\n", 3, "f", "handler", "module.function"),
         ("functions:\n  f:\n    handler: app.handler\n    freeze: sometimes\n", 4, "f", "freeze", "true or false"),
         ("functions:\n  f:\n    handler: app.handler\n    code: missing/\n", 4, "f", "code", "does not exist"),
-        ("functions:\n  f:\n    handler: app.handler\n    runtime: nodejs20.x\n", 4, "f", "runtime", "Python functions only"),
+        ("functions:\n  f:\n    handler: app.handler\n    runtime: java21\n", 4, "f", "runtime", "is not supported"),
         ("functions:\n  f:\n    handler: app.handler\n    reserved_concurrency: 950\n", 2, "f", "reserved_concurrency", "unreserved"),
         ("acount: {}\nfunctions:\n  f: {handler: app.handler}\n", 1, None, "acount", "did you mean 'account'"),
     ],

@@ -31,6 +31,10 @@ MEMORY_RANGE = (128, 10240)
 TIMEOUT_RANGE = (1, 900)
 
 # Looked for in this order in the working directory; the last is the repo's own samples.
+# What lambdatop can run: Python in its own worker or through awslambdaric; Node.js and custom runtimes
+# (a `bootstrap`) through the Runtime API (runtime/execution/runtimes.py).
+RUNNABLE_RUNTIMES = ("python3", "nodejs", "provided")
+
 CONFIG_CANDIDATES = ("lambdatop.yaml", "lambdatop.yml", "template.yaml", "template.yml", "sample_functions/template.yaml")
 
 
@@ -58,6 +62,9 @@ class FunctionConfig:
     dead_letter_queue: Mapping[str, Any] = field(default_factory=dict)
     layers: tuple[str, ...] = ()
     source: str = ""  # "file:line" where the function is defined
+    # A Python function's runtime: lambdatop's built-in worker ("builtin", fast), or the official runtime
+    # interface client through the Runtime API ("ric": `python -m awslambdaric`, the reference behaviour).
+    python_runtime: str = "builtin"
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -73,7 +80,7 @@ class FunctionConfig:
     def fingerprint(self) -> str:
         """A hash of the settings that shape an environment; a change means new environments."""
         parts = [self.handler, str(self.code_dir), self.runtime, str(self.memory_size), str(self.timeout),
-                 repr(sorted(self.environment.items())), self.tracing]
+                 repr(sorted(self.environment.items())), self.tracing, self.python_runtime]
         return hashlib.sha1("\0".join(parts).encode()).hexdigest()[:12]
 
 
@@ -245,9 +252,22 @@ class _Checker:
 
     def runtime(self, mapping: LineMap, key: str, default: str) -> str:
         runtime = self.string(mapping, key, default) or default
-        if not runtime.startswith("python3"):
-            raise self.error(f"runtime {runtime!r} is not supported: lambdatop runs Python functions only", mapping, key)
+        if not runtime.startswith(RUNNABLE_RUNTIMES):
+            raise self.error(f"runtime {runtime!r} is not supported: lambdatop runs python3.x, nodejs*.x and provided* functions",
+                             mapping, key)
         return runtime
+
+    def handler_of(self, mapping: LineMap, key: str, runtime: str) -> str:
+        """A custom runtime's Handler is its own business (passed as _HANDLER), and optional."""
+        if runtime.startswith("provided"):
+            return self.string(mapping, key, "bootstrap") or "bootstrap"
+        return self.handler(mapping, key)
+
+    def python_runtime(self, mapping: LineMap, key: str) -> str:
+        value = self.string(mapping, key, "builtin") or "builtin"
+        if value not in ("builtin", "ric"):
+            raise self.error(f"must be builtin or ric, got {value!r}", mapping, key)
+        return value
 
     def code_dir(self, mapping: LineMap, key: str, base: Path, default: str = ".") -> Path:
         value = mapping.get(key, default)
@@ -312,7 +332,7 @@ _ACCOUNT_KEYS = {"concurrency_limit", "region", "account_id"}
 _FUNCTION_KEYS = {
     "handler", "code", "runtime", "memory_size", "timeout", "environment", "reserved_concurrency",
     "idle_timeout", "freeze", "tracing", "architecture", "description", "events", "async", "dead_letter_queue",
-    "layers",
+    "layers", "python_runtime",
 }
 _DEFAULT_KEYS = _FUNCTION_KEYS - {"handler", "code", "description", "events"}
 
@@ -348,6 +368,10 @@ class _LambdatopFile:
             functions.update(sam.functions)
             warnings.extend(sam.warnings)
 
+        # Defaults apply to functions that came from a template too (idle timeout, freeze), under
+        # each function's own settings below.
+        for name, function in list(functions.items()):
+            functions[name] = self._override(_Checker(self.path, name), function, defaults)
         entries = self.check.mapping(doc, "functions")
         for name, entry in entries.items():
             checker = _Checker(self.path, str(name))
@@ -363,11 +387,6 @@ class _LambdatopFile:
                 functions[name] = self._override(checker, functions[name], entry)
             else:
                 functions[str(name)] = self._function(checker, str(name), entry, defaults, entries.line_of(name))
-        # Defaults apply to functions that came from a template too (idle timeout, freeze).
-        for name, function in list(functions.items()):
-            if function.source.startswith(str(self.path)):
-                continue
-            functions[name] = self._override(_Checker(self.path, name), function, defaults)
 
         if not functions:
             raise self.check.error("no functions defined (add a 'functions:' mapping or a 'template:')", doc)
@@ -388,11 +407,13 @@ class _LambdatopFile:
             return self._setting(entry, defaults, key)
 
         async_config = check.mapping(*pick("async"))
+        runtime = check.runtime(*pick("runtime"), "python3.11")
         return FunctionConfig(
             name=name,
-            handler=check.handler(entry, "handler"),
+            handler=check.handler_of(entry, "handler", runtime),
             code_dir=check.code_dir(entry, "code", self.path.parent, default=name),
-            runtime=check.runtime(*pick("runtime"), "python3.11"),
+            runtime=runtime,
+            python_runtime=check.python_runtime(*pick("python_runtime")),
             memory_size=check.integer(*pick("memory_size"), DEFAULT_MEMORY_MB, MEMORY_RANGE) or DEFAULT_MEMORY_MB,
             timeout=check.integer(*pick("timeout"), DEFAULT_TIMEOUT_S, TIMEOUT_RANGE) or DEFAULT_TIMEOUT_S,
             environment={**check.environment(defaults, "environment"), **check.environment(entry, "environment")},
@@ -424,6 +445,8 @@ class _LambdatopFile:
             changes["reserved_concurrency"] = check.integer(entry, "reserved_concurrency", None, (0, 1_000_000))
         if "environment" in entry:
             changes["environment"] = {**function.environment, **check.environment(entry, "environment")}
+        if "python_runtime" in entry:
+            changes["python_runtime"] = check.python_runtime(entry, "python_runtime")
         return replace(function, **changes) if changes else function
 
 
@@ -521,11 +544,12 @@ class _SamTemplate:
     def _function(self, check: _Checker, rid: str, props: LineMap, line: int | None, physical: str) -> FunctionConfig:
         environment = check.mapping(props, "Environment")
         arch = props.get("Architectures") or ["x86_64"]
+        runtime = check.runtime(props, "Runtime", "python3.11")
         return FunctionConfig(
             name=rid,
-            handler=check.handler(props, "Handler"),
+            handler=check.handler_of(props, "Handler", runtime),
             code_dir=check.code_dir(props, "CodeUri", self.path.parent),
-            runtime=check.runtime(props, "Runtime", "python3.11"),
+            runtime=runtime,
             memory_size=check.integer(props, "MemorySize", DEFAULT_MEMORY_MB, MEMORY_RANGE) or DEFAULT_MEMORY_MB,
             timeout=check.integer(props, "Timeout", DEFAULT_TIMEOUT_S, TIMEOUT_RANGE) or DEFAULT_TIMEOUT_S,
             environment=check.environment(environment, "Variables"),

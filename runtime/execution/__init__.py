@@ -5,6 +5,10 @@
     record      limits; throttle     LIFO; cold start  time; states in         checked messages
                                      via the spawner   lifecycle.py, freeze
 
+A runtime that is a program of its own (runtimes.py: provided*, nodejs*, `python_runtime: ric`) is
+exec'd by the zygote and speaks the Runtime API; runtime_channel.py turns that conversation into
+the worker's messages, so everything above the channel is the same for both kinds.
+
 housekeeping.py enforces the limits (Init, timeout, memory, idle); invocation_log.py
 writes an invocation's platform log lines.
 

@@ -22,8 +22,8 @@ from typing import Any
 
 from lambdatop.runtime.execution.lifecycle import EnvironmentFailed, Failure
 from lambdatop.runtime.worker.capture import drain_output
-from lambdatop.runtime.worker.messages import FROM_WORKER, BadMessage, InitDone, InvokeResult, Started
-from lambdatop.runtime.worker.wire import RESPONSE_LIMIT, FrameDecoder
+from lambdatop.runtime.worker.messages import FROM_WORKER, BadMessage, InitDone, InvokeRequest, InvokeResult, Started
+from lambdatop.runtime.worker.wire import RESPONSE_LIMIT, FrameDecoder, encode
 
 # One receive buffer for every channel (the loop is single-threaded and the decoder copies
 # out what it keeps). `sock.recv(256 KB)` allocated and shrank a fresh 256 KB bytes per reply,
@@ -64,6 +64,10 @@ class WorkerChannel:
         loop.add_reader(sock.fileno(), self._on_first_readable)
 
     # -- sending ------------------------------------------------------------------------
+
+    def submit(self, request: InvokeRequest, linger: float = 0.0) -> None:
+        """Send one invocation (RuntimeApiChannel hands it to the runtime's next `GET /next` instead)."""
+        self.send(request.request_id, encode(request._replace(linger_s=linger) if linger else request))
 
     def send(self, request_id: str, frame: bytes) -> None:
         """Queue one request without blocking; what does not fit the socket buffer waits for `flush()`."""

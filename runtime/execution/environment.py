@@ -27,6 +27,8 @@ from lambdatop.runtime.execution.lifecycle import (  # re-exported: the names ca
     IllegalTransition,
     InitOutcome,
 )
+from lambdatop.runtime.execution.extensions import ExtensionRegistry
+from lambdatop.runtime.execution.runtime_channel import RuntimeApiChannel, RuntimeApiHost
 from lambdatop.runtime.execution.spawner import Spawner
 from lambdatop.runtime.worker.messages import InitDone, InvokeRequest, InvokeResult, WorkerSpec
 from lambdatop.runtime.worker.wire import encode
@@ -40,7 +42,8 @@ PIPELINE_LIMIT = 64 * 1024  # a first request this small rides along with the sp
 class ExecutionEnvironment:
     """A worker process serving one function, one invocation at a time."""
 
-    def __init__(self, env_id: str, function: str, code_version: str, spec: WorkerSpec, *, memory_mb: int, freeze: bool) -> None:
+    def __init__(self, env_id: str, function: str, code_version: str, spec: WorkerSpec, *, memory_mb: int, freeze: bool,
+                 runtime_api: RuntimeApiHost | None = None) -> None:
         self.id = env_id
         self.function = function
         self.code_version = code_version
@@ -64,6 +67,10 @@ class ExecutionEnvironment:
         self.reply_latency = 0.0
         self.on_gone: Any = None  # set by the pool: called once when the worker's socket closes
         self._channel: WorkerChannel | None = None
+        # A runtime program of its own (spec.bootstrap), driven through the Runtime API served here; it leads its
+        # own process group, so signals go to the group (whatever it started is frozen and killed with it).
+        self.runtime_api = runtime_api
+        self.api_address: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._deadline = 0.0  # time.monotonic() when the current invocation times out
 
@@ -85,31 +92,62 @@ class ExecutionEnvironment:
     def frozen(self) -> bool:
         return self.freeze_state is Freeze.FROZEN
 
-    async def start(self, spawner: Spawner, init_limit: float, first_request: InvokeRequest | None = None) -> InitOutcome:
+    @property
+    def speaks_runtime_api(self) -> bool:
+        return bool(self.spec.bootstrap)
+
+    async def start(self, spawner: Spawner, init_limit: float, first_request: InvokeRequest | None = None,
+                    request_id: str | None = None) -> InitOutcome:
         """Fork the worker and run its Init phase; raises EnvironmentFailed on timeout, death or a bad message.
 
         A small `first_request` is queued on the socket right away: the worker
         reads it as soon as Init is done, which saves a round trip through the
         supervisor on every cold start. `begin()` then sends nothing and `finish()` waits for its reply.
+        `request_id` is the invocation a platform error of Init names (Runtime.InvalidEntrypoint).
         """
-        self._loop = loop = asyncio.get_running_loop()
-        ahead = encode(first_request) if first_request is not None else b""
-        if len(ahead) > PIPELINE_LIMIT:  # only what fits the empty socket buffer, so the send cannot block
-            ahead = b""
-        sock = spawner.spawn(self.spec, ahead)
-        self._channel = WorkerChannel(
-            sock, loop, sent_ahead=first_request.request_id if ahead and first_request else None,
-            on_pid=self._on_pid, on_end=self._on_end, on_bad=self._on_bad_message,
-        )
+        self._loop = asyncio.get_running_loop()
+        if self.speaks_runtime_api:
+            self._channel = self._start_runtime_program(spawner, first_request, request_id)
+        else:
+            self._channel = self._start_worker(spawner, first_request)
         timer = housekeeping.init_deadline(self, init_limit)
         try:
             done: InitDone = await self._channel.next_message()
         finally:
             timer.cancel()
         self.rss_kb, self.peak_kb = done.rss_kb, done.peak_kb
+        api = self._channel if isinstance(self._channel, RuntimeApiChannel) else None
+        posted = api.init_error_body if api is not None else None
         return InitOutcome(
-            done.error.as_dict() if done.error else None, done.init_ms, done.logs, done.started_at, done.ended_at,
-            done.problem.as_dict() if done.problem else None,
+            (posted or done.error.as_dict()) if done.error else None, done.init_ms, done.logs, done.started_at, done.ended_at,
+            done.problem.as_dict() if done.problem else None, api.init_error_type if api is not None else None,
+        )
+
+    def _start_worker(self, spawner: Spawner, first_request: InvokeRequest | None) -> WorkerChannel:
+        assert self._loop is not None
+        ahead = encode(first_request) if first_request is not None else b""
+        if len(ahead) > PIPELINE_LIMIT:  # only what fits the empty socket buffer, so the send cannot block
+            ahead = b""
+        sock = spawner.spawn(self.spec, ahead)
+        return WorkerChannel(
+            sock, self._loop, sent_ahead=first_request.request_id if ahead and first_request else None,
+            on_pid=self._on_pid, on_end=self._on_end, on_bad=self._on_bad_message,
+        )
+
+    def _start_runtime_program(self, spawner: Spawner, first_request: InvokeRequest | None, request_id: str | None) -> WorkerChannel:
+        """Fork + exec the runtime program with its own Runtime API endpoint in AWS_LAMBDA_RUNTIME_API."""
+        assert self._loop is not None
+        if self.runtime_api is None:
+            raise RuntimeError(f"{self.function}: a runtime program needs the Runtime API server (runtime/api/runtime_api.py)")
+        self.api_address = address = self.runtime_api.reserve()
+        spec = self.spec._replace(environ={**self.spec.environ, "AWS_LAMBDA_RUNTIME_API": address})
+        sock = spawner.spawn(spec)
+        function = {"functionName": self.spec.function_name, "functionVersion": self.spec.function_version,
+                    "handler": self.spec.handler}
+        return RuntimeApiChannel(
+            sock, self._loop, address=address, host=self.runtime_api, first_request=first_request, request_id=request_id,
+            memory=self._memory_now, on_pid=self._on_pid, on_end=self._on_end, on_bad=self._on_bad_message,
+            extensions=ExtensionRegistry(len(self.spec.extensions), function),
         )
 
     def begin(self, request: InvokeRequest, timeout: float, linger: float = 0.0) -> None:
@@ -128,7 +166,7 @@ class ExecutionEnvironment:
         if channel.sent_ahead == request.request_id:
             channel.sent_ahead = None  # sent with the spawn; the worker is already on it
             return
-        channel.send(request.request_id, encode(request._replace(linger_s=linger) if linger else request))
+        channel.submit(request, linger)
         # Thawed only once its request is queued: the worker wakes once, with work waiting,
         # instead of waking for SIGCONT, sleeping in recv and waking again for the data.
         self.thaw()
@@ -196,13 +234,14 @@ class ExecutionEnvironment:
         self.freeze_state = Freeze.THAWED
 
     def sample_memory(self) -> int:
-        """Current RSS in KB read from /proc (0 if the process is gone); updates the peak."""
+        """Current RSS in KB read from /proc (0 if the process is gone); updates the peak.
+
+        A runtime program's is its whole process tree's: a bash `bootstrap` does its work in children.
+        """
         if not self.pid:
             return 0
-        try:
-            with open(f"/proc/{self.pid}/statm", "rb") as statm:
-                rss_kb = int(statm.read().split()[1]) * _PAGE_KB
-        except (OSError, IndexError, ValueError):
+        rss_kb = _tree_rss_kb(self.pid) if self.speaks_runtime_api else _rss_kb(self.pid)
+        if not rss_kb:
             return 0
         self.rss_kb = rss_kb
         self.peak_kb = max(self.peak_kb, rss_kb)
@@ -216,15 +255,30 @@ class ExecutionEnvironment:
         if channel.waiting or self.state is EnvState.BUSY:
             # Waited on, or between begin() and the wait for the reply (a large request still being sent).
             logs = channel.take_logs()
-            self.kill()
+            self.kill("timeout" if failure in (Failure.TIMEOUT, Failure.INIT_TIMEOUT) else "failure")
             channel.fail(EnvironmentFailed(failure, logs))
 
-    def kill(self) -> None:
-        """SIGKILL the worker (no extensions, so Lambda's shutdown grace is 0 ms)."""
+    def kill(self, reason: str = "spindown") -> None:
+        """SIGKILL the worker: at once without extensions (Lambda's grace is 0 ms), else after their Shutdown phase.
+
+        `reason` is the SHUTDOWN event's shutdownReason: spindown, timeout or failure.
+        """
         if self.state is EnvState.GONE:
             return
         if self.state is not EnvState.SHUTTING_DOWN:
             self.transition(EnvState.SHUTTING_DOWN)
+        channel = self._channel
+        pid = self.pid
+        if isinstance(channel, RuntimeApiChannel) and channel.shutting_down:
+            return  # its extensions' Shutdown phase is under way; it kills the group when it ends
+        if isinstance(channel, RuntimeApiChannel) and pid and channel.extensions.wants("SHUTDOWN"):
+            try:
+                os.kill(pid, signal.SIGKILL)  # the runtime now; its extensions get their Shutdown phase
+            except ProcessLookupError:
+                pass
+            self._signal(signal.SIGCONT)  # a frozen environment's extensions must run to shut down
+            if channel.shutdown(reason, lambda: self._signal(signal.SIGKILL), lambda: _group_alive(pid)):
+                return
         self._signal(signal.SIGKILL)
 
     def close(self) -> None:
@@ -245,10 +299,21 @@ class ExecutionEnvironment:
 
     def _signal(self, signum: int) -> None:
         if self.pid:
+            if self.speaks_runtime_api:
+                try:
+                    os.killpg(self.pid, signum)
+                    return
+                except ProcessLookupError:
+                    pass  # not yet its own group (between the fork and the exec): the process alone
             try:
                 os.kill(self.pid, signum)
             except ProcessLookupError:
                 pass
+
+    def _memory_now(self) -> tuple[int, int]:
+        """(RSS, peak) in KB as a runtime program's reply reports them (the built-in worker measures its own)."""
+        self.sample_memory()
+        return self.rss_kb, self.peak_kb
 
     def _on_pid(self, pid: int) -> None:
         self.pid = pid
@@ -268,3 +333,40 @@ class ExecutionEnvironment:
                 self.transition(EnvState.SHUTTING_DOWN)
             if self.on_gone is not None:
                 self.on_gone(self)
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE_KB
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _tree_rss_kb(pid: int) -> int:
+    """RSS of `pid` and its descendants (their main threads' children, from /proc)."""
+    total, todo = 0, [pid]
+    seen: set[int] = set()
+    while todo and len(seen) < 256:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        total += _rss_kb(current)
+        try:
+            with open(f"/proc/{current}/task/{current}/children", "rb") as children:
+                todo.extend(int(child) for child in children.read().split())
+        except (OSError, ValueError):
+            pass
+    return total
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group is left (the zygote, a subreaper, reaps the orphaned extensions)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

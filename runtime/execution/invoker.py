@@ -203,7 +203,7 @@ class Invoker:
         if outcome.error is not None:
             # As on Lambda, a failed Init is retried once inside the invoke phase (a second INIT_REPORT,
             # Phase: invoke); code that fails both times reports the retry's error.
-            log.init_report(outcome.init_ms, Phase.INIT, InitStatus.ERROR, outcome.error["errorType"])
+            log.init_report(outcome.init_ms, Phase.INIT, InitStatus.ERROR, outcome.platform_error_type)
             pool.retire(env)
             return await self._suppressed_init(pool, record, log)
         record.init_duration_ms = outcome.init_ms
@@ -217,7 +217,7 @@ class Invoker:
         begin = time.perf_counter()
         env = pool.new_environment()
         try:
-            outcome = await env.start(self.spawner, float(pool.function.timeout))
+            outcome = await env.start(self.spawner, float(pool.function.timeout), request_id=record.request_id)
         except EnvironmentFailed as failure:
             log.worker_output(failure.logs)
             pool.retire(env)
@@ -229,7 +229,7 @@ class Invoker:
             record.duration_ms = (time.perf_counter() - begin) * 1000
             record.max_memory_used_mb = _mb(env.peak_kb)
             record.status = InvocationStatus.ERROR
-            record.error_type = outcome.error["errorType"]
+            record.error_type = outcome.platform_error_type
             record.error_message = outcome.error["errorMessage"]
             log.init_report(outcome.init_ms, Phase.INVOKE, InitStatus.ERROR, record.error_type)
             return ColdStart(None, json.dumps(outcome.error).encode(), begin)

@@ -76,3 +76,10 @@ class InitOutcome:
     ended_at: float
     # What makes the code unusable, with the user's file and line (worker.handler.diagnose_init); None when it is fine.
     problem: dict[str, Any] | None = None
+    # The Error Type the platform logs (INIT_REPORT, REPORT) when it differs from the payload's: a Runtime API
+    # runtime's reported type as the emulator validates it (`ValueError` -> Runtime.Unknown).
+    error_type: str | None = None
+
+    @property
+    def platform_error_type(self) -> str | None:
+        return self.error_type or (self.error["errorType"] if self.error else None)

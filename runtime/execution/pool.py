@@ -18,6 +18,8 @@ from pathlib import Path
 from lambdatop.runtime.worker.messages import WorkerSpec
 from lambdatop.runtime.config import FleetConfig, FunctionConfig
 from lambdatop.runtime.execution.environment import EnvState, ExecutionEnvironment
+from lambdatop.runtime.execution.runtime_channel import RuntimeApiHost
+from lambdatop.runtime.execution.runtimes import external_extensions, runtime_program
 from lambdatop.runtime.identifiers import log_stream_name
 from lambdatop.runtime.execution.spawner import Spawner
 from lambdatop.runtime.execution.variables import lambda_environment
@@ -34,8 +36,10 @@ class FunctionPool:
         work_dir: Path,
         code_version: str = "v1",
         shared_environment: dict[str, str] | None = None,
+        runtime_api: RuntimeApiHost | None = None,
     ) -> None:
         self.function = function
+        self.runtime_api = runtime_api  # serves the Runtime API to environments whose runtime is a program
         self.shared_environment = shared_environment if shared_environment is not None else {}
         self.fleet = fleet
         self.spawner = spawner
@@ -65,6 +69,9 @@ class FunctionPool:
         # (envs/ exists after the first), not two; mkdir costs 0.2-1 ms on a busy disk.
         tmpdir = self.work_dir / "envs" / env_id
         stream = log_stream_name(self.version)
+        layers = tuple(str(Path(p)) for p in self.function.layers if Path(p).is_dir())
+        bootstrap, arguments = runtime_program(self.function, layers)
+        extensions = external_extensions(layers) if bootstrap else ()
         spec = WorkerSpec(
             env_id=env_id,
             function_name=self.function.function_name or self.name,
@@ -77,9 +84,13 @@ class FunctionPool:
             memory_size=self.function.memory_size,
             log_group_name=f"/aws/lambda/{self.function.function_name or self.name}",
             log_stream_name=stream,
-            extra_sys_path=tuple(str(Path(p)) for p in self.function.layers if Path(p).is_dir()),
+            extra_sys_path=layers,
+            bootstrap=bootstrap,
+            arguments=arguments,
+            extensions=extensions,
         )
-        env = ExecutionEnvironment(env_id, self.name, self.code_version, spec, memory_mb=self.function.memory_size, freeze=self.function.freeze)
+        env = ExecutionEnvironment(env_id, self.name, self.code_version, spec, memory_mb=self.function.memory_size,
+                                   freeze=self.function.freeze, runtime_api=self.runtime_api)
         env.on_gone = self._on_gone
         self.envs[env_id] = env
         return env

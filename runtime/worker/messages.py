@@ -48,6 +48,12 @@ class WorkerSpec(NamedTuple):
     log_group_name: str
     log_stream_name: str
     extra_sys_path: tuple[str, ...] = ()
+    # A runtime that speaks the Runtime API (provided*, nodejs*, `python_runtime: ric`): the programs that may
+    # be it, first existing one wins (Lambda: /var/task/bootstrap, then /opt/bootstrap), exec'd with `arguments`
+    # by `exec_runtime`. Empty: the built-in Python worker.
+    bootstrap: tuple[str, ...] = ()
+    arguments: tuple[str, ...] = ()
+    extensions: tuple[str, ...] = ()  # external extensions (layers' extensions/ executables), started beside it
 
 
 class InvokeRequest(NamedTuple):

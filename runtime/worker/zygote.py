@@ -29,7 +29,7 @@ import socket
 import sys
 import time
 
-from lambdatop.runtime.worker import runtime, spare
+from lambdatop.runtime.worker import exec_runtime, runtime, spare
 from lambdatop.runtime.worker.capture import OutputCapture
 from lambdatop.runtime.worker.messages import (
     EXIT_WORKER_BROKEN,
@@ -45,6 +45,7 @@ from lambdatop.runtime.worker.messages import (
 from lambdatop.runtime.worker.wire import decode_packet, encode, recv_message
 
 PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
 MAX_CONTROL_MESSAGE = 1 << 20
 SPARE_DELAY_S = 0.001  # fork the next spare once the zygote has been idle this long (a burst of spawns comes first)
 
@@ -60,6 +61,15 @@ def die_with_parent() -> None:
         if _libc is None:
             _libc = ctypes.CDLL(None, use_errno=True)
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def become_subreaper() -> None:
+    """Orphans of a runtime program (its extensions, what a bash bootstrap started) come to us to be reaped."""
+    try:
+        if _libc is not None:
+            _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     except (OSError, AttributeError):
         pass
 
@@ -194,16 +204,23 @@ class Zygote:
             sock.setblocking(True)
         except BaseException:  # noqa: BLE001 - never return into the zygote's loop
             os._exit(EXIT_WORKER_BROKEN)
+        if worker_spec.bootstrap:  # a runtime program of its own, driven through the Runtime API: fork + exec
+            try:
+                exec_runtime.exec_runtime(sock, worker_spec, capture)
+            except BaseException:  # noqa: BLE001 - never return into the zygote's loop
+                os._exit(EXIT_WORKER_BROKEN)
         runtime.serve(sock, worker_spec, capture)
 
     def reap(self) -> None:
-        while self.children:
+        while True:  # our children, and the orphans we adopted as a subreaper (reaped, never reported)
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
+            if pid not in self.children:
+                continue
             self.children.discard(pid)
             if self.spare == pid:  # died unused: the supervisor drops its socket on this report
                 self.spare = None
@@ -218,6 +235,10 @@ class Zygote:
 
     def shutdown(self) -> None:
         for pid in list(self.children):
+            try:
+                os.killpg(pid, signal.SIGKILL)  # a runtime program leads its group: what it started goes too
+            except (ProcessLookupError, PermissionError):
+                pass
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -237,6 +258,7 @@ def main() -> None:
     control.setblocking(True)
     if os.getppid() == 1:  # the supervisor died before we could arm PDEATHSIG
         return
+    become_subreaper()
     # Workers replace the environment wholesale; emptied here once, each worker's clear() has
     # nothing to unset (it cost ~250 µs of every cold start).
     os.environ.clear()

@@ -55,6 +55,11 @@ functions:
   entry:
     handler: app.entry
     code: .
+  noop_ric:
+    # The same no-op through the Runtime API: awslambdaric, forked + exec'd, over HTTP on loopback.
+    handler: app.noop
+    code: .
+    python_runtime: ric
   sleeper:
     handler: app.sleeper
     code: .

@@ -14,6 +14,7 @@ HTTP endpoint's, say) get it: each invocation then pays the thaw and freeze.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import time
 from typing import TYPE_CHECKING
 
@@ -74,4 +75,14 @@ async def run(ctx: BenchContext) -> list[Figure]:
         figures.append(latency("warm", "overhead, freeze on, a loop turn between (thawed and frozen each time)", measured.overheads).judge(
             "socket round trip", baseline, "report", None,
         ))
+        figures.append(await runtime_api_overhead(fleet, ctx.budget.warm_samples // 4, baseline))
     return figures
+
+
+async def runtime_api_overhead(fleet: Fleet, samples: int, baseline: float | None) -> Figure:
+    """The same no-op under awslambdaric through the Runtime API (GET /next, POST /response over HTTP), same run."""
+    label = "overhead, through the Runtime API (python_runtime: ric), freeze on"
+    if importlib.util.find_spec("awslambdaric") is None:
+        return Figure("warm", label, "µs", skipped="awslambdaric is not installed (pip install 'lambdatop[ric]')")
+    measured = await sequential(fleet, "noop_ric", samples, warmup=50)
+    return latency("warm", label, measured.overheads).judge("socket round trip", baseline, "report", None)
