@@ -82,7 +82,7 @@ def load_handler(handler: str) -> Handler:
         module = importlib.import_module(module_path)
     except SyntaxError as exc:
         # bootstrap._get_handler's own format: the line as Python read it, indentation and newline kept.
-        stack = ['  File "%s" Line %s\n    %s' % (exc.filename, exc.lineno, exc.text)]
+        stack = [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']
         raise FaultError("Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}", stack) from exc
     except ImportError as exc:
         raise FaultError("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}") from exc
