@@ -43,6 +43,10 @@ def handler(event, context):
 
 def environment(event, context):
     return dict(os.environ)
+
+
+def fails(event, context):
+    raise ValueError("caf\u00e9 closed")
 """
 TEMPLATE = """\
 AWSTemplateFormatVersion: '2010-09-09'
@@ -64,6 +68,10 @@ Resources:
         LogGroup: /custom/verbose
   Default:
     Type: AWS::Serverless::Function
+  Fails:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.fails
   Quiet:
     Type: AWS::Serverless::Function
     Properties:
@@ -161,6 +169,20 @@ async def test_get_function_configuration_reports_the_logging_config(template: P
     assert default["LoggingConfig"] == {"LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "INFO",
                                         "LogGroup": "/aws/lambda/Default"}
     assert traced["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": "/aws/lambda/Traced"}
+
+
+async def test_json_error_event_matches_the_runtime(template: Path, tmp_path: Path) -> None:
+    async with Fleet(template) as fleet:
+        result = await fleet.invoke("Fails", b"{}")
+    theirs = run_ric(template.parent / "logs", "app.fails", [invocation(request_id=result.record.request_id)],
+                     {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "INFO"}, tmp=tmp_path)
+    # bootstrap.log_error with JSON: one object, {"timestamp", "level": "ERROR", **the error object}, through
+    # the runtime's encoder (so \u escapes on 3.11). Main wrote the Text [ERROR] lines.
+    (their_line,) = [line for line in theirs.stdout.splitlines() if line.startswith("{")]
+    (our_line,) = [line for line in result.log_lines if line.startswith('{"timestamp"')]
+    assert _comparable(json.loads(our_line)) == _comparable(json.loads(their_line))
+    assert our_line.split(", ", 1)[1] == their_line.split(", ", 1)[1]  # byte for byte after the timestamp
+    assert json.loads(result.response) == json.loads(theirs.body())
 
 
 def test_levels_need_the_json_format(tmp_path: Path) -> None:
