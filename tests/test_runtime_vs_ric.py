@@ -201,3 +201,31 @@ async def test_an_empty_payload_is_an_empty_object(project: Path, tmp_path: Path
 def _without_timestamp(line: str) -> str:
     level, _stamp, rest = line.split("\t", 2)
     return f"{level}\t{rest}"
+
+
+@pytest.mark.parametrize("execution_env", ["AWS_Lambda_python3.11", "AWS_Lambda_python3.12", "AWS_Lambda_python3.13"])
+def test_the_marshaller_writes_the_runtimes_bytes(monkeypatch: pytest.MonkeyPatch, execution_env: str) -> None:
+    import collections
+    import decimal
+
+    from awslambdaric.lambda_runtime_marshaller import LambdaMarshaller
+
+    from lambdatop.runtime.worker.marshal import Marshaller
+
+    monkeypatch.setenv("AWS_EXECUTION_ENV", execution_env)
+    ours, theirs = Marshaller(), LambdaMarshaller()  # both read AWS_EXECUTION_ENV when built
+    point = collections.namedtuple("point", "x y")
+    values = [
+        {"statusCode": 200, "body": "caf\u00e9 \u2603"}, "top-level str \u00e9", 7, 1.5, None, [1, (2, 3)], float("inf"),
+        {"d": decimal.Decimal("1.10"), "nan": decimal.Decimal("NaN"), "p": point(1, 2), "b": b"raw", 1: 2, 2.5: "k"},
+        decimal.Decimal("-0.000000000000000000001"), b"\x00bytes",
+    ]
+    for value in values:
+        their_body, _content_type = theirs.marshal_response(value)
+        assert ours.marshal_response(value) == (their_body if isinstance(their_body, bytes) else their_body.encode()), value
+    loop: list = []
+    loop.append(loop)
+    for _ in range(2):  # a failure leaves nothing behind for the next result
+        with pytest.raises(ValueError, match="Circular reference"):
+            ours.marshal_response(loop)
+    assert ours.marshal_response({"after": [1]}) == b'{"after": [1]}'
