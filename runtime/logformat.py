@@ -3,7 +3,8 @@
 START has a plain space before `Version:`; REPORT separates fields with tabs
 and, on success, ends with one. A platform failure appends `Status:` and
 `Error Type:` in the newer format, which prints no separate "Task timed out"
-line.
+line. With LoggingConfig's JSON format the same events are Telemetry API
+objects (`platform_event` and the `*_record` builders below).
 """
 
 from __future__ import annotations

@@ -24,8 +24,10 @@ can write anything on its socket.
 
 Modules: `messages` (the schema), `wire` (framing), `zygote`, `spare` (before
 a spare has its spec), `runtime` (the worker's Init and invoke loop),
-`handler` (loading the handler, Lambda's error shapes), `capture` (fd-level
-output capture), `context` (the handler's context object).
+`handler` (loading the handler, Lambda's error shapes), `logs` (the runtime's
+logging handler and [ERROR] event, Text or JSON), `marshal` (events and results
+as the runtime's simplejson writes them), `capture` (fd-level output capture),
+`context` (the handler's context object).
 
 May import: nothing else of `lambdatop.runtime` (a test enforces it): the zygote
 imports this package before any fork, so it must stay small and must never
