@@ -109,6 +109,29 @@ SYSTEM_EVENT_LEVEL = {
 _LEVEL_ORDER = {"DEBUG": 0, "INFO": 1, "WARN": 2}
 
 
+# ApplicationLogLevel, least to most severe; Python's names for two of them.
+_APPLICATION_ORDER = {"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 3, "WARNING": 3, "ERROR": 4, "FATAL": 5, "CRITICAL": 5}
+
+
+def application_event_sent(line: str, application_log_level: str | None) -> bool:
+    """Whether ApplicationLogLevel lets a line of the function's output through (JSON format only).
+
+    As Lambda filters it (DG:monitoring-cloudwatchlogs-log-level): a JSON object's `level`, and
+    INFO for anything without a valid one (a `print`, a text line).
+    """
+    if not application_log_level:
+        return True
+    level = "INFO"
+    if line.startswith("{"):
+        try:
+            value = json.loads(line)
+        except ValueError:
+            value = None
+        if isinstance(value, dict) and str(value.get("level", "")).upper() in _APPLICATION_ORDER:
+            level = str(value["level"]).upper()
+    return _APPLICATION_ORDER[level] >= _APPLICATION_ORDER[application_log_level]
+
+
 def system_event_sent(event_type: str, system_log_level: str | None) -> bool:
     """Whether SystemLogLevel lets this event through (INFO when not set)."""
     return _LEVEL_ORDER[SYSTEM_EVENT_LEVEL[event_type]] >= _LEVEL_ORDER[system_log_level or "INFO"]

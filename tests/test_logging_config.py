@@ -31,6 +31,7 @@ logger = logging.getLogger("orders")
 
 def handler(event, context):
     print("plain print")
+    print('{"level": "debug", "msg": "my debug log"}')  # the docs' example of a line the platform filters
     logger.debug("debug %s", "détail")
     logging.info("with extra", extra={"order": 7})
     logger.info({"as": "dict"})
@@ -117,8 +118,8 @@ async def test_json_application_records_match_the_runtime(template: Path, tmp_pa
                                                          "AWS_LAMBDA_LOG_GROUP_NAME": "/custom/verbose", "AWS_LAMBDA_LOG_STREAM_NAME": body["env"]["AWS_LAMBDA_LOG_STREAM_NAME"]}}
     theirs = run_ric(template.parent / "logs", "app.handler", [invocation()],
                      {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "TRACE"}, tmp=tmp_path)
-    their_records = [json.loads(line) for line in theirs.stdout.splitlines() if line.startswith("{")]
-    ours = [r for r in _json_lines(result.log_lines) if "type" not in r]
+    their_records = [r for r in (json.loads(line) for line in theirs.stdout.splitlines() if line.startswith("{")) if "logger" in r]
+    ours = [r for r in _json_lines(result.log_lines) if "logger" in r]  # the runtime's records, not the platform's or a print
     assert [_comparable(r) for r in ours] == [_comparable(r) for r in their_records]
     assert [r["level"] for r in ours] == ["DEBUG", "INFO", "INFO", "ERROR"]
     assert ours[1]["order"] == 7 and ours[2]["message"] == {"as": "dict"} and ours[3]["errorType"] == "KeyError"
@@ -148,8 +149,12 @@ async def test_system_lines_are_json_platform_events_filtered_by_level(template:
     # SystemLogLevel INFO (the default with JSON): no runtimeDone; WARN: none of these.
     assert [e["type"] for e in _json_lines(default.log_lines) if "type" in e] == ["platform.initStart", "platform.start", "platform.report"]
     assert [e for e in _json_lines(quiet.log_lines) if "type" in e] == []
-    # ApplicationLogLevel ERROR: only the logger.exception record; the print stays.
-    assert [r["level"] for r in _json_lines(quiet.log_lines) if "type" not in r] == ["ERROR"] and "plain print" in quiet.log_lines
+    # ApplicationLogLevel ERROR: only the logger.exception record. The platform filters the output too, and a
+    # line without a JSON `level` (a print) counts as INFO (DG:monitoring-cloudwatchlogs-log-level), so it goes.
+    assert [r["level"] for r in _json_lines(quiet.log_lines) if "type" not in r] == ["ERROR"]
+    assert "plain print" not in quiet.log_lines and "plain print" in default.log_lines
+    user_debug = '{"level": "debug", "msg": "my debug log"}'
+    assert user_debug in verbose.log_lines and user_debug not in default.log_lines
 
 
 async def test_get_function_configuration_reports_the_logging_config(template: Path, lambda_client) -> None:

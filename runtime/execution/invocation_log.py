@@ -32,20 +32,24 @@ class InvocationLog:
 
     With LoggingConfig's JSON format the same moments are written as JSON
     platform events (platform.initStart, .start, .runtimeDone, .report,
-    .initReport), those SystemLogLevel lets through; the function's own output
-    is the same either way.
+    .initReport), those SystemLogLevel lets through, and the function's output
+    keeps the events ApplicationLogLevel lets through (by their JSON `level`;
+    INFO for a print).
     """
 
-    __slots__ = ("lines", "_runtime", "_region", "_started", "_json", "_system_level", "_traced", "_function_name", "_version")
+    __slots__ = ("lines", "_runtime", "_region", "_started", "_json", "_system_level", "_application_level", "_traced",
+                 "_function_name", "_version")
 
     def __init__(self, runtime: str, region: str, *, json_format: bool = False, system_log_level: str | None = None,
-                 traced: bool = False, function_name: str = "", version: str = "$LATEST") -> None:
+                 application_log_level: str | None = None, traced: bool = False, function_name: str = "",
+                 version: str = "$LATEST") -> None:
         self.lines: list[str] = []
         self._runtime = runtime
         self._region = region
         self._started = False
         self._json = json_format
         self._system_level = system_log_level
+        self._application_level = (application_log_level or "INFO") if json_format else None  # INFO: the JSON default
         self._traced = traced  # Tracing: Active: REPORT carries the XRAY line
         self._function_name = function_name
         self._version = version
@@ -54,7 +58,8 @@ class InvocationLog:
     def for_function(cls, function: FunctionConfig, region: str) -> InvocationLog:
         logging_config = function.logging_config
         return cls(function.runtime, region, json_format=logging_config.json, system_log_level=logging_config.system_log_level,
-                   traced=function.tracing == "Active", function_name=function.function_name or function.name)
+                   application_log_level=logging_config.application_log_level, traced=function.tracing == "Active",
+                   function_name=function.function_name or function.name)
 
     def _event(self, event_type: str, record: dict[str, object]) -> None:
         if logformat.system_event_sent(event_type, self._system_level):
@@ -80,7 +85,10 @@ class InvocationLog:
             self.lines.append(logformat.start_line(record.request_id, record.version))
 
     def worker_output(self, text: str) -> None:
-        self.lines.extend(logformat.split_output(text))
+        events = logformat.split_output(text)
+        if self._application_level:  # the platform's filter: a print is INFO, as is any line without a level
+            events = [line for line in events if logformat.application_event_sent(line, self._application_level)]
+        self.lines.extend(events)
 
     def end_and_report(self, record: InvocationRecord) -> list[str]:
         """END and REPORT; an invocation whose Init failed never started, so its START comes first, here."""
