@@ -132,7 +132,7 @@ async def test_syntax_error_is_reported_with_file_and_line_and_the_next_good_sav
         assert result.record.status is InvocationStatus.ERROR and result.function_error == "Unhandled"
         assert error["errorType"] == "Runtime.UserCodeSyntaxError"
         assert error["errorMessage"].startswith("Syntax error in module 'app': ")
-        assert error["stackTrace"] == [f'  File "{app}" Line 2\n    return (\n']
+        assert error["stackTrace"] == [f'  File "{app}" Line 2\n        return (\n']  # the line unstripped, as the RIC gives it
 
         save(app, source("healed"))
         healed = await w.next_event("healed", "greet")

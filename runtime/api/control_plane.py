@@ -153,7 +153,7 @@ class ControlPlane:
             "Architectures": [function.architecture],
             "EphemeralStorage": {"Size": EPHEMERAL_STORAGE_MB},
             "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
-            "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{public_name}"},
+            "LoggingConfig": function.logging_config.as_api(f"/aws/lambda/{public_name}"),
         }
         if function.environment:
             body["Environment"] = {"Variables": dict(function.environment)}

@@ -17,6 +17,7 @@ from typing import Any
 
 from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.config.intrinsics import IntrinsicResolver
+from lambdatop.runtime.config.logging_config import SAM_KEYS, YAML_KEYS, LoggingConfig, merge_globals, read_logging_config
 from lambdatop.runtime.config.sam_schema import FUNCTION_PROPERTIES, GLOBAL_FUNCTION_PROPERTIES, function_only
 from lambdatop.runtime.config.yamlfile import LineMap, line_of, load_yaml
 
@@ -61,6 +62,7 @@ class FunctionConfig:
     event_invoke_config: Mapping[str, Any] = field(default_factory=dict)
     dead_letter_queue: Mapping[str, Any] = field(default_factory=dict)
     layers: tuple[str, ...] = ()
+    logging_config: LoggingConfig = LoggingConfig()  # LoggingConfig: the log format, levels and group
     source: str = ""  # "file:line" where the function is defined
     # A Python function's runtime: lambdatop's built-in worker ("builtin", fast), or the official runtime
     # interface client through the Runtime API ("ric": `python -m awslambdaric`, the reference behaviour).
@@ -80,7 +82,7 @@ class FunctionConfig:
     def fingerprint(self) -> str:
         """A hash of the settings that shape an environment; a change means new environments."""
         parts = [self.handler, str(self.code_dir), self.runtime, str(self.memory_size), str(self.timeout),
-                 repr(sorted(self.environment.items())), self.tracing, self.python_runtime]
+                 repr(sorted(self.environment.items())), self.tracing, self.python_runtime, repr(self.logging_config)]
         return hashlib.sha1("\0".join(parts).encode()).hexdigest()[:12]
 
 
@@ -332,7 +334,7 @@ _ACCOUNT_KEYS = {"concurrency_limit", "region", "account_id"}
 _FUNCTION_KEYS = {
     "handler", "code", "runtime", "memory_size", "timeout", "environment", "reserved_concurrency",
     "idle_timeout", "freeze", "tracing", "architecture", "description", "events", "async", "dead_letter_queue",
-    "layers", "python_runtime",
+    "layers", "python_runtime", "logging",
 }
 _DEFAULT_KEYS = _FUNCTION_KEYS - {"handler", "code", "description", "events"}
 
@@ -427,6 +429,7 @@ class _LambdatopFile:
             event_invoke_config=async_config,
             dead_letter_queue=check.mapping(*pick("dead_letter_queue")),
             layers=tuple(str(x) for x in (entry.get("layers") or defaults.get("layers") or ())),
+            logging_config=_logging(check, *pick("logging"), YAML_KEYS),
             source=f"{self.path}:{line}",
         )
 
@@ -447,7 +450,16 @@ class _LambdatopFile:
             changes["environment"] = {**function.environment, **check.environment(entry, "environment")}
         if "python_runtime" in entry:
             changes["python_runtime"] = check.python_runtime(entry, "python_runtime")
+        if "logging" in entry:
+            changes["logging_config"] = _logging(check, entry, "logging", YAML_KEYS)
         return replace(function, **changes) if changes else function
+
+
+def _logging(check: _Checker, mapping: LineMap, key: str, keys: Mapping[str, str]) -> LoggingConfig:
+    try:
+        return read_logging_config(mapping.get(key), keys)
+    except ValueError as exc:
+        raise check.error(str(exc), mapping, key) from None
 
 
 def _tracing(check: _Checker, mapping: LineMap, key: str) -> str:
@@ -562,6 +574,7 @@ class _SamTemplate:
             event_invoke_config=check.mapping(props, "EventInvokeConfig"),
             dead_letter_queue=check.mapping(props, "DeadLetterQueue"),
             layers=tuple(str(x) for x in props.get("Layers") or ()),
+            logging_config=_logging(check, props, "LoggingConfig", SAM_KEYS),
             source=f"{self.path}:{line}",
         )
 
@@ -579,6 +592,8 @@ def _check_globals_function(path: Path, globals_function: LineMap) -> None:
 def _merge_globals(globals_function: Mapping[str, Any], props: LineMap) -> LineMap:
     """SAM's Globals: the function's own value wins; Environment.Variables merge key by key."""
     merged = LineMap({**globals_function, **props})
+    if "LoggingConfig" in merged:
+        merged["LoggingConfig"] = merge_globals(globals_function.get("LoggingConfig"), props.get("LoggingConfig"))
     merged.lines = {**getattr(globals_function, "lines", {}), **props.lines}
     merged.line = props.line
     global_vars = (globals_function.get("Environment") or {}).get("Variables") or {}

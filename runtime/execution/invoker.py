@@ -152,7 +152,7 @@ class Invoker:
 
     async def _run(self, pool: FunctionPool, record: InvocationRecord, request: InvokeRequest) -> InvocationResult:
         """Warm, pre-warmed or cold: get an environment, then invoke it."""
-        log = InvocationLog(pool.function.runtime, self.config.region)
+        log = InvocationLog.for_function(pool.function, self.config.region)
         begin = time.perf_counter()
         env = pool.take_idle()
         if env is None:

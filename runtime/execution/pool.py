@@ -82,7 +82,7 @@ class FunctionPool:
                 self.function, self.fleet, version=self.version, tmpdir=tmpdir, log_stream=stream, shared=self.shared_environment,
             ),
             memory_size=self.function.memory_size,
-            log_group_name=f"/aws/lambda/{self.function.function_name or self.name}",
+            log_group_name=self.function.logging_config.log_group or f"/aws/lambda/{self.function.function_name or self.name}",
             log_stream_name=stream,
             extra_sys_path=layers,
             bootstrap=bootstrap,

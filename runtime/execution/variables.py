@@ -1,6 +1,9 @@
 """The environment variables a worker starts with: Lambda's reserved set plus the function's own.
 
-Nothing else of the developer's shell leaks in, except PATH, HOME and LANG.
+Nothing else of the developer's shell leaks in, except HOME. PATH and
+LD_LIBRARY_PATH are Lambda's lists with this machine's folders in place of
+/var/lang (the interpreter's), and LANG is Lambda's en_US.UTF-8 whatever the
+shell's is.
 In particular not the host's AWS keys: Lambda always has credentials, so
 workers get dummy ones (and a dummy session token, as a role's would have),
 which the local AWS services accept and real AWS refuses. The AWS services
@@ -11,11 +14,15 @@ which the local AWS services accept and real AWS refuses. The AWS services
 from __future__ import annotations
 
 import os
+import sys
+import sysconfig
 from pathlib import Path
 
 from lambdatop.runtime.config import FleetConfig, FunctionConfig
 
-_PASSED_THROUGH = ("PATH", "HOME", "LANG")
+_PASSED_THROUGH = ("HOME",)
+# Lambda's PATH for the Python runtimes, after /var/lang/bin (the interpreter's folder: here, this one's).
+_LAMBDA_PATH = ("/usr/local/bin", "/usr/bin/", "/bin", "/opt/bin")
 _CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 # Lambda always has credentials; dummy ones keep SDK clients constructible and reach only local services.
 _PLACEHOLDER_CREDENTIALS = {
@@ -59,8 +66,12 @@ def lambda_environment(
         "TZ": ":UTC",
         "LANG": "en_US.UTF-8",
         "TMPDIR": str(tmpdir),
-        "PYTHONUNBUFFERED": "1",
+        "PATH": search_path(),
+        "LD_LIBRARY_PATH": library_path(str(function.code_dir)),
     }
+    environ.update(function.logging_config.environment())
+    if function.logging_config.log_group:
+        environ["AWS_LAMBDA_LOG_GROUP_NAME"] = function.logging_config.log_group
     if runtime_api:
         environ["AWS_LAMBDA_RUNTIME_API"] = runtime_api
     for name in _PASSED_THROUGH:
@@ -77,3 +88,21 @@ def lambda_environment(
     # The function's own variables last: Lambda refuses reserved names at deploy, we let them win locally.
     environ.update(function.environment)
     return environ
+
+
+def search_path() -> str:
+    """PATH as Lambda sets it (`/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin`), this interpreter's folder first."""
+    return ":".join((os.path.dirname(sys.executable), *_LAMBDA_PATH))
+
+
+def library_path(task_root: str) -> str:
+    """LD_LIBRARY_PATH as Lambda sets it, /var/lang/lib being this interpreter's library folder.
+
+    Lambda: /var/lang/lib:/lib64:/usr/lib64:$LAMBDA_RUNTIME_DIR:$LAMBDA_RUNTIME_DIR/lib:$LAMBDA_TASK_ROOT:
+    $LAMBDA_TASK_ROOT/lib:/opt/lib. A library path the shell needed to start Python (a conda or
+    custom build) stays in front, or a subprocess Python could not start.
+    """
+    own = [part for part in os.environ.get("LD_LIBRARY_PATH", "").split(":") if part]
+    lang_lib = sysconfig.get_config_var("LIBDIR") or os.path.join(sys.base_prefix, "lib")
+    lambda_parts = [lang_lib, "/lib64", "/usr/lib64", RUNTIME_DIR, f"{RUNTIME_DIR}/lib", task_root, f"{task_root}/lib", "/opt/lib"]
+    return ":".join(dict.fromkeys([*own, *lambda_parts]))

@@ -24,8 +24,10 @@ can write anything on its socket.
 
 Modules: `messages` (the schema), `wire` (framing), `zygote`, `spare` (before
 a spare has its spec), `runtime` (the worker's Init and invoke loop),
-`handler` (loading the handler, Lambda's error shapes), `capture` (fd-level
-output capture), `context` (the handler's context object), `exec_runtime` (a runtime that is a
+`handler` (loading the handler, Lambda's error shapes), `logs` (the runtime's
+logging handler and [ERROR] event, Text or JSON), `marshal` (events and results
+as the runtime's simplejson writes them), `capture` (fd-level output capture),
+`context` (the handler's context object), `exec_runtime` (a runtime that is a
 program of its own: provided* `bootstrap`, `nodejs/bootstrap.mjs`, awslambdaric, exec'd after the
 fork; it speaks the Runtime API, served by the supervisor's runtime/api/runtime_api.py).
 

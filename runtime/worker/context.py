@@ -73,10 +73,16 @@ class LambdaContext:
         self._epoch_deadline_time_in_ms = deadline_ms
         identity = _json_object(cognito_identity)
         self.identity = CognitoIdentity(identity.get("cognitoIdentityId"), identity.get("cognitoIdentityPoolId"))
-        self.client_context = ClientContext(_json_object(client_context)) if client_context else None
+        client = _json_object(client_context)
+        self._w3c_fields = _w3c_fields(client)
+        self.client_context = ClientContext(client) if client_context else None
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, self._epoch_deadline_time_in_ms - int(round(time.time() * 1000)))
+
+    def w3c(self) -> dict[str, str]:
+        """The W3C trace context the caller sent in the client context (awslambdaric 4.2 lambda_context.py)."""
+        return dict(self._w3c_fields)
 
     def log(self, msg: str) -> None:
         sys.stdout.write(str(msg))
@@ -89,6 +95,18 @@ class LambdaContext:
             f"invoked_function_arn={self.invoked_function_arn},client_context={self.client_context},"
             f"identity={self.identity},tenant_id={self.tenant_id}])"
         )
+
+
+# lambda_context.W3C_ALLOWED_FIELDS: only these string fields of clientContext.w3c reach w3c().
+W3C_ALLOWED_FIELDS = ("traceparent", "tracestate", "baggage")
+
+
+def _w3c_fields(client_context: dict[str, Any]) -> dict[str, str]:
+    """`_extract_and_strip_w3c`: pops `w3c` from the client context, so `context.client_context` never shows it."""
+    raw = client_context.pop("w3c", None)
+    if not isinstance(raw, dict):
+        return {}
+    return {key: raw[key] for key in W3C_ALLOWED_FIELDS if isinstance(raw.get(key), str)}
 
 
 def _json_object(text: str | None) -> dict[str, Any]:

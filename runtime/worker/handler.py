@@ -57,21 +57,16 @@ def exception_object(exc: BaseException, request_id: str) -> ErrorObject:
 
 
 def _user_stack(tb: Any) -> list[str]:
-    """The traceback as the RIC gives it: the worker's own frames cut from the top."""
+    """The traceback as the RIC gives it: the worker's own frames cut from the top.
+
+    The frames go to format_list as plain (file, line, name, text) tuples, as
+    bootstrap.extract_traceback hands them over: a tuple has no column
+    offsets, so Python 3.11+ prints no `^^^^` caret lines under them.
+    """
     frames = list(traceback.extract_tb(tb))
     while frames and frames[0].filename in _RUNTIME_FILES:
         del frames[0]
-    return traceback.format_list(frames)
-
-
-def log_error(error: ErrorObject) -> None:
-    """`[ERROR] Type: message` and the traceback, as the runtime prints an unhandled error."""
-    lines = [f"[ERROR] {error.error_type}: {error.error_message}" if error.error_message else f"[ERROR] {error.error_type}"]
-    if error.stack_trace:
-        lines.append("Traceback (most recent call last):")
-        for element in error.stack_trace:
-            lines.extend(element.splitlines())
-    sys.stdout.write("\n".join(lines) + "\n")
+    return traceback.format_list([(f.filename, f.lineno, f.name, f.line) for f in frames])  # type: ignore[misc]
 
 
 def load_handler(handler: str) -> Handler:
@@ -86,20 +81,17 @@ def load_handler(handler: str) -> Handler:
     try:
         module = importlib.import_module(module_path)
     except SyntaxError as exc:
-        stack = [f'  File "{exc.filename}" Line {exc.lineno}\n    {(exc.text or "").strip()}\n']
+        # bootstrap._get_handler's own format: the line as Python read it, indentation and newline kept.
+        stack = [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']
         raise FaultError("Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}", stack) from exc
     except ImportError as exc:
         raise FaultError("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}") from exc
-    function = getattr(module, function_name, None)
-    if function is None:
-        fault = FaultError("Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'")
-
-        # As in the RIC, a missing handler is not an Init failure: every invoke reports it.
-        def missing_handler(event: Any, context: Any) -> Any:
-            raise fault
-
-        missing_handler.fault = fault  # type: ignore[attr-defined]  # Init's diagnosis reports it early
-        return missing_handler
+    try:
+        function: Handler = getattr(module, function_name)
+    except AttributeError as exc:
+        # An Init error since awslambdaric 2.1 (bootstrap._get_handler raises it; older clients
+        # answered it on every invoke instead).
+        raise FaultError("Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'") from exc
     return function
 
 
@@ -109,15 +101,13 @@ def diagnose_init(exc: BaseException | None, handler: Any, handler_name: str, co
     Lambda's error objects keep their shape (an ImportModuleError carries no
     stack), so the file and line travel beside them, read from the real
     traceback: a SyntaxError's own location, else the deepest frame in the
-    function's code folder or layers (`code_roots`). A missing handler does not
-    fail Init, but is reported here so a reload can flag it before anyone invokes.
+    function's code folder or layers (`code_roots`); for a missing handler, the module's file.
     """
     if exc is None:
-        fault = getattr(handler, "fault", None)
-        if not isinstance(fault, FaultError):
-            return None
+        return None
+    if isinstance(exc, FaultError) and exc.error_type == "Runtime.HandlerNotFound":
         module = sys.modules.get(handler_name.rsplit(".", 1)[0].replace("/", "."))
-        return InitProblem(fault.error_type, _cut(fault.message), getattr(module, "__file__", None), None)
+        return InitProblem(exc.error_type, _cut(exc.message), getattr(module, "__file__", None), None)
     error_type = exc.error_type if isinstance(exc, FaultError) else type(exc).__name__
     message = _cut(exc.message if isinstance(exc, FaultError) else str(exc))
     cause = exc.__cause__ if isinstance(exc, FaultError) and exc.__cause__ is not None else exc

@@ -14,7 +14,6 @@ needs and never the user's code or the supervisor's modules.
 
 from __future__ import annotations
 
-import decimal
 import json
 import logging
 import os
@@ -27,7 +26,9 @@ from typing import Any, NoReturn
 
 from lambdatop.runtime.worker.capture import OutputCapture
 from lambdatop.runtime.worker.context import LambdaContext
-from lambdatop.runtime.worker.handler import FaultError, Handler, diagnose_init, exception_object, load_handler, log_error
+from lambdatop.runtime.worker.handler import FaultError, Handler, diagnose_init, exception_object, load_handler
+from lambdatop.runtime.worker.logs import INIT_WARNING, RequestIdFilter, install_logging, log_error
+from lambdatop.runtime.worker.marshal import Marshaller, unmarshal_request
 from lambdatop.runtime.worker.messages import (
     EXIT_INIT_ERROR,
     EXIT_WORKER_BROKEN,
@@ -41,40 +42,6 @@ from lambdatop.runtime.worker.messages import (
 from lambdatop.runtime.worker.wire import RESPONSE_LIMIT, encode, readable, recv_message
 
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-_INIT_WARNING = "LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function code. However, in rare cases, a Lambda runtime update can cause unexpected function behavior. For functions using managed runtimes, runtime updates can be triggered by a function change, or can be applied automatically. To determine if the runtime has been updated, check the runtime version in the INIT_START log entry. If this error correlates with a change in the runtime version, you may be able to mitigate this error by temporarily rolling back to the previous runtime version. For more information, see https://docs.aws.amazon.com/lambda/latest/dg/runtimes-update.html\n"
-
-
-# -- Lambda's log format for the logging module ------------------------------------
-
-
-class RequestIdFilter(logging.Filter):
-    request_id = ""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.aws_request_id = RequestIdFilter.request_id
-        return True
-
-
-class _LambdaFormatter(logging.Formatter):
-    converter = staticmethod(time.gmtime)  # UTC, as the Python runtime logs
-
-    def __init__(self) -> None:
-        super().__init__("[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s", "%Y-%m-%dT%H:%M:%S")
-
-
-# Built when the zygote imports this module, so a cold start only installs it: building it in the new
-# worker cost ~200 µs (copy-on-write faults). logging re-creates handler locks after a fork.
-_LOG_HANDLER = logging.StreamHandler(sys.stdout)
-_LOG_HANDLER.setFormatter(_LambdaFormatter())
-_LOG_HANDLER.addFilter(RequestIdFilter())
-
-
-def install_logging() -> None:
-    root = logging.getLogger()
-    root.handlers[:] = [_LOG_HANDLER]
-    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL")
-    if level:
-        root.setLevel(level.upper())
 
 
 # -- the environment -----------------------------------------------------------------
@@ -122,16 +89,6 @@ def become_environment(spec: WorkerSpec) -> None:
     install_logging()
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, decimal.Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-# json.dumps(default=...) builds a new encoder per call; this one is json.dumps' defaults plus ours.
-_ENCODER = json.JSONEncoder(default=_json_default)
-
-
 def announce(sock: socket.socket, capture: OutputCapture) -> None:
     """The first message on a worker socket: this process's pid, and its output memfd for the supervisor."""
     socket.send_fds(sock, [encode(Started(os.getpid()))], [capture.fd])
@@ -145,12 +102,14 @@ class Worker:
         self.spec = spec
         self.capture = capture
         self.handler: Handler | None = None
+        self.marshaller: Marshaller | None = None  # built once the environment's variables are set
 
     def send(self, message: Any) -> None:
         self.sock.sendall(encode(message))
 
     def run(self) -> NoReturn:
         become_environment(self.spec)
+        self.marshaller = Marshaller()
         if self.capture is None:  # else a spare's, announced while it waited
             self.capture = OutputCapture()
             announce(self.sock, self.capture)
@@ -187,8 +146,8 @@ class Worker:
         except Exception as exc:  # noqa: BLE001 - any failure of the user's top-level code is an init error
             failure = exc
             error = exception_object(exc, "")
-            sys.stdout.write(_INIT_WARNING)
-            log_error(error)
+            logging.warning(INIT_WARNING)  # bootstrap.run: through the logging handler, so the level applies
+            log_error(error, self._to_json)
         init_ms = (time.perf_counter() - begin) * 1000
         assert self.capture is not None
         problem = diagnose_init(failure, self.handler, self.spec.handler, (self.spec.task_root, *self.spec.extra_sys_path))
@@ -229,18 +188,24 @@ class Worker:
         logs = self.capture.take()
         return InvokeResult(request_id, error_type is None, body, error_type, duration_ms, logs, started, ended, *memory_kb())
 
+    def _to_json(self, value: Any) -> bytes:
+        assert self.marshaller is not None
+        return self.marshaller.to_json(value)
+
     def _call_handler(self, request: InvokeRequest, context: LambdaContext) -> tuple[bytes, str | None]:
         """Run the handler on the request's event: (response body, None) or (error object as JSON, its type)."""
-        assert self.handler is not None
+        assert self.handler is not None and self.marshaller is not None
         try:
             try:
-                event = json.loads(request.payload) if request.payload else {}
-            except ValueError as exc:
+                # An empty Invoke body is `{}`: the Lambda service hands the runtime `{}` for it (see README,
+                # Lambda mapping); the emulator passes it on empty and awslambdaric fails to parse it.
+                event = unmarshal_request(request.payload) if request.payload else {}
+            except Exception as exc:  # noqa: BLE001 - LambdaMarshaller.unmarshal_request catches every failure
                 raise FaultError("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}") from exc
             result = self.handler(event, context)
             try:
-                return _ENCODER.encode(result).encode(), None
-            except (TypeError, ValueError, OverflowError) as exc:
+                return self.marshaller.marshal_response(result), None
+            except Exception as exc:  # noqa: BLE001 - as LambdaMarshaller.marshal_response: any failure is a MarshalError
                 raise FaultError("Runtime.MarshalError", f"Unable to marshal response: {exc}") from exc
         except SystemExit as exc:
             # The runtime process exits, as it would under the RIC: the supervisor sees Runtime.ExitError.
@@ -250,8 +215,8 @@ class Worker:
             os._exit(exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1))
         except BaseException as exc:  # noqa: BLE001 - every handler failure is reported, even KeyboardInterrupt
             error = exception_object(exc, request.request_id)
-            log_error(error)
-            return json.dumps(error.as_dict()).encode(), error.error_type
+            log_error(error, self._to_json)
+            return self._to_json(error.as_dict()), error.error_type
 
 
 def serve(sock: socket.socket, spec: WorkerSpec, capture: OutputCapture | None = None) -> NoReturn:

@@ -52,6 +52,7 @@ def _rehearse(capture: OutputCapture, interrupted: Callable[[], bool]) -> None:
             return
         worker = runtime.Worker(theirs, spec, capture)
         worker.handler = lambda event, context: None
+        worker.marshaller = runtime.Marshaller()
         runtime.announce(theirs, capture)
         for fd in socket.recv_fds(ours, 65536, 1)[1]:
             os.close(fd)

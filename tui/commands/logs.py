@@ -49,10 +49,12 @@ def format_invocation(stored: StoredInvocation, text_filter: str | None = None, 
             continue
         if pretty and message.lstrip().startswith("{"):
             try:
-                message = json.dumps(json.loads(message), indent=2)
+                out.append(f"{stream} {stamp} {json.dumps(json.loads(message), indent=2)}")
+                continue
             except ValueError:
                 pass
-        out.append(f"{stream} {stamp} {message}")
+        # A multi-line event (a traceback) keeps the prefix on each of its lines, so grep finds them all.
+        out.extend(f"{stream} {stamp} {part}" for part in message.split("\n"))
     return out
 
 

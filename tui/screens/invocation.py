@@ -25,6 +25,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Static
 
 from lambdatop.runtime.records import InvocationRecord, InvocationResult, InvocationType
+from lambdatop.tui.log_style import line_style
 from lambdatop.tui.screens.base import DetailScroll, LambdatopScreen
 from lambdatop.tui.widgets.attempts_table import AttemptsTable, merge_attempts
 from lambdatop.tui.widgets.cells import clock, ms, start_text, status_text
@@ -54,14 +55,7 @@ def log_renderable(lines: list[str]) -> Text:
     text = Text()
     for line in lines:
         line = line.rstrip("\n")
-        if line.startswith(("START ", "END ", "INIT_START ")):
-            text.append(line + "\n", style="dim cyan")
-        elif line.startswith("REPORT "):
-            text.append(line + "\n", style="bold cyan")
-        elif "Task timed out" in line or "Error" in line or "Traceback" in line:
-            text.append(line + "\n", style="red")
-        else:
-            text.append(line + "\n")
+        text.append(line + "\n", style=line_style(line))
     return text or Text("(no log lines)", style="dim")
 
 

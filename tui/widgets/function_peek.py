@@ -15,6 +15,7 @@ from textual.widgets import Sparkline, Static
 
 from lambdatop.runtime.fleet import FleetSnapshot
 from lambdatop.tui.activity import RecentActivity
+from lambdatop.tui.log_style import line_style
 from lambdatop.tui.widgets.cells import age, ms, start_text, status_text
 
 LOG_LINES = 12
@@ -64,6 +65,5 @@ class FunctionPeek(Vertical):
         if lines:
             text.append("log\n", style="bold")
             for line in lines:
-                style = "cyan" if line.startswith(("START ", "END ", "REPORT ", "INIT_START")) else ""
-                text.append(f" {line}\n", style=style)
+                text.append(f" {line}\n", style=line_style(line))
         body.update(text, layout=False)
