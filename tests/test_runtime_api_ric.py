@@ -89,14 +89,16 @@ async def test_the_same_handler_under_awslambdaric_and_the_built_in_worker(side_
         runs: dict[str, list[InvocationResult]] = {}
         for name in ("builtin", "ric"):
             runs[name] = [await fleet.invoke(name, {"n": 1}), await fleet.invoke(name, {"n": 2}),
-                          await fleet.invoke(name, {"n": 3, "fail": True})]
+                          await fleet.invoke(name, {"n": 3, "fail": True}),
+                          await fleet.invoke(name, b"")]  # an empty Invoke body: `{}` for both, as the service sends
         ric_pid = runs["ric"][0].record.pid
         assert ric_pid is not None
         assert "awslambdaric" in " ".join(psutil.Process(ric_pid).cmdline())
 
     builtin, ric = runs["builtin"], runs["ric"]
-    assert [r.record.status for r in ric] == [InvocationStatus.SUCCESS, InvocationStatus.SUCCESS, InvocationStatus.ERROR]
-    assert [r.record.cold_start for r in ric] == [True, False, False]
+    assert [r.record.status for r in ric] == [InvocationStatus.SUCCESS, InvocationStatus.SUCCESS, InvocationStatus.ERROR,
+                                              InvocationStatus.SUCCESS]
+    assert [r.record.cold_start for r in ric] == [True, False, False, False]
     assert ric[0].record.init_duration_ms is not None and ric[1].record.init_duration_ms is None
     assert json.loads(ric[0].response)["request_id"] == ric[0].record.request_id
     for ours, reference in zip(builtin, ric, strict=True):

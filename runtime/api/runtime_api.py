@@ -193,7 +193,9 @@ def render(answer: Answer) -> web.Response:
                 "Lambda-Runtime-Cognito-Identity": event.cognito_identity}
     headers.update({name: value for name, value in optional.items() if value})
     headers["Content-Type"] = "application/json"
-    return web.Response(status=200, body=event.payload, headers=headers)
+    # An empty Invoke body reaches the runtime as `{}`, as the Lambda service hands it over (the
+    # built-in worker does the same; the emulator forwards it empty and awslambdaric then fails).
+    return web.Response(status=200, body=event.payload or b"{}", headers=headers)
 
 
 def _port(address: str) -> int:
