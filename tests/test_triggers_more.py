@@ -37,7 +37,8 @@ async def _mapping(fleet, function: str, where=lambda m: True, timeout: float = 
 
 async def test_a_failed_batch_comes_back_after_the_visibility_timeout_and_a_longer_function_timeout_is_refused(
         tmp_path: Path) -> None:
-    async with aws_fleet(copy_app(tmp_path, APP)) as fleet:
+    config = copy_app(tmp_path, APP)
+    async with aws_fleet(config, watch=True) as fleet:
         results = Results(fleet)
         sqs = client(fleet, "sqs")
         sent = sqs.send_message(QueueUrl=_name(fleet, "Hidden"), MessageBody="retry me")["MessageId"]
@@ -55,6 +56,12 @@ async def test_a_failed_batch_comes_back_after_the_visibility_timeout_and_a_long
                                       "is less than Function timeout: 10 seconds")
         attributes = sqs.get_queue_attributes(QueueUrl=_name(fleet, "Short"), AttributeNames=["All"])["Attributes"]
         assert attributes["ApproximateNumberOfMessages"] == "1" and not results.of("TooSlow")
+
+        # A reload that makes the function's timeout fit lets the mapping poll: the message waiting is delivered.
+        config.write_text(config.read_text().replace("      Timeout: 10\n", "      Timeout: 3\n"))
+        (delivered,) = await results.wait("TooSlow", timeout=40)
+        assert event_of(delivered)["Records"][0]["body"] == "never polled"
+        assert (await _mapping(fleet, "TooSlow")).state == "Enabled"
 
 
 async def test_parallelization_factor_runs_lanes_of_a_shard_concurrently_each_in_key_order(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
+from lambdatop.runtime.bus import FleetEvent
 from lambdatop.runtime.errors import FleetStopped, LambdaServiceError, Throttled
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationResult, InvocationStatus, Trigger
@@ -126,6 +127,8 @@ class SqsPoller:
             self.refused = refused
             if refused is not None:
                 self.stats.error(refused)
+                self.fleet.bus.publish(FleetEvent("warning", f"event source {self.mapping.function}.{self.mapping.event} "
+                                                             f"not polled: {refused}", time.time()))
             elif self.stats.last_error and self.stats.last_error.startswith("InvalidParameterValueException: Queue visibility"):
                 self.stats.last_error = None  # fixed by a reload: the mapping polls again
         return refused
