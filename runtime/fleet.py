@@ -218,19 +218,23 @@ class Fleet:
         trigger: Trigger | str = Trigger.ASYNC,
         trace: str | None = None,
         request_id: str | None = None,
+        source_arn: str | None = None,
     ) -> str:
         """Accept an asynchronous (Event) invocation: validated, committed to the durable queue, then its request id.
 
         With the async queue service (`runtime/async_invoke/queue.py`, attached with the
         store) the event is durable and retried; without it, it is delivered
         once in the background. Raises FunctionNotFound, RequestTooLarge (over
-        1 MB), InvalidRequestContent, FleetStopped.
+        1 MB), InvalidRequestContent, FleetStopped. `source_arn`: the bucket, topic or
+        rule a push source's event came from (kept on the invocation's record).
         """
         if self.async_queue is None:
             from lambdatop.runtime.async_invoke.oneshot import deliver_once
 
-            return await deliver_once(self, function, payload, trigger=trigger, trace=trace, request_id=request_id)
-        return await self.async_queue.enqueue(function, payload, trigger=trigger, trace=trace, request_id=request_id)
+            return await deliver_once(self, function, payload, trigger=trigger, trace=trace, request_id=request_id,
+                                      source_arn=source_arn)
+        return await self.async_queue.enqueue(function, payload, trigger=trigger, trace=trace, request_id=request_id,
+                                              source_arn=source_arn)
 
     def resolve(self, name: str) -> FunctionConfig:
         """The function a name or ARN refers to; raises FunctionNotFound."""

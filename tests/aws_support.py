@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 from lambdatop.runtime.aws.service import AwsService, aws_service
+from lambdatop.runtime.config.api_settings import ApiSettings
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationResult
 from lambdatop.runtime.services import ServiceOptions, attach_standard_services
@@ -26,10 +27,11 @@ def copy_app(tmp_path: Path, source: Path = AWS_APP) -> Path:
 
 
 @asynccontextmanager
-async def aws_fleet(config: Path, *, watch: bool = False) -> AsyncIterator[Fleet]:
-    """A started fleet with the standard services, the sidecar on a free port, no HTTP endpoint."""
+async def aws_fleet(config: Path, *, watch: bool = False, api: bool = False) -> AsyncIterator[Fleet]:
+    """A started fleet with the standard services, the sidecar on a free port, no HTTP endpoint (the API port with `api`)."""
     fleet = Fleet(config)
-    attach_standard_services(fleet, ServiceOptions(port=None, watch=watch, store=True, aws_port=0))
+    attach_standard_services(fleet, ServiceOptions(port=None, watch=watch, store=True, aws_port=0,
+                                                   api=ApiSettings(port=0) if api else None))
     async with fleet:
         yield fleet
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -13,8 +14,9 @@ from pathlib import Path
 
 import psutil
 from lambdatop.runtime.bus import FleetEvent
+from lambdatop.runtime.triggers.service import trigger_service
 
-from tests.aws_support import aws_fleet, client, copy_app, sidecar_of
+from tests.aws_support import Results, aws_fleet, client, copy_app, sidecar_of
 from tests.support import serve
 
 
@@ -66,6 +68,19 @@ async def test_a_sidecar_that_dies_is_restarted_says_so_and_gets_its_resources_b
         assert service.sidecar.pid != first and service.endpoint_url == url  # same port: workers' URL stays right
         queue = fleet.functions["QueueWorker"].environment["QUEUE_URL"]
         assert queue in client(fleet, "sqs").list_queues()["QueueUrls"]  # created again, and the env follows
+        # ...and the event sources are wired to the new resources: a push source and a mapping deliver again.
+        results = Results(fleet)
+        bucket = fleet.functions["QueueWorker"].environment["BUCKET"]
+        triggers = trigger_service(fleet)
+        for _ in range(300):  # the new bucket's notification is wired by the next reconcile, then polled
+            if any(m.kind == "s3" and m.source_arn.endswith(bucket) and m.last_poll_at for m in triggers.snapshot()):
+                break
+            await asyncio.sleep(0.1)
+        client(fleet, "s3").put_object(Bucket=bucket, Key="after-restart.csv", Body=b"id\n1\n")
+        uploaded = await results.wait("CsvWatcher", timeout=30)
+        assert json.loads(uploaded[0].request)["Records"][0]["s3"]["object"]["key"] == "after-restart.csv"
+        client(fleet, "sqs").send_message(QueueUrl=queue, MessageBody=json.dumps({"id": "after-restart"}))
+        await results.wait("QueueWorker", timeout=30)
 
 
 def test_ctrl_c_of_serve_leaves_no_sidecar(tmp_path: Path) -> None:

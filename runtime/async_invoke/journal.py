@@ -40,6 +40,9 @@ class QueuedEvent:
     last_error_type: str | None = None
     last_error_message: str | None = None
     in_flight: bool = False
+    # The bucket, topic or rule a push source's event came from: kept by the running queue only (not a column),
+    # so an event adopted from a dead run or redriven has none.
+    source_arn: str | None = None
     waiters: list[asyncio.Future[InvocationResult | None]] = field(default_factory=list)
 
 

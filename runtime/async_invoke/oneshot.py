@@ -24,7 +24,7 @@ _background: set[asyncio.Task[None]] = set()  # kept referenced until done, so t
 
 async def deliver_once(
     fleet: Fleet, function: str, payload: bytes, *, trigger: Trigger | str = Trigger.ASYNC, trace: str | None = None,
-    request_id: str | None = None,
+    request_id: str | None = None, source_arn: str | None = None,
 ) -> str:
     """An Event invocation without the store: validated, then run once in the background (no durability, no retries)."""
     if not fleet.running:
@@ -38,7 +38,7 @@ async def deliver_once(
     async def run() -> None:
         try:
             await fleet.invoke(function, payload, invocation_type=InvocationType.EVENT, trigger=trigger, trace=trace,
-                               request_id=rid, queued_at=accepted_at)
+                               request_id=rid, queued_at=accepted_at, source_arn=source_arn)
         except LambdaServiceError:
             pass  # throttled or stopping: without the store there is no queue to retry from (the record shows it)
 

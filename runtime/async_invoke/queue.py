@@ -156,6 +156,7 @@ class AsyncQueue:
         trigger: Trigger | str = Trigger.ASYNC,
         trace: str | None = None,
         request_id: str | None = None,
+        source_arn: str | None = None,
     ) -> str:
         """Validate and durably accept one event; returns its request id once it is committed."""
         fleet = self.fleet
@@ -164,7 +165,8 @@ class AsyncQueue:
         name = fleet.resolve(function).name  # FunctionNotFound, in Lambda's words
         payload = bytes(payload)
         check_payload(payload, InvocationType.EVENT)
-        event = QueuedEvent(request_id or new_request_id(), name, payload, str(trigger), trace, time.time(), time.time())
+        event = QueuedEvent(request_id or new_request_id(), name, payload, str(trigger), trace, time.time(), time.time(),
+                            source_arn=source_arn)
         try:
             await self.store.call(lambda conn: journal.insert(conn, event, self.store.run_id))
         except (StoreError, sqlite3.Error) as exc:
@@ -253,7 +255,7 @@ class AsyncQueue:
         try:
             result = await fleet.invoke(event.function, event.payload, invocation_type=InvocationType.EVENT,
                                         trigger=event.trigger, trace=event.trace, request_id=event.request_id,
-                                        queued_at=event.accepted_at)
+                                        queued_at=event.accepted_at, source_arn=event.source_arn)
         except Throttled as throttle:
             await self._refused(event, settings, throttle.code, f"Rate Exceeded. ({throttle.reason})",
                                 zero_reserved=fleet.gate.limit_for(event.function) == 0)

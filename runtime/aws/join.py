@@ -17,8 +17,9 @@ from urllib.parse import urlsplit
 
 from lambdatop.runtime.aws.clients import AwsClients
 from lambdatop.runtime.config.aws_settings import AwsSettings, Credentials, Endpoint
-from lambdatop.runtime.aws.stack import LocalStack, plan_stack, stack_name_for
-from lambdatop.runtime.config import load_config
+from lambdatop.runtime.aws.secrets import apply_secrets
+from lambdatop.runtime.aws.stack import LocalStack, StackPlan, plan_stack, stack_name_for
+from lambdatop.runtime.config import ResourceValues, load_config
 from lambdatop.runtime.fleet import Fleet
 
 PROBE_TIMEOUT_S = 0.3
@@ -44,9 +45,10 @@ class JoinRunningServices:
         self.endpoint_url = url
         fleet.worker_environment["AWS_ENDPOINT_URL"] = url
         config = fleet.config
-        stack = LocalStack(AwsClients(url, config.region).client("cloudformation"), url, stack_name_for(config))
+        clients = AwsClients(url, config.region)
+        stack = LocalStack(clients.client("cloudformation"), url, stack_name_for(config))
         try:
-            values = await asyncio.to_thread(stack.read, plan_stack(config, stack.name))
+            values = await asyncio.to_thread(_read, stack, plan_stack(config, stack.name), clients)
         except Exception:  # noqa: BLE001 - no stack there (another project's emulator): keep the placeholders
             return
         resolved = await asyncio.to_thread(load_config, config.path, resources=values)
@@ -57,6 +59,13 @@ class JoinRunningServices:
 
     async def stop(self) -> None:
         return None
+
+
+def _read(stack: LocalStack, plan: StackPlan, clients: AwsClients) -> ResourceValues:
+    """The running fleet's resources: the stack's, and the secrets it made beside it (never created here)."""
+    values = stack.read(plan) if not plan.empty else ResourceValues()
+    secrets = apply_secrets(clients.client("secretsmanager"), plan.hand_made, stack.name, create=False)
+    return ResourceValues(names={**values.names, **secrets}, attributes=values.attributes)
 
 
 def _listening(url: str) -> bool:

@@ -20,6 +20,7 @@ from typing import Any
 
 from lambdatop.runtime.aws.clients import AwsClients
 from lambdatop.runtime.aws.inventory import Inventory, ResourceFigures
+from lambdatop.runtime.aws.secrets import apply_secrets, delete_secrets
 from lambdatop.runtime.config.aws_settings import AwsSettings, Credentials, Endpoint
 from lambdatop.runtime.aws.sidecar import Sidecar, SidecarUnavailable
 from lambdatop.runtime.aws.stack import LocalStack, StackPlan, plan_stack, stack_name_for
@@ -145,7 +146,7 @@ class AwsService:
         assert self.stack is not None
         plan = plan_stack(config, self.stack.name)
         try:
-            values = self.stack.apply(plan)
+            values = self._with_secrets(plan, self.stack.apply(plan))
         except Exception as exc:  # noqa: BLE001 - a resource the emulator refuses must not stop the run
             self.problems = [f"creating the template's resources failed: {exc}"]
             self._publish("warning", self.problems[0])
@@ -159,6 +160,18 @@ class AwsService:
             self._publish("aws", "resources: " + ", ".join([*(f"+{r}" for r in added), *(f"-{r}" for r in removed)]))
         self.plan, self.values, self.problems = plan, values, plan.warnings()
         return values
+
+    def _with_secrets(self, plan: StackPlan, values: ResourceValues) -> ResourceValues:
+        """Create the secrets the plan makes by hand (and delete those a template change removed); their Ref is the ARN."""
+        assert self.clients is not None and self.stack is not None
+        client = self.clients.client("secretsmanager")
+        if self.plan is not None:
+            gone = {rid: r for rid, r in self.plan.hand_made.items() if rid not in plan.hand_made}
+            delete_secrets(client, gone, self.stack.name)
+        if not plan.hand_made:
+            return values
+        arns = apply_secrets(client, plan.hand_made, self.stack.name)
+        return ResourceValues(names={**values.names, **arns}, attributes=values.attributes)
 
     async def _create_resources(self, config: FleetConfig) -> None:
         """Create the stack, then give every function the config that names the real resources."""

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lambdatop.runtime.aws.secrets import SECRET_TYPE
 from lambdatop.runtime.config import FleetConfig, ResourceValues
 
 # The types moto's CloudFormation creates without Docker, and the attributes worth reading back.
@@ -52,18 +53,24 @@ class StackPlan:
     outputs: dict[str, tuple[str, str]]  # output key -> (logical id, attribute)
     skipped: dict[str, str] = field(default_factory=dict)  # logical id -> why it is not created
     not_needed: tuple[str, ...] = ()
+    # Created by hand beside the stack (runtime/aws/secrets.py), as moto's CloudFormation lacks them; in `resources` too.
+    hand_made: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
-        return not self.resources
+        """Whether the stack itself has nothing to create."""
+        return not self.template.get("Resources")
 
     def warnings(self) -> list[str]:
         return [f"{rid}: {why}" for rid, why in sorted(self.skipped.items())]
 
 
-def _sort_resources(all_resources: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, str], list[str]]:
-    """The template's resources in three piles: created in the sidecar, not run (with why), not needed locally."""
+def _sort_resources(
+    all_resources: Mapping[str, Any],
+) -> tuple[dict[str, dict[str, Any]], dict[str, str], list[str], dict[str, dict[str, Any]]]:
+    """The template's resources in four piles: in the stack, not run (with why), not needed locally, made by hand."""
     kept: dict[str, dict[str, Any]] = {}
+    hand_made: dict[str, dict[str, Any]] = {}
     skipped: dict[str, str] = {}
     not_needed: list[str] = []
     for rid, resource in all_resources.items():
@@ -74,25 +81,25 @@ def _sort_resources(all_resources: Mapping[str, Any]) -> tuple[dict[str, dict[st
             kept[rid] = _plain(resource)
         elif kind == SIMPLE_TABLE:
             kept[rid] = _simple_table(resource)
-        elif kind == "AWS::Lambda::EventSourceMapping":
-            skipped[rid] = "a raw event source mapping is not run; write it as the function's SQS/DynamoDB/Kinesis event"
+        elif kind == SECRET_TYPE:
+            hand_made[rid] = _plain(resource)
         elif kind in STATE_MACHINES:
             skipped[rid] = "Step Functions state machines are not run locally"
         elif kind.startswith(NOT_NEEDED_PREFIXES):
             not_needed.append(rid)
         else:
             skipped[rid] = f"{kind or 'a resource without a Type'} is not created locally (moto's CloudFormation lacks it)"
-    return kept, skipped, not_needed
+    return kept, skipped, not_needed, hand_made
 
 
 def plan_stack(config: FleetConfig, stack_name: str) -> StackPlan:
     document = config.template or {}
     all_resources = document.get("Resources") or {}
     functions = {rid for rid, r in all_resources.items() if isinstance(r, Mapping) and r.get("Type") in _FUNCTION_TYPES}
-    kept, skipped, not_needed = _sort_resources(all_resources)
+    kept, skipped, not_needed, hand_made = _sort_resources(all_resources)
     arns = {rid: config.function_arn(_function_name(config, rid)) for rid in functions}
     names = {rid: _function_name(config, rid) for rid in functions}
-    outside = set(all_resources) - set(kept)
+    outside = set(all_resources) - set(kept)  # a secret too: the stack cannot reference what is not in it
     rewrite = _References(names, arns, outside)
     resources = {rid: rewrite.resolve(_without_lambda_targets(r, arns)) for rid, r in kept.items()}
     for rid, resource in resources.items():
@@ -113,7 +120,8 @@ def plan_stack(config: FleetConfig, stack_name: str) -> StackPlan:
     for section in ("Parameters", "Mappings", "Conditions"):
         if document.get(section):
             template[section] = _plain(document[section])
-    return StackPlan(template, {rid: r["Type"] for rid, r in resources.items()}, outputs, skipped, tuple(not_needed))
+    types = {rid: r["Type"] for rid, r in resources.items()} | {rid: SECRET_TYPE for rid in hand_made}
+    return StackPlan(template, types, outputs, skipped, tuple(not_needed), hand_made)
 
 
 def stack_name_for(config: FleetConfig) -> str:

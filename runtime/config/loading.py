@@ -546,6 +546,10 @@ class _SamTemplate:
             functions[rid] = self._function(check, rid, merged, resources.line_of(rid), physical[rid])
         if not functions:
             raise self.check.error(f"no {_SAM_FUNCTION} resources with local code", resources)
+        from lambdatop.runtime.config.event_source_mappings import attach_mappings  # raw mappings join Events:
+
+        functions, unread = attach_mappings(functions, resources, resolver)
+        warnings += [f"{self.path}: {warning}" for warning in unread]
         config = FleetConfig(
             path=self.path, kind="sam", functions=functions, region=self.region, account_id=self.account_id,
             warnings=tuple(warnings), template_path=self.path, template=doc,

@@ -14,6 +14,8 @@ class MappingState(enum.StrEnum):
     ENABLED = "Enabled"
     DISABLED = "Disabled"
     UPDATING = "Updating"
+    # lambdatop's own: a mapping Lambda would refuse to create (its error says why); it does not poll.
+    REFUSED = "Refused"
 
 
 @dataclass(slots=True)

@@ -85,6 +85,8 @@ def describe(fleet: Fleet, service: TriggerService | None, mapping: QueueMapping
                  "BisectBatchOnFunctionError": mapping.bisect_on_error, "MaximumRetryAttempts": mapping.max_retries,
                  "MaximumRecordAgeInSeconds": mapping.max_record_age_s,
                  "DestinationConfig": {"OnFailure": {"Destination": mapping.on_failure}} if mapping.on_failure else {"OnFailure": {}}}
+        if mapping.starting_timestamp is not None:
+            body["StartingPositionTimestamp"] = mapping.starting_timestamp
     return body
 
 

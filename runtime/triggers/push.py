@@ -44,7 +44,13 @@ class PushPoller:
         self.queue_url = ""
         self.queue_arn = ""
         self.subscription_arn: str | None = None
+        self.rule_arn: str | None = None  # EventBridge: the rule lambdatop put on the bus for this source
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def source_arn(self) -> str:
+        """What the invocation record names as its source: the bucket, the topic, or the rule (once it exists)."""
+        return self.rule_arn or self.source.source_arn
 
     async def _call(self, method: Callable[..., Any], **kwargs: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.executor, lambda: method(**kwargs))
@@ -88,7 +94,8 @@ class PushPoller:
             events = self.clients.client("events")
             bus = _bus_name(props.get("EventBusName"))
             pattern = props["Pattern"] if isinstance(props["Pattern"], str) else json.dumps(props["Pattern"])
-            await self._call(events.put_rule, Name=self.queue_name, EventPattern=pattern, EventBusName=bus, State="ENABLED")
+            rule = await self._call(events.put_rule, Name=self.queue_name, EventPattern=pattern, EventBusName=bus, State="ENABLED")
+            self.rule_arn = str(rule["RuleArn"])
             await self._call(events.put_targets, Rule=self.queue_name, EventBusName=bus,
                              Targets=[{"Id": "lambdatop", "Arn": self.queue_arn}])
 
@@ -140,7 +147,7 @@ class PushPoller:
                         self.stats.in_flight += 1
                         try:
                             await self.fleet.enqueue(self.source.function, json.dumps(event).encode(),
-                                                     trigger=_TRIGGERS[self.source.kind])
+                                                     trigger=_TRIGGERS[self.source.kind], source_arn=self.source_arn)
                         finally:
                             self.stats.in_flight -= 1
                         self.stats.records += 1

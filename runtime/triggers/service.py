@@ -146,10 +146,13 @@ class TriggerService:
             source = poller.source
             stats = poller.stats
             enabled = getattr(source, "enabled", True)
+            state = MappingState.ENABLED if enabled else MappingState.DISABLED
+            if getattr(poller, "refused", None):
+                state = MappingState.REFUSED
             kind = "sqs" if isinstance(source, QueueMapping) else source.kind if isinstance(source, StreamMapping) else str(source.kind)
             out.append(MappingSnapshot(
-                uuid=ident, kind=kind, function=source.function, event=source.event, source_arn=source.source_arn,
-                state=str(MappingState.ENABLED if enabled else MappingState.DISABLED),
+                uuid=ident, kind=kind, function=source.function, event=source.event, source_arn=getattr(poller, "source_arn", source.source_arn),
+                state=str(state),
                 batch_size=getattr(source, "batch_size", None), batches=stats.batches, records=stats.records,
                 failed_batches=stats.failed_batches, throttles=stats.throttles, in_flight=stats.in_flight,
                 last_poll_at=stats.last_poll_at, last_error=stats.last_error, iterator_age_ms=stats.iterator_age_ms,

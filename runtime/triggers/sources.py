@@ -21,6 +21,7 @@ from lambdatop.runtime.triggers.filters import EventFilter
 _NAMESPACE = uuid.UUID("6f1c3a52-9d0e-4b8e-9a51-1a2b3c4d5e6f")
 SQS_DEFAULT_BATCH = 10
 STREAM_DEFAULT_BATCH = 100
+MAX_PARALLELIZATION = 10  # concurrent batches per shard (LAMBDA.md §9)
 MAX_CONCURRENCY_DEFAULT = 5  # Lambda starts an SQS mapping at 5 concurrent batches (LAMBDA.md §9)
 # Handled by other capabilities: API routes (issue 14), schedules (triggers/schedules.py).
 _ELSEWHERE = {"Api", "HttpApi", "Schedule", "ScheduleV2", "FunctionUrl"}
@@ -66,6 +67,7 @@ class StreamMapping:
     kind: str  # "dynamodb" or "kinesis"
     stream_arn: str
     starting_position: str = "LATEST"
+    starting_timestamp: float | None = None  # StartingPositionTimestamp (epoch seconds), for AT_TIMESTAMP
     batch_size: int = STREAM_DEFAULT_BATCH
     window_s: float = 0.0
     bisect_on_error: bool = False
@@ -150,13 +152,17 @@ def _source(ident: str, function: FunctionConfig, name: str, kind: str, props: M
     if kind in ("DynamoDB", "Kinesis"):
         arn = _arn(props.get("Stream"), "Stream")
         destination = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        position, timestamp = _starting_position(kind, props)
+        parallelization = int(props.get("ParallelizationFactor", 1))
+        if not 1 <= parallelization <= MAX_PARALLELIZATION:
+            raise ValueError(f"ParallelizationFactor must be between 1 and {MAX_PARALLELIZATION}, got {parallelization}")
         return StreamMapping(
-            ident, function.name, name, kind.lower(), arn, starting_position=str(props.get("StartingPosition", "LATEST")),
+            ident, function.name, name, kind.lower(), arn, starting_position=position, starting_timestamp=timestamp,
             batch_size=int(props.get("BatchSize", STREAM_DEFAULT_BATCH)),
             window_s=float(props.get("MaximumBatchingWindowInSeconds", 0)),
             bisect_on_error=bool(props.get("BisectBatchOnFunctionError", False)),
             max_retries=int(props.get("MaximumRetryAttempts", -1)), max_record_age_s=int(props.get("MaximumRecordAgeInSeconds", -1)),
-            parallelization=int(props.get("ParallelizationFactor", 1)), on_failure=str(destination) if destination else None,
+            parallelization=parallelization, on_failure=str(destination) if destination else None,
             report_failures="ReportBatchItemFailures" in responses, filter=criteria, enabled=enabled,
         )
     if kind == "S3":
@@ -170,6 +176,21 @@ def _source(ident: str, function: FunctionConfig, name: str, kind: str, props: M
             raise ValueError("needs a Pattern")
         return PushSource(ident, function.name, name, PushKind.EVENTBRIDGE, props)
     return None
+
+
+def _starting_position(kind: str, props: Mapping[str, Any]) -> tuple[str, float | None]:
+    """StartingPosition as Lambda takes it: TRIM_HORIZON, LATEST, or (Kinesis only) AT_TIMESTAMP with its timestamp."""
+    position = str(props.get("StartingPosition", "LATEST"))
+    if position not in ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"):
+        raise ValueError(f"StartingPosition must be TRIM_HORIZON, LATEST or AT_TIMESTAMP, got {position}")
+    if position != "AT_TIMESTAMP":
+        return position, None
+    if kind != "Kinesis":
+        raise ValueError("StartingPosition AT_TIMESTAMP is only for Kinesis streams")
+    timestamp = props.get("StartingPositionTimestamp")
+    if not isinstance(timestamp, (int, float)) or isinstance(timestamp, bool):
+        raise ValueError("StartingPosition AT_TIMESTAMP needs StartingPositionTimestamp (seconds since the epoch)")
+    return position, float(timestamp)
 
 
 def _arn(value: Any, key: str) -> str:

@@ -9,6 +9,12 @@ deleted; an error, timeout or invalid response leaves the whole batch to
 come back after the queue's visibility timeout, and the queue's own
 RedrivePolicy moves a record to its DLQ after maxReceiveCount receives. A
 throttle backs off (doubling, to a cap) and leaves the batch to come back.
+
+As Lambda refuses to create such a mapping, one whose function's timeout is
+longer than the queue's VisibilityTimeout does not poll (a batch would come
+back to another lane while the first still runs): it shows Lambda's
+InvalidParameterValueException as its error until the template or the queue
+changes.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
+from lambdatop.runtime.bus import FleetEvent
 from lambdatop.runtime.errors import FleetStopped, LambdaServiceError, Throttled
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationResult, InvocationStatus, Trigger
@@ -30,6 +37,7 @@ from lambdatop.runtime.triggers.sources import QueueMapping
 LONG_POLL_S = 2  # short enough that a stop or a disable is noticed soon; each poll holds one thread
 BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 30.0
+VISIBILITY_CHECK_S = 5.0  # how often the queue's VisibilityTimeout is read again (it can change under a mapping)
 
 
 def queue_url_of(arn: str, endpoint_url: str) -> str:
@@ -54,6 +62,9 @@ class SqsPoller:
         # Lanes take turns gathering (so a batching window fills one batch, not five part-batches)
         # and process their batches concurrently.
         self._gathering = asyncio.Lock()
+        self.visibility_timeout_s: int | None = None  # the queue's, as last read
+        self._visibility_read_at = 0.0
+        self.refused: str | None = None  # Lambda's reason for refusing the mapping, while it applies
 
     @property
     def source(self) -> QueueMapping:
@@ -83,6 +94,9 @@ class SqsPoller:
                 async with self._gathering:
                     if not self.enabled.is_set():  # disabled while this lane waited for its turn
                         continue
+                    if await self._refusal() is not None:
+                        await asyncio.sleep(1.0)
+                        continue
                     batch = await self._gather()
                 if batch:
                     await self._process(batch)
@@ -96,6 +110,28 @@ class SqsPoller:
 
     async def _call(self, method: Callable[..., Any], **kwargs: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.executor, lambda: method(**kwargs))
+
+    async def _refusal(self) -> str | None:
+        """Lambda's check at CreateEventSourceMapping: a function may not run longer than the queue hides a message."""
+        now = time.monotonic()
+        if self.visibility_timeout_s is None or now - self._visibility_read_at > VISIBILITY_CHECK_S:
+            attributes = await self._call(self.sqs.get_queue_attributes, QueueUrl=self.url, AttributeNames=["VisibilityTimeout"])
+            self.visibility_timeout_s = int(attributes["Attributes"]["VisibilityTimeout"])
+            self._visibility_read_at = now
+        timeout = self.fleet.resolve(self.mapping.function).timeout
+        refused = None
+        if timeout > self.visibility_timeout_s:
+            refused = (f"InvalidParameterValueException: Queue visibility timeout: {self.visibility_timeout_s} seconds "
+                       f"is less than Function timeout: {timeout} seconds")
+        if refused != self.refused:
+            self.refused = refused
+            if refused is not None:
+                self.stats.error(refused)
+                self.fleet.bus.publish(FleetEvent("warning", f"event source {self.mapping.function}.{self.mapping.event} "
+                                                             f"not polled: {refused}", time.time()))
+            elif self.stats.last_error and self.stats.last_error.startswith("InvalidParameterValueException: Queue visibility"):
+                self.stats.last_error = None  # fixed by a reload: the mapping polls again
+        return refused
 
     async def _gather(self) -> list[dict[str, Any]]:
         """One batch: a long poll, then (with a batching window) more polls until BatchSize or the window ends."""

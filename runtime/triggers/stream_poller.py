@@ -7,13 +7,17 @@ gives up (then its description goes to the on-failure destination and the
 shard moves on); BisectBatchOnFunctionError splits a failing batch in two and
 retries the halves; ReportBatchItemFailures resumes from the first failed
 sequence number. Throttles back off and retry without counting as attempts.
-ParallelizationFactor > 1 is read but each shard is processed by one lane.
+With ParallelizationFactor N, what one read brings back is split into N lanes
+by the hash of each record's partition key (a DynamoDB item's keys), and the
+lanes are invoked concurrently: records of one key stay in order, as on Lambda.
+StartingPosition AT_TIMESTAMP (Kinesis) starts at StartingPositionTimestamp.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -100,13 +104,15 @@ class StreamPoller:
         return [s["ShardId"] for s in described["StreamDescription"]["Shards"]]
 
     async def _iterator(self, shard: str) -> str:
-        position = self.mapping.starting_position if self.mapping.starting_position != "AT_TIMESTAMP" else "LATEST"
+        position = self.mapping.starting_position
         if self.mapping.kind == "dynamodb":
             got = await self._call(self.client.get_shard_iterator, StreamArn=self.mapping.stream_arn, ShardId=shard,
                                    ShardIteratorType=position)
         else:
+            at = {"Timestamp": datetime.fromtimestamp(self.mapping.starting_timestamp or 0, UTC)} \
+                if position == "AT_TIMESTAMP" else {}
             got = await self._call(self.client.get_shard_iterator, StreamARN=self.mapping.stream_arn, ShardId=shard,
-                                   ShardIteratorType=position)
+                                   ShardIteratorType=position, **at)
         return got["ShardIterator"]
 
     async def _read_shard(self, shard: str, iterator: str | None) -> None:
@@ -119,7 +125,7 @@ class StreamPoller:
                 if not pending:
                     extra = {"StreamARN": self.mapping.stream_arn} if self.mapping.kind == "kinesis" else {}  # moto needs it
                     got = await self._call(self.client.get_records, ShardIterator=iterator,
-                                           Limit=min(10_000, self.mapping.batch_size), **extra)
+                                           Limit=min(10_000, self.mapping.batch_size * self.mapping.parallelization), **extra)
                     iterator = got.get("NextShardIterator") or iterator
                     self.stats.last_poll_at = time.time()
                     pending = [self._record(r, shard) for r in got.get("Records") or ()]
@@ -127,8 +133,12 @@ class StreamPoller:
                         self.stats.iterator_age_ms = 0.0
                         await asyncio.sleep(EMPTY_POLL_S)
                         continue
-                batch, pending = pending[: self.mapping.batch_size], pending[self.mapping.batch_size:]
-                await self._deliver(batch, shard)
+                if self.mapping.parallelization > 1:
+                    batch, pending = pending, []
+                    await self._deliver_in_lanes(batch, shard)
+                else:
+                    batch, pending = pending[: self.mapping.batch_size], pending[self.mapping.batch_size:]
+                    await self._deliver(batch, shard)
             except asyncio.CancelledError:
                 raise
             except FleetStopped:
@@ -137,6 +147,18 @@ class StreamPoller:
                 self.stats.error(f"{type(exc).__name__}: {exc}")
                 iterator = None
                 await asyncio.sleep(1.0)
+
+    async def _deliver_in_lanes(self, records: list[dict[str, Any]], shard: str) -> None:
+        """ParallelizationFactor: one lane per partition-key hash bucket, the lanes concurrent, each in order."""
+        lanes: dict[int, list[dict[str, Any]]] = {}
+        for record in records:
+            lanes.setdefault(lane_of(record, self.mapping.parallelization), []).append(record)
+        await asyncio.gather(*(self._deliver_lane(lane, shard) for lane in lanes.values()))
+
+    async def _deliver_lane(self, records: list[dict[str, Any]], shard: str) -> None:
+        size = self.mapping.batch_size
+        for start in range(0, len(records), size):
+            await self._deliver(records[start:start + size], shard)
 
     async def _deliver(self, records: list[dict[str, Any]], shard: str) -> None:
         """Deliver one batch until it succeeds or the retry policy gives up on it (bisecting if asked)."""
@@ -268,6 +290,15 @@ class StreamPoller:
             "eventName": "aws:kinesis:record", "invokeIdentityArn": f"arn:aws:iam::{self.fleet.config.account_id}:role/lambdatop",
             "awsRegion": region, "eventSourceARN": self.mapping.stream_arn,
         }
+
+
+def lane_of(record: dict[str, Any], lanes: int) -> int:
+    """The lane of a record under ParallelizationFactor `lanes`: its partition key's MD5 (as Kinesis hashes keys), mod lanes."""
+    if "dynamodb" in record:
+        key = json.dumps(record["dynamodb"].get("Keys") or {}, sort_keys=True)
+    else:
+        key = str(record["kinesis"]["partitionKey"])
+    return int(hashlib.md5(key.encode(), usedforsecurity=False).hexdigest(), 16) % lanes
 
 
 def _sequence(record: dict[str, Any]) -> str:

@@ -222,6 +222,7 @@ class InvocationScreen(LambdatopScreen[None]):
             ("Version", f"{r.version} (code {r.code_version})"),
             ("Trigger / type", f"{r.trigger} / {r.invocation_type}"),
             *([("Route", r.route)] if r.route else []),
+            *([("Source", r.source_arn)] if r.source_arn else []),
             ("Duration", f"{r.duration_ms:.2f} ms   Billed Duration {r.billed_duration_ms} ms"),
             ("Memory", f"{r.max_memory_used_mb} MB used of {r.memory_size_mb} MB"),
         ]

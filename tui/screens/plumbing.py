@@ -27,7 +27,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 REFRESH_S = 1.0
-STATE_STYLES = {"Enabled": "green", "Disabled": "yellow"}
+STATE_STYLES = {"Enabled": "green", "Disabled": "yellow", "Refused": "red"}
 
 
 class PlumbingScreen(Screen[None]):
