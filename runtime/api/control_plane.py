@@ -1,4 +1,4 @@
-"""Lambda's read-only control plane, answered from the fleet's configuration.
+"""Lambda's control plane for functions and the account, answered from the fleet's live configuration.
 
 `GetFunction`, `GetFunctionConfiguration`, `ListFunctions`,
 `GetFunctionConcurrency`, `GetAccountSettings`, `ListVersionsByFunction`,
@@ -6,7 +6,8 @@
 lambda 2015-03-31 model reads them, with the fields boto3 waiters, the AWS
 CLI and SAM-style tooling look at (LAMBDA.md §5, §14). Only `$LATEST` exists
 locally. Values AWS derives from a deployed zip (CodeSha256, CodeSize) are
-derived here from the code folder and lambdatop's code version instead.
+derived here from the code folder and lambdatop's code version instead. The write calls
+(updates.py) change the live configuration these answers read.
 """
 
 from __future__ import annotations

@@ -2,21 +2,11 @@
 
 An aiohttp application on the supervisor's own event loop, attached to a
 `Fleet` as a service. It speaks the rest-json protocol of Lambda's
-2015-03-31 API (LAMBDA.md §4, §5, §14):
+2015-03-31 API (LAMBDA.md §4, §5, §14): Invoke and InvokeAsync, the control
+plane's reads and the write calls that make sense locally (routes.py has the
+table), and each function's URL under /fn/{FunctionName}/ (function_url.py).
 
-    POST /2015-03-31/functions/{FunctionName}/invocations    Invoke (RequestResponse, Event, DryRun)
-    POST /2014-11-13/functions/{FunctionName}/invoke-async/  InvokeAsync (deprecated; an Event invocation)
-    GET  /2015-03-31/functions/                              ListFunctions
-    GET  /2015-03-31/functions/{FunctionName}                GetFunction
-    GET  /2015-03-31/functions/{FunctionName}/configuration  GetFunctionConfiguration
-    GET  /2019-09-30/functions/{FunctionName}/concurrency    GetFunctionConcurrency
-    GET  /2016-08-19/account-settings/                       GetAccountSettings
-    GET  /2015-03-31/functions/{FunctionName}/versions       ListVersionsByFunction ($LATEST only)
-    GET  /2015-03-31/functions/{FunctionName}/aliases        ListAliases (none)
-    GET  /2021-10-31/functions/{FunctionName}/url[s]         GetFunctionUrlConfig, ListFunctionUrlConfigs (FunctionUrlConfig only)
-    ANY  /fn/{FunctionName}/{path...}                        the function's URL (see function_url.py)
-
-Anything else is a 404 `UnknownOperationException`. Every answer carries
+Anything else is a 404 `UnknownOperationException` that names the operation. Every answer carries
 `x-amzn-RequestId`; every error carries `x-amzn-ErrorType` and a JSON body in
 the shape botocore turns into its modelled exception classes.
 
@@ -28,8 +18,10 @@ the caller in the trace.
 
 The pieces, one job each: routes.py (the routing table), parsing.py (reading
 requests), invoke_handlers.py (Invoke and function URLs), control_handlers.py
-and control_plane.py (the control plane), responses.py (answers and errors),
-addresses.py (where it listens). This module is the service and its server.
+(the control-plane handlers) over control_plane.py (functions, account),
+function_settings.py (settings read from the template), layers_api.py (the
+template's layers) and updates.py (the write calls), responses.py (answers and
+errors), addresses.py (where it listens). This module is the service and its server.
 """
 
 from __future__ import annotations
