@@ -94,6 +94,10 @@ import os, time
 def handler(event, context):
     if event.get("fail"):
         raise ValueError("failed on purpose")
+    if event.get("hold"):  # announce it runs, then wait for the test to let go
+        open(event["started"], "w").close()
+        while not os.path.exists(event["hold"]):
+            time.sleep(0.01)
     time.sleep(event.get("sleep", 0))
     return {"color": os.environ.get("COLOR"), "memory": context.memory_limit_in_mb,
             "remaining_ms": context.get_remaining_time_in_millis()}
@@ -204,6 +208,25 @@ async def test_put_function_concurrency_throttles_at_once_and_delete_lifts_it(se
         await call(client, "put_function_concurrency", FunctionName="Sleepy", ReservedConcurrentExecutions=901)
 
 
+async def test_a_reservation_of_one_lets_one_call_run_and_throttles_the_next(served, lambda_client, tmp_path):
+    client = lambda_client(served.url)
+    await call(client, "put_function_concurrency", FunctionName="Sleepy", ReservedConcurrentExecutions=1)
+    started, release = tmp_path / "started", tmp_path / "release"
+    payload = json.dumps({"hold": str(release), "started": str(started)}).encode()
+    holding = asyncio.create_task(call(client, "invoke", FunctionName="Sleepy", Payload=payload))
+    try:
+        while not started.exists():  # the one slot is taken once the handler runs
+            assert not holding.done(), holding.result()
+            await asyncio.sleep(0.02)
+        with pytest.raises(client.exceptions.TooManyRequestsException) as caught:
+            await call(client, "invoke", FunctionName="Sleepy")
+        assert caught.value.response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+    finally:
+        release.touch()
+    assert (await holding)["StatusCode"] == 200
+    assert (await call(client, "invoke", FunctionName="Sleepy"))["StatusCode"] == 200  # the slot is free again
+
+
 async def test_update_function_configuration_applies_to_the_next_invocation(served, lambda_client):
     client = lambda_client(served.url)
     fleet = served.fleet
@@ -211,8 +234,9 @@ async def test_update_function_configuration_applies_to_the_next_invocation(serv
     warm = json.loads((await call(client, "invoke", FunctionName="Sleepy", Payload=b'{"sleep": 1.5}'))["Payload"].read())
     assert (warm["color"], warm["memory"]) == ("blue", "128")
 
+    warm_revision = (await call(client, "get_function_configuration", FunctionName="Sleepy"))["RevisionId"]
     updated = await call(client, "update_function_configuration", FunctionName="Sleepy", Timeout=1, MemorySize=256,
-                         Environment={"Variables": {"COLOR": "green"}})
+                         Environment={"Variables": {"COLOR": "green"}}, RevisionId=warm_revision)
     assert (updated["Timeout"], updated["MemorySize"], updated["Environment"]["Variables"]) == (1, 256, {"COLOR": "green"})
     assert updated["LastUpdateStatus"] == "Successful"
     await asyncio.to_thread(client.get_waiter("function_updated_v2").wait, FunctionName="Sleepy")
@@ -232,6 +256,9 @@ async def test_update_function_configuration_applies_to_the_next_invocation(serv
     function = next(f for f in fleet.snapshot().functions if f.name == "Sleepy")
     assert (function.timeout, function.memory_size) == (1, 256)
 
+    # A RevisionId read before this update no longer matches: Lambda's 412.
+    with pytest.raises(client.exceptions.PreconditionFailedException):
+        await call(client, "update_function_configuration", FunctionName="Sleepy", Timeout=2, RevisionId=warm_revision)
     with pytest.raises(client.exceptions.InvalidParameterValueException, match="cannot change Runtime"):
         await call(client, "update_function_configuration", FunctionName="Sleepy", Runtime="python3.12")
     with pytest.raises(client.exceptions.InvalidParameterValueException, match="reserved keys.*AWS_REGION"):
