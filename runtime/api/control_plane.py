@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lambdatop.runtime.api.function_settings import tags as template_tags
 from lambdatop.runtime.api.layers_api import layer_arn
 from lambdatop.runtime.api.updates import FunctionUpdates
 from lambdatop.runtime.config import FunctionConfig
@@ -59,10 +60,8 @@ class ControlPlane:
 
     def tags(self, function: FunctionConfig) -> dict[str, str]:
         """The template's Tags (as ListTags answers them), and where lambdatop read the function."""
-        from lambdatop.runtime.api.function_settings import tags
-
         source = {"lambdatop:source": function.source} if function.source else {}
-        return tags(self.fleet, function) | source
+        return template_tags(self.fleet, function) | source
 
     def get_function_configuration(self, name: str) -> dict[str, Any]:
         return self.configuration(self.fleet.resolve(name))

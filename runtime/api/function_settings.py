@@ -8,7 +8,9 @@ written against Lambda take the same branch here.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -143,8 +145,5 @@ def provisioned_concurrency(function: FunctionConfig) -> dict[str, Any]:
 
 
 def _revision(document: Mapping[str, Any]) -> str:
-    import hashlib
-    import uuid
-
     digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).digest()
     return str(uuid.UUID(bytes=digest[:16], version=4))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,8 +159,6 @@ def _version_body(layer: LocalLayer) -> dict[str, Any]:
 
 
 def _created(layer: LocalLayer) -> str:
-    import time
-
     try:
         moment = layer.content.stat().st_mtime if layer.content is not None else time.time()
     except OSError:
