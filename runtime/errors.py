@@ -17,6 +17,7 @@ exceptions: they are successful calls whose record says `error`.
       + UnknownOperation                  404, a path or method we do not serve (names the operation)
       + ResourceNotFound                  404 ResourceNotFoundException for a resource other than a function
       + ProvisionedConcurrencyNotFound    404, no function has provisioned concurrency locally
+      + PreconditionFailed                412, a write call's RevisionId is not the function's current one
     * StoreError                        the store cannot be opened or written
     * ReplayError                       an event set that cannot be replayed
     * RemoteAccessRefused               a non-loopback address without allow_remote
@@ -190,6 +191,14 @@ class ProvisionedConcurrencyNotFound(LambdaServiceError):
 
     def __init__(self) -> None:
         super().__init__("No Provisioned Concurrency Config found for this function")
+
+
+class PreconditionFailed(LambdaServiceError):
+    """A write call carried a RevisionId that is no longer the function's (someone changed it meanwhile)."""
+
+    status = 412
+    code = "PreconditionFailedException"
+    error_kind = "User"
 
 
 class StoreError(Exception):

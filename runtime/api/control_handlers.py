@@ -14,7 +14,7 @@ from lambdatop.runtime.api.parsing import qualified_name
 from lambdatop.runtime.api.responses import json_response
 from lambdatop.runtime.apigateway.url_configs import FunctionUrlNotFound
 from lambdatop.runtime.config import FunctionConfig
-from lambdatop.runtime.errors import InvalidRequestContent
+from lambdatop.runtime.errors import InvalidRequestContent, PreconditionFailed
 
 if TYPE_CHECKING:
     from lambdatop.runtime.fleet import Fleet
@@ -136,7 +136,12 @@ class ControlHandlers:
         return web.Response(status=204)
 
     async def update_function_configuration(self, request: web.Request) -> web.StreamResponse:
-        updated = self.control.updates.update_configuration(self._function(request), await _json_body(request))
+        function, body = self._function(request), await _json_body(request)
+        revision = body.get("RevisionId")
+        if revision is not None and revision != self.control.configuration(function)["RevisionId"]:
+            raise PreconditionFailed("The Revision Id provided does not match the latest Revision Id. "
+                                     "Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+        updated = self.control.updates.update_configuration(function, body)
         return json_response(self.control.configuration(updated))
 
     async def put_event_invoke_config(self, request: web.Request) -> web.StreamResponse:
