@@ -14,7 +14,10 @@ exceptions: they are successful calls whose record says `error`.
       + RequestTooLarge                   413
       + Throttled                         429 TooManyRequestsException (with Reason)
       + FleetStopped                      503, the fleet is shutting down
-      + UnknownOperation                  404, a path or method we do not serve
+      + UnknownOperation                  404, a path or method we do not serve (names the operation)
+      + ResourceNotFound                  404 ResourceNotFoundException for a resource other than a function
+      + ProvisionedConcurrencyNotFound    404, no function has provisioned concurrency locally
+      + PreconditionFailed                412, a write call's RevisionId is not the function's current one
     * StoreError                        the store cannot be opened or written
     * ReplayError                       an event set that cannot be replayed
     * RemoteAccessRefused               a non-loopback address without allow_remote
@@ -167,6 +170,34 @@ class UnknownOperation(LambdaServiceError):
 
     status = 404
     code = "UnknownOperationException"
+    error_kind = "User"
+
+
+class ResourceNotFound(LambdaServiceError):
+    """404 ResourceNotFoundException for what is not a function: a policy, an EventInvokeConfig, a layer version."""
+
+    status = 404
+    code = "ResourceNotFoundException"
+    error_kind = "User"
+    message_key = "Message"
+
+
+class ProvisionedConcurrencyNotFound(LambdaServiceError):
+    """GetProvisionedConcurrencyConfig: nothing is provisioned locally (every environment starts on demand)."""
+
+    status = 404
+    code = "ProvisionedConcurrencyConfigNotFoundException"
+    error_kind = "User"
+
+    def __init__(self) -> None:
+        super().__init__("No Provisioned Concurrency Config found for this function")
+
+
+class PreconditionFailed(LambdaServiceError):
+    """A write call carried a RevisionId that is no longer the function's (someone changed it meanwhile)."""
+
+    status = 412
+    code = "PreconditionFailedException"
     error_kind = "User"
 
 

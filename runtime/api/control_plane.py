@@ -1,4 +1,4 @@
-"""Lambda's read-only control plane, answered from the fleet's configuration.
+"""Lambda's control plane for functions and the account, answered from the fleet's live configuration.
 
 `GetFunction`, `GetFunctionConfiguration`, `ListFunctions`,
 `GetFunctionConcurrency`, `GetAccountSettings`, `ListVersionsByFunction`,
@@ -6,7 +6,8 @@
 lambda 2015-03-31 model reads them, with the fields boto3 waiters, the AWS
 CLI and SAM-style tooling look at (LAMBDA.md §5, §14). Only `$LATEST` exists
 locally. Values AWS derives from a deployed zip (CodeSha256, CodeSize) are
-derived here from the code folder and lambdatop's code version instead.
+derived here from the code folder and lambdatop's code version instead. The write calls
+(updates.py) change the live configuration these answers read.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lambdatop.runtime.api.function_settings import tags as template_tags
+from lambdatop.runtime.api.layers_api import layer_arn
+from lambdatop.runtime.api.updates import FunctionUpdates
 from lambdatop.runtime.config import FunctionConfig
 from lambdatop.runtime.errors import InvalidParameterValue
 
@@ -38,6 +42,7 @@ class ControlPlane:
 
     def __init__(self, fleet: Fleet) -> None:
         self.fleet = fleet
+        self.updates = FunctionUpdates(fleet)  # the write calls, and when each function last changed through them
         self._code_sizes: dict[tuple[str, str], int] = {}
 
     # -- operations -------------------------------------------------------------------
@@ -47,11 +52,16 @@ class ControlPlane:
         body: dict[str, Any] = {
             "Configuration": self.configuration(function),
             "Code": {"RepositoryType": "S3", "Location": function.code_dir.resolve().as_uri()},
-            "Tags": {"lambdatop:source": function.source} if function.source else {},
+            "Tags": self.tags(function),
         }
         if function.reserved_concurrency is not None:
             body["Concurrency"] = {"ReservedConcurrentExecutions": function.reserved_concurrency}
         return body
+
+    def tags(self, function: FunctionConfig) -> dict[str, str]:
+        """The template's Tags (as ListTags answers them), and where lambdatop read the function."""
+        source = {"lambdatop:source": function.source} if function.source else {}
+        return template_tags(self.fleet, function) | source
 
     def get_function_configuration(self, name: str) -> dict[str, Any]:
         return self.configuration(self.fleet.resolve(name))
@@ -142,7 +152,7 @@ class ControlPlane:
             "Description": function.description,
             "Timeout": function.timeout,
             "MemorySize": function.memory_size,
-            "LastModified": _last_modified(function.code_dir, config.path),
+            "LastModified": _last_modified(function.code_dir, config.path, self.updates.updated_at.get(function.name)),
             "CodeSha256": base64.b64encode(digest).decode(),
             "Version": "$LATEST",
             "TracingConfig": {"Mode": function.tracing},
@@ -158,7 +168,7 @@ class ControlPlane:
         if function.environment:
             body["Environment"] = {"Variables": dict(function.environment)}
         if function.layers:
-            body["Layers"] = [{"Arn": layer, "CodeSize": 0} for layer in function.layers]
+            body["Layers"] = [{"Arn": layer_arn(self.fleet, layer), "CodeSize": 0} for layer in function.layers]
         target = function.dead_letter_queue.get("TargetArn") if function.dead_letter_queue else None
         if isinstance(target, str):
             body["DeadLetterConfig"] = {"TargetArn": target}
@@ -186,9 +196,9 @@ def _folder_size(root: Path) -> int:
     return total
 
 
-def _last_modified(code_dir: Path, config_path: Path) -> str:
-    """Lambda's `2024-01-31T12:00:00.000+0000`, from the newer of the code folder and the config."""
-    moment = _modified_at(code_dir, config_path)
+def _last_modified(code_dir: Path, config_path: Path, updated_at: float | None = None) -> str:
+    """Lambda's `2024-01-31T12:00:00.000+0000`, from the newest of the code folder, the config and an API update."""
+    moment = max(_modified_at(code_dir, config_path), updated_at or 0.0)
     millis = int((moment % 1) * 1000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{millis:03d}+0000"
 
