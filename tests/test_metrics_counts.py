@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,7 @@ from lambdatop.runtime.observability.metrics import (
 )
 from lambdatop.runtime.observability.service import ObservabilityService
 from lambdatop.runtime.records import InvocationRecord, InvocationStatus
+from lambdatop.runtime.services import attach_store_services
 
 WORK = """
 import json, time
@@ -177,3 +179,28 @@ def test_every_live_percentile_is_the_same_nearest_rank_figure() -> None:
         merged = series.merged(1_800_000_000, 1_800_000_010)["Duration"].percentile(fraction)
         assert merged is not None and abs(merged - exact) <= bucket_width(exact)
     assert live.percentile(0.5) == 5.0  # nearest rank: the 5th of 10, not the mean of the 5th and 6th
+
+
+async def test_the_async_queue_depth_and_event_age_are_metrics(make_project: Callable[..., Any]) -> None:
+    """AsyncQueueDepth and AsyncEventAge come from the async queue's own view (Lambda's metrics of that name)."""
+    config = make_project({"work": WORK}, """
+        functions:
+          work: {handler: app.handler, code: work, timeout: 5, reserved_concurrency: 1}
+    """)
+    fleet = Fleet(config)
+    attach_store_services(fleet, adopt=False)
+    obs = ObservabilityService()
+    fleet.add_service(obs)
+    async with fleet:
+        for _ in range(4):
+            await fleet.enqueue("work", b'{"sleep_ms": 300}')
+        assert fleet.async_queue is not None
+        deadline = time.monotonic() + 10
+        while fleet.async_queue.snapshot()["work"].queue_depth < 2:
+            assert time.monotonic() < deadline, "the events never queued up behind the one running"
+            await asyncio.sleep(0.01)
+        now = time.time()
+        obs.tick(now)
+        series = obs.metrics.series["work"]
+        assert (series.statistic("AsyncQueueDepth", "Maximum", now - 1, now + 1) or 0) >= 2
+        assert series.statistic("AsyncEventAge", "Maximum", now - 1, now + 1) is not None

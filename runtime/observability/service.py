@@ -165,18 +165,13 @@ class ObservabilityService:
                 if bucket.max_concurrency:
                     self.metrics.function(name).gauge("ConcurrentExecutions", float(bucket.max_concurrency), bucket.second)
         self.metrics.fleet.gauge("ConcurrentExecutions", float(fleet.gate.total_in_use), second)
-        provider = fleet.snapshot_providers.get("async")
-        if provider is None:
+        if fleet.async_queue is None:
             return
-        try:
-            data = provider()
-        except Exception:  # noqa: BLE001 - another capability's provider failing is not ours to raise
-            return
-        for name, depth, age in _async_figures(data):
+        for name, queue in fleet.async_queue.snapshot().items():
             series = self.metrics.function(name)
-            series.gauge("AsyncQueueDepth", float(depth), second)
-            if age is not None:
-                series.gauge("AsyncEventAge", float(age) * 1000.0, second)  # ms, as Lambda's AsyncEventAge
+            series.gauge("AsyncQueueDepth", float(queue.queue_depth), second)
+            if queue.oldest_age_s is not None:
+                series.gauge("AsyncEventAge", queue.oldest_age_s * 1000.0, second)  # ms, as Lambda's AsyncEventAge
 
     def _sync_functions(self) -> None:
         """A reload: a changed `alarms:` section is re-read; added or removed functions get (or lose) their defaults."""
@@ -319,22 +314,6 @@ def find(fleet: Any) -> ObservabilityService | None:
         if isinstance(service, ObservabilityService):
             return service
     return None
-
-
-def _async_figures(data: Any) -> list[tuple[str, int, float | None]]:
-    """(function, queue depth, oldest event age in s) from the async service's snapshot, whatever its exact shape."""
-    out: list[tuple[str, int, float | None]] = []
-    if not isinstance(data, dict):
-        return out
-    per_function: dict[str, Any] = data["functions"] if isinstance(data.get("functions"), dict) else data
-    for name, value in per_function.items():
-        if not isinstance(value, dict):
-            continue
-        depth = value.get("depth", value.get("queued", value.get("queue_depth")))
-        age = value.get("oldest_age_s", value.get("oldest_age", value.get("age_s")))
-        if isinstance(depth, (int, float)) and not isinstance(depth, bool):
-            out.append((str(name), int(depth), float(age) if isinstance(age, (int, float)) and not isinstance(age, bool) else None))
-    return out
 
 
 __all__ = ["ObservabilityService", "find", "request_trace"]
