@@ -14,7 +14,9 @@ import signal
 import sys
 from pathlib import Path
 
-from lambdatop.runtime.config import FleetConfig, FunctionConfig, load_config
+from lambdatop.runtime.config import FleetConfig, FunctionConfig, TemplateInputs, load_config
+from lambdatop.runtime.config.env_vars import read_env_vars
+from lambdatop.runtime.config.parameters import parse_overrides
 from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.store.reader import StoreReader
 
@@ -51,6 +53,33 @@ def config_option(parser: argparse.ArgumentParser) -> None:
         "--config", "-c", metavar="PATH", default=None,
         help="lambdatop.yaml or SAM template.yaml (default: ./lambdatop.yaml, ./template.yaml, ./sample_functions/template.yaml)",
     )
+    template_options(parser)
+
+
+def template_options(parser: argparse.ArgumentParser) -> None:
+    """SAM CLI's `--parameter-overrides` and `--env-vars`, wherever the config is loaded.
+
+    Not defaulted here (SUPPRESS), so `lambdatop --env-vars f.json serve` keeps the top-level value.
+    """
+    parser.add_argument("--parameter-overrides", metavar="KEY=VALUE", action="append", default=argparse.SUPPRESS,
+                        help="template parameter values, as SAM CLI takes them: 'Stage=dev Size=2' or "
+                             "'ParameterKey=Stage,ParameterValue=dev' (repeatable)")
+    parser.add_argument("--env-vars", metavar="FILE.json", default=argparse.SUPPRESS,
+                        help='environment variable values, SAM CLI\'s format: {"MyFunction": {"VAR": "v"}, "Parameters": {"VAR": "v"}}')
+
+
+def template_inputs(args: argparse.Namespace) -> TemplateInputs:
+    """What `--parameter-overrides` and `--env-vars` add to the template (a UsageError for a malformed one)."""
+    try:
+        parameters = parse_overrides(getattr(args, "parameter_overrides", None) or ())
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    env_file = getattr(args, "env_vars", None)
+    try:
+        env_vars = read_env_vars(env_file) if env_file else {}
+    except ConfigError as exc:
+        raise UsageError(f"config error: {exc}") from None
+    return TemplateInputs(parameters=parameters, env_vars=env_vars, env_vars_file=env_file)
 
 
 def function_option(parser: argparse.ArgumentParser, help: str) -> None:
@@ -102,9 +131,9 @@ def client_context(text: str | None) -> str | None:
 # -- the config and its functions -----------------------------------------------------------------
 
 
-def load_or_exit(path: str | None) -> FleetConfig:
+def load_or_exit(path: str | None, inputs: TemplateInputs | None = None) -> FleetConfig:
     try:
-        config = load_config(path)
+        config = load_config(path, inputs=inputs)
     except ConfigError as exc:
         raise UsageError(f"config error: {exc}") from exc
     for warning in config.warnings:
