@@ -93,6 +93,16 @@ class FunctionConfig:
     def events_dir(self) -> Path:
         return self.code_dir / "events"
 
+    @property
+    def event_dirs(self) -> tuple[Path, ...]:
+        """Where its saved test events are: the code folder's events/, then the project's, next to the
+        template (or lambdatop.yaml), where SAM apps keep them (`sam local invoke -e events/event.json`)."""
+        dirs = [self.events_dir]
+        source = self.source.rsplit(":", 1)[0]
+        if source and (project := Path(source).parent / "events") != dirs[0]:
+            dirs.append(project)
+        return tuple(dirs)
+
     def fingerprint(self) -> str:
         """A hash of the settings that shape an environment; a change means new environments."""
         parts = [self.handler, str(self.code_dir), self.runtime, str(self.memory_size), str(self.timeout),

@@ -12,6 +12,7 @@ import json
 import re
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from lambdatop.runtime.config import FleetConfig, FunctionConfig, TemplateInputs, load_config
@@ -186,12 +187,24 @@ def read_event(source: str | None, default: Path | None = None) -> bytes:
     return b"{}"
 
 
-def default_event_path(events_dir: Path) -> Path | None:
-    """A function's default event: events/basic.json if present, else the first events/*.json."""
-    if not events_dir.is_dir():
-        return None
-    preferred = events_dir / "basic.json"
-    if preferred.is_file():
-        return preferred
-    candidates = sorted(events_dir.glob("*.json"))
-    return candidates[0] if candidates else None
+def saved_events(event_dirs: Sequence[Path]) -> list[Path]:
+    """Every events/*.json of a function (`FunctionConfig.event_dirs`): its own folder's first, then the project's."""
+    return [path for folder in event_dirs if folder.is_dir() for path in sorted(folder.glob("*.json"))]
+
+
+def default_event_path(event_dirs: Sequence[Path] | Path, function: str = "") -> Path | None:
+    """A function's default event: its own events/basic.json, else its first events/*.json; else, in the
+    project's events/ (shared by the template's functions), `<function>.json`, basic.json, event.json (what
+    `sam init` writes), else the first."""
+    folders = [event_dirs] if isinstance(event_dirs, Path) else list(event_dirs)
+    for index, folder in enumerate(folders):
+        if not folder.is_dir():
+            continue
+        names = ["basic.json"] if index == 0 else [f"{function}.json", "basic.json", "event.json"]
+        for name in names:
+            if name != ".json" and (folder / name).is_file():
+                return folder / name
+        candidates = sorted(folder.glob("*.json"))
+        if candidates:
+            return candidates[0]
+    return None

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("-n and --concurrency must be at least 1")
         args.client_context = client_context(args.client_context)
         function = find_function(config, args.function)  # None for an ARN or name:$LATEST; the fleet resolves those
-        payload = read_event(args.event, default_event_path(function.events_dir) if function else None)
+        payload = read_event(args.event, default_event_path(function.event_dirs, function.name) if function else None)
     except UsageError as exc:
         print(f"lambdatop: {exc}", file=sys.stderr)
         return EXIT_USAGE
