@@ -183,3 +183,18 @@ async def test_the_dashboard_shows_the_notice_and_the_function_that_cannot_run(t
         await wait_for(pilot, lambda: any("lambdatop cannot run function Node" in n.message for n in app._notifications),
                        what="the invoke's error notice")
         await quit_and_check(pilot)
+
+
+def test_lambdatop_yaml_functions_get_the_same_treatment(tmp_path: Path) -> None:
+    for folder in ("a", "b", "c"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "app.py").write_text("def handler(event, context):\n    return 'ok'\n")
+    (tmp_path / "lambdatop.yaml").write_text(
+        "functions:\n  a: {handler: app.handler}\n  b: {handler: app, runtime: python3.11}\n"
+        "  c: {handler: app.handler, runtime: java21}\n")
+    done = lambdatop("invoke", "a", cwd=tmp_path)
+    assert done.returncode == 0 and json.loads(done.stdout) == "ok"
+    assert "function 'b': handler 'app' has no '.'" in done.stderr
+    assert "function 'c' cannot run: runtime java21 is not supported by lambdatop" in done.stderr
+    assert lambdatop("invoke", "b", cwd=tmp_path).returncode == 1
+    assert "(InvalidRuntimeException)" in lambdatop("invoke", "c", cwd=tmp_path).stderr

@@ -33,6 +33,7 @@ class LambdatopFile:
         self.path = path
         self.resources = resources
         self.inputs = inputs or TemplateInputs()
+        self.warnings: list[str] = []  # about this file's own functions
         self.document = document
         self.check = Checker(path)
 
@@ -85,9 +86,9 @@ class LambdatopFile:
             raise self.check.error("no functions defined (add a 'functions:' mapping or a 'template:')", doc)
         config = FleetConfig(
             path=self.path, kind="lambdatop", functions=functions, account_concurrency=limit or DEFAULT_ACCOUNT_CONCURRENCY,
-            region=region, account_id=account_id, sections=sections, warnings=tuple(warnings),
+            region=region, account_id=account_id, sections=sections, warnings=tuple(warnings + self.warnings),
             template_path=sam.template_path if sam else None, template=sam.template if sam else None,
-            inputs=self.inputs,
+            inputs=self.inputs, parameters=sam.parameters if sam else {},
         )
         check_reserved(config)
         return config
@@ -103,12 +104,18 @@ class LambdatopFile:
         async_config = check.mapping(*pick("async"))
         runtime = check.runtime(*pick("runtime"), "python3.11")
         layers, layer_dirs = self._layers(check, *pick("layers"))
+        handler = check.handler(entry, "handler")
+        if (cannot_run := runtime_problem(runtime)) is not None:
+            self.warnings.append(f"{self.path}: function {name!r} cannot run: {cannot_run.reason}")
+        elif "." not in handler:
+            self.warnings.append(f"{self.path}: function {name!r}: handler {handler!r} has no '.': every invocation "
+                                 "fails at Init with Runtime.MalformedHandlerName, as on Lambda")
         return FunctionConfig(
             name=name,
-            handler=check.handler(entry, "handler"),
+            handler=handler,
             code_dir=check.code_dir(entry, "code", self.path.parent, default=name),
             runtime=runtime,
-            cannot_run=runtime_problem(runtime),
+            cannot_run=cannot_run,
             memory_size=check.integer(*pick("memory_size"), DEFAULT_MEMORY_MB, MEMORY_RANGE) or DEFAULT_MEMORY_MB,
             timeout=check.integer(*pick("timeout"), DEFAULT_TIMEOUT_S, TIMEOUT_RANGE) or DEFAULT_TIMEOUT_S,
             environment={**check.environment(defaults, "environment"), **check.environment(entry, "environment")},

@@ -127,6 +127,8 @@ class FleetConfig:
     template_path: Path | None = None
     template: Mapping[str, Any] | None = None
     inputs: TemplateInputs = field(default_factory=TemplateInputs)
+    # The template's parameter values (overrides, else defaults), for the readers of the rest of the template.
+    parameters: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:

@@ -21,6 +21,7 @@ from lambdatop.runtime.config.yamlfile import LineMap
 
 _LONG_FORM = re.compile(r"^ParameterKey=(?P<key>[^,]*),ParameterValue=(?P<value>.*)$", re.DOTALL)
 _LIST_TYPES = ("CommaDelimitedList", "List<")
+_SSM_TYPES = ("AWS::SSM::Parameter::Value<",)
 
 
 def parse_overrides(arguments: Iterable[str]) -> dict[str, str]:
@@ -63,6 +64,10 @@ def parameter_values(path: Path, declared: LineMap, overrides: Mapping[str, str]
         if problem is not None:
             raise ConfigError(problem, path=str(path), line=line, key=f"Parameters.{name}")
         kind = str(spec.get("Type", "String"))
+        if kind.startswith(_SSM_TYPES):
+            # The value is what SSM holds under that name, which needs a deployed account: a placeholder.
+            values[str(name)] = f"<SSM parameter {text}>"
+            continue
         # `!Ref` of a list parameter is a list in CloudFormation (so `!Join` and `!Select` take it).
         values[str(name)] = [item.strip() for item in text.split(",")] if kind.startswith(_LIST_TYPES) else text
     unknown = [key for key in overrides if key not in declared]

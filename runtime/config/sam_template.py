@@ -38,6 +38,7 @@ class SamTemplate:
         self.inputs = inputs or TemplateInputs()
         self.check = Checker(path)
         self.warnings: list[str] = []
+        self.parameters: dict[str, Any] = {}
 
     def load(self) -> FleetConfig:
         doc = self.document
@@ -71,6 +72,7 @@ class SamTemplate:
         config = FleetConfig(
             path=self.path, kind="sam", functions=functions, region=self.region, account_id=self.account_id,
             warnings=tuple(self.warnings), template_path=self.path, template=doc, inputs=self.inputs,
+            parameters=self.parameters,
         )
         check_reserved(config)
         return config
@@ -87,6 +89,7 @@ class SamTemplate:
         }
         parameters, unknown = parameter_values(self.path, self.check.mapping(doc, "Parameters"), self.inputs.parameters)
         self.warnings += unknown
+        self.parameters = parameters
         # A function's physical name is its FunctionName (resolved against parameters and pseudo
         # parameters only, since it cannot depend on other functions), else its logical id.
         names_only = IntrinsicResolver(
