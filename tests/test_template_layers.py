@@ -91,6 +91,9 @@ def test_template_layers_load_in_order_with_lambdas_layout(tmp_path: Path) -> No
     assert answer["path"] == [str(tmp_path / "src"), f"{opt}/python/lib/python3.11/site-packages", f"{opt}/python"]
     assert answer["data"] == "from one" and answer["bin_on_path"] is True
     assert "warning" not in done.stderr
+    # /opt is links to the layers: the layers' own folders are never written to.
+    assert not [p for p in (tmp_path / "layers").rglob("*") if p.is_symlink()]
+    assert (tmp_path / "layers/one/python/shared.py").read_text() == "WHO = 'one'\n"
 
 
 def test_the_public_layer_pattern_runs_unmodified() -> None:
@@ -153,5 +156,15 @@ async def test_editing_a_layer_file_reloads_the_functions_that_use_it(tmp_path: 
         after = await w.fleet.invoke("Fn", {})
         assert json.loads(after.response)["shared"] == "two, edited"
         assert after.record.code_version == "v2" and after.record.cold_start
-        assert event.message.startswith("Fn: v1 → v2 (")
+        assert event.message.startswith("Fn: v1 → v2 (") and event.detail["files"] == ["layers/two/shared.py"]
         assert os.path.isdir(json.loads(after.response)["opt"])
+
+        # The template points the layer at another folder: the function follows, and the change is plain data.
+        write(tmp_path, {"layers/three/shared.py": "WHO = 'three'\n"})
+        w.forget()
+        save(config, config.read_text().replace("ContentUri: layers/two/", "ContentUri: layers/three/"))
+        event = await w.next_event("reload", "Fn")
+        await w.settle()
+        moved = await w.fleet.invoke("Fn", {})
+        assert json.loads(moved.response)["shared"] == "three"
+        assert str(tmp_path / "layers" / "three") in json.dumps(event.detail)

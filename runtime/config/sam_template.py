@@ -113,6 +113,13 @@ class SamTemplate:
         )
         return resolver, physical, layers
 
+    def _stand_in(self, props: LineMap) -> Path:
+        """A code folder for a function lambdatop cannot run: its CodeUri when that is a local folder (shown, never
+        run or watched), else the template's folder."""
+        code = props.get("CodeUri")
+        folder = (self.path.parent / code).resolve() if isinstance(code, str) and not code.startswith("s3://") else None
+        return folder if folder is not None and folder.is_dir() else self.path.parent
+
     def _function(self, check: Checker, rid: str, props: LineMap, line: int | None, physical: str,
                   local_layers: dict[str, LocalLayer]) -> FunctionConfig:
         environment = check.mapping(props, "Environment")
@@ -133,7 +140,7 @@ class SamTemplate:
         return FunctionConfig(
             name=rid,
             handler=handler,
-            code_dir=check.code_dir(props, "CodeUri", self.path.parent) if cannot_run is None else self.path.parent,
+            code_dir=check.code_dir(props, "CodeUri", self.path.parent) if cannot_run is None else self._stand_in(props),
             runtime=runtime,
             memory_size=check.integer(props, "MemorySize", DEFAULT_MEMORY_MB, MEMORY_RANGE) or DEFAULT_MEMORY_MB,
             timeout=check.integer(props, "Timeout", DEFAULT_TIMEOUT_S, TIMEOUT_RANGE) or DEFAULT_TIMEOUT_S,

@@ -37,25 +37,37 @@ def build_layer_root(layers: Sequence[LayerContent], folder: Path, runtime: str)
     folder.mkdir(parents=True)
     for layer in layers:
         target = folder / "python" if layer.under_python else folder
-        target.mkdir(exist_ok=True)
+        _real_folder(target)
         _merge(layer.folder, target)
     python = folder / "python"
     return LayerRoot(folder, (str(python / "lib" / runtime / "site-packages"), str(python)))
 
 
+def _real_folder(path: Path) -> None:
+    """Make `path` a folder of our own: an earlier layer's folder linked whole is split into links to its
+    entries, so merging into it never writes into that layer's own folder."""
+    if path.is_symlink():
+        earlier = path.resolve()
+        path.unlink()
+        path.mkdir()
+        _merge(earlier, path)
+    elif not path.exists():
+        path.mkdir()
+    elif not path.is_dir():  # an earlier layer's file where a later layer has a folder: the later wins
+        path.unlink()
+        path.mkdir()
+
+
 def _merge(source: Path, target: Path) -> None:
-    """Link `source`'s entries into `target`; where both have a folder, merge inside it; files: the later wins."""
+    """Link `source`'s entries into `target` (a folder of our own); where both have a folder, merge inside it;
+    files: the later wins."""
     for entry in os.scandir(source):
         destination = target / entry.name
         if not os.path.lexists(destination):
             destination.symlink_to(entry.path, target_is_directory=entry.is_dir())
             continue
         if entry.is_dir() and destination.is_dir():
-            if destination.is_symlink():  # an earlier layer's folder, linked whole: split it to merge into
-                earlier = destination.resolve()
-                destination.unlink()
-                destination.mkdir()
-                _merge(earlier, destination)
+            _real_folder(destination)
             _merge(Path(entry.path), destination)
             continue
         if destination.is_dir() and not destination.is_symlink():

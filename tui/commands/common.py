@@ -200,9 +200,9 @@ def default_event_path(event_dirs: Sequence[Path] | Path, function: str = "") ->
     for index, folder in enumerate(folders):
         if not folder.is_dir():
             continue
-        names = ["basic.json"] if index == 0 else [f"{function}.json", "basic.json", "event.json"]
+        names = ["basic.json"] if index == 0 else [*([f"{function}.json"] if function else []), "basic.json", "event.json"]
         for name in names:
-            if name != ".json" and (folder / name).is_file():
+            if (folder / name).is_file():
                 return folder / name
         candidates = sorted(folder.glob("*.json"))
         if candidates:
