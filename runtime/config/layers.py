@@ -55,7 +55,8 @@ def template_layers(path: Path, resources: Mapping[str, Any], region: str, accou
 def function_layers(
     path: Path, function: str, written: Sequence[Any], local: Mapping[str, LocalLayer], line: int | None,
 ) -> tuple[tuple[str, ...], tuple[LayerContent, ...], list[str]]:
-    """A function's resolved `Layers`: their ARNs, the local folders to run, and warnings for the rest."""
+    """A function's resolved `Layers`: their ARNs, the local folders to run, and what cannot run (one text per
+    layer, the same for every function naming it, so the template's warnings list each layer once)."""
     if len(written) > MAX_LAYERS:
         raise ConfigError(TOO_MANY, path=str(path), line=line, function=function, key="Layers")
     by_arn = {layer.arn: layer for layer in local.values()}
@@ -67,11 +68,11 @@ def function_layers(
         arns.append(arn)
         layer = by_arn.get(arn)
         if layer is None:
-            warnings.append(f"{path}: function {function!r}: layer {arn} is not in the template and cannot be "
-                            f"downloaded: its code is not on sys.path here")
+            warnings.append(f"layer {arn} is not in the template and cannot be downloaded: its code is not on "
+                            "sys.path here")
         elif layer.folder is None:
-            warnings.append(f"{path}: function {function!r}: layer {layer.logical_id} has its content in S3: "
-                            f"its code is not on sys.path here (give it a local ContentUri)")
+            warnings.append(f"layer {layer.logical_id} has its content in S3: its code is not on sys.path here "
+                            "(give it a local ContentUri)")
         elif not layer.folder.is_dir():
             raise ConfigError(f"layer {layer.logical_id}: content folder {str(layer.folder)!r} does not exist",
                               path=str(path), line=line, function=function, key="Layers")

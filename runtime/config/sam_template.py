@@ -39,6 +39,7 @@ class SamTemplate:
         self.check = Checker(path)
         self.warnings: list[str] = []
         self.parameters: dict[str, Any] = {}
+        self.layer_notices: dict[str, list[str]] = {}  # a layer that cannot load -> the functions naming it
 
     def load(self) -> FleetConfig:
         doc = self.document
@@ -69,6 +70,7 @@ class SamTemplate:
         if not functions:
             raise self.check.error(f"no {_SAM_FUNCTION} resources", resources)
         self.warnings += property_notices(str(self.path), not_emulated) + resource_notices(str(self.path), resources)
+        self.warnings += [f"{self.path}: {text} (used by {', '.join(rids)})" for text, rids in self.layer_notices.items()]
         config = FleetConfig(
             path=self.path, kind="sam", functions=functions, region=self.region, account_id=self.account_id,
             warnings=tuple(self.warnings), template_path=self.path, template=doc, inputs=self.inputs,
@@ -132,7 +134,8 @@ class SamTemplate:
         if cannot_run is not None:
             self.warnings.append(f"{self.path}: function {rid!r} cannot run: {cannot_run.reason}")
         else:
-            self.warnings.extend(layer_warnings)
+            for text in layer_warnings:
+                self.layer_notices.setdefault(text, []).append(rid)
         handler = check.handler(props, "Handler") if cannot_run is None or "Handler" in props else ""
         if cannot_run is None and "." not in handler:
             self.warnings.append(f"{self.path}: function {rid!r}: Handler {handler!r} has no '.': every invocation fails "
