@@ -165,6 +165,21 @@ class FleetStopped(LambdaServiceError):
     code = "ServiceException"
 
 
+class FunctionCannotRun(LambdaServiceError):
+    """A function lambdatop cannot run (another runtime, a container image, code in S3): Invoke's 502, as the
+    service answers for a runtime it does not support (InvalidRuntimeException), with lambdatop's reason."""
+
+    status = 502
+    code = "InvalidRuntimeException"
+    error_kind = "User"
+    message_key = "Message"
+
+    def __init__(self, name: str, reason: str, code: str = "InvalidRuntimeException") -> None:
+        super().__init__(f"lambdatop cannot run function {name}: {reason}")
+        self.code = code
+        self.name = name
+
+
 class UnknownOperation(LambdaServiceError):
     """A path or method the Lambda API does not have (or lambdatop does not serve)."""
 

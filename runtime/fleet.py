@@ -25,7 +25,7 @@ from lambdatop.runtime.api.runtime_api import RuntimeApiServer
 from lambdatop.runtime.bus import EnvironmentEvent, FleetEvent, Subscription, TelemetryBus
 from lambdatop.runtime.config import FleetConfig, FunctionConfig, load_config
 from lambdatop.runtime.execution.environment import EnvState, ExecutionEnvironment, InitOutcome
-from lambdatop.runtime.errors import FleetStopped, ScheduleNotFound, SidecarUnavailable
+from lambdatop.runtime.errors import FleetStopped, FunctionCannotRun, ScheduleNotFound, SidecarUnavailable
 from lambdatop.runtime.execution.gate import ConcurrencyGate
 from lambdatop.runtime.execution.housekeeping import Housekeeping
 from lambdatop.runtime.execution.invoker import INIT_LIMIT_S, Invoker
@@ -92,7 +92,7 @@ class Fleet:
         self.worker_environment: dict[str, str] = {}
         # How a reload reads the config file again (blocking, called in a thread). The AWS services
         # replace it so a reloaded template's resources exist and `!Ref` of them resolves (runtime/aws/).
-        self.config_loader: Callable[[Path], FleetConfig] = load_config
+        self.config_loader: Callable[[Path], FleetConfig] = self.read_config
         self.services: list[Service] = []
         # Set by the store and async queue services when attached (runtime/store/writer.py, runtime/async_invoke/queue.py).
         self.store: Store | None = None
@@ -104,6 +104,10 @@ class Fleet:
         self._drained: asyncio.Event | None = None
         for name, function in self.config.functions.items():
             self._add_pool(name, function)
+
+    def read_config(self, path: Path) -> FleetConfig:
+        """The config file read again, with the command line's parameter overrides and env vars kept."""
+        return load_config(path, inputs=self.config.inputs)
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -312,6 +316,8 @@ class Fleet:
         if not self.running:
             raise FleetStopped("lambdatop is not running")
         pool = self.pools[name]
+        if pool.function.cannot_run is not None:
+            raise FunctionCannotRun(name, pool.function.cannot_run.reason, pool.function.cannot_run.code)
         env = pool.new_environment()
         try:
             outcome = await env.start(self.spawner, getattr(self.invoker, "init_limit", INIT_LIMIT_S))

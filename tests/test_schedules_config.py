@@ -27,8 +27,8 @@ Parameters:
   Every:
     Type: String
     Default: "5"
-  Later:
-    Type: String
+  Later:  # its value is in SSM: not resolvable locally
+    {Type: "AWS::SSM::Parameter::Value<String>", Default: /reports/later-minutes}
 Resources:
   Reporter:
     Type: AWS::Serverless::Function

@@ -48,6 +48,7 @@ from lambdatop.tui.screens.log_search import LogEntry, LogSearchScreen
 from lambdatop.tui.screens.main import MainScreen
 
 REFRESH_HZ = 4.0
+CONFIG_NOTICE_S = 30.0  # the config's warnings: long enough to read a few lines
 STREAM_WINDOW = 100  # invocations the main stream shows (newest first)
 EXIT_STARTUP_FAILED = 2
 FRAME_BUDGET = 0.02  # share of the event loop one frame's own work may take (Textual's paint costs 2-3× more again)
@@ -131,6 +132,16 @@ class LambdatopApp(App[int]):
         self._set_size_classes(self.size.width, self.size.height)
         self.set_interval(1 / self.refresh_hz, self.refresh_screen, name="lambdatop-refresh")
         self.run_worker(self._start_fleet(), name="start fleet", group="lifecycle", exit_on_error=False)
+        self._config_notice()
+
+    def _config_notice(self) -> None:
+        """The config's warnings (what is not emulated, functions that cannot run), once, as one notice: the
+        terminal lines printed before the screen opened are hidden behind it."""
+        warnings = self.fleet.config.warnings
+        if warnings:
+            root = f"{self.fleet.config.path.parent}/"
+            text = "\n".join(f"• {warning.replace(root, '')}" for warning in warnings)
+            self.notify(text, title="not emulated here", severity="warning", timeout=CONFIG_NOTICE_S)
 
     async def _start_fleet(self) -> None:
         if self.fleet.running:
@@ -261,7 +272,7 @@ class LambdatopApp(App[int]):
         return False
 
     def default_event(self, function: str) -> bytes:
-        path = default_event_path(self.fleet.functions[function].events_dir)
+        path = default_event_path(self.fleet.functions[function].event_dirs, function)
         if path is None:
             return b"{}"
         try:
@@ -283,7 +294,7 @@ class LambdatopApp(App[int]):
         invocation = self.activity.result(request_id, self.selected_attempt()) if request_id else None
         if invocation is not None and invocation.record.function != name:
             invocation = None
-        choices, initial = event_choices(self.fleet.functions[name].events_dir, invocation, self._routes_of(name))
+        choices, initial = event_choices(self.fleet.functions[name].event_dirs, invocation, self._routes_of(name), name)
 
         def chosen(payload: bytes | None) -> None:
             if payload is not None and self._running_or_warn():

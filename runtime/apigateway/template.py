@@ -69,7 +69,7 @@ class _Reader:
         physical = {(f.function_name or f.name): name for name, f in config.functions.items()}
         self.by_physical = physical | {name: name for name in config.functions}
         self.resolver = IntrinsicResolver(
-            parameters=_parameter_defaults(self.template), pseudo=_pseudo(config),
+            parameters=config.parameters or _parameter_defaults(self.template), pseudo=_pseudo(config),
             mappings=self.template.get("Mappings") or {}, conditions=self.template.get("Conditions") or {},
             function_arns={name: config.function_arn(f.function_name or name) for name, f in config.functions.items()},
             resource_names={rid: rid for rid in self.resources} | {n: f.function_name or n for n, f in config.functions.items()},

@@ -12,6 +12,7 @@ AWS calls fail rather than reach the host's account.
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 from urllib.parse import urlsplit
 
@@ -51,7 +52,7 @@ class JoinRunningServices:
             values = await asyncio.to_thread(_read, stack, plan_stack(config, stack.name), clients)
         except Exception:  # noqa: BLE001 - no stack there (another project's emulator): keep the placeholders
             return
-        resolved = await asyncio.to_thread(load_config, config.path, resources=values)
+        resolved = await asyncio.to_thread(functools.partial(load_config, config.path, resources=values, inputs=config.inputs))
         fleet.replace_config(resolved)
         for name, function in resolved.functions.items():
             if name in fleet.pools:

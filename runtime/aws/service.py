@@ -130,7 +130,7 @@ class AwsService:
             if fleet.worker_environment.get("AWS_ENDPOINT_URL") == self.endpoint_url:
                 fleet.worker_environment.pop("AWS_ENDPOINT_URL", None)
             if fleet.config_loader == self.load_config:
-                fleet.config_loader = load_config
+                fleet.config_loader = fleet.read_config
         if self.sidecar is not None:
             await self.sidecar.stop()
 
@@ -138,9 +138,10 @@ class AwsService:
 
     def load_config(self, path: Path | str | None = None) -> FleetConfig:
         """Blocking (the reload service calls it in a thread): the config with the stack brought in line with it."""
-        raw = load_config(path)
+        inputs = self.fleet.config.inputs if self.fleet is not None else None
+        raw = load_config(path, inputs=inputs)
         values = self._apply(raw)
-        return load_config(path, resources=values) if values.names or values.attributes else raw
+        return load_config(path, resources=values, inputs=inputs) if values.names or values.attributes else raw
 
     def _apply(self, config: FleetConfig) -> ResourceValues:
         assert self.stack is not None

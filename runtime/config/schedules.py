@@ -323,10 +323,7 @@ def _resolver(config: FleetConfig) -> IntrinsicResolver:
     pseudo = {"AWS::Region": config.region, "AWS::AccountId": config.account_id, "AWS::StackName": stack,
               "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "AWS::NotificationARNs": [],
               "AWS::StackId": f"arn:aws:cloudformation:{config.region}:{config.account_id}:stack/{stack}/local"}
-    parameters = {}
-    for name, spec in (template.get("Parameters") or {}).items():
-        default = spec.get("Default") if isinstance(spec, Mapping) else None
-        parameters[name] = str(default) if default is not None else f"<Parameter {name}>"
+    parameters = config.parameters  # the template's values, overrides included (checked when it loaded)
     physical = {f.name: f.function_name or f.name for f in config.functions.values()}
     resources = template.get("Resources") or {}
     return IntrinsicResolver(

@@ -30,6 +30,7 @@ from lambdatop.runtime.execution.invocation_log import InitStatus, InvocationLog
 from lambdatop.runtime.errors import (
     ASYNC_PAYLOAD_LIMIT,
     SYNC_PAYLOAD_LIMIT,
+    FunctionCannotRun,
     FunctionNotFound,
     InvalidRequestContent,
     RequestTooLarge,
@@ -111,6 +112,8 @@ class Invoker:
         pool, name_qualifier = self.resolve(name if qualifier is None else f"{name}:{qualifier}")
         check_payload(payload, invocation_type)
         function = pool.function
+        if function.cannot_run is not None:
+            raise FunctionCannotRun(function.function_name or function.name, function.cannot_run.reason, function.cannot_run.code)
         incoming = parse_trace_header(trace)
         record = _new_record(pool, request_id, trigger, invocation_type, incoming, queued_at, route, source_arn)
         if invocation_type is InvocationType.DRY_RUN:

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lambdatop.runtime.worker.messages import WorkerSpec
-from lambdatop.runtime.config import FleetConfig, FunctionConfig
+from lambdatop.runtime.config import FleetConfig, FunctionConfig, LayerContent
+from lambdatop.runtime.execution.layers import OPT_VARIABLE, LayerRoot, build_layer_root
 from lambdatop.runtime.execution.environment import EnvState, ExecutionEnvironment
 from lambdatop.runtime.execution.runtime_channel import RuntimeApiHost
 from lambdatop.runtime.execution.runtimes import external_extensions, runtime_program
@@ -49,6 +50,7 @@ class FunctionPool:
         self.idle: list[ExecutionEnvironment] = []
         self.envs: dict[str, ExecutionEnvironment] = {}
         self.on_change: Callable[[ExecutionEnvironment], None] | None = None
+        self._layers: tuple[tuple[str, tuple[LayerContent, ...]], LayerRoot] | None = None
 
     @property
     def name(self) -> str:
@@ -69,22 +71,29 @@ class FunctionPool:
         # (envs/ exists after the first), not two; mkdir costs 0.2-1 ms on a busy disk.
         tmpdir = self.work_dir / "envs" / env_id
         stream = log_stream_name(self.version)
-        layers = tuple(str(Path(p)) for p in self.function.layers if Path(p).is_dir())
-        bootstrap, arguments = runtime_program(self.function, layers)
-        extensions = external_extensions(layers) if bootstrap else ()
+        environ = lambda_environment(
+            self.function, self.fleet, version=self.version, tmpdir=tmpdir, log_stream=stream, shared=self.shared_environment,
+        )
+        layers = self._layer_root()
+        if layers is not None:
+            environ[OPT_VARIABLE] = str(layers.folder)
+            environ["PATH"] = f"{environ['PATH']}:{layers.folder / 'bin'}" if environ.get("PATH") else str(layers.folder / "bin")
+        # A custom runtime's bootstrap may come from a layer, and extensions live in /opt/extensions:
+        # both are looked for in the layers' merged /opt stand-in.
+        opt = (str(layers.folder),) if layers is not None else ()
+        bootstrap, arguments = runtime_program(self.function, opt)
+        extensions = external_extensions(opt) if bootstrap else ()
         spec = WorkerSpec(
             env_id=env_id,
             function_name=self.function.function_name or self.name,
             function_version=self.version,
             handler=self.function.handler,
             task_root=str(self.function.code_dir),
-            environ=lambda_environment(
-                self.function, self.fleet, version=self.version, tmpdir=tmpdir, log_stream=stream, shared=self.shared_environment,
-            ),
+            environ=environ,
             memory_size=self.function.memory_size,
             log_group_name=self.function.logging_config.log_group or f"/aws/lambda/{self.function.function_name or self.name}",
             log_stream_name=stream,
-            extra_sys_path=layers,
+            extra_sys_path=layers.sys_path if layers is not None else (),
             bootstrap=bootstrap,
             arguments=arguments,
             extensions=extensions,
@@ -94,6 +103,17 @@ class FunctionPool:
         env.on_gone = self._on_gone
         self.envs[env_id] = env
         return env
+
+    def _layer_root(self) -> LayerRoot | None:
+        """The function's /opt for the current code version, built on its first environment (a layer edit is a
+        new code version, so its files are linked afresh)."""
+        if not self.function.layer_dirs:
+            return None
+        key = (self.code_version, self.function.layer_dirs)
+        if self._layers is None or self._layers[0] != key:
+            folder = self.work_dir / "opt" / self.name / self.code_version
+            self._layers = (key, build_layer_root(self.function.layer_dirs, folder, self.function.runtime))
+        return self._layers[1]
 
     def release(self, env: ExecutionEnvironment) -> None:
         """An invocation finished without breaking the environment: keep it warm, or retire it if stale."""

@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lambdatop.runtime.config import FunctionConfig
+from lambdatop.runtime.config import CannotRun, FunctionConfig, LayerContent
 
 # Settings of a function that shape its running environments: a change recycles them.
 ENVIRONMENT_FIELDS = ("handler", "code_dir", "runtime", "memory_size", "timeout", "environment", "tracing",
-                      "architecture", "function_name", "layers", "freeze")
+                      "architecture", "function_name", "layers", "layer_dirs", "freeze", "cannot_run")
 # Settings a running fleet cannot take live (a change is kept in the config, applied on restart). `events`
 # is not one: the trigger service (runtime/triggers/) reconciles its pollers with the config every second.
 RESTART_FIELDS: frozenset[str] = frozenset()
@@ -54,7 +54,11 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, tuple):
-        return list(value)
+        return [_plain(item) for item in value]
+    if isinstance(value, LayerContent):
+        return str(value.folder)
+    if isinstance(value, CannotRun):
+        return value.reason
     return value
 
 

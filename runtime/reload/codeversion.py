@@ -102,15 +102,17 @@ class CodeRoots:
     layers: tuple[Path, ...] = ()
     excluded: frozenset[Path] = frozenset()  # config files that happen to live in the code folder
     ignore: tuple[str, ...] = ()  # user glob patterns (relative paths) from the `reload:` section
+    watched: bool = True  # False for a function lambdatop cannot run: its code_dir is a stand-in, never read
 
     @classmethod
     def of(cls, function: FunctionConfig, excluded: Iterable[Path] = (), ignore: Sequence[str] = ()) -> CodeRoots:
-        layers = tuple(Path(layer).resolve() for layer in function.layers if Path(layer).is_dir())
-        return cls(function.code_dir, layers, frozenset(Path(p) for p in excluded), tuple(ignore))
+        layers = tuple(layer.folder for layer in function.layer_dirs if layer.folder.is_dir())
+        return cls(function.code_dir, layers, frozenset(Path(p) for p in excluded), tuple(ignore),
+                   watched=function.cannot_run is None)
 
     @property
     def folders(self) -> tuple[Path, ...]:
-        return (self.code_dir, *self.layers)
+        return (self.code_dir, *self.layers) if self.watched else ()
 
     def counts(self, root: Path, relative: PurePath) -> bool:
         """Whether a file at `relative` under `root` is part of the code."""

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from lambdatop.runtime.errors import FleetStopped
+from lambdatop.runtime.errors import FleetStopped, FunctionCannotRun
 from lambdatop.runtime.execution.environment import EnvironmentFailed, Failure
 from lambdatop.runtime.reload.broken import problem_from_error, problem_from_exit
 
@@ -59,6 +59,6 @@ class InitProbes:
                 self._notice(name, f"{name}: {label} Init took longer than 10 s; it will run again inside the first invoke")
                 return
             problem = problem_from_exit(str(failure.failure), failure.logs)
-        except (FleetStopped, KeyError):
+        except (FleetStopped, FunctionCannotRun, KeyError):  # stopping, gone, or never runnable
             return
         self._report(name, label, problem)

@@ -12,9 +12,12 @@ import json
 import re
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
-from lambdatop.runtime.config import FleetConfig, FunctionConfig, load_config
+from lambdatop.runtime.config import FleetConfig, FunctionConfig, TemplateInputs, load_config
+from lambdatop.runtime.config.env_vars import read_env_vars
+from lambdatop.runtime.config.parameters import parse_overrides
 from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.store.reader import StoreReader
 
@@ -51,6 +54,33 @@ def config_option(parser: argparse.ArgumentParser) -> None:
         "--config", "-c", metavar="PATH", default=None,
         help="lambdatop.yaml or SAM template.yaml (default: ./lambdatop.yaml, ./template.yaml, ./sample_functions/template.yaml)",
     )
+    template_options(parser)
+
+
+def template_options(parser: argparse.ArgumentParser) -> None:
+    """SAM CLI's `--parameter-overrides` and `--env-vars`, wherever the config is loaded.
+
+    Not defaulted here (SUPPRESS), so `lambdatop --env-vars f.json serve` keeps the top-level value.
+    """
+    parser.add_argument("--parameter-overrides", metavar="KEY=VALUE", action="append", default=argparse.SUPPRESS,
+                        help="template parameter values, as SAM CLI takes them: 'Stage=dev Size=2' or "
+                             "'ParameterKey=Stage,ParameterValue=dev' (repeatable)")
+    parser.add_argument("--env-vars", metavar="FILE.json", default=argparse.SUPPRESS,
+                        help='environment variable values, SAM CLI\'s format: {"MyFunction": {"VAR": "v"}, "Parameters": {"VAR": "v"}}')
+
+
+def template_inputs(args: argparse.Namespace) -> TemplateInputs:
+    """What `--parameter-overrides` and `--env-vars` add to the template (a UsageError for a malformed one)."""
+    try:
+        parameters = parse_overrides(getattr(args, "parameter_overrides", None) or ())
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    env_file = getattr(args, "env_vars", None)
+    try:
+        env_vars = read_env_vars(env_file) if env_file else {}
+    except ConfigError as exc:
+        raise UsageError(f"config error: {exc}") from None
+    return TemplateInputs(parameters=parameters, env_vars=env_vars, env_vars_file=env_file)
 
 
 def function_option(parser: argparse.ArgumentParser, help: str) -> None:
@@ -102,9 +132,9 @@ def client_context(text: str | None) -> str | None:
 # -- the config and its functions -----------------------------------------------------------------
 
 
-def load_or_exit(path: str | None) -> FleetConfig:
+def load_or_exit(path: str | None, inputs: TemplateInputs | None = None) -> FleetConfig:
     try:
-        config = load_config(path)
+        config = load_config(path, inputs=inputs)
     except ConfigError as exc:
         raise UsageError(f"config error: {exc}") from exc
     for warning in config.warnings:
@@ -157,12 +187,24 @@ def read_event(source: str | None, default: Path | None = None) -> bytes:
     return b"{}"
 
 
-def default_event_path(events_dir: Path) -> Path | None:
-    """A function's default event: events/basic.json if present, else the first events/*.json."""
-    if not events_dir.is_dir():
-        return None
-    preferred = events_dir / "basic.json"
-    if preferred.is_file():
-        return preferred
-    candidates = sorted(events_dir.glob("*.json"))
-    return candidates[0] if candidates else None
+def saved_events(event_dirs: Sequence[Path]) -> list[Path]:
+    """Every events/*.json of a function (`FunctionConfig.event_dirs`): its own folder's first, then the project's."""
+    return [path for folder in event_dirs if folder.is_dir() for path in sorted(folder.glob("*.json"))]
+
+
+def default_event_path(event_dirs: Sequence[Path] | Path, function: str = "") -> Path | None:
+    """A function's default event: its own events/basic.json, else its first events/*.json; else, in the
+    project's events/ (shared by the template's functions), `<function>.json`, basic.json, event.json (what
+    `sam init` writes), else the first."""
+    folders = [event_dirs] if isinstance(event_dirs, Path) else list(event_dirs)
+    for index, folder in enumerate(folders):
+        if not folder.is_dir():
+            continue
+        names = ["basic.json"] if index == 0 else [*([f"{function}.json"] if function else []), "basic.json", "event.json"]
+        for name in names:
+            if (folder / name).is_file():
+                return folder / name
+        candidates = sorted(folder.glob("*.json"))
+        if candidates:
+            return candidates[0]
+    return None

@@ -15,13 +15,13 @@ from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.config import HttpSettings
 from lambdatop.runtime.services import ServiceOptions
-from lambdatop.tui.commands.common import EXIT_OK, EXIT_USAGE, UsageError, load_or_exit
+from lambdatop.tui.commands.common import EXIT_OK, EXIT_USAGE, UsageError, load_or_exit, template_inputs
 from lambdatop.tui.commands.serve import api_settings
 
 
 def run_dashboard(args: argparse.Namespace) -> int:
     try:
-        config = load_or_exit(getattr(args, "config", None))
+        config = load_or_exit(getattr(args, "config", None), template_inputs(args))
         # The same endpoint settings as `lambdatop serve`: the config's `http:` section, then the flags.
         try:
             settings = HttpSettings.from_config(config).overridden(

@@ -16,7 +16,8 @@ import json
 import sys
 
 from lambdatop.tui.commands.common import (
-    EXIT_OK, EXIT_USAGE, UsageError, config_option, function_option, load_or_exit, require_function,
+    EXIT_OK, EXIT_USAGE, UsageError, config_option, function_option, load_or_exit, require_function, saved_events,
+    template_inputs,
 )
 from lambdatop.tui.sample_events import BadTemplateValue, EventTemplate, UnknownTemplate, find_template, load_templates
 
@@ -58,10 +59,9 @@ def _list(args: argparse.Namespace) -> int:
     templates = load_templates()
     own: list[str] = []
     if args.function:
-        config = load_or_exit(args.config)
+        config = load_or_exit(args.config, template_inputs(args))
         function = require_function(config, args.function)
-        if function.events_dir.is_dir():
-            own = [str(p) for p in sorted(function.events_dir.glob("*.json"))]
+        own = [str(p) for p in saved_events(function.event_dirs)]
     if args.json:
         print(json.dumps({
             "templates": [

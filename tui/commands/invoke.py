@@ -21,7 +21,7 @@ from lambdatop.runtime.records import InvocationResult, InvocationStatus, Invoca
 from lambdatop.runtime.store.reader import DeadLetter
 from lambdatop.tui.commands.common import (
     EXIT_FUNCTION_ERROR, EXIT_OK, EXIT_SERVICE_ERROR, EXIT_USAGE, UsageError, client_context, config_option,
-    default_event_path, find_function, load_or_exit, read_event, unknown_function_hint,
+    default_event_path, find_function, load_or_exit, read_event, unknown_function_hint, template_inputs,
 )
 
 
@@ -46,12 +46,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = load_or_exit(args.config)
+        config = load_or_exit(args.config, template_inputs(args))
         if args.count < 1 or args.concurrency < 1:
             raise UsageError("-n and --concurrency must be at least 1")
         args.client_context = client_context(args.client_context)
         function = find_function(config, args.function)  # None for an ARN or name:$LATEST; the fleet resolves those
-        payload = read_event(args.event, default_event_path(function.events_dir) if function else None)
+        payload = read_event(args.event, default_event_path(function.event_dirs, function.name) if function else None)
     except UsageError as exc:
         print(f"lambdatop: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from lambdatop.runtime.store.reader import StoredInvocation, StoreReader
 from lambdatop.runtime.errors import StoreError
 from lambdatop.tui.commands.common import (
-    EXIT_OK, EXIT_USAGE, UsageError, config_option, load_or_exit, parse_age, require_function,
+    EXIT_OK, EXIT_USAGE, UsageError, config_option, load_or_exit, parse_age, require_function, template_inputs,
 )
 
 POLL_INTERVAL_S = 0.5
@@ -60,7 +60,7 @@ def format_invocation(stored: StoredInvocation, text_filter: str | None = None, 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = load_or_exit(args.config)
+        config = load_or_exit(args.config, template_inputs(args))
         function = require_function(config, args.function)
         if args.limit < 1:
             raise UsageError("-n must be at least 1")

@@ -17,7 +17,7 @@ from lambdatop.runtime.errors import ReplayError, StoreError
 from lambdatop.runtime.store.reader import StoreReader, process_alive
 from lambdatop.runtime.store.replay import from_store, import_events, read_jsonl, write_jsonl
 from lambdatop.tui.commands.common import (
-    EXIT_OK, EXIT_USAGE, UsageError, config_option, function_option, load_or_exit, run_option, selected_run,
+    EXIT_OK, EXIT_USAGE, UsageError, config_option, function_option, load_or_exit, run_option, selected_run, template_inputs,
 )
 
 
@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = load_or_exit(args.config)
+        config = load_or_exit(args.config, template_inputs(args))
         path = store_path(config)
         if args.action == "export":
             return _export(args, path)

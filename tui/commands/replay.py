@@ -30,7 +30,7 @@ from lambdatop.runtime.errors import StoreError
 from lambdatop.runtime.config import store_path
 from lambdatop.tui.commands.common import (
     EXIT_FUNCTION_ERROR, EXIT_OK, EXIT_USAGE, UsageError, config_option, function_option, load_or_exit, require_function,
-    run_option, selected_run,
+    run_option, selected_run, template_inputs,
 )
 
 
@@ -58,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = load_or_exit(args.config)
+        config = load_or_exit(args.config, template_inputs(args))
         if args.speed < 0:
             raise UsageError("--speed must be 0 (as fast as allowed) or more")
         if args.concurrency < 1:

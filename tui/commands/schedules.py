@@ -44,6 +44,7 @@ from lambdatop.tui.commands.common import (
     UsageError,
     config_option,
     load_or_exit,
+    template_inputs,
 )
 
 
@@ -68,7 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_list(args: argparse.Namespace) -> int:
     try:
-        config = load_or_exit(args.config)
+        config = load_or_exit(args.config, template_inputs(args))
         if args.next < 1:
             raise UsageError("--next must be at least 1")
     except UsageError as exc:
@@ -136,7 +137,7 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 def run_fire(args: argparse.Namespace) -> int:
     try:
-        config = load_or_exit(args.config)
+        config = load_or_exit(args.config, template_inputs(args))
         schedules = read_schedules(config)
         schedule = find_schedule(schedules, args.name)
         if schedule is None:

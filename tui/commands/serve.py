@@ -25,7 +25,9 @@ from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationResult
 from lambdatop.runtime.services import ServiceOptions, attach_standard_services
 from lambdatop.runtime.snapshot import EndpointView
-from lambdatop.tui.commands.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, aws_options, load_or_exit
+from lambdatop.tui.commands.common import (
+    EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, aws_options, load_or_exit, template_inputs, template_options,
+)
 
 DRAIN_TIMEOUT_S = 30.0  # longest a graceful stop waits for in-flight invocations
 FORCE_AFTER_S = 0.5  # a second Ctrl-C at least this long after the first stops at once
@@ -51,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-api", dest="serve_no_api", action="store_true",
                         help="don't serve the template's Api/HttpApi routes")
     aws_options(parser, prefix="serve_")
+    template_options(parser)
     parser.add_argument("--no-watch", dest="watch", action="store_false", help="don't hot-reload code on save")
     parser.add_argument("--no-store", dest="store", action="store_false", help="don't record invocations in .lambdatop/")
     parser.add_argument("--quiet", "-q", action="store_true", help="don't print each invocation's log")
@@ -61,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = load_or_exit(getattr(args, "config", None))
+        config = load_or_exit(getattr(args, "config", None), template_inputs(args))
         try:
             settings = HttpSettings.from_config(config).overridden(
                 host=_given(args.serve_host, getattr(args, "host", None), DEFAULT_HOST),

@@ -19,7 +19,7 @@ from lambdatop.runtime.observability.summary import summarize
 from lambdatop.runtime.store.reader import StoreReader
 from lambdatop.tui.commands.common import (
     EXIT_OK, EXIT_USAGE, UsageError, config_option, function_option, load_or_exit, parse_age, require_function, run_option,
-    selected_run,
+    selected_run, template_inputs,
 )
 from lambdatop.tui.widgets.cells import format_usd
 
@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = load_or_exit(args.config)
+        config = load_or_exit(args.config, template_inputs(args))
         function = require_function(config, args.function).name if args.function else None
         since = time.time() - parse_age(args.since) if args.since else None
         try:

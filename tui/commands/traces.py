@@ -22,7 +22,7 @@ from lambdatop.runtime.store.reader import StoredInvocation, StoreReader
 from lambdatop.runtime.errors import StoreError
 from lambdatop.runtime.observability.views import RequestTrace, Span, Trace, chrome_trace, flatten
 from lambdatop.tui.commands.common import (
-    EXIT_OK, EXIT_USAGE, UsageError, config_option, function_option, load_or_exit, require_function, run_option, selected_run,
+    EXIT_OK, EXIT_USAGE, UsageError, config_option, function_option, load_or_exit, require_function, run_option, selected_run, template_inputs,
 )
 
 
@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = load_or_exit(args.config)
+        config = load_or_exit(args.config, template_inputs(args))
         if args.limit < 1:
             raise UsageError("-n must be at least 1")
         function = require_function(config, args.function).name if args.function else None

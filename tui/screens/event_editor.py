@@ -25,7 +25,7 @@ from textual.widgets.option_list import Option
 
 from lambdatop.runtime.records import InvocationResult
 from lambdatop.runtime.snapshot import RouteView
-from lambdatop.tui.commands.common import default_event_path
+from lambdatop.tui.commands.common import default_event_path, saved_events
 from lambdatop.tui.key_invocations import pretty_json
 from lambdatop.tui.sample_events import api_route_event, load_templates
 from lambdatop.tui.widgets.cells import STATUS_LABEL
@@ -49,11 +49,12 @@ def _route_event(route: RouteView) -> str:
 
 
 def event_choices(
-    events_dir: Path, invocation: InvocationResult | None, routes: Sequence[RouteView] = (),
+    event_dirs: Sequence[Path] | Path, invocation: InvocationResult | None, routes: Sequence[RouteView] = (), function: str = "",
 ) -> tuple[list[EventChoice], int]:
     """What the list offers, and which one starts in the editor: the selected invocation's event (if
     any), an event for each API route of the function (the first one starts when there is no invocation),
-    the function's events/*.json (the default one first when nothing came before), the templates."""
+    the function's events/*.json then the project's (the default one first when nothing came before), the templates."""
+    dirs = [event_dirs] if isinstance(event_dirs, Path) else list(event_dirs)
     choices: list[EventChoice] = []
     initial = 0
     if invocation is not None:
@@ -62,12 +63,12 @@ def event_choices(
         choices.append(EventChoice(label, "invocation", lambda: pretty_json(invocation.request)))
     for route in routes:
         choices.append(EventChoice(f"{route.route_key} ({route.api})", "api route", partial(_route_event, route)))
-    default = default_event_path(events_dir)
-    if events_dir.is_dir():
-        for path in sorted(events_dir.glob("*.json")):
-            if path == default and not choices:
-                initial = len(choices)
-            choices.append(EventChoice(f"events/{path.name}", "function", partial(path.read_text, encoding="utf-8")))
+    default = default_event_path(dirs, function)
+    for path in saved_events(dirs):
+        if path == default and not choices:
+            initial = len(choices)
+        group = "function" if path.parent == dirs[0] else "project"
+        choices.append(EventChoice(f"events/{path.name}", group, partial(path.read_text, encoding="utf-8")))
     for template in load_templates().values():
         choices.append(EventChoice(f"{template.name:<26}", "template", template.render_json,
                                    detail=template.description))
@@ -94,7 +95,7 @@ class EventEditorScreen(ModalScreen[bytes | None]):
             width = max(30, min(LABEL_WIDTH, self.app.size.width - 10))
             for index, choice in enumerate(self.choices):
                 label = Text(no_wrap=True, overflow="ellipsis")
-                label.append(f"{choice.group:<11}", style={"function": "bold green", "invocation": "bold cyan", "api route": "bold magenta"}.get(choice.group, "dim"))
+                label.append(f"{choice.group:<11}", style={"function": "bold green", "project": "green", "invocation": "bold cyan", "api route": "bold magenta"}.get(choice.group, "dim"))
                 label.append(choice.label)
                 if choice.detail:
                     label.append(f"  {choice.detail}", style="dim")

@@ -232,6 +232,8 @@ class FunctionScreen(LambdatopScreen[None]):
         ]
         if config.layers:
             lines.append(("Layers", ", ".join(config.layers)))
+        if config.cannot_run is not None:
+            lines.insert(0, ("Cannot run", config.cannot_run.reason))
         if config.source:
             lines.append(("Defined at", config.source))
         text = Text()

@@ -227,9 +227,12 @@ class FunctionsTable(DataTable):
         else:
             name_style = ""
         name = Text(("✗ " if broken else "") + f.name, style=name_style)
+        cannot_run = f.config.cannot_run is not None
+        if cannot_run:  # lambdatop cannot run it (another runtime, a container image...): greyed, said on `enter`
+            name = Text("⊘ " + f.name, style="dim")
 
         version = reload.versions[-1].version if reload and reload.versions else f.code_version
-        ver = Text(version, style="bold red" if broken else "")
+        ver = Text("-" if cannot_run else version, style="dim" if cannot_run else "bold red" if broken else "")
 
         envs = Text(justify="right")
         envs.append(str(f.busy), style="bold green" if f.busy else "dim")
