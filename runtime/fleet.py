@@ -15,6 +15,7 @@ import os
 import resource
 import shutil
 import signal
+import site
 import tempfile
 import time
 from pathlib import Path
@@ -30,7 +31,9 @@ from lambdatop.runtime.execution.housekeeping import Housekeeping
 from lambdatop.runtime.execution.invoker import INIT_LIMIT_S, Invoker
 from lambdatop.runtime.execution.pool import FunctionPool
 from lambdatop.runtime.records import InvocationRecord, InvocationResult, InvocationType, Trigger
-from lambdatop.runtime.execution.spawner import Spawner
+from lambdatop.runtime.execution.zygotes import Zygotes
+from lambdatop.runtime.packages.bundled import bundled_runtime_packages
+from lambdatop.runtime.packages.installs import Installs, Python
 from lambdatop.runtime.execution.stats import Counters, FunctionStats
 from lambdatop.runtime.snapshot import EnvSnapshot, FleetSnapshot, FunctionSnapshot
 
@@ -62,7 +65,12 @@ class Fleet:
         self.config = config if isinstance(config, FleetConfig) else load_config(config)
         self._own_work_dir = work_dir is None
         self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="lambdatop-"))
-        self.spawner = Spawner(self.work_dir)
+        # One zygote per Python the functions run on; `spawner` is lambdatop's own interpreter's.
+        self.zygotes = Zygotes(self.work_dir)
+        self.spawner = self.zygotes.local
+        # requirements.txt installs (.lambdatop/packages/ beside the config) and the runtime's bundled boto3.
+        self.installs = Installs(self.config.root, self._publish_install)
+        self._bundled = str(bundled_runtime_packages(self.work_dir))
         self.gate = ConcurrencyGate(self.config.account_concurrency, {n: f.reserved_concurrency for n, f in self.config.functions.items()})
         self.pools: dict[str, FunctionPool] = {}
         self.stats: dict[str, FunctionStats] = {}
@@ -89,6 +97,7 @@ class Fleet:
         self._drained: asyncio.Event | None = None
         for name, function in self.config.functions.items():
             self._add_pool(name, function)
+        self.snapshot_providers["packages"] = self.installs.snapshot
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -96,8 +105,13 @@ class Fleet:
         if self._started:
             return
         _raise_fd_limit()
-        self.spawner.start()
-        atexit.register(self.spawner.kill_now)
+        self.zygotes.start()
+        atexit.register(self.zygotes.kill_now)
+        for warning in self.zygotes.warnings:
+            self.bus.publish(FleetEvent("warning", warning, time.time()))
+        for pool in self.pools.values():
+            if pool.isolated:  # installs start now, so the first invocation usually finds them done
+                self.installs.start(pool.function, _python_of(pool))
         self._drained = asyncio.Event()
         self._drained.set()
         self._tasks = self.housekeeping.start()
@@ -133,8 +147,9 @@ class Fleet:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for pool in self.pools.values():
             pool.shutdown_all()
-        await self.spawner.stop()
-        atexit.unregister(self.spawner.kill_now)
+        await self.installs.stop()
+        await self.zygotes.stop()
+        atexit.unregister(self.zygotes.kill_now)
         if self._own_work_dir:
             shutil.rmtree(self.work_dir, ignore_errors=True)
         self._started = False
@@ -290,9 +305,10 @@ class Fleet:
         if not self.running:
             raise FleetStopped("lambdatop is not running")
         pool = self.pools[name]
+        await pool.ready()
         env = pool.new_environment()
         try:
-            outcome = await env.start(self.spawner, getattr(self.invoker, "init_limit", INIT_LIMIT_S))
+            outcome = await env.start(pool.spawner, getattr(self.invoker, "init_limit", INIT_LIMIT_S))
         except BaseException:
             pool.retire(env)
             raise
@@ -375,10 +391,26 @@ class Fleet:
     # -- internals --------------------------------------------------------------------
 
     def _add_pool(self, name: str, function: FunctionConfig) -> None:
-        pool = FunctionPool(function, self.config, self.spawner, self.work_dir, shared_environment=self.worker_environment)
+        pool = FunctionPool(function, self.config, self.zygotes.for_runtime(function.runtime), self.work_dir,
+                            shared_environment=self.worker_environment)
         pool.on_change = self._on_env_change
+        pool.prepare = self._prepare_pool
         self.pools[name] = pool
         self.stats.setdefault(name, FunctionStats())
+
+    async def _prepare_pool(self, pool: FunctionPool) -> None:
+        """Before a cold start: the zygote of the function's Python (a reload may change its Runtime) and,
+        isolated, its installed requirements and the runtime's boto3 on its path."""
+        pool.spawner = self.zygotes.for_runtime(pool.function.runtime)
+        if not pool.isolated:
+            # Shared on another Python: lambdatop's own packages too, as on its own Python (pure-Python ones import).
+            pool.package_paths = () if pool.spawner.interpreter.local else tuple(site.getsitepackages())
+            return
+        installed = await self.installs.ready(pool.function, _python_of(pool))
+        pool.package_paths = (*installed, self._bundled)
+
+    def _publish_install(self, kind: str, message: str, function: str, detail: dict[str, Any]) -> None:
+        self.bus.publish(FleetEvent(kind, message, time.time(), function, detail))
 
     def _on_result(self, result: InvocationResult) -> None:
         record = result.record
@@ -395,6 +427,11 @@ class Fleet:
 
     def _on_env_change(self, env: ExecutionEnvironment) -> None:
         self.bus.publish(EnvironmentEvent(env.function, env.id, str(env.state), env.pid, time.time()))
+
+
+def _python_of(pool: FunctionPool) -> Python:
+    interpreter = pool.spawner.interpreter
+    return Python(interpreter.executable, interpreter.minor, interpreter.local)
 
 
 def _raise_fd_limit() -> None:

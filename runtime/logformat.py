@@ -55,13 +55,15 @@ def report_line(record: InvocationRecord, *, init_failed: bool = False, traced: 
     return line
 
 
-def runtime_version(runtime: str) -> str:
-    """What INIT_START names as the runtime version: the interpreter that really runs the code."""
-    return f"python:{platform.python_version_tuple()[0]}.{platform.python_version_tuple()[1]}.v{platform.python_version_tuple()[2]}"
+def runtime_version(runtime: str, python_version: str | None = None) -> str:
+    """What INIT_START names as the runtime version: the interpreter that really runs the code
+    (`python_version`, "3.12.1", when it is not lambdatop's own), as Lambda's `python:3.12.v<release>`."""
+    major, minor, micro = (python_version or platform.python_version()).split(".")[:3]
+    return f"python:{major}.{minor}.v{micro}"
 
 
-def init_start_line(runtime: str, region: str) -> str:
-    version = runtime_version(runtime)
+def init_start_line(runtime: str, region: str, python_version: str | None = None) -> str:
+    version = runtime_version(runtime, python_version)
     digest = hashlib.sha256(version.encode()).hexdigest()
     return f"INIT_START Runtime Version: {version}\tRuntime Version ARN: arn:aws:lambda:{region}::runtime:{digest}"
 

@@ -28,6 +28,9 @@ DEFAULT_MEMORY_MB = 128
 DEFAULT_TIMEOUT_S = 3
 DEFAULT_IDLE_TIMEOUT_S = 600.0  # how long an idle environment stays warm here
 MEMORY_RANGE = (128, 10240)
+# What a function can import: "isolated" (its folder, layers, requirements.txt and the runtime's boto3,
+# as on Lambda) or "shared" (also everything installed beside lambdatop, as before requirements.txt installs).
+DEPENDENCIES = ("isolated", "shared")
 TIMEOUT_RANGE = (1, 900)
 
 # Looked for in this order in the working directory; the last is the repo's own samples.
@@ -58,6 +61,7 @@ class FunctionConfig:
     dead_letter_queue: Mapping[str, Any] = field(default_factory=dict)
     layers: tuple[str, ...] = ()
     source: str = ""  # "file:line" where the function is defined
+    dependencies: str = "isolated"  # one of DEPENDENCIES
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -73,7 +77,7 @@ class FunctionConfig:
     def fingerprint(self) -> str:
         """A hash of the settings that shape an environment; a change means new environments."""
         parts = [self.handler, str(self.code_dir), self.runtime, str(self.memory_size), str(self.timeout),
-                 repr(sorted(self.environment.items())), self.tracing]
+                 repr(sorted(self.environment.items())), self.tracing, self.dependencies]
         return hashlib.sha1("\0".join(parts).encode()).hexdigest()[:12]
 
 
@@ -312,7 +316,7 @@ _ACCOUNT_KEYS = {"concurrency_limit", "region", "account_id"}
 _FUNCTION_KEYS = {
     "handler", "code", "runtime", "memory_size", "timeout", "environment", "reserved_concurrency",
     "idle_timeout", "freeze", "tracing", "architecture", "description", "events", "async", "dead_letter_queue",
-    "layers",
+    "layers", "dependencies",
 }
 _DEFAULT_KEYS = _FUNCTION_KEYS - {"handler", "code", "description", "events"}
 
@@ -407,6 +411,7 @@ class _LambdatopFile:
             dead_letter_queue=check.mapping(*pick("dead_letter_queue")),
             layers=tuple(str(x) for x in (entry.get("layers") or defaults.get("layers") or ())),
             source=f"{self.path}:{line}",
+            dependencies=_dependencies(check, *pick("dependencies"), "isolated"),
         )
 
     def _override(self, check: _Checker, function: FunctionConfig, entry: LineMap) -> FunctionConfig:
@@ -424,7 +429,16 @@ class _LambdatopFile:
             changes["reserved_concurrency"] = check.integer(entry, "reserved_concurrency", None, (0, 1_000_000))
         if "environment" in entry:
             changes["environment"] = {**function.environment, **check.environment(entry, "environment")}
+        if "dependencies" in entry:
+            changes["dependencies"] = _dependencies(check, entry, "dependencies", function.dependencies)
         return replace(function, **changes) if changes else function
+
+
+def _dependencies(check: _Checker, mapping: LineMap, key: str, default: str) -> str:
+    value = check.string(mapping, key, default) or default
+    if value not in DEPENDENCIES:
+        raise check.error(f"must be {' or '.join(DEPENDENCIES)}, got {value!r}", mapping, key)
+    return value
 
 
 def _tracing(check: _Checker, mapping: LineMap, key: str) -> str:
@@ -450,6 +464,7 @@ class _SamTemplate:
         self.account_id = account_id
         self.resources = resources or ResourceValues()
         self.check = _Checker(path)
+        self.dependencies = "isolated"
 
     def load(self) -> FleetConfig:
         doc = self.document
@@ -488,6 +503,10 @@ class _SamTemplate:
         _check_globals_function(self.path, globals_function)
         globals_function = resolver.resolve(globals_function)
 
+        # A template's own setting for lambdatop, where CloudFormation keeps tools' settings (as cfn-lint's).
+        ours = self.check.mapping(self.check.mapping(doc, "Metadata"), "lambdatop")
+        check_known_keys(ours, ("dependencies",), section="Metadata.lambdatop", path=str(self.path), key_prefix="Metadata.lambdatop.")
+        self.dependencies = _dependencies(self.check, ours, "dependencies", "isolated")
         functions: dict[str, FunctionConfig] = {}
         warnings: list[str] = []
         for rid in function_ids:
@@ -539,6 +558,7 @@ class _SamTemplate:
             dead_letter_queue=check.mapping(props, "DeadLetterQueue"),
             layers=tuple(str(x) for x in props.get("Layers") or ()),
             source=f"{self.path}:{line}",
+            dependencies=self.dependencies,
         )
 
 

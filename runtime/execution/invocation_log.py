@@ -28,16 +28,17 @@ class InitStatus(enum.StrEnum):
 class InvocationLog:
     """The lines one invocation leaves in its log stream, START to REPORT (and the INIT lines of a cold start)."""
 
-    __slots__ = ("lines", "_runtime", "_region", "_started")
+    __slots__ = ("lines", "_runtime", "_region", "_started", "_python")
 
-    def __init__(self, runtime: str, region: str) -> None:
+    def __init__(self, runtime: str, region: str, python_version: str | None = None) -> None:
         self.lines: list[str] = []
         self._runtime = runtime
         self._region = region
+        self._python = python_version  # the interpreter that really runs the function ("3.12.1")
         self._started = False
 
     def init_start(self) -> None:
-        self.lines.append(logformat.init_start_line(self._runtime, self._region))
+        self.lines.append(logformat.init_start_line(self._runtime, self._region, self._python))
 
     def init_report(self, init_ms: float, phase: Phase, status: InitStatus, error_type: str | None = None) -> None:
         self.lines.append(logformat.init_report_line(init_ms, phase, status, error_type))

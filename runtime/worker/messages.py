@@ -48,6 +48,10 @@ class WorkerSpec(NamedTuple):
     log_group_name: str
     log_stream_name: str
     extra_sys_path: tuple[str, ...] = ()
+    # The function's installed requirements.txt and the runtime's bundled boto3 (worker/imports.py).
+    package_paths: tuple[str, ...] = ()
+    # True: the function sees only its own folders and the standard library, not lambdatop's packages.
+    isolated: bool = False
 
 
 class InvokeRequest(NamedTuple):

@@ -28,6 +28,7 @@ from typing import Any, NoReturn
 from lambdatop.runtime.worker.capture import OutputCapture
 from lambdatop.runtime.worker.context import LambdaContext
 from lambdatop.runtime.worker.handler import FaultError, Handler, diagnose_init, exception_object, load_handler, log_error
+from lambdatop.runtime.worker.imports import function_sys_path, isolate_imports, missing_module_hint
 from lambdatop.runtime.worker.messages import (
     EXIT_INIT_ERROR,
     EXIT_WORKER_BROKEN,
@@ -117,7 +118,9 @@ def become_environment(spec: WorkerSpec) -> None:
         os.makedirs(spec.environ["TMPDIR"], exist_ok=True)
     time.tzset()
     os.chdir(spec.task_root)
-    sys.path[:] = [spec.task_root, *spec.extra_sys_path, *sys.path]
+    sys.path[:] = function_sys_path(spec)
+    if spec.isolated:
+        isolate_imports()
     sys.argv = [spec.handler]
     install_logging()
 
@@ -189,9 +192,14 @@ class Worker:
             error = exception_object(exc, "")
             sys.stdout.write(_INIT_WARNING)
             log_error(error)
+            hint = missing_module_hint(exc, self.spec)
+            if hint:
+                sys.stdout.write(hint)
         init_ms = (time.perf_counter() - begin) * 1000
         assert self.capture is not None
         problem = diagnose_init(failure, self.handler, self.spec.handler, (self.spec.task_root, *self.spec.extra_sys_path))
+        if problem is not None and failure is not None and (hint := missing_module_hint(failure, self.spec)):
+            problem = problem._replace(error_message=f"{problem.error_message} ({hint.strip()})")
         self.send(InitDone(error, init_ms, self.capture.take(), started, time.time(), *memory_kb(), problem))
         if error is not None:
             os._exit(EXIT_INIT_ERROR)
