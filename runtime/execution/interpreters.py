@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import glob
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -66,7 +67,7 @@ class InterpreterChoice:
 
 
 def local_interpreter() -> Interpreter:
-    return Interpreter(sys.executable, "%d.%d.%d" % sys.version_info[:3], local=True)
+    return Interpreter(sys.executable, platform.python_version(), local=True)
 
 
 def worker_tree(base: Path) -> Path:
@@ -116,14 +117,17 @@ class Interpreters:
         if local.minor == wanted:
             return InterpreterChoice(local)
         tree = worker_tree(self.work_dir)
+        unusable = []
         for candidate in candidates(wanted):
             found = probe(candidate, tree)
             if found is not None and found.minor == wanted:
                 return InterpreterChoice(found)
-        return InterpreterChoice(local, (
-            f"{runtime} functions run on Python {local.version}: no Python {wanted} found "
-            f"(looked for python{wanted} on PATH, `uv python find {wanted}` and pyenv's versions)"
-        ))
+            unusable.append(candidate)
+        if unusable:
+            why = f"{', '.join(unusable)} cannot run lambdatop's worker (it needs Python 3.11 or later)"
+        else:
+            why = f"no Python {wanted} found (looked for python{wanted} on PATH, `uv python find {wanted}` and pyenv's versions)"
+        return InterpreterChoice(local, f"{runtime} functions run on Python {local.version}: {why}")
 
 
 def candidates(minor: str) -> list[str]:

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from lambdatop.runtime.config import FunctionConfig
-from lambdatop.runtime.packages.installer import InstallOutcome, install, is_installed
-from lambdatop.runtime.packages.requirements import PackageSet, package_set, requirements_of
+from lambdatop.runtime.packages import installer
+from lambdatop.runtime.packages.installer import InstallOutcome, is_installed
+from lambdatop.runtime.packages.requirements import PackageSet, package_set, packages_folder, requirements_of
 
 # Installer lines worth showing as progress (pip's and uv's words); the rest only in a failure's message.
 PROGRESS_PREFIXES = ("Collecting ", "Processing ", "Installing collected", "Successfully installed", "Resolved ", "Installed ")
@@ -115,7 +116,7 @@ class Installs:
         # Read and hashed once per version of the file, not on every cold start.
         key = (python.version, requirements, stat.st_mtime_ns, stat.st_size)
         if key not in self._sets:
-            self._sets[key] = package_set(requirements, python.version, self.root)
+            self._sets[key] = package_set(requirements, python.version, packages_folder(self.root))
         return self._sets[key]
 
     async def _install(self, packages: PackageSet, python: Python) -> InstallOutcome:
@@ -129,7 +130,7 @@ class Installs:
                 self.publish("packages", line, name, {"target": str(packages.target)})
 
         try:
-            outcome = await install(packages, python.executable, python.local, on_line)
+            outcome = await installer.install(packages, python.executable, python.local, on_line)
         except OSError as exc:
             outcome = InstallOutcome(False, f"{type(exc).__name__}: {exc}", 0.0)
         for name in self._watchers.get(packages.target, ()):
