@@ -176,3 +176,29 @@ def test_a_python312_function_runs_on_python312_with_its_packages(tmp_path: Path
     old = invoke(root, "old")
     assert old.returncode == 0 and json.loads(old.stdout)["python"] == f"{sys.version_info[0]}.{sys.version_info[1]}"
     assert "lambdatop: [warning] python3.9 functions run on Python" in old.stderr
+
+
+async def test_the_dashboard_header_shows_an_install_in_progress_then_its_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lambdatop.runtime.fleet import Fleet
+    from lambdatop.tui.widgets.fleet_header import FleetHeader
+
+    # Installs start with the fleet and run in a subprocess: right after start the state is "installing".
+    root = project(tmp_path, "functions:\n  fn: {handler: app.handler, code: fn}\n", {
+        "fn": {"app.py": "def handler(event, context):\n    return 1\n", "requirements.txt": "--no-index\nnosuchdep==1.0\n"},
+    })
+    monkeypatch.delenv("LAMBDATOP_PACKAGES_DIR", raising=False)
+    fleet = Fleet(root / "lambdatop.yaml", work_dir=tmp_path / "work")
+    events = fleet.subscribe("test", maxlen=1000)
+    async with fleet:
+        assert fleet.snapshot().extras["packages"]["fn"]["state"] == "installing"
+        header = FleetHeader("lambdatop.yaml").render_header(fleet.snapshot()).plain
+        assert "⧗ fn: installing requirements.txt" in header
+        while not any(getattr(item, "kind", None) == "broken" for item in await events.wait(1.0)):
+            pass
+        install = fleet.snapshot().extras["packages"]["fn"]
+        assert install["state"] == "failed" and "No matching distribution found for nosuchdep==1.0" in install["detail"]
+        header = FleetHeader("lambdatop.yaml").render_header(fleet.snapshot()).plain
+        assert "✗ fn: requirements.txt did not install: ERROR: No matching distribution found for nosuchdep==1.0" in header
+        # The function still runs, without the package (this one imports nothing of it).
+        result = await fleet.invoke("fn", {})
+        assert result.record.status == "success"

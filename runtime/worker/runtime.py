@@ -198,8 +198,6 @@ class Worker:
         init_ms = (time.perf_counter() - begin) * 1000
         assert self.capture is not None
         problem = diagnose_init(failure, self.handler, self.spec.handler, (self.spec.task_root, *self.spec.extra_sys_path))
-        if problem is not None and failure is not None and (hint := missing_module_hint(failure, self.spec)):
-            problem = problem._replace(error_message=f"{problem.error_message} ({hint.strip()})")
         self.send(InitDone(error, init_ms, self.capture.take(), started, time.time(), *memory_kb(), problem))
         if error is not None:
             os._exit(EXIT_INIT_ERROR)

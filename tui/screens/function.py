@@ -213,6 +213,11 @@ class FunctionScreen(LambdatopScreen[None]):
             where = f" at {broken['where']}" if broken.get("where") else ""
             text.append(f"\n ✗ reload failed: {broken.get('error_type')}: {broken.get('message')}{where} (still serving the last good version)",
                         style="bold white on red")
+        install = (snapshot.extras.get("packages") or {}).get(f.name) or {}
+        if install.get("state") == "failed":  # the installer's own message, whole (runtime/packages/)
+            text.append(f"\n ✗ {install.get('requirements')} did not install:\n{install.get('detail')}", style="bold white on red")
+        elif install.get("state") == "installing":
+            text.append(f"\n ⧗ installing {install.get('requirements')}: {install.get('detail') or ''}", style="bold black on yellow")
         return text
 
     def _config(self, f: FunctionSnapshot, snapshot: FleetSnapshot) -> Text:

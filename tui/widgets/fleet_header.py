@@ -89,6 +89,14 @@ class FleetHeader(Static):
                 where = f" {broken['where']}" if broken.get("where") else ""
                 problems.append(f" ✗ {name}: {broken.get('error_type')}: {broken.get('message')}{where} ", style="bold white on red")
                 problems.append(" ")
+        for name, install in sorted((snapshot.extras.get("packages") or {}).items()):
+            if install.get("state") == "installing":  # requirements.txt, installing (runtime/packages/)
+                problems.append(f" ⧗ {name}: installing requirements.txt {install.get('detail') or ''}".rstrip() + " ", style="bold black on yellow")
+                problems.append(" ")
+            elif install.get("state") == "failed":
+                message = (install.get("detail") or "").splitlines()[-1:] or [""]
+                problems.append(f" ✗ {name}: requirements.txt did not install: {message[0]} ", style="bold white on red")
+                problems.append(" ")
         states = ((snapshot.extras.get("alarms") or {}).get("states") or {})
         in_alarm = sorted(name for name, state in states.items() if state == "ALARM")
         if in_alarm:

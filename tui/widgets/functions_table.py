@@ -214,7 +214,8 @@ class FunctionsTable(DataTable):
     def _row(self, f: FunctionSnapshot, snapshot: FleetSnapshot) -> dict[str, Text]:
         extras = snapshot.extras
         reload = (extras.get("reload") or {}).get(f.name) or {}
-        broken = reload.get("broken")
+        install_failed = ((extras.get("packages") or {}).get(f.name) or {}).get("state") == "failed"
+        broken = reload.get("broken") or install_failed
         versions = reload.get("versions") or []
         alarm_state = ((extras.get("alarms") or {}).get("states") or {}).get(f.name)
         queue = (extras.get("async") or {}).get(f.name)
