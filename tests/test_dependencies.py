@@ -202,3 +202,35 @@ async def test_the_dashboard_header_shows_an_install_in_progress_then_its_failur
         # The function still runs, without the package (this one imports nothing of it).
         result = await fleet.invoke("fn", {})
         assert result.record.status == "success"
+
+
+def test_serve_shows_the_install_and_installs_again_when_requirements_txt_changes(tmp_path: Path) -> None:
+    wheels = build_wheel(tmp_path / "wheels").parent
+    root = project(tmp_path / "app", "functions:\n  fn: {handler: app.handler, code: fn}\n", {
+        "fn": {"app.py": "import tinydep\n\ndef handler(event, context):\n    return tinydep.VERSION\n",
+               "requirements.txt": f"--no-index\n--find-links {wheels}\ntinydep==1.0\n"},
+    })
+    env = {k: v for k, v in os.environ.items() if k != "LAMBDATOP_PACKAGES_DIR"}
+    serve = subprocess.Popen([*LAMBDATOP, "--no-aws", "serve", "--port", "0", "--no-api", "--no-store"], cwd=root, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert serve.stderr is not None
+        lines: list[str] = []
+
+        def wait_for(text: str) -> None:
+            for line in serve.stderr:  # type: ignore[union-attr]
+                lines.append(line)
+                if text in line:
+                    return
+            raise AssertionError(f"serve ended before {text!r}:\n{''.join(lines)}")
+
+        wait_for("lambdatop: [packages fn] installing")
+        wait_for("lambdatop: [packages fn] Processing")  # pip's own progress, as it goes
+        wait_for("lambdatop: [packages fn] installed")
+        # A saved change of the file: hot reload's early Init installs the new one.
+        build_wheel(tmp_path / "wheels", version="2.0")
+        (root / "fn" / "requirements.txt").write_text(f"--no-index\n--find-links {wheels}\ntinydep==2.0\n")
+        wait_for("lambdatop: [packages fn] installed")
+    finally:
+        serve.terminate()
+        serve.wait(timeout=30)

@@ -56,6 +56,17 @@ def function_sys_path(spec: WorkerSpec) -> list[str]:
     return [*own, *(entry for entry in sys.path if entry not in own)]
 
 
+_foreign: tuple[tuple[str, ...], tuple[object, ...]] | None = None  # (module names, meta path finders) to drop
+
+
+def prepare_isolation() -> None:
+    """In the zygote, before any fork: find what `isolate_imports` drops (walking sys.modules in each
+    new worker cost ~300 µs of its cold start; here it is paid once)."""
+    global _foreign
+    names = tuple(name for name, module in sys.modules.items() if _is_foreign(name, module))
+    _foreign = (names, tuple(finder for finder in sys.meta_path if not _is_interpreter_finder(finder)))
+
+
 def isolate_imports() -> None:
     """Forget what lambdatop's environment put in this process beyond the standard library and the worker.
 
@@ -64,14 +75,23 @@ def isolate_imports() -> None:
     import hooks of editable installs and `.pth` files) goes, so importing it
     again looks only where the function's `sys.path` says.
     """
-    for name, module in list(sys.modules.items()):
-        if name == "lambdatop" or name.startswith("lambdatop."):
-            continue
-        file = getattr(module, "__file__", None)
-        if file and not os.path.normpath(file).startswith(_STDLIB_ROOTS):
-            del sys.modules[name]
-    sys.meta_path[:] = [finder for finder in sys.meta_path if _is_interpreter_finder(finder)]
-    sys.path_importer_cache.clear()
+    if _foreign is None:
+        prepare_isolation()
+    assert _foreign is not None
+    names, finders = _foreign
+    for name in names:
+        sys.modules.pop(name, None)
+    if finders:
+        sys.meta_path[:] = [finder for finder in sys.meta_path if all(finder is not other for other in finders)]
+    # sys.path_importer_cache keeps its finders: those of folders no longer on sys.path are never asked
+    # again, and clearing it cost ~65 µs of every cold start.
+
+
+def _is_foreign(name: str, module: object) -> bool:
+    if name == "lambdatop" or name.startswith("lambdatop."):
+        return False
+    file = getattr(module, "__file__", None)
+    return bool(file) and not os.path.normpath(str(file)).startswith(_STDLIB_ROOTS)
 
 
 def _is_interpreter_finder(finder: object) -> bool:
