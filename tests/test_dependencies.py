@@ -234,3 +234,24 @@ def test_serve_shows_the_install_and_installs_again_when_requirements_txt_change
     finally:
         serve.terminate()
         serve.wait(timeout=30)
+
+
+def test_the_dependencies_setting_is_checked_where_it_is_written(tmp_path: Path) -> None:
+    from lambdatop.runtime.config import load_config
+    from lambdatop.runtime.errors import ConfigError
+
+    project(tmp_path, "defaults:\n  dependencies: shared\nfunctions:\n  fn: {handler: app.handler, code: fn}\n"
+            "  own: {handler: app.handler, code: fn, dependencies: isolated}\n", {"fn": {"app.py": ""}})
+    config = load_config(tmp_path / "lambdatop.yaml")
+    assert (config.functions["fn"].dependencies, config.functions["own"].dependencies) == ("shared", "isolated")
+    (tmp_path / "lambdatop.yaml").write_text("functions:\n  fn: {handler: app.handler, code: fn, dependencies: global}\n")
+    with pytest.raises(ConfigError, match="must be isolated or shared, got 'global'") as error:
+        load_config(tmp_path / "lambdatop.yaml")
+    assert error.value.line == 2
+    template = tmp_path / "template.yaml"
+    template.write_text("Transform: AWS::Serverless-2016-10-31\nMetadata:\n  lambdatop: {dependencies: shared}\nResources:\n"
+                        "  Fn: {Type: AWS::Serverless::Function, Properties: {CodeUri: fn/, Handler: app.handler, Runtime: python3.12}}\n")
+    assert load_config(template).functions["Fn"].dependencies == "shared"
+    template.write_text(template.read_text().replace("{dependencies: shared}", "{dependncies: shared}"))
+    with pytest.raises(ConfigError, match="did you mean 'dependencies'"):
+        load_config(template)
