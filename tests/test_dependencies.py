@@ -255,3 +255,24 @@ def test_the_dependencies_setting_is_checked_where_it_is_written(tmp_path: Path)
     template.write_text(template.read_text().replace("{dependencies: shared}", "{dependncies: shared}"))
     with pytest.raises(ConfigError, match="did you mean 'dependencies'"):
         load_config(template)
+
+
+@pytest.mark.skipif(not PY312.is_file(), reason="needs pyenv's Python 3.12.1")
+def test_the_interpreter_lookup_reads_path_then_any_pyenv_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lambdatop.runtime.execution.interpreters import Interpreters, candidates
+
+    versions = tmp_path / "pyenv" / "versions" / "3.12.7" / "bin"
+    versions.mkdir(parents=True)
+    (versions / "python3.12").symlink_to(PY312)
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "pyenv"))
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert candidates("3.12") == [str(versions / "python3.12")]
+    on_path = tmp_path / "bin"
+    on_path.mkdir()
+    (on_path / "python3.12").symlink_to(PY312)
+    monkeypatch.setenv("PATH", str(on_path))
+    assert candidates("3.12") == [str(on_path / "python3.12"), str(versions / "python3.12")]
+    choice = Interpreters(tmp_path / "work").for_runtime("python3.12")
+    assert choice.warning is None and choice.interpreter.minor == "3.12" and not choice.interpreter.local
+    missing = Interpreters(tmp_path / "work").for_runtime("python3.14")
+    assert missing.interpreter.local and "no Python 3.14 found" in (missing.warning or "")

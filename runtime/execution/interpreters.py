@@ -33,6 +33,7 @@ from lambdatop.runtime import worker
 
 _RUNTIME = re.compile(r"^python(?P<major>\d+)\.(?P<minor>\d+)$")
 PROBE_TIMEOUT_S = 20.0
+OLDEST_WORKER_PYTHON = (3, 11)  # the worker's code uses 3.11's standard library (enum.StrEnum, ...)
 # Printed by a candidate once it has imported the zygote: where it really is (a pyenv shim is a
 # script that runs another file), and its version.
 _PROBE = (
@@ -116,6 +117,8 @@ class Interpreters:
         wanted = f"{match['major']}.{match['minor']}"
         if local.minor == wanted:
             return InterpreterChoice(local)
+        if (int(match["major"]), int(match["minor"])) < OLDEST_WORKER_PYTHON:
+            return InterpreterChoice(local, f"{runtime} functions run on Python {local.version}: lambdatop's worker needs Python 3.11 or later")
         tree = worker_tree(self.work_dir)
         unusable = []
         for candidate in candidates(wanted):
@@ -133,8 +136,11 @@ class Interpreters:
 def candidates(minor: str) -> list[str]:
     """Executables that may be Python `minor` ("3.12"), best first: PATH, uv, pyenv's root."""
     found: list[str] = []
+    pyenv_root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
     on_path = shutil.which(f"python{minor}")
-    if on_path:
+    # A pyenv shim is a shell script that starts pyenv to find the real file (~1 s per probe on a busy
+    # machine): the real file is among pyenv's versions below.
+    if on_path and os.path.dirname(os.path.realpath(on_path)) != os.path.realpath(os.path.join(pyenv_root, "shims")):
         found.append(on_path)
     uv = shutil.which("uv")
     if uv:
@@ -144,7 +150,6 @@ def candidates(minor: str) -> list[str]:
             result = None
         if result is not None and result.returncode == 0 and result.stdout.strip():
             found.append(result.stdout.strip().splitlines()[-1])
-    pyenv_root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
     # Newest patch release first: 3.12.10 after 3.12.9 needs a numeric sort.
     installed = glob.glob(os.path.join(pyenv_root, "versions", f"{minor}.*", "bin", f"python{minor}"))
     found.extend(sorted(installed, key=_version_key, reverse=True))
