@@ -15,6 +15,7 @@ import os
 import resource
 import shutil
 import signal
+import site
 import tempfile
 import time
 from pathlib import Path
@@ -31,7 +32,9 @@ from lambdatop.runtime.execution.housekeeping import Housekeeping
 from lambdatop.runtime.execution.invoker import INIT_LIMIT_S, Invoker
 from lambdatop.runtime.execution.pool import FunctionPool
 from lambdatop.runtime.records import InvocationRecord, InvocationResult, InvocationType, Trigger
-from lambdatop.runtime.execution.spawner import Spawner
+from lambdatop.runtime.execution.zygotes import Zygotes
+from lambdatop.runtime.packages.bundled import bundled_runtime_packages
+from lambdatop.runtime.packages.installs import Installs, Python
 from lambdatop.runtime.execution.stats import Counters, FunctionStats
 from lambdatop.runtime.snapshot import EnvSnapshot, FleetSnapshot, FunctionSnapshot
 
@@ -74,7 +77,12 @@ class Fleet:
         self.config = config if isinstance(config, FleetConfig) else load_config(config)
         self._own_work_dir = work_dir is None
         self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="lambdatop-"))
-        self.spawner = Spawner(self.work_dir)
+        # One zygote per Python the functions run on; `spawner` is lambdatop's own interpreter's.
+        self.zygotes = Zygotes(self.work_dir)
+        self.spawner = self.zygotes.local
+        # requirements.txt installs (.lambdatop/packages/ beside the config) and the runtime's bundled boto3.
+        self.installs = Installs(self.config.root, self._publish_install)
+        self._bundled = str(bundled_runtime_packages(self.work_dir))
         # The Runtime API for environments whose runtime is a program (provided*, nodejs*, python_runtime: ric):
         # one loopback port each, opened at their cold start; nothing listens while none exists.
         self.runtime_api = RuntimeApiServer()
@@ -104,6 +112,7 @@ class Fleet:
         self._drained: asyncio.Event | None = None
         for name, function in self.config.functions.items():
             self._add_pool(name, function)
+        self.snapshot_providers["packages"] = self.installs.snapshot
 
     def read_config(self, path: Path) -> FleetConfig:
         """The config file read again, with the command line's parameter overrides and env vars kept."""
@@ -115,9 +124,14 @@ class Fleet:
         if self._started:
             return
         _raise_fd_limit()
-        self.spawner.start()
-        atexit.register(self.spawner.kill_now)
+        self.zygotes.start()
+        atexit.register(self.zygotes.kill_now)
         await self.runtime_api.start()
+        for warning in self.zygotes.warnings:
+            self.bus.publish(FleetEvent("warning", warning, time.time()))
+        for pool in self.pools.values():
+            if pool.isolated:  # installs start now, so the first invocation usually finds them done
+                self.installs.start(pool.function, _python_of(pool))
         self._drained = asyncio.Event()
         self._drained.set()
         self._tasks = self.housekeeping.start()
@@ -153,10 +167,11 @@ class Fleet:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for pool in self.pools.values():
             pool.shutdown_all()
-        await self.runtime_api.drain()  # extensions' Shutdown phases (at most 2 s), before the zygote kills all
-        await self.spawner.stop()
+        await self.installs.stop()
+        await self.runtime_api.drain()  # extensions' Shutdown phases (at most 2 s), before the zygotes kill all
+        await self.zygotes.stop()
         await self.runtime_api.stop()
-        atexit.unregister(self.spawner.kill_now)
+        atexit.unregister(self.zygotes.kill_now)
         if self._own_work_dir:
             shutil.rmtree(self.work_dir, ignore_errors=True)
         self._started = False
@@ -318,9 +333,10 @@ class Fleet:
         pool = self.pools[name]
         if pool.function.cannot_run is not None:
             raise FunctionCannotRun(name, pool.function.cannot_run.reason, pool.function.cannot_run.code)
+        await pool.ready()
         env = pool.new_environment()
         try:
-            outcome = await env.start(self.spawner, getattr(self.invoker, "init_limit", INIT_LIMIT_S))
+            outcome = await env.start(pool.spawner, getattr(self.invoker, "init_limit", INIT_LIMIT_S))
         except BaseException:
             pool.retire(env)
             raise
@@ -412,11 +428,26 @@ class Fleet:
     # -- internals --------------------------------------------------------------------
 
     def _add_pool(self, name: str, function: FunctionConfig) -> None:
-        pool = FunctionPool(function, self.config, self.spawner, self.work_dir, shared_environment=self.worker_environment,
-                            runtime_api=self.runtime_api)
+        pool = FunctionPool(function, self.config, self.zygotes.for_runtime(function.runtime), self.work_dir,
+                            shared_environment=self.worker_environment, runtime_api=self.runtime_api)
         pool.on_change = self._on_env_change
+        pool.prepare = self._prepare_pool
         self.pools[name] = pool
         self.stats.setdefault(name, FunctionStats())
+
+    async def _prepare_pool(self, pool: FunctionPool) -> None:
+        """Before a cold start: the zygote of the function's Python (a reload may change its Runtime) and,
+        isolated, its installed requirements and the runtime's boto3 on its path."""
+        pool.spawner = self.zygotes.for_runtime(pool.function.runtime)
+        if not pool.isolated:
+            # Shared on another Python: lambdatop's own packages too, as on its own Python (pure-Python ones import).
+            pool.package_paths = () if pool.spawner.interpreter.local else tuple(site.getsitepackages())
+            return
+        installed = await self.installs.ready(pool.function, _python_of(pool))
+        pool.package_paths = (*installed, self._bundled)
+
+    def _publish_install(self, kind: str, message: str, function: str, detail: dict[str, Any]) -> None:
+        self.bus.publish(FleetEvent(kind, message, time.time(), function, detail))
 
     def _on_result(self, result: InvocationResult) -> None:
         record = result.record
@@ -433,6 +464,11 @@ class Fleet:
 
     def _on_env_change(self, env: ExecutionEnvironment) -> None:
         self.bus.publish(EnvironmentEvent(env.function, env.id, str(env.state), env.pid, time.time()))
+
+
+def _python_of(pool: FunctionPool) -> Python:
+    interpreter = pool.spawner.interpreter
+    return Python(interpreter.executable, interpreter.minor, interpreter.local)
 
 
 def _raise_fd_limit() -> None:

@@ -60,17 +60,19 @@ def report_line(record: InvocationRecord, *, init_failed: bool = False, traced: 
     return line
 
 
-def runtime_version(runtime: str) -> str:
-    """What INIT_START names as the runtime version: the interpreter that really runs the code."""
+def runtime_version(runtime: str, python_version: str | None = None) -> str:
+    """What INIT_START names as the runtime version: the interpreter that really runs the code
+    (`python_version`, "3.12.1", when it is not lambdatop's own), as Lambda's `python:3.12.v<release>`."""
     if runtime.startswith("provided"):  # Lambda's own words: provided:al2023.v16
         return f"provided:{runtime.partition('.')[2] or 'al2'}.v1"
     if runtime.startswith("nodejs"):
         return f"nodejs:{runtime.removeprefix('nodejs').removesuffix('.x')}.v1"
-    return f"python:{platform.python_version_tuple()[0]}.{platform.python_version_tuple()[1]}.v{platform.python_version_tuple()[2]}"
+    major, minor, micro = (python_version or platform.python_version()).split(".")[:3]
+    return f"python:{major}.{minor}.v{micro}"
 
 
-def init_start_line(runtime: str, region: str) -> str:
-    version = runtime_version(runtime)
+def init_start_line(runtime: str, region: str, python_version: str | None = None) -> str:
+    version = runtime_version(runtime, python_version)
     digest = hashlib.sha256(version.encode()).hexdigest()
     return f"INIT_START Runtime Version: {version}\tRuntime Version ARN: arn:aws:lambda:{region}::runtime:{digest}"
 
@@ -147,8 +149,9 @@ def platform_event(event_type: str, record: dict[str, object], at: float) -> str
     return json.dumps({"time": stamp, "type": event_type, "record": record}, separators=(",", ":"))
 
 
-def init_start_record(runtime: str, region: str, function_name: str, version: str) -> dict[str, object]:
-    runtime_ver = runtime_version(runtime)
+def init_start_record(runtime: str, region: str, function_name: str, version: str,
+                      python_version: str | None = None) -> dict[str, object]:
+    runtime_ver = runtime_version(runtime, python_version)
     return {
         "initializationType": "on-demand", "phase": "init", "runtimeVersion": runtime_ver,
         "runtimeVersionArn": f"arn:aws:lambda:{region}::runtime:{hashlib.sha256(runtime_ver.encode()).hexdigest()}",

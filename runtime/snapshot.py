@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # their services build them; importing those here would impor
     from lambdatop.runtime.aws.service import AwsSnapshot
     from lambdatop.runtime.triggers.mapping_state import MappingSnapshot
 
-__all__ = ["AlarmTransitionView", "AlarmView", "AlarmsSnapshot", "ApiSnapshot", "AsyncQueueView", "BrokenView", "CodeVersionView", "ConfigErrorView", "CostView", "CustomMetricView", "EndpointView", "EnvSnapshot", "FleetSnapshot", "FunctionMetricsView", "FunctionSnapshot", "MetricsSnapshot", "ReloadView", "RouteView", "ScheduleView", "SchedulesSnapshot", "WindowFigures"]
+__all__ = ["AlarmTransitionView", "AlarmView", "AlarmsSnapshot", "ApiSnapshot", "AsyncQueueView", "BrokenView", "CodeVersionView", "ConfigErrorView", "CostView", "CustomMetricView", "EndpointView", "EnvSnapshot", "FleetSnapshot", "FunctionMetricsView", "FunctionSnapshot", "InstallView", "MetricsSnapshot", "ReloadView", "RouteView", "ScheduleView", "SchedulesSnapshot", "WindowFigures"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +151,17 @@ class ReloadView:
     versions: tuple[CodeVersionView, ...]
     current: str
     broken: BrokenView | None
+
+
+@dataclass(frozen=True, slots=True)
+class InstallView:
+    """A function's requirements.txt install (runtime/packages/)."""
+
+    requirements: str  # the file, as shown
+    target: str  # the folder it installs into
+    state: str  # installing | ready | failed
+    detail: str  # the installer's latest progress line, or its whole error message
+    seconds: float | None  # how long the install took, once done
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,3 +386,9 @@ class FleetSnapshot:
     def mappings(self) -> list[MappingSnapshot] | None:
         """Every event source mapping with its state and figures (None without the triggers service)."""
         return self.extras.get("triggers")
+
+    @property
+    def packages(self) -> Mapping[str, InstallView] | None:
+        """Per function with a requirements.txt: its install (None while no function has one)."""
+        view = self.extras.get("packages")
+        return view if isinstance(view, Mapping) else None

@@ -14,6 +14,9 @@ import pytest
 from lambdatop.runtime.fleet import Fleet
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# requirements.txt installs shared by every test (tests copy public apps into tmp folders; each copy would
+# install the same files again): the first run installs, later ones reuse. Tests of the default unset it.
+os.environ.setdefault("LAMBDATOP_PACKAGES_DIR", str(REPO_ROOT / ".lambdatop" / "test-packages"))
 SAMPLE_TEMPLATE = REPO_ROOT / "sample_functions" / "template.yaml"
 
 

@@ -55,6 +55,7 @@ HTTP_APP = """
     def handler(event, context):
         return app.resolve(event, context)
 """
+POWERTOOLS = "aws-lambda-powertools\n"
 TEMPLATE = """
     AWSTemplateFormatVersion: '2010-09-09'
     Transform: AWS::Serverless-2016-10-31
@@ -83,7 +84,9 @@ TEMPLATE = """
 
 @pytest.fixture
 def project(tmp_path):
-    return write_sam_project(tmp_path, TEMPLATE, {"Todos": REST_APP, "Users": HTTP_APP})
+    # Declared as a SAM app declares them: each folder's requirements.txt is installed (once, then reused).
+    return write_sam_project(tmp_path, TEMPLATE, {"Todos": REST_APP, "Users": HTTP_APP, "Todos/requirements.txt": POWERTOOLS,
+                                                  "Users/requirements.txt": POWERTOOLS})
 
 
 async def test_a_rest_resolver_app_routes_get_post_and_path_parameters(project):

@@ -31,7 +31,8 @@ def handler(event, context):
 
 @pytest.fixture
 async def recorded(make_project: Callable[..., Any]) -> tuple[Path, list[Any]]:
-    config = make_project({"fn": TRACED}, "functions:\n  fn: {handler: app.handler, code: fn, tracing: Active, timeout: 5}\n")
+    # shared: the handler uses the X-Ray SDK lambdatop's [test] extra installed
+    config = make_project({"fn": TRACED}, "functions:\n  fn: {handler: app.handler, code: fn, tracing: Active, timeout: 5, dependencies: shared}\n")
     fleet = Fleet(config)
     attach_standard_services(fleet, ServiceOptions(port=None, watch=False))
     records = []

@@ -31,7 +31,7 @@ def handler(event, context):
 
 
 async def traced_documents(make_project: Callable[..., Any], fail: bool) -> tuple[Any, list[dict[str, Any]]]:
-    config = make_project({"fn": TRACED}, "functions:\n  fn: {handler: app.handler, code: fn, tracing: Active, timeout: 5}\n")
+    config = make_project({"fn": TRACED}, "functions:\n  fn: {handler: app.handler, code: fn, tracing: Active, timeout: 5, dependencies: shared}\n")
     fleet = Fleet(config)
     obs = ObservabilityService()
     fleet.add_service(obs)
@@ -128,7 +128,7 @@ class LiveApp(App[None]):
 
 async def test_waterfall_finds_the_invocations_trace_in_the_running_fleet(make_project: Callable[..., Any]) -> None:
     """How the invocation screen mounts it: TraceWaterfall(fleet=..., record=...); late subsegments appear by polling."""
-    config = make_project({"fn": TRACED}, "functions:\n  fn: {handler: app.handler, code: fn, tracing: Active, timeout: 5}\n")
+    config = make_project({"fn": TRACED}, "functions:\n  fn: {handler: app.handler, code: fn, tracing: Active, timeout: 5, dependencies: shared}\n")
     fleet = Fleet(config)
     fleet.add_service(ObservabilityService())
     async with fleet:

@@ -40,7 +40,10 @@ def handler(event, context):
     return {"result": double(event["n"])}
 """
 
+# shared: the handlers use the X-Ray SDK and Powertools lambdatop's [test] extra installed (tracing is tested here,
+# not requirements.txt installs).
 CONFIG = """
+defaults: {dependencies: shared}
 functions:
   sdkfn: {handler: app.handler, code: sdkfn, tracing: Active, timeout: 5}
   ptfn: {handler: app.handler, code: ptfn, tracing: Active, timeout: 5}

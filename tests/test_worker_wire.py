@@ -97,7 +97,8 @@ def handler(event, context):
 '''
 PROJECT = """
 functions:
-  crafty: {handler: app.handler, code: crafty, freeze: false}
+  # shared: the crafty handler builds its frames with lambdatop's own msgpack
+  crafty: {handler: app.handler, code: crafty, freeze: false, dependencies: shared}
   bystander: {handler: app.handler, code: bystander}
 """
 BYSTANDER = "import os\ndef handler(event, context):\n    return {'pid': os.getpid()}\n"

@@ -23,7 +23,7 @@ _ACCOUNT_KEYS = {"concurrency_limit", "region", "account_id"}
 _FUNCTION_KEYS = {
     "handler", "code", "runtime", "memory_size", "timeout", "environment", "reserved_concurrency",
     "idle_timeout", "freeze", "tracing", "architecture", "description", "events", "async", "dead_letter_queue",
-    "layers", "python_runtime", "logging",
+    "layers", "python_runtime", "logging", "dependencies",
 }
 _DEFAULT_KEYS = _FUNCTION_KEYS - {"handler", "code", "description", "events"}
 
@@ -133,6 +133,7 @@ class LambdatopFile:
             layer_dirs=layer_dirs,
             logging_config=check.logging(*pick("logging"), YAML_KEYS),
             source=f"{self.path}:{line}",
+            dependencies=check.dependencies(*pick("dependencies"), "isolated"),
         )
 
     def _override(self, check: Checker, function: FunctionConfig, entry: LineMap, *, layers: bool = True) -> FunctionConfig:
@@ -150,6 +151,8 @@ class LambdatopFile:
             changes["reserved_concurrency"] = check.integer(entry, "reserved_concurrency", None, (0, 1_000_000))
         if "environment" in entry:
             changes["environment"] = {**function.environment, **check.environment(entry, "environment")}
+        if "dependencies" in entry:
+            changes["dependencies"] = check.dependencies(entry, "dependencies", function.dependencies)
         if "python_runtime" in entry:
             changes["python_runtime"] = check.python_runtime(entry, "python_runtime")
         if "logging" in entry:

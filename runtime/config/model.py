@@ -22,6 +22,9 @@ DEFAULT_MEMORY_MB = 128
 DEFAULT_TIMEOUT_S = 3
 DEFAULT_IDLE_TIMEOUT_S = 600.0  # how long an idle environment stays warm here
 MEMORY_RANGE = (128, 10240)
+# What a function can import: "isolated" (its folder, layers, requirements.txt and the runtime's boto3,
+# as on Lambda) or "shared" (also everything installed beside lambdatop, as before requirements.txt installs).
+DEPENDENCIES = ("isolated", "shared")
 TIMEOUT_RANGE = (1, 900)
 
 
@@ -84,6 +87,7 @@ class FunctionConfig:
     # A Python function's runtime: lambdatop's built-in worker ("builtin", fast), or the official runtime
     # interface client through the Runtime API ("ric": `python -m awslambdaric`, the reference behaviour).
     python_runtime: str = "builtin"
+    dependencies: str = "isolated"  # one of DEPENDENCIES
     # Set when lambdatop cannot run this function (another runtime, code in S3, a container image...):
     # the rest of the fleet runs, and invoking this one answers `cannot_run`'s error.
     cannot_run: CannotRun | None = None
@@ -113,7 +117,7 @@ class FunctionConfig:
         """A hash of the settings that shape an environment; a change means new environments."""
         parts = [self.handler, str(self.code_dir), self.runtime, str(self.memory_size), str(self.timeout),
                  repr(sorted(self.environment.items())), self.tracing, repr(self.layer_dirs),
-                 self.python_runtime, repr(self.logging_config)]
+                 self.python_runtime, repr(self.logging_config), self.dependencies]
         return hashlib.sha1("\0".join(parts).encode()).hexdigest()[:12]
 
 

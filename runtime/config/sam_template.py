@@ -40,6 +40,7 @@ class SamTemplate:
         self.inputs = inputs or TemplateInputs()
         self.check = Checker(path)
         self.warnings: list[str] = []
+        self.dependencies = "isolated"
         self.parameters: dict[str, Any] = {}
         self.layer_notices: dict[str, list[str]] = {}  # a layer that cannot load -> the functions naming it
 
@@ -51,6 +52,10 @@ class SamTemplate:
         globals_function = self.check.mapping(self.check.mapping(doc, "Globals"), "Function")
         _check_globals_function(self.path, globals_function)
         globals_function = resolver.resolve(globals_function)
+        # A template's own setting for lambdatop, where CloudFormation keeps tools' settings (as cfn-lint's).
+        ours = self.check.mapping(self.check.mapping(self.document, "Metadata"), "lambdatop")
+        check_known_keys(ours, ("dependencies",), section="Metadata.lambdatop", path=str(self.path), key_prefix="Metadata.lambdatop.")
+        self.dependencies = self.check.dependencies(ours, "dependencies", "isolated")
 
         functions: dict[str, FunctionConfig] = {}
         not_emulated: dict[str, list[str]] = {}
@@ -164,6 +169,7 @@ class SamTemplate:
             layer_dirs=layer_dirs,
             logging_config=check.logging(props, "LoggingConfig", SAM_KEYS),
             source=f"{self.path}:{line}",
+            dependencies=self.dependencies,
             cannot_run=cannot_run,
         )
 

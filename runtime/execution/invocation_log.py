@@ -38,14 +38,15 @@ class InvocationLog:
     """
 
     __slots__ = ("lines", "_runtime", "_region", "_started", "_json", "_system_level", "_application_level", "_traced",
-                 "_function_name", "_version")
+                 "_function_name", "_version", "_python")
 
     def __init__(self, runtime: str, region: str, *, json_format: bool = False, system_log_level: str | None = None,
                  application_log_level: str | None = None, traced: bool = False, function_name: str = "",
-                 version: str = "$LATEST") -> None:
+                 version: str = "$LATEST", python_version: str | None = None) -> None:
         self.lines: list[str] = []
         self._runtime = runtime
         self._region = region
+        self._python = python_version  # the interpreter that really runs the function ("3.12.1")
         self._started = False
         self._json = json_format
         self._system_level = system_log_level
@@ -55,11 +56,12 @@ class InvocationLog:
         self._version = version
 
     @classmethod
-    def for_function(cls, function: FunctionConfig, region: str) -> InvocationLog:
+    def for_function(cls, function: FunctionConfig, region: str, python_version: str | None = None) -> InvocationLog:
+        """`python_version`: the interpreter that really runs the function ("3.12.1"), when not lambdatop's own."""
         logging_config = function.logging_config
         return cls(function.runtime, region, json_format=logging_config.json, system_log_level=logging_config.system_log_level,
                    application_log_level=logging_config.application_log_level, traced=function.tracing == "Active",
-                   function_name=function.function_name or function.name)
+                   function_name=function.function_name or function.name, python_version=python_version)
 
     def _event(self, event_type: str, record: dict[str, object]) -> None:
         if logformat.system_event_sent(event_type, self._system_level):
@@ -67,9 +69,10 @@ class InvocationLog:
 
     def init_start(self) -> None:
         if self._json:
-            self._event("platform.initStart", logformat.init_start_record(self._runtime, self._region, self._function_name, self._version))
+            self._event("platform.initStart", logformat.init_start_record(self._runtime, self._region, self._function_name,
+                                                                          self._version, self._python))
         else:
-            self.lines.append(logformat.init_start_line(self._runtime, self._region))
+            self.lines.append(logformat.init_start_line(self._runtime, self._region, self._python))
 
     def init_report(self, init_ms: float, phase: Phase, status: InitStatus, error_type: str | None = None) -> None:
         if self._json:

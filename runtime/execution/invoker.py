@@ -155,7 +155,7 @@ class Invoker:
 
     async def _run(self, pool: FunctionPool, record: InvocationRecord, request: InvokeRequest) -> InvocationResult:
         """Warm, pre-warmed or cold: get an environment, then invoke it."""
-        log = InvocationLog.for_function(pool.function, self.config.region)
+        log = InvocationLog.for_function(pool.function, self.config.region, pool.spawner.interpreter.version)
         begin = time.perf_counter()
         env = pool.take_idle()
         if env is None:
@@ -186,10 +186,11 @@ class Invoker:
         """Create an environment and run Init, with `request` sent ahead for the worker to take up after it."""
         record.cold_start = True
         log.init_start()
+        await pool.ready()
         env = pool.new_environment()
         record.init_started_at = time.time()
         try:
-            outcome = await env.start(self.spawner, self.init_limit, first_request=request)
+            outcome = await env.start(pool.spawner, self.init_limit, first_request=request)
         except EnvironmentFailed as failure:
             log.worker_output(failure.logs)
             pool.retire(env)
@@ -220,7 +221,7 @@ class Invoker:
         begin = time.perf_counter()
         env = pool.new_environment()
         try:
-            outcome = await env.start(self.spawner, float(pool.function.timeout), request_id=record.request_id)
+            outcome = await env.start(pool.spawner, float(pool.function.timeout), request_id=record.request_id)
         except EnvironmentFailed as failure:
             log.worker_output(failure.logs)
             pool.retire(env)
@@ -313,7 +314,9 @@ class Invoker:
             record.error_type = "Runtime.ExitError"
             record.error_message = f"RequestId: {rid} Error: Runtime sent a malformed message and was stopped: {failure.detail}"
         else:
-            description = await self.spawner.exit_status(env.pid) if env.pid else None
+            pool = self.pools.get(record.function)
+            spawner = pool.spawner if pool is not None else self.spawner  # the zygote of the function's Python
+            description = await spawner.exit_status(env.pid) if env.pid else None
             record.status = InvocationStatus.CRASHED
             record.error_type = "Runtime.ExitError"
             if description is None or description == "exit status 0":

@@ -12,7 +12,7 @@ import asyncio
 import itertools
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from lambdatop.runtime.worker.messages import WorkerSpec
@@ -51,6 +51,20 @@ class FunctionPool:
         self.envs: dict[str, ExecutionEnvironment] = {}
         self.on_change: Callable[[ExecutionEnvironment], None] | None = None
         self._layers: tuple[tuple[str, tuple[LayerContent, ...]], LayerRoot] | None = None
+        # Run before each cold start (the Fleet's: wait for the function's requirements install and set
+        # `package_paths`); None runs nothing.
+        self.prepare: Callable[[FunctionPool], Awaitable[None]] | None = None
+        self.package_paths: tuple[str, ...] = ()  # its installed requirements and the runtime's bundled boto3
+
+    @property
+    def isolated(self) -> bool:
+        """The function sees only its own folders, packages and the runtime's boto3 (`dependencies: isolated`)."""
+        return self.function.dependencies == "isolated"
+
+    async def ready(self) -> None:
+        """What a cold start needs before its spec is built: the function's packages, installed."""
+        if self.prepare is not None:
+            await self.prepare(self)
 
     @property
     def name(self) -> str:
@@ -97,6 +111,8 @@ class FunctionPool:
             bootstrap=bootstrap,
             arguments=arguments,
             extensions=extensions,
+            package_paths=self.package_paths,
+            isolated=self.isolated,
         )
         env = ExecutionEnvironment(env_id, self.name, self.code_version, spec, memory_mb=self.function.memory_size,
                                    freeze=self.function.freeze, runtime_api=self.runtime_api)

@@ -12,9 +12,9 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
+from lambdatop.runtime.execution.interpreters import Interpreter, local_interpreter, worker_tree, zygote_command
 from lambdatop.runtime.worker.messages import FROM_ZYGOTE, BadMessage, ChildExited, SpareReady, SpareTaken, SpawnRequest, WorkerSpec
 from lambdatop.runtime.worker.wire import decode_packet, encode
 
@@ -27,10 +27,11 @@ class SpawnerError(RuntimeError):
 
 
 class Spawner:
-    """Owns the zygote process and the control socket to it."""
+    """Owns the zygote process and the control socket to it: one per Python the fleet's functions need."""
 
-    def __init__(self, work_dir: Path) -> None:
+    def __init__(self, work_dir: Path, interpreter: Interpreter | None = None) -> None:
         self.work_dir = work_dir
+        self.interpreter = interpreter or local_interpreter()
         self.process: subprocess.Popen[bytes] | None = None
         self._control: socket.socket | None = None
         self._outbox: collections.deque[tuple[bytes, socket.socket | None]] = collections.deque()
@@ -51,8 +52,9 @@ class Spawner:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         # A big send buffer lets a burst of spawn requests queue without blocking.
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+        tree = None if self.interpreter.local else worker_tree(self.work_dir)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "lambdatop.runtime.worker.zygote", str(theirs.fileno())],
+            zygote_command(self.interpreter, tree, theirs.fileno()),
             pass_fds=[theirs.fileno()],
             cwd=self.work_dir,
             start_new_session=True,  # Ctrl-C in the terminal must not reach workers; the supervisor stops them

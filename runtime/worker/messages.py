@@ -54,6 +54,10 @@ class WorkerSpec(NamedTuple):
     bootstrap: tuple[str, ...] = ()
     arguments: tuple[str, ...] = ()
     extensions: tuple[str, ...] = ()  # external extensions (layers' extensions/ executables), started beside it
+    # The function's installed requirements.txt and the runtime's bundled boto3 (worker/imports.py).
+    package_paths: tuple[str, ...] = ()
+    # True: the function sees only its own folders and the standard library, not lambdatop's packages.
+    isolated: bool = False
 
 
 class InvokeRequest(NamedTuple):

@@ -29,6 +29,7 @@ from lambdatop.runtime.worker.context import LambdaContext
 from lambdatop.runtime.worker.handler import FaultError, Handler, diagnose_init, exception_object, load_handler
 from lambdatop.runtime.worker.logs import INIT_WARNING, RequestIdFilter, install_logging, log_error
 from lambdatop.runtime.worker.marshal import Marshaller, unmarshal_request
+from lambdatop.runtime.worker.imports import function_sys_path, isolate_imports, missing_module_hint
 from lambdatop.runtime.worker.messages import (
     EXIT_INIT_ERROR,
     EXIT_WORKER_BROKEN,
@@ -84,7 +85,9 @@ def become_environment(spec: WorkerSpec) -> None:
         os.makedirs(spec.environ["TMPDIR"], exist_ok=True)
     time.tzset()
     os.chdir(spec.task_root)
-    sys.path[:] = [spec.task_root, *spec.extra_sys_path, *sys.path]
+    sys.path[:] = function_sys_path(spec)
+    if spec.isolated:
+        isolate_imports()
     sys.argv = [spec.handler]
     install_logging()
 
@@ -148,6 +151,9 @@ class Worker:
             error = exception_object(exc, "")
             logging.warning(INIT_WARNING)  # bootstrap.run: through the logging handler, so the level applies
             log_error(error, self._to_json)
+            hint = missing_module_hint(exc, self.spec)
+            if hint:
+                sys.stdout.write(hint)
         init_ms = (time.perf_counter() - begin) * 1000
         assert self.capture is not None
         problem = diagnose_init(failure, self.handler, self.spec.handler, (self.spec.task_root, *self.spec.extra_sys_path))

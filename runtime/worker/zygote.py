@@ -29,7 +29,7 @@ import socket
 import sys
 import time
 
-from lambdatop.runtime.worker import exec_runtime, runtime, spare
+from lambdatop.runtime.worker import exec_runtime, imports, runtime, spare
 from lambdatop.runtime.worker.capture import OutputCapture
 from lambdatop.runtime.worker.messages import (
     EXIT_WORKER_BROKEN,
@@ -262,6 +262,7 @@ def main() -> None:
     # Workers replace the environment wholesale; emptied here once, each worker's clear() has
     # nothing to unset (it cost ~250 µs of every cold start).
     os.environ.clear()
+    imports.prepare_isolation()
     # Everything imported so far is shared with every worker, copy-on-write. Frozen out of the
     # collector's sight, a worker's garbage collections do not walk (and so copy) those pages.
     gc.freeze()

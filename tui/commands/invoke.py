@@ -14,6 +14,7 @@ import json
 import sys
 from typing import Any
 
+from lambdatop.runtime.bus import FleetEvent
 from lambdatop.runtime.errors import FunctionNotFound, LambdaServiceError, Throttled
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.observability.percentiles import percentile
@@ -65,18 +66,40 @@ async def _invoke(args: argparse.Namespace, config: Any, payload: bytes) -> int:
     # Recorded and traced like any run (so `lambdatop replay --request-id` and `traces export` work on
     # it); with --async, only this command's own event is delivered here.
     attach_command_services(fleet, command="invoke")
+    notices = fleet.subscribe("invoke-notices", maxlen=1000)
     async with fleet:
+        printer = asyncio.create_task(_print_notices(notices))
         try:
-            fleet.resolve(args.function)
-        except FunctionNotFound as exc:  # in Lambda's words, then what was probably meant
-            _print_service_error(exc)
-            print(f"lambdatop: {unknown_function_hint(config, args.function)}", file=sys.stderr)
-            return EXIT_SERVICE_ERROR
-        if args.asynchronous and fleet.async_queue is not None:
-            return await _enqueue(fleet, args, payload)
-        if args.count == 1:
-            return await _single(fleet, args, payload)
-        return await _many(fleet, args, payload)
+            try:
+                fleet.resolve(args.function)
+            except FunctionNotFound as exc:  # in Lambda's words, then what was probably meant
+                _print_service_error(exc)
+                print(f"lambdatop: {unknown_function_hint(config, args.function)}", file=sys.stderr)
+                return EXIT_SERVICE_ERROR
+            if args.asynchronous and fleet.async_queue is not None:
+                return await _enqueue(fleet, args, payload)
+            if args.count == 1:
+                return await _single(fleet, args, payload)
+            return await _many(fleet, args, payload)
+        finally:
+            printer.cancel()
+            _write_notices(notices.drain())
+
+
+_NOTICE_KINDS = ("warning", "packages", "broken")  # a Runtime with no matching Python; requirements.txt installs
+
+
+async def _print_notices(notices: Any) -> None:
+    """What the fleet says while this command runs (installing requirements.txt, a missing Python), on stderr."""
+    while True:
+        _write_notices(await notices.wait(1.0))
+
+
+def _write_notices(items: list[object]) -> None:
+    for item in items:
+        if isinstance(item, FleetEvent) and item.kind in _NOTICE_KINDS:
+            where = f" {item.function}" if item.function else ""
+            print(f"lambdatop: [{item.kind}{where}] {item.message}", file=sys.stderr, flush=True)
 
 
 async def _enqueue(fleet: Fleet, args: argparse.Namespace, payload: bytes) -> int:

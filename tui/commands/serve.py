@@ -128,7 +128,7 @@ async def _serve(fleet: Fleet, config: FleetConfig, *, quiet: bool) -> int:
         else:
             # A second Ctrl-C: no more waiting for in-flight invocations.
             print("lambdatop: stopping now", file=sys.stderr, flush=True)
-            fleet.spawner.kill_now()
+            fleet.zygotes.kill_now()
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal)

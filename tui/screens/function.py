@@ -215,6 +215,11 @@ class FunctionScreen(LambdatopScreen[None]):
             where = f" at {broken.where}" if broken.where else ""
             text.append(f"\n ✗ reload failed: {broken.error_type}: {broken.message}{where} (still serving the last good version)",
                         style="bold white on red")
+        install = (snapshot.packages or {}).get(f.name)
+        if install is not None and install.state == "failed":  # the installer's own message, whole (runtime/packages/)
+            text.append(f"\n ✗ {install.requirements} did not install:\n{install.detail}", style="bold white on red")
+        elif install is not None and install.state == "installing":
+            text.append(f"\n ⧗ installing {install.requirements}: {install.detail}", style="bold black on yellow")
         return text
 
     def _config(self, f: FunctionSnapshot, snapshot: FleetSnapshot) -> Text:

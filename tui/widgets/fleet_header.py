@@ -90,6 +90,14 @@ class FleetHeader(Static):
                 where = f" {broken.where}" if broken.where else ""
                 problems.append(f" ✗ {name}: {broken.error_type}: {broken.message}{where} ", style="bold white on red")
                 problems.append(" ")
+        for name, install in sorted((snapshot.packages or {}).items()):
+            if install.state == "installing":  # requirements.txt, installing (runtime/packages/)
+                problems.append(f" ⧗ {name}: installing requirements.txt {install.detail}".rstrip() + " ", style="bold black on yellow")
+                problems.append(" ")
+            elif install.state == "failed":
+                message = install.detail.splitlines()[-1:] or [""]
+                problems.append(f" ✗ {name}: requirements.txt did not install: {message[0]} ", style="bold white on red")
+                problems.append(" ")
         states = alarms.states if alarms else {}
         in_alarm = sorted(name for name, state in states.items() if state == "ALARM")
         if in_alarm:

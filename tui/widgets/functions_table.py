@@ -213,7 +213,8 @@ class FunctionsTable(DataTable):
 
     def _row(self, f: FunctionSnapshot, snapshot: FleetSnapshot) -> dict[str, Text]:
         reload = (snapshot.reload or {}).get(f.name)
-        broken = reload.broken if reload else None
+        install = (snapshot.packages or {}).get(f.name)
+        broken = (reload.broken if reload else None) or (install is not None and install.state == "failed")
         alarms, queues = snapshot.alarms, snapshot.async_queues
         alarm_state = alarms.states.get(f.name) if alarms else None
         queue = queues.get(f.name) if queues is not None else None
