@@ -64,6 +64,7 @@ class ExecutionEnvironment:
         self.reply_latency = 0.0
         self.on_gone: Any = None  # set by the pool: called once when the worker's socket closes
         self._channel: WorkerChannel | None = None
+        self._spawner: Spawner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._deadline = 0.0  # time.monotonic() when the current invocation times out
 
@@ -97,6 +98,7 @@ class ExecutionEnvironment:
         if len(ahead) > PIPELINE_LIMIT:  # only what fits the empty socket buffer, so the send cannot block
             ahead = b""
         sock = spawner.spawn(self.spec, ahead)
+        self._spawner = spawner
         self._channel = WorkerChannel(
             sock, loop, sent_ahead=first_request.request_id if ahead and first_request else None,
             on_pid=self._on_pid, on_end=self._on_end, on_bad=self._on_bad_message,
@@ -232,6 +234,12 @@ class ExecutionEnvironment:
         if self._channel is not None:
             self._channel.close()
             self._channel = None
+        if self._spawner is not None and self.pid:
+            self._spawner.forget_exit(self.pid)
+            try:
+                os.killpg(self.pid, signal.SIGKILL)  # what the handler left running dies with its environment
+            except (ProcessLookupError, PermissionError):
+                pass
         if self.state is not EnvState.GONE:
             if self.state is not EnvState.SHUTTING_DOWN:
                 self.transition(EnvState.SHUTTING_DOWN)
@@ -244,7 +252,13 @@ class ExecutionEnvironment:
     # -- what the channel reports -------------------------------------------------------
 
     def _signal(self, signum: int) -> None:
+        """Signal the worker's process group (it leads one: what its handler started goes with it)."""
         if self.pid:
+            try:
+                os.killpg(self.pid, signum)
+                return
+            except (ProcessLookupError, PermissionError):
+                pass
             try:
                 os.kill(self.pid, signum)
             except ProcessLookupError:
@@ -252,6 +266,13 @@ class ExecutionEnvironment:
 
     def _on_pid(self, pid: int) -> None:
         self.pid = pid
+        if self._spawner is not None:
+            self._spawner.on_exit(pid, self._on_reaped)
+
+    def _on_reaped(self) -> None:
+        """The zygote reaped the worker: it is gone even if a child it forked still holds its socket open."""
+        if self._channel is not None:
+            self._channel.end_now()
 
     def _on_bad_message(self, reason: str) -> None:
         """The worker broke the protocol (the user's code can write on its socket): retire it, nothing else."""

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from lambdatop.runtime.worker.messages import FROM_ZYGOTE, BadMessage, ChildExited, SpareReady, SpareTaken, SpawnRequest, WorkerSpec
@@ -39,6 +40,9 @@ class Spawner:
         # seen the worker's socket close, so they are kept (the newest EXITS_KEPT), not dropped on retire.
         self._exits: collections.OrderedDict[int, str] = collections.OrderedDict()
         self._exit_waiters: dict[int, asyncio.Future[str]] = {}
+        # pid -> called once the zygote has reaped that worker. A handler's forked child can keep the
+        # worker's socket open after the worker is gone: the exit report, not the socket, says it ended.
+        self._exit_listeners: dict[int, Callable[[], None]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._spare: tuple[int, socket.socket] | None = None  # (pid, our end of its worker socket)
 
@@ -153,6 +157,15 @@ class Spawner:
             for fd in fds:
                 os.close(fd)
 
+    def on_exit(self, pid: int, listener: Callable[[], None]) -> None:
+        """Call `listener` once when worker `pid`, just started, has been reaped."""
+        # A report kept for this pid is an earlier process's that nobody asked for: pids are reused.
+        self._exits.pop(pid, None)
+        self._exit_listeners[pid] = listener
+
+    def forget_exit(self, pid: int) -> None:
+        self._exit_listeners.pop(pid, None)
+
     def _on_exit(self, exited: ChildExited) -> None:
         if self._spare is not None and self._spare[0] == exited.pid:
             self._drop_spare()
@@ -163,6 +176,9 @@ class Spawner:
             self._exits[exited.pid] = exited.description
             while len(self._exits) > EXITS_KEPT:
                 self._exits.popitem(last=False)
+        listener = self._exit_listeners.pop(exited.pid, None)
+        if listener is not None:
+            listener()
 
     def _drop_spare(self) -> None:
         if self._spare is not None:

@@ -171,6 +171,9 @@ class Zygote:
             self.control.close()
             os.close(self.wakeup_read)
             die_with_parent()
+            # Its own process group: the supervisor's freeze and kill then reach what a handler
+            # forks or spawns too, as Lambda's sandbox freezes and destroys everything in it.
+            os.setpgid(0, 0)
         except BaseException:  # noqa: BLE001 - never return into the zygote's loop
             os._exit(EXIT_WORKER_BROKEN)
 
@@ -219,10 +222,12 @@ class Zygote:
 
     def shutdown(self) -> None:
         for pid in list(self.children):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            for kill in (os.killpg, os.kill):  # the worker's group (its handler's children too), or the worker
+                try:
+                    kill(pid, signal.SIGKILL)
+                    break
+                except (ProcessLookupError, PermissionError):
+                    continue
         for pid in list(self.children):
             try:
                 os.waitpid(pid, 0)

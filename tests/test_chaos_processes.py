@@ -1,0 +1,92 @@
+"""Chaos: hostile handlers and processes killed from outside (issue 18 items 3, 4, 6, 8, 15).
+
+Bounded: each invocation has a short function timeout, every wait has a
+deadline, and whatever a handler starts is checked gone afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from lambdatop.runtime.fleet import Fleet
+from tests.conftest import gone
+
+FORK_THEN_EXIT = """\
+import os, time
+
+def handler(event, context):
+    child = os.fork()
+    if child == 0:
+        time.sleep(60)  # holds the worker's socket open, as a multiprocessing child does
+        os._exit(0)
+    with open(event["pidfile"], "w") as out:
+        out.write(str(child))
+    os._exit(3)
+"""
+
+FORK_AND_RETURN = """\
+import os, subprocess, time
+
+def handler(event, context):
+    pids = []
+    child = os.fork()
+    if child == 0:
+        time.sleep(60)
+        os._exit(0)
+    pids.append(child)
+    pids.append(subprocess.Popen(["sleep", "60"]).pid)
+    read, write = os.pipe()
+    middle = os.fork()
+    if middle == 0:  # a double-fork daemon (without setsid): the grandchild outlives its parent
+        if os.fork() == 0:
+            os.write(write, str(os.getpid()).encode())
+            time.sleep(60)
+        os._exit(0)
+    os.waitpid(middle, 0)
+    pids.append(int(os.read(read, 32)))
+    return {"pids": pids, "pid": os.getpid()}
+"""
+
+
+async def wait_until(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    """Waits on the loop (the supervisor runs on it), never blocking it."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
+        await asyncio.sleep(0.02)
+
+
+async def test_os_exit_after_a_fork_is_an_exit_error_at_once(make_project, tmp_path: Path) -> None:
+    config = make_project({"fn": FORK_THEN_EXIT}, "functions:\n  fn: {handler: app.handler, code: fn, timeout: 20}\n")
+    pidfile = tmp_path / "child.pid"
+    async with Fleet(config) as fleet:
+        started = time.monotonic()
+        result = await fleet.invoke("fn", {"pidfile": str(pidfile)})
+        took = time.monotonic() - started
+        assert result.record.error_type == "Runtime.ExitError", result.response
+        assert "Runtime exited with error: exit status 3" in json.loads(result.response)["errorMessage"]
+        assert took < 15, f"waited {took:.1f} s: the forked child's open socket was taken for a live worker"
+        child = int(pidfile.read_text())
+        await wait_until(lambda: gone(child), "the handler's forked child dies with its environment")
+
+
+async def test_handler_children_die_with_their_environment_and_with_lambdatop(make_project) -> None:
+    config = make_project({"fn": FORK_AND_RETURN}, "functions:\n  fn: {handler: app.handler, code: fn, timeout: 20}\n")
+    async with Fleet(config) as fleet:
+        first = json.loads((await fleet.invoke("fn", {})).response)
+        assert not any(gone(pid) for pid in first["pids"])
+        # Killed from outside while idle (frozen): the pool hears of it from the zygote at once,
+        # although the forked child still holds the worker's socket open.
+        os.kill(first["pid"], signal.SIGKILL)
+        await wait_until(lambda: all(gone(pid) for pid in first["pids"]), "children of a worker killed from outside")
+        await wait_until(lambda: not fleet.pools["fn"].envs, "the killed worker leaves the pool")
+        second = await fleet.invoke("fn", {})
+        assert second.record.cold_start and second.record.error_type is None
+        children = json.loads(second.response)["pids"]
+    await wait_until(lambda: all(gone(pid) for pid in children), "handler children outliving lambdatop's stop")
