@@ -90,3 +90,20 @@ async def test_handler_children_die_with_their_environment_and_with_lambdatop(ma
         assert second.record.cold_start and second.record.error_type is None
         children = json.loads(second.response)["pids"]
     await wait_until(lambda: all(gone(pid) for pid in children), "handler children outliving lambdatop's stop")
+
+
+READ_ENVIRON = """\
+def handler(event, context):
+    with open("/proc/self/environ", "rb") as raw:
+        return sorted(item.split(b"=", 1)[0].decode() for item in raw.read().split(b"\\0") if item)
+"""
+
+
+async def test_the_hosts_environment_does_not_reach_proc_self_environ(make_project, monkeypatch) -> None:
+    monkeypatch.setenv("HOST_SECRET_TOKEN", "s3cr3t")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "host-key")
+    config = make_project({"fn": READ_ENVIRON}, "functions:\n  fn: {handler: app.handler, code: fn}\n")
+    async with Fleet(config) as fleet:
+        names = json.loads((await fleet.invoke("fn", {})).response)
+    assert "HOST_SECRET_TOKEN" not in names and "AWS_SECRET_ACCESS_KEY" not in names
+    assert set(names) <= {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"}

@@ -61,6 +61,7 @@ class Spawner:
             cwd=self.work_dir,
             start_new_session=True,  # Ctrl-C in the terminal must not reach workers; the supervisor stops them
             stdin=subprocess.DEVNULL,
+            env=zygote_environment(),
         )
         theirs.close()
         ours.setblocking(False)
@@ -243,6 +244,17 @@ class Spawner:
                 os.killpg(self.process.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 self.process.kill()
+
+
+# What the zygote is started with. Workers replace os.environ wholesale, but /proc/self/environ
+# keeps the exec-time environment of the zygote they fork from: the host's secrets must not be in it.
+ZYGOTE_PASSED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
+
+
+def zygote_environment(host: dict[str, str] | None = None) -> dict[str, str]:
+    """The host's environment cut to what starting Python needs (and the locale and zone it runs in)."""
+    source = os.environ if host is None else host
+    return {key: source[key] for key in ZYGOTE_PASSED if key in source}
 
 
 def _send_all_now(sock: socket.socket, data: bytes) -> None:
