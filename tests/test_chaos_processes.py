@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
+
 from lambdatop.runtime.fleet import Fleet
 from tests.conftest import gone
 
@@ -107,3 +109,28 @@ async def test_the_hosts_environment_does_not_reach_proc_self_environ(make_proje
         names = json.loads((await fleet.invoke("fn", {})).response)
     assert "HOST_SECRET_TOKEN" not in names and "AWS_SECRET_ACCESS_KEY" not in names
     assert set(names) <= {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"}
+
+
+STOP_ZYGOTE = """\
+import os, signal
+
+def handler(event, context):
+    if event.get("stop"):
+        os.kill(os.getppid(), signal.SIGSTOP)  # the worker's parent is the zygote
+    return os.getpid()
+"""
+
+
+async def test_a_function_that_stops_the_zygote_does_not_stall_later_cold_starts(make_project) -> None:
+    config = make_project({"fn": STOP_ZYGOTE}, "functions:\n  fn: {handler: app.handler, code: fn, timeout: 30}\n")
+    async with Fleet(config) as fleet:
+        assert (await fleet.invoke("fn", {"stop": True})).record.error_type is None
+        zygote = fleet.spawner.pid
+        assert zygote is not None
+        await wait_until(lambda: psutil.Process(zygote).status() == psutil.STATUS_STOPPED, "the zygote stops")
+        for _ in range(3):  # each needs a fork: the first takes the spare, the next ones the zygote
+            fleet.pools["fn"].shutdown_all()
+            started = time.monotonic()
+            result = await asyncio.wait_for(fleet.invoke("fn", {}), 15)
+            assert result.record.cold_start and result.record.error_type is None
+            assert time.monotonic() - started < 8, "a cold start waited on a stopped zygote"

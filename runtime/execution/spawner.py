@@ -77,6 +77,18 @@ class Spawner:
     def alive(self) -> bool:
         return self._control is not None and self.process is not None and self.process.poll() is None
 
+    @property
+    def stopped(self) -> bool:
+        """The zygote is stopped (a function sent it SIGSTOP: it is its workers' parent and so in reach)."""
+        if self.process is None:
+            return False
+        try:
+            with open(f"/proc/{self.process.pid}/stat", "rb") as stat:
+                # The state follows the command name, which is in parentheses and may hold spaces.
+                return stat.read().rsplit(b")", 1)[1].split()[0] in (b"T", b"t")
+        except (OSError, IndexError):
+            return False
+
     def spawn(self, spec: WorkerSpec, ahead: bytes = b"") -> socket.socket:
         """Ask for a worker; returns the supervisor's end of the worker's socket.
 
@@ -85,6 +97,10 @@ class Spawner:
         """
         if not self.alive:
             self._restart()
+        elif self.stopped and self.process is not None:
+            # A stopped zygote would never fork: every cold start would wait out Init's limit.
+            # Continued rather than replaced, so the warm workers it is the parent of live on.
+            os.kill(self.process.pid, signal.SIGCONT)
         spec_frame = encode(spec)
         if self._spare is not None:
             _pid, ours = self._spare
