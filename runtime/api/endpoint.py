@@ -60,6 +60,7 @@ from lambdatop.runtime.errors import (
 )
 from lambdatop.runtime.config.http_settings import DEFAULT_HOST, DEFAULT_PORT
 from lambdatop.runtime.identifiers import request_id as new_request_id, trace_id as new_trace_id
+from lambdatop.runtime.httpserver import GuardedRunner
 from lambdatop.runtime.records import InvocationResult, InvocationType, Trigger
 from lambdatop.runtime.snapshot import EndpointView
 
@@ -109,7 +110,8 @@ class LambdaEndpoint:
     async def start(self, fleet: Fleet) -> None:
         self.fleet = fleet
         self.control = ControlPlane(fleet)
-        runner = web.AppRunner(self.build_app(), access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S, handle_signals=False)
+        runner = GuardedRunner(self.build_app(), error_response=_server_error, access_log=None,
+                               shutdown_timeout=SHUTDOWN_GRACE_S, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.requested_port, reuse_address=True)
         try:
@@ -452,6 +454,13 @@ def json_response(body: dict[str, Any], status: int = 200, request_id: str | Non
         status=status, body=json.dumps(body).encode(),
         headers={"Content-Type": "application/json", "x-amzn-RequestId": request_id or new_request_id()},
     )
+
+
+def _server_error(status: int, message: str) -> web.Response:
+    """aiohttp's own refusals (a URL or header over 8 KB, a bad method, a bad Content-Length) in Lambda's shape."""
+    error = InvalidRequestContent(message) if status == 400 else LambdaServiceError(message)
+    error.status = status
+    return error_response(error)
 
 
 def error_response(exc: LambdaServiceError, request_id: str | None = None) -> web.Response:
