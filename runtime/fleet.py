@@ -15,7 +15,6 @@ import os
 import resource
 import shutil
 import signal
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -30,6 +29,7 @@ from lambdatop.runtime.execution.housekeeping import Housekeeping
 from lambdatop.runtime.execution.invoker import INIT_LIMIT_S, Invoker
 from lambdatop.runtime.execution.pool import FunctionPool
 from lambdatop.runtime.records import InvocationRecord, InvocationResult, InvocationType, Trigger
+from lambdatop.runtime.execution.workdir import create_work_dir
 from lambdatop.runtime.execution.spawner import Spawner
 from lambdatop.runtime.execution.stats import Counters, FunctionStats
 from lambdatop.runtime.snapshot import EnvSnapshot, FleetSnapshot, FunctionSnapshot
@@ -61,7 +61,7 @@ class Fleet:
     def __init__(self, config: FleetConfig | Path | str | None = None, *, work_dir: Path | None = None) -> None:
         self.config = config if isinstance(config, FleetConfig) else load_config(config)
         self._own_work_dir = work_dir is None
-        self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="lambdatop-"))
+        self.work_dir = work_dir or create_work_dir()
         self.spawner = Spawner(self.work_dir)
         self.gate = ConcurrencyGate(self.config.account_concurrency, {n: f.reserved_concurrency for n, f in self.config.functions.items()})
         self.pools: dict[str, FunctionPool] = {}
