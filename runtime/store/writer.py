@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from lambdatop.runtime.records import InvocationResult
 from lambdatop.runtime.store.reader import StoreReader, record_json
-from lambdatop.runtime.store.schema import StoreError, connect
+from lambdatop.runtime.store.schema import StoreError, connect, explain
 from lambdatop.runtime.config.store_settings import StoreSettings
 
 if TYPE_CHECKING:
@@ -227,12 +227,13 @@ class Store(StoreReader):
                 conn.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
+            failure = f"store write failed: {explain(self.path, exc) if isinstance(exc, sqlite3.DatabaseError) else exc}"
             for future, _, _ in done:
                 if not future.done():
-                    future.set_exception(StoreError(f"store write failed: {exc}"))
+                    future.set_exception(StoreError(failure))
             for item in batch:
                 if isinstance(item, _Op) and item.future is not None and not item.future.done():
-                    item.future.set_exception(StoreError(f"store write failed: {exc}"))
+                    item.future.set_exception(StoreError(failure))
             return
         for future, value, error in done:
             if future.done():
