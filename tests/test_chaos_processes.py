@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import psutil
+import pytest
 
 from lambdatop.runtime.fleet import Fleet
 from tests.conftest import gone
@@ -134,3 +136,41 @@ async def test_a_function_that_stops_the_zygote_does_not_stall_later_cold_starts
             result = await asyncio.wait_for(fleet.invoke("fn", {}), 15)
             assert result.record.cold_start and result.record.error_type is None
             assert time.monotonic() - started < 8, "a cold start waited on a stopped zygote"
+
+
+CLOSE_FDS = """\
+import os, sys
+
+def handler(event, context):
+    if event.get("close"):
+        os.close(1)
+        os.close(2)
+        if event.get("streams"):
+            sys.stdout.close()
+            sys.stderr.close()
+        raise ValueError("the handler's own error")
+    print("logged after all")
+    return "fine"
+"""
+
+
+@pytest.mark.parametrize("streams", [False, True], ids=["fds 1 and 2", "and sys.stdout/sys.stderr"])
+async def test_a_handler_that_closes_its_output_keeps_its_own_error(make_project, streams: bool) -> None:
+    config = make_project({"fn": CLOSE_FDS}, "functions:\n  fn: {handler: app.handler, code: fn}\n")
+    async with Fleet(config) as fleet:
+        failed = await fleet.invoke("fn", {"close": True, "streams": streams})
+        assert failed.record.error_type == "ValueError", failed.response
+        assert "the handler's own error" in failed.log_text
+        after = await fleet.invoke("fn", {})
+        assert not after.record.cold_start, "the environment survived"
+        assert after.response == b'"fine"' and "logged after all" in after.log_text
+
+
+async def test_a_deleted_code_folder_is_said_to_be_gone(make_project) -> None:
+    config = make_project({"fn": "def handler(e, c):\n    return 1\n"}, "functions:\n  fn: {handler: app.handler, code: fn}\n")
+    async with Fleet(config) as fleet:
+        shutil.rmtree(config.parent / "fn")
+        result = await fleet.invoke("fn", {})
+    assert result.record.error_type == "Runtime.ImportModuleError"
+    assert f"the code folder {config.parent / 'fn'} does not exist" in json.loads(result.response)["errorMessage"]
+    assert "bootstrap" not in result.log_text and "runtime/worker" not in result.log_text
