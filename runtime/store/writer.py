@@ -178,13 +178,16 @@ class Store(StoreReader):
 
     def _run(self) -> None:
         stop = False
+        last_commit = time.monotonic()
         while not stop:
             first = self._queue.get()
             if first is _STOP:
                 break
             batch = [first]
             urgent = isinstance(first, _Op) and first.urgent
-            deadline = time.monotonic() + self.settings.flush_interval
+            # From the start of the last commit, not from now: what arrived while it ran has waited
+            # already, so under load history is still committed every flush_interval (plus one commit).
+            deadline = last_commit + self.settings.flush_interval
             while len(batch) < self.settings.max_batch:
                 wait = 0.0 if urgent else deadline - time.monotonic()
                 try:
@@ -196,6 +199,7 @@ class Store(StoreReader):
                     break
                 batch.append(item)
                 urgent = urgent or (isinstance(item, _Op) and item.urgent)
+            last_commit = time.monotonic()
             self._commit(batch)
 
     def _commit(self, batch: list[Any]) -> None:
