@@ -11,7 +11,10 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -174,3 +177,29 @@ async def test_a_deleted_code_folder_is_said_to_be_gone(make_project) -> None:
     assert result.record.error_type == "Runtime.ImportModuleError"
     assert f"the code folder {config.parent / 'fn'} does not exist" in json.loads(result.response)["errorMessage"]
     assert "bootstrap" not in result.log_text and "runtime/worker" not in result.log_text
+
+
+def test_handler_children_die_when_lambdatop_is_killed(make_project) -> None:
+    config = make_project({"fn": FORK_AND_RETURN}, "functions:\n  fn: {handler: app.handler, code: fn, timeout: 20}\n")
+    process = subprocess.Popen([sys.executable, "-m", "lambdatop.tui.cli", "serve", "--port", "0", "--no-aws", "--no-store"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=config.parent)
+    try:
+        assert process.stdout is not None
+        url = ""
+        for line in process.stdout:
+            if line.startswith("Lambda API"):
+                url = line.split()[-1]
+                break
+        with urllib.request.urlopen(f"{url}/2015-03-31/functions/fn/invocations", data=b"{}", timeout=30) as answer:
+            pids = json.loads(answer.read())["pids"]
+        assert not any(gone(pid) for pid in pids)
+        process.kill()  # kill -9: nothing of lambdatop runs after this
+        process.wait(timeout=30)
+        deadline = time.monotonic() + 20
+        while not all(gone(pid) for pid in pids):
+            assert time.monotonic() < deadline, "handler children outlived lambdatop's kill -9"
+            time.sleep(0.05)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

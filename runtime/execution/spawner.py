@@ -254,12 +254,26 @@ class Spawner:
         self._exit_waiters.clear()
 
     def kill_now(self) -> None:
-        """Last resort at interpreter exit: no loop, no waiting."""
-        if self.process is not None and self.process.poll() is None:
+        """Last resort at interpreter exit: no loop, barely any waiting.
+
+        SIGTERM first: the zygote kills every worker's process group (what handlers started
+        too) and exits; SIGKILL if it has not within a moment.
+        """
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        for signum in (signal.SIGCONT, signal.SIGTERM):  # a stopped zygote would not act on SIGTERM
             try:
-                os.killpg(self.process.pid, signal.SIGKILL)
+                os.kill(process.pid, signum)
+            except ProcessLookupError:
+                return
+        try:
+            process.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
-                self.process.kill()
+                process.kill()
 
 
 # What the zygote is started with. Workers replace os.environ wholesale, but /proc/self/environ
