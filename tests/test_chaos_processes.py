@@ -113,7 +113,7 @@ async def test_the_hosts_environment_does_not_reach_proc_self_environ(make_proje
     async with Fleet(config) as fleet:
         names = json.loads((await fleet.invoke("fn", {})).response)
     assert "HOST_SECRET_TOKEN" not in names and "AWS_SECRET_ACCESS_KEY" not in names
-    assert set(names) <= {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"}
+    assert set(names) <= {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"}
 
 
 STOP_ZYGOTE = """\

@@ -278,7 +278,8 @@ class Spawner:
 
 # What the zygote is started with. Workers replace os.environ wholesale, but /proc/self/environ
 # keeps the exec-time environment of the zygote they fork from: the host's secrets must not be in it.
-ZYGOTE_PASSED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
+# TMPDIR: a path, not a secret; it tells whose run a stray process came from (the tests' orphan check).
+ZYGOTE_PASSED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
 
 
 def zygote_environment(host: dict[str, str] | None = None) -> dict[str, str]:
