@@ -60,7 +60,7 @@ LIMITS = DocumentLimits()
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _LineLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _LineLoader(_BaseLoader):
     pass
 
 
@@ -134,13 +134,13 @@ class _Tally:
         self.anchors: dict[str, tuple[int, int]] = {}  # anchor -> (nodes, alias references) it expands to
 
     def fail(self, what: str, event: yaml.Event) -> ConfigError:
-        return ConfigError(f"document too large: {what}", path=str(self.path), line=event.start_mark.line + 1)
+        return ConfigError(f"document too large: {what}", path=str(self.path), line=_line(event))
 
     def add(self, event: yaml.Event) -> None:
         if isinstance(event, yaml.AliasEvent):
             if event.anchor not in self.anchors:
                 raise ConfigError(f"alias *{event.anchor} refers to its own anchor or to none",
-                                  path=str(self.path), line=event.start_mark.line + 1)
+                                  path=str(self.path), line=_line(event))
             nodes, aliases = self.anchors[event.anchor]
             self.nodes += nodes
             self.aliases += aliases + 1
@@ -165,6 +165,10 @@ class _Tally:
             raise self.fail(f"aliases expand more than {self.limits.max_alias_expansions:,} times", event)
         if self.nodes > self.limits.max_nodes:
             raise self.fail(f"more than {self.limits.max_nodes:,} nodes once aliases are expanded", event)
+
+
+def _line(event: yaml.Event) -> int | None:
+    return event.start_mark.line + 1 if event.start_mark is not None else None
 
 
 def _check_bounds(text: str, path: Path, limits: DocumentLimits) -> None:

@@ -27,7 +27,7 @@ def create_work_dir() -> Path:
 
 def sweep_dead_runs(folder: Path) -> list[Path]:
     """Remove the work directories under `folder` whose owning process is gone; returns them."""
-    removed = []
+    removed: list[Path] = []
     try:
         candidates = [entry for entry in folder.iterdir() if entry.name.startswith(PREFIX)]
     except OSError:

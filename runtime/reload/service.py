@@ -353,6 +353,9 @@ class ReloadService:
             assert self._probes is not None
             self._probes.start(name, self.states[name].label)
 
+    def _notice_too_large(self, name: str, error: CodeFolderTooLarge) -> None:
+        self._publish("notice", f"{name}: {error}", function=name)
+
     def _hash(self, roots: Mapping[str, CodeRoots], changed_sources: Iterable[Path] = ()) -> dict[str, str]:
         """Blocking: drop stale bytecode of changed sources, then hash each function's code."""
         drop_stale_bytecode(changed_sources)
@@ -365,7 +368,7 @@ class ReloadService:
                 if error.folder not in self._too_large:
                     self._too_large.add(error.folder)
                     # _hash runs in a worker thread: the bus belongs to the loop.
-                    self._loop.call_soon_threadsafe(lambda n=name, e=error: self._publish("notice", f"{n}: {e}", function=n))
+                    self._loop.call_soon_threadsafe(self._notice_too_large, name, error)
                 hashes[name] = hashlib.sha256(f"too-large:{error.folder}".encode()).hexdigest()
         return hashes
 

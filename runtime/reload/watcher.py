@@ -49,7 +49,7 @@ class WatchTargets:
         return _outermost({folder for roots in self.roots.values() for folder in roots.folders if folder not in self.unwatched})
 
     def _code_files(self, folders: Iterable[Path] | None = None) -> list[Path]:
-        found = []
+        found: list[Path] = []
         for roots in self.roots.values():
             for root in roots.folders:
                 if root in self.unwatched or (folders is not None and not any(_inside(root, f) for f in folders)):
