@@ -203,3 +203,25 @@ def test_handler_children_die_when_lambdatop_is_killed(make_project) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+CHILD_HOGS_MEMORY = """\
+import subprocess, sys, time
+
+def handler(event, context):
+    hog = subprocess.Popen([sys.executable, "-c", "b = bytearray(400 * 1024 * 1024); import time; time.sleep(30)"])
+    with open(event["pidfile"], "w") as out:
+        out.write(str(hog.pid))
+    time.sleep(15)
+    return "the child's 400 MB went unnoticed"
+"""
+
+
+async def test_memory_a_handlers_child_holds_counts_against_the_function(make_project, tmp_path: Path) -> None:
+    config = make_project({"fn": CHILD_HOGS_MEMORY}, "functions:\n  fn: {handler: app.handler, code: fn, memory_size: 128, timeout: 20}\n")
+    pidfile = tmp_path / "hog.pid"
+    async with Fleet(config) as fleet:
+        result = await fleet.invoke("fn", {"pidfile": str(pidfile)})
+        assert result.record.error_type == "Runtime.OutOfMemory", result.response
+        hog = int(pidfile.read_text())
+        await wait_until(lambda: gone(hog), "the child dies with its environment")

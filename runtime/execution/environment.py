@@ -65,6 +65,7 @@ class ExecutionEnvironment:
         self.on_gone: Any = None  # set by the pool: called once when the worker's socket closes
         self._channel: WorkerChannel | None = None
         self._spawner: Spawner | None = None
+        self._spawned_at = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._deadline = 0.0  # time.monotonic() when the current invocation times out
 
@@ -97,6 +98,7 @@ class ExecutionEnvironment:
         ahead = encode(first_request) if first_request is not None else b""
         if len(ahead) > PIPELINE_LIMIT:  # only what fits the empty socket buffer, so the send cannot block
             ahead = b""
+        self._spawned_at = time.monotonic()
         sock = spawner.spawn(self.spec, ahead)
         self._spawner = spawner
         self._channel = WorkerChannel(
@@ -198,13 +200,15 @@ class ExecutionEnvironment:
         self.freeze_state = Freeze.THAWED
 
     def sample_memory(self) -> int:
-        """Current RSS in KB read from /proc (0 if the process is gone); updates the peak."""
+        """Current RSS in KB of the worker and what it started, read from /proc (0 if gone); updates the peak.
+
+        A handler's children count against its memory size, as in Lambda's sandbox: a child
+        holding 1 GB under a 128 MB function is an out-of-memory, not a success.
+        """
         if not self.pid:
             return 0
-        try:
-            with open(f"/proc/{self.pid}/statm", "rb") as statm:
-                rss_kb = int(statm.read().split()[1]) * _PAGE_KB
-        except (OSError, IndexError, ValueError):
+        rss_kb = _tree_rss_kb(self.pid)
+        if not rss_kb:
             return 0
         self.rss_kb = rss_kb
         self.peak_kb = max(self.peak_kb, rss_kb)
@@ -267,7 +271,7 @@ class ExecutionEnvironment:
     def _on_pid(self, pid: int) -> None:
         self.pid = pid
         if self._spawner is not None:
-            self._spawner.on_exit(pid, self._on_reaped)
+            self._spawner.on_exit(pid, self._on_reaped, self._spawned_at)
 
     def _on_reaped(self) -> None:
         """The zygote reaped the worker: it is gone even if a child it forked still holds its socket open."""
@@ -289,3 +293,27 @@ class ExecutionEnvironment:
                 self.transition(EnvState.SHUTTING_DOWN)
             if self.on_gone is not None:
                 self.on_gone(self)
+
+
+_MAX_TREE = 256  # processes counted per sample: a fork bomb must not make the sampler itself slow
+
+
+def _tree_rss_kb(pid: int) -> int:
+    """RSS of `pid` and its descendants (the main threads' children lists), in KB; 0 if `pid` is gone."""
+    total, pending, seen = 0, [pid], 0
+    while pending and seen < _MAX_TREE:
+        current = pending.pop()
+        seen += 1
+        try:
+            with open(f"/proc/{current}/statm", "rb") as statm:
+                total += int(statm.read().split()[1]) * _PAGE_KB
+        except (OSError, IndexError, ValueError):
+            if current == pid:
+                return 0
+            continue
+        try:
+            with open(f"/proc/{current}/task/{current}/children", "rb") as children:
+                pending.extend(int(child) for child in children.read().split())
+        except (OSError, ValueError):
+            continue
+    return total

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,7 +39,7 @@ class Spawner:
         self._writer_armed = False
         # Exit reports nobody has asked for yet. A report can arrive before the supervisor has even
         # seen the worker's socket close, so they are kept (the newest EXITS_KEPT), not dropped on retire.
-        self._exits: collections.OrderedDict[int, str] = collections.OrderedDict()
+        self._exits: collections.OrderedDict[int, tuple[str, float]] = collections.OrderedDict()  # pid -> (how, when heard)
         self._exit_waiters: dict[int, asyncio.Future[str]] = {}
         # pid -> called once the zygote has reaped that worker. A handler's forked child can keep the
         # worker's socket open after the worker is gone: the exit report, not the socket, says it ended.
@@ -174,10 +175,20 @@ class Spawner:
             for fd in fds:
                 os.close(fd)
 
-    def on_exit(self, pid: int, listener: Callable[[], None]) -> None:
-        """Call `listener` once when worker `pid`, just started, has been reaped."""
-        # A report kept for this pid is an earlier process's that nobody asked for: pids are reused.
-        self._exits.pop(pid, None)
+    def on_exit(self, pid: int, listener: Callable[[], None], since: float) -> None:
+        """Call `listener` once worker `pid`, asked for at `since` (monotonic), has been reaped.
+
+        Its report can come before the worker's own first message has been read (a handler
+        that exits at once): one heard since the spawn is this worker's, and calls at once.
+        One heard before is an earlier process's that nobody asked for: pids are reused.
+        """
+        kept = self._exits.get(pid)
+        if kept is not None and kept[1] >= since:
+            assert self._loop is not None
+            self._loop.call_soon(listener)  # not from inside the channel's read that brought the pid
+            return
+        if kept is not None:
+            del self._exits[pid]
         self._exit_listeners[pid] = listener
 
     def forget_exit(self, pid: int) -> None:
@@ -190,7 +201,7 @@ class Spawner:
         if waiter is not None and not waiter.done():
             waiter.set_result(exited.description)
         else:
-            self._exits[exited.pid] = exited.description
+            self._exits[exited.pid] = (exited.description, time.monotonic())
             while len(self._exits) > EXITS_KEPT:
                 self._exits.popitem(last=False)
         listener = self._exit_listeners.pop(exited.pid, None)
@@ -205,7 +216,7 @@ class Spawner:
     async def exit_status(self, pid: int, timeout: float = 2.0) -> str | None:
         """How worker `pid` ended ("exit status 1", "signal: killed"), once the zygote has reaped it."""
         if pid in self._exits:
-            return self._exits.pop(pid)
+            return self._exits.pop(pid)[0]
         assert self._loop is not None
         waiter = self._exit_waiters.setdefault(pid, self._loop.create_future())
         try:
