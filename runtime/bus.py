@@ -62,10 +62,13 @@ class Subscription:
             if self._ready is None:
                 self._ready = asyncio.Event()
             self._ready.clear()
+            # asyncio.wait, not wait_for: Python 3.11's wait_for swallows a cancel that lands as its
+            # timeout fires, so a loop around it ran on after being cancelled (serve hung on SIGTERM).
+            waiter = asyncio.ensure_future(self._ready.wait())
             try:
-                await asyncio.wait_for(self._ready.wait(), timeout)
-            except TimeoutError:
-                pass
+                await asyncio.wait({waiter}, timeout=timeout)
+            finally:
+                waiter.cancel()
         return self.drain()
 
 

@@ -16,7 +16,6 @@ import resource
 import shutil
 import signal
 import site
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -35,6 +34,7 @@ from lambdatop.runtime.records import InvocationRecord, InvocationResult, Invoca
 from lambdatop.runtime.execution.zygotes import Zygotes
 from lambdatop.runtime.packages.bundled import bundled_runtime_packages
 from lambdatop.runtime.packages.installs import Installs, Python
+from lambdatop.runtime.execution.workdir import create_work_dir
 from lambdatop.runtime.execution.stats import Counters, FunctionStats
 from lambdatop.runtime.snapshot import EnvSnapshot, FleetSnapshot, FunctionSnapshot
 
@@ -76,7 +76,7 @@ class Fleet:
     def __init__(self, config: FleetConfig | Path | str | None = None, *, work_dir: Path | None = None) -> None:
         self.config = config if isinstance(config, FleetConfig) else load_config(config)
         self._own_work_dir = work_dir is None
-        self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="lambdatop-"))
+        self.work_dir = work_dir or create_work_dir()
         # One zygote per Python the functions run on; `spawner` is lambdatop's own interpreter's.
         self.zygotes = Zygotes(self.work_dir)
         self.spawner = self.zygotes.local

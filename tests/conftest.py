@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import textwrap
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +22,45 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # install the same files again): the first run installs, later ones reuse. Tests of the default unset it.
 os.environ.setdefault("LAMBDATOP_PACKAGES_DIR", str(REPO_ROOT / ".lambdatop" / "test-packages"))
 SAMPLE_TEMPLATE = REPO_ROOT / "sample_functions" / "template.yaml"
+
+# This session's own temp folder (for it and every lambdatop it starts): a worker's TMPDIR is inside it,
+# and so is that of whatever a handler starts, which is how the orphan check below finds those.
+SESSION_TMP = Path(tempfile.mkdtemp(prefix="lambdatop-tests-"))
+os.environ["TMPDIR"] = tempfile.tempdir = str(SESSION_TMP)
+atexit.register(shutil.rmtree, SESSION_TMP, True)
+ORPHAN_GRACE_S = 10.0
+
+
+def handler_orphans() -> list[psutil.Process]:
+    """Processes a handler of this session started that outlived their environment (no longer our descendants)."""
+    ours = {child.pid for child in psutil.Process(os.getpid()).children(recursive=True)}
+    inside = str(SESSION_TMP) + os.sep  # exec'd children carry their worker's TMPDIR; forked ones the zygote's
+    found = []
+    for proc in psutil.process_iter(["pid"]):
+        if proc.pid in ours or proc.pid == os.getpid():
+            continue
+        try:
+            tmpdir = proc.environ().get("TMPDIR", "")
+            if (tmpdir == str(SESSION_TMP) or tmpdir.startswith(inside)) and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_handler_orphans() -> Iterator[None]:
+    """After every test: nothing a handler started is left running (Lambda destroys the whole sandbox)."""
+    yield
+    deadline = time.monotonic() + ORPHAN_GRACE_S
+    while (left := handler_orphans()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for proc in left:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    assert not left, f"handler children outlived their environment: {[(p.pid, p.info) for p in left]}"
 
 
 def lambdatop_processes() -> list[psutil.Process]:

@@ -39,10 +39,11 @@ from lambdatop.runtime.api.control_handlers import ControlHandlers
 from lambdatop.runtime.api.control_plane import ControlPlane
 from lambdatop.runtime.api.invoke_handlers import InvokeHandlers
 from lambdatop.runtime.api.parsing import CLIENT_MAX_SIZE, size_of
-from lambdatop.runtime.api.responses import error_response
+from lambdatop.runtime.api.responses import error_response, server_error
 from lambdatop.runtime.api.routes import route_table, unknown_operation_message
 from lambdatop.runtime.bus import FleetEvent
 from lambdatop.runtime.config.http_settings import DEFAULT_HOST, DEFAULT_PORT
+from lambdatop.runtime.httpserver import GuardedRunner
 from lambdatop.runtime.errors import (
     SYNC_PAYLOAD_LIMIT,
     EndpointUnavailable,
@@ -126,9 +127,11 @@ class LambdaEndpoint:
 
     # -- the server -----------------------------------------------------------------------
 
-    async def _serve(self, app: web.Application) -> web.AppRunner:
+    async def _serve(self, app: web.Application) -> GuardedRunner:
         """The one place the server is built and bound (runner options, the listening socket)."""
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S, handle_signals=False)
+        # Guarded: read timeouts for slow or stuck clients, a connection cap, aiohttp's own 400s in Lambda's shape.
+        runner = GuardedRunner(app, error_response=server_error, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S,
+                               handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.requested_port, reuse_address=True)
         try:

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from lambdatop.runtime.errors import LambdaServiceError
+from lambdatop.runtime.errors import InvalidRequestContent, LambdaServiceError
 from lambdatop.runtime.identifiers import request_id as new_request_id
 from lambdatop.runtime.records import InvocationResult
 
@@ -20,6 +20,13 @@ def json_response(body: dict[str, Any], status: int = 200, request_id: str | Non
         status=status, body=json.dumps(body).encode(),
         headers={"Content-Type": "application/json", "x-amzn-RequestId": request_id or new_request_id()},
     )
+
+
+def server_error(status: int, message: str) -> web.Response:
+    """aiohttp's own refusals (a URL or header over 8 KB, a bad method, a bad Content-Length) in Lambda's shape."""
+    error = InvalidRequestContent(message) if status == 400 else LambdaServiceError(message)
+    error.status = status
+    return error_response(error)
 
 
 def error_response(exc: LambdaServiceError, request_id: str | None = None) -> web.Response:

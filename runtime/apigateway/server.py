@@ -27,6 +27,7 @@ from lambdatop.runtime.snapshot import ApiSnapshot
 from lambdatop.runtime.apigateway.template import read_routes
 from lambdatop.runtime.bus import FleetEvent
 from lambdatop.runtime.errors import ConfigError
+from lambdatop.runtime.httpserver import GuardedRunner
 
 if TYPE_CHECKING:
     from lambdatop.runtime.fleet import Fleet
@@ -74,7 +75,8 @@ class ApiGatewayService:
         self.gateway = Gateway(fleet, self._read_table(fleet), integration_timeout_s=self.integration_timeout_s)
         app = web.Application(client_max_size=PAYLOAD_LIMIT)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S, handle_signals=False)
+        runner = GuardedRunner(app, error_response=_server_error, access_log=None,
+                               shutdown_timeout=SHUTDOWN_GRACE_S, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.requested_port, reuse_address=True)
         try:
@@ -163,3 +165,9 @@ class ApiGatewayService:
                 self.fleet.bus.publish(FleetEvent("error", f"API: {request.method} {request.path}: {exc!r}", time.time()))
             response = gateway_error(500, b'{"message": "Internal server error"}', f"lambdatop failed: {exc!r}")
         return response.to_web()
+
+
+def _server_error(status: int, message: str) -> web.Response:
+    """aiohttp's own refusals (a URL or header over 8 KB, a bad method) as API Gateway words its own errors."""
+    error_type = "BadRequestException" if status == 400 else "InternalServerErrorException"
+    return web.json_response({"message": message}, status=status, headers={"x-amzn-ErrorType": error_type})

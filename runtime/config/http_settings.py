@@ -3,10 +3,12 @@
     http:
       host: 127.0.0.1      # default; anything not loopback also needs allow_remote
       port: 3001           # default (SAM's); 0 picks a free port
-      allow_remote: false
+      allow_remote: false  # true takes effect only with --allow-remote on the command line too
       enabled: true        # false (or `http: false`) runs without the endpoint
 
-Command-line flags win over the file; the file wins over the defaults.
+Command-line flags win over the file; the file wins over the defaults. The
+exception is `allow_remote`: a project's own file (cloned, downloaded) must not
+open the unauthenticated endpoint to the network by itself, so it needs the flag.
 """
 
 from __future__ import annotations
@@ -45,7 +47,6 @@ class HttpSettings:
         if port is not None:
             changes["port"] = port
             changes["enabled"] = True  # asking for a port asks for the endpoint
-        if allow_remote:
-            changes["allow_remote"] = True
+        changes["allow_remote"] = bool(allow_remote)  # the command line's word only (see the module's docstring)
         return replace(self, **changes)
 

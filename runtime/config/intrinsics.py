@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from lambdatop.runtime.errors import ConfigError
+
 _NO_VALUE = object()  # AWS::NoValue: the enclosing key disappears
 _SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
@@ -41,6 +43,7 @@ class IntrinsicResolver:
         self._resource_names = resource_names
         # (logical id, attribute) -> value, once the resources exist (the AWS services sidecar's stack)
         self._resource_attributes = resource_attributes or {}
+        self._evaluating: set[str] = set()  # conditions being evaluated: one that needs itself would recurse forever
         self._handlers: dict[str, Callable[[Any], Any]] = {
             "Ref": self._ref,
             "Fn::Sub": self._sub,
@@ -85,7 +88,13 @@ class IntrinsicResolver:
     def condition(self, name: str) -> bool:
         if name not in self._conditions:
             return False
-        return self._truth(self.resolve(self._conditions[name]))
+        if name in self._evaluating:
+            raise ConfigError(f"condition {name} depends on itself", key=f"Conditions.{name}")
+        self._evaluating.add(name)
+        try:
+            return self._truth(self.resolve(self._conditions[name]))
+        finally:
+            self._evaluating.discard(name)
 
     # -- the functions -----------------------------------------------------
 

@@ -173,6 +173,14 @@ class WorkerChannel:
             os.close(self.log_fd)
             self.log_fd = None
 
+    def end_now(self) -> None:
+        """The worker is known dead: take what it wrote before dying, then end as at EOF."""
+        if self.stage is Stage.ENDED:
+            return
+        self._on_readable()
+        if self.stage is not Stage.ENDED:
+            self._on_eof()
+
     # -- reading --------------------------------------------------------------------------
 
     def _on_first_readable(self) -> None:

@@ -71,6 +71,8 @@ class ExecutionEnvironment:
         # own process group, so signals go to the group (whatever it started is frozen and killed with it).
         self.runtime_api = runtime_api
         self.api_address: str | None = None
+        self._spawner: Spawner | None = None
+        self._spawned_at = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._deadline = 0.0  # time.monotonic() when the current invocation times out
 
@@ -106,6 +108,8 @@ class ExecutionEnvironment:
         `request_id` is the invocation a platform error of Init names (Runtime.InvalidEntrypoint).
         """
         self._loop = asyncio.get_running_loop()
+        self._spawned_at = time.monotonic()
+        self._spawner = spawner
         if self.speaks_runtime_api:
             self._channel = self._start_runtime_program(spawner, first_request, request_id)
         else:
@@ -234,13 +238,14 @@ class ExecutionEnvironment:
         self.freeze_state = Freeze.THAWED
 
     def sample_memory(self) -> int:
-        """Current RSS in KB read from /proc (0 if the process is gone); updates the peak.
+        """Current RSS in KB of the worker and what it started, read from /proc (0 if gone); updates the peak.
 
-        A runtime program's is its whole process tree's: a bash `bootstrap` does its work in children.
+        A handler's children count against its memory size, as in Lambda's sandbox: a child
+        holding 1 GB under a 128 MB function is an out-of-memory, not a success.
         """
         if not self.pid:
             return 0
-        rss_kb = _tree_rss_kb(self.pid) if self.speaks_runtime_api else _rss_kb(self.pid)
+        rss_kb = _tree_rss_kb(self.pid)
         if not rss_kb:
             return 0
         self.rss_kb = rss_kb
@@ -286,6 +291,12 @@ class ExecutionEnvironment:
         if self._channel is not None:
             self._channel.close()
             self._channel = None
+        if self._spawner is not None and self.pid:
+            self._spawner.forget_exit(self.pid)
+            try:
+                os.killpg(self.pid, signal.SIGKILL)  # what the handler left running dies with its environment
+            except (ProcessLookupError, PermissionError):
+                pass
         if self.state is not EnvState.GONE:
             if self.state is not EnvState.SHUTTING_DOWN:
                 self.transition(EnvState.SHUTTING_DOWN)
@@ -298,17 +309,19 @@ class ExecutionEnvironment:
     # -- what the channel reports -------------------------------------------------------
 
     def _signal(self, signum: int) -> None:
-        if self.pid:
-            if self.speaks_runtime_api:
-                try:
-                    os.killpg(self.pid, signum)
-                    return
-                except ProcessLookupError:
-                    pass  # not yet its own group (between the fork and the exec): the process alone
-            try:
-                os.kill(self.pid, signum)
-            except ProcessLookupError:
-                pass
+        """Signal the environment's process group: the worker, or the runtime program it exec'd, leads one,
+        so whatever its code started is frozen, continued and killed with it."""
+        if not self.pid:
+            return
+        try:
+            os.killpg(self.pid, signum)
+            return
+        except (ProcessLookupError, PermissionError):
+            pass  # not its own group yet (between the fork and the setpgid): the process alone
+        try:
+            os.kill(self.pid, signum)
+        except ProcessLookupError:
+            pass
 
     def _memory_now(self) -> tuple[int, int]:
         """(RSS, peak) in KB as a runtime program's reply reports them (the built-in worker measures its own)."""
@@ -317,6 +330,13 @@ class ExecutionEnvironment:
 
     def _on_pid(self, pid: int) -> None:
         self.pid = pid
+        if self._spawner is not None:
+            self._spawner.on_exit(pid, self._on_reaped, self._spawned_at)
+
+    def _on_reaped(self) -> None:
+        """The zygote reaped the worker: it is gone even if a child it forked still holds its socket open."""
+        if self._channel is not None:
+            self._channel.end_now()
 
     def _on_bad_message(self, reason: str) -> None:
         """The worker broke the protocol (the user's code can write on its socket): retire it, nothing else."""
@@ -335,29 +355,27 @@ class ExecutionEnvironment:
                 self.on_gone(self)
 
 
-def _rss_kb(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * _PAGE_KB
-    except (OSError, IndexError, ValueError):
-        return 0
+_MAX_TREE = 256  # processes counted per sample: a fork bomb must not make the sampler itself slow
 
 
 def _tree_rss_kb(pid: int) -> int:
-    """RSS of `pid` and its descendants (their main threads' children, from /proc)."""
-    total, todo = 0, [pid]
-    seen: set[int] = set()
-    while todo and len(seen) < 256:
-        current = todo.pop()
-        if current in seen:
+    """RSS of `pid` and its descendants (the main threads' children lists), in KB; 0 if `pid` is gone."""
+    total, pending, seen = 0, [pid], 0
+    while pending and seen < _MAX_TREE:
+        current = pending.pop()
+        seen += 1
+        try:
+            with open(f"/proc/{current}/statm", "rb") as statm:
+                total += int(statm.read().split()[1]) * _PAGE_KB
+        except (OSError, IndexError, ValueError):
+            if current == pid:
+                return 0
             continue
-        seen.add(current)
-        total += _rss_kb(current)
         try:
             with open(f"/proc/{current}/task/{current}/children", "rb") as children:
-                todo.extend(int(child) for child in children.read().split())
+                pending.extend(int(child) for child in children.read().split())
         except (OSError, ValueError):
-            pass
+            continue
     return total
 
 

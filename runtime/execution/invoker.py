@@ -375,6 +375,9 @@ def check_payload(payload: bytes, invocation_type: InvocationType) -> None:
         json.loads(payload)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidRequestContent(f"Could not parse request body into json: Could not parse payload into json: {exc}") from exc
+    except RecursionError as exc:  # nested deeper than Python's stack: Lambda's parser refuses such depth too
+        raise InvalidRequestContent("Could not parse request body into json: Could not parse payload into json: "
+                                    "nested too deeply") from exc
 
 
 def _error_message(payload: bytes) -> str | None:

@@ -12,6 +12,8 @@ import os
 import signal
 import socket
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from lambdatop.runtime.execution.interpreters import Interpreter, local_interpreter, worker_tree, zygote_command
@@ -38,8 +40,11 @@ class Spawner:
         self._writer_armed = False
         # Exit reports nobody has asked for yet. A report can arrive before the supervisor has even
         # seen the worker's socket close, so they are kept (the newest EXITS_KEPT), not dropped on retire.
-        self._exits: collections.OrderedDict[int, str] = collections.OrderedDict()
+        self._exits: collections.OrderedDict[int, tuple[str, float]] = collections.OrderedDict()  # pid -> (how, when heard)
         self._exit_waiters: dict[int, asyncio.Future[str]] = {}
+        # pid -> called once the zygote has reaped that worker. A handler's forked child can keep the
+        # worker's socket open after the worker is gone: the exit report, not the socket, says it ended.
+        self._exit_listeners: dict[int, Callable[[], None]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._spare: tuple[int, socket.socket] | None = None  # (pid, our end of its worker socket)
 
@@ -59,6 +64,7 @@ class Spawner:
             cwd=self.work_dir,
             start_new_session=True,  # Ctrl-C in the terminal must not reach workers; the supervisor stops them
             stdin=subprocess.DEVNULL,
+            env=zygote_environment(),
         )
         theirs.close()
         ours.setblocking(False)
@@ -74,6 +80,18 @@ class Spawner:
     def alive(self) -> bool:
         return self._control is not None and self.process is not None and self.process.poll() is None
 
+    @property
+    def stopped(self) -> bool:
+        """The zygote is stopped (a function sent it SIGSTOP: it is its workers' parent and so in reach)."""
+        if self.process is None:
+            return False
+        try:
+            with open(f"/proc/{self.process.pid}/stat", "rb") as stat:
+                # The state follows the command name, which is in parentheses and may hold spaces.
+                return stat.read().rsplit(b")", 1)[1].split()[0] in (b"T", b"t")
+        except (OSError, IndexError):
+            return False
+
     def spawn(self, spec: WorkerSpec, ahead: bytes = b"") -> socket.socket:
         """Ask for a worker; returns the supervisor's end of the worker's socket.
 
@@ -82,6 +100,10 @@ class Spawner:
         """
         if not self.alive:
             self._restart()
+        elif self.stopped and self.process is not None:
+            # A stopped zygote would never fork: every cold start would wait out Init's limit.
+            # Continued rather than replaced, so the warm workers it is the parent of live on.
+            os.kill(self.process.pid, signal.SIGCONT)
         spec_frame = encode(spec)
         if self._spare is not None:
             _pid, ours = self._spare
@@ -155,6 +177,25 @@ class Spawner:
             for fd in fds:
                 os.close(fd)
 
+    def on_exit(self, pid: int, listener: Callable[[], None], since: float) -> None:
+        """Call `listener` once worker `pid`, asked for at `since` (monotonic), has been reaped.
+
+        Its report can come before the worker's own first message has been read (a handler
+        that exits at once): one heard since the spawn is this worker's, and calls at once.
+        One heard before is an earlier process's that nobody asked for: pids are reused.
+        """
+        kept = self._exits.get(pid)
+        if kept is not None and kept[1] >= since:
+            assert self._loop is not None
+            self._loop.call_soon(listener)  # not from inside the channel's read that brought the pid
+            return
+        if kept is not None:
+            del self._exits[pid]
+        self._exit_listeners[pid] = listener
+
+    def forget_exit(self, pid: int) -> None:
+        self._exit_listeners.pop(pid, None)
+
     def _on_exit(self, exited: ChildExited) -> None:
         if self._spare is not None and self._spare[0] == exited.pid:
             self._drop_spare()
@@ -162,9 +203,12 @@ class Spawner:
         if waiter is not None and not waiter.done():
             waiter.set_result(exited.description)
         else:
-            self._exits[exited.pid] = exited.description
+            self._exits[exited.pid] = (exited.description, time.monotonic())
             while len(self._exits) > EXITS_KEPT:
                 self._exits.popitem(last=False)
+        listener = self._exit_listeners.pop(exited.pid, None)
+        if listener is not None:
+            listener()
 
     def _drop_spare(self) -> None:
         if self._spare is not None:
@@ -174,7 +218,7 @@ class Spawner:
     async def exit_status(self, pid: int, timeout: float = 2.0) -> str | None:
         """How worker `pid` ended ("exit status 1", "signal: killed"), once the zygote has reaped it."""
         if pid in self._exits:
-            return self._exits.pop(pid)
+            return self._exits.pop(pid)[0]
         assert self._loop is not None
         waiter = self._exit_waiters.setdefault(pid, self._loop.create_future())
         try:
@@ -223,12 +267,38 @@ class Spawner:
         self._exit_waiters.clear()
 
     def kill_now(self) -> None:
-        """Last resort at interpreter exit: no loop, no waiting."""
-        if self.process is not None and self.process.poll() is None:
+        """Last resort at interpreter exit: no loop, barely any waiting.
+
+        SIGTERM first: the zygote kills every worker's process group (what handlers started
+        too) and exits; SIGKILL if it has not within a moment.
+        """
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        for signum in (signal.SIGCONT, signal.SIGTERM):  # a stopped zygote would not act on SIGTERM
             try:
-                os.killpg(self.process.pid, signal.SIGKILL)
+                os.kill(process.pid, signum)
+            except ProcessLookupError:
+                return
+        try:
+            process.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
-                self.process.kill()
+                process.kill()
+
+
+# What the zygote is started with. Workers replace os.environ wholesale, but /proc/self/environ
+# keeps the exec-time environment of the zygote they fork from: the host's secrets must not be in it.
+# TMPDIR: a path, not a secret; it tells whose run a stray process came from (the tests' orphan check).
+ZYGOTE_PASSED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
+
+
+def zygote_environment(host: dict[str, str] | None = None) -> dict[str, str]:
+    """The host's environment cut to what starting Python needs (and the locale and zone it runs in)."""
+    source = os.environ if host is None else host
+    return {key: source[key] for key in ZYGOTE_PASSED if key in source}
 
 
 def _send_all_now(sock: socket.socket, data: bytes) -> None:

@@ -9,6 +9,11 @@ state and the function's `events/` library are not part of a version.
 Hashing reads files, so callers run `CodeHasher.digest` in a thread, never on
 the event loop. Per-file digests are cached by (size, mtime_ns) so a reload
 of a folder with vendored dependencies re-reads only what changed.
+
+Only regular files count (a FIFO would block the read forever, `/dev/zero`
+never ends), and a folder is bounded (`FolderLimits`): past the count or size
+Lambda would ever deploy (250 MB unzipped), it is too big to be code
+(`CodeUri: /`) and `CodeFolderTooLarge` says so instead of walking the disk.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import os
+import stat as stat_mode
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -32,6 +38,26 @@ NOISE_NAMES = frozenset({"4913", ".DS_Store", "Thumbs.db"})  # 4913: vim's "can 
 # A file modified this recently may be modified again within the same mtime tick: never trust the cache for it.
 RACY_WINDOW_S = 2.0
 SHORT_HASH = 7
+
+
+@dataclass(frozen=True, slots=True)
+class FolderLimits:
+    """The most a code folder may hold and still be code (Lambda: 250 MB unzipped, layers included)."""
+
+    max_files: int = 20_000
+    max_bytes: int = 250 * 1024 * 1024
+
+
+FOLDER_LIMITS = FolderLimits()
+
+
+class CodeFolderTooLarge(Exception):
+    """A code folder past `FolderLimits`: not hashed, not watched."""
+
+    def __init__(self, folder: Path, what: str) -> None:
+        super().__init__(f"{folder} holds {what}: too big to be a function's code (Lambda deploys at most 250 MB); "
+                         "not watched for changes: point CodeUri at the function's own folder")
+        self.folder = folder
 
 
 def is_noise_dir(name: str) -> bool:
@@ -136,8 +162,12 @@ class CodeRoots:
                 return True
         return False
 
-    def files(self, root: Path) -> Iterator[tuple[Path, PurePath]]:
-        """(absolute path, relative path) of every code file under `root`, in a stable order."""
+    def files(self, root: Path, limits: FolderLimits = FOLDER_LIMITS) -> Iterator[tuple[Path, PurePath]]:
+        """(absolute path, relative path) of every regular code file under `root`, in a stable order.
+
+        Raises CodeFolderTooLarge past `limits` (counted over the code files only).
+        """
+        count = size = 0
         for directory, subdirs, names in os.walk(root):
             base = Path(directory)
             rel_dir = base.relative_to(root)
@@ -145,8 +175,26 @@ class CodeRoots:
             subdirs[:] = sorted(d for d in subdirs if not is_noise_dir(d))
             for name in sorted(names):
                 relative = rel_dir / name
-                if self.counts(root, relative):
-                    yield base / name, relative
+                if not self.counts(root, relative):
+                    continue
+                file_size = regular_size(base / name)
+                if file_size is None:
+                    continue  # a FIFO, socket, device or dangling link: not code, and reading it could block
+                count, size = count + 1, size + file_size
+                if count > limits.max_files:
+                    raise CodeFolderTooLarge(root, f"more than {limits.max_files:,} files")
+                if size > limits.max_bytes:
+                    raise CodeFolderTooLarge(root, f"more than {limits.max_bytes // (1024 * 1024)} MB")
+                yield base / name, relative
+
+
+def regular_size(path: Path) -> int | None:
+    """The size of a regular file (through symlinks); None for anything else or a vanished path."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_size if stat_mode.S_ISREG(info.st_mode) else None
 
 
 class CodeHasher:
@@ -180,9 +228,15 @@ class CodeHasher:
             return cached[2]
         digest = hashlib.sha256()
         try:
-            with open(path, "rb") as handle:
-                for chunk in iter(lambda: handle.read(1 << 20), b""):
+            # O_NONBLOCK: a path swapped for a FIFO since the listing must not block the open.
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            with open(fd, "rb") as handle:
+                if not stat_mode.S_ISREG(os.fstat(fd).st_mode):
+                    return None
+                remaining = stat.st_size  # no more than was listed: a file that keeps growing cannot spin us
+                while remaining > 0 and (chunk := handle.read(min(1 << 20, remaining))):
                     digest.update(chunk)
+                    remaining -= len(chunk)
         except OSError:
             return None
         value = digest.hexdigest()

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import hashlib
 import json
 import time
 from collections.abc import Iterable, Mapping
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdatop.runtime.bus import FleetEvent, Subscription
-from lambdatop.runtime.reload.codeversion import CodeHasher, CodeRoots, VersionHistory, drop_stale_bytecode
+from lambdatop.runtime.reload.codeversion import CodeFolderTooLarge, CodeHasher, CodeRoots, VersionHistory, drop_stale_bytecode
 from lambdatop.runtime.config import FleetConfig, FunctionConfig, load_config
 from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.fleet import Fleet
@@ -84,6 +85,7 @@ class ReloadService:
         self.config_error_at: float | None = None
         self.state = WatcherState.NEW
         self._targets: WatchTargets | None = None
+        self._too_large: set[Path] = set()  # code folders past FolderLimits: hashed by name only, never watched
         self._pending: set[Path] = set()
         self._changed = asyncio.Event()
         self._watcher = FolderWatcher(lambda: self._targets, self._changed_paths, lambda message: self._publish("notice", message))
@@ -97,12 +99,14 @@ class ReloadService:
 
     async def start(self, fleet: Fleet) -> None:
         self.fleet = fleet
+        self._loop = asyncio.get_running_loop()
         self._probes = InitProbes(fleet, self._probed, lambda name, message: self._publish("notice", message, function=name))
         if self._settings_override is None:
             self.settings = ReloadSettings.from_config(fleet.config)
         self._targets = WatchTargets.of(fleet.config, self.settings)
         # The first code version of every function: hashing reads files, so off the loop.
         hashes = await asyncio.to_thread(self._hash, dict(self._targets.roots))
+        self._targets = WatchTargets.of(fleet.config, self.settings, self._too_large)
         now = time.time()
         for name, roots in self._targets.roots.items():
             state = FunctionState(roots)
@@ -247,7 +251,7 @@ class ReloadService:
             self.settings = settings
             if restart:
                 await self._stop_watchers()
-                self._targets = WatchTargets.of(config, settings)
+                self._targets = WatchTargets.of(config, settings, self._too_large)
                 if settings.enabled:
                     await self._start_watchers()
         return config
@@ -280,7 +284,7 @@ class ReloadService:
         """Account-wide settings and watch targets of a new config; True when region or account changed."""
         assert self.fleet is not None
         self.fleet.replace_config(new)
-        targets = WatchTargets.of(new, self.settings)
+        targets = WatchTargets.of(new, self.settings, self._too_large)
         current = self._targets
         if current is None or (targets.recursive_folders, targets.config_folders) != (current.recursive_folders, current.config_folders):
             await self._stop_watchers()
@@ -349,10 +353,24 @@ class ReloadService:
             assert self._probes is not None
             self._probes.start(name, self.states[name].label)
 
+    def _notice_too_large(self, name: str, error: CodeFolderTooLarge) -> None:
+        self._publish("notice", f"{name}: {error}", function=name)
+
     def _hash(self, roots: Mapping[str, CodeRoots], changed_sources: Iterable[Path] = ()) -> dict[str, str]:
         """Blocking: drop stale bytecode of changed sources, then hash each function's code."""
         drop_stale_bytecode(changed_sources)
-        return {name: self.hasher.digest(r) for name, r in roots.items()}
+        hashes = {}
+        for name, function_roots in roots.items():
+            try:
+                hashes[name] = self.hasher.digest(function_roots)
+            except CodeFolderTooLarge as error:
+                # Versioned by the folder's name alone; said once, and the folder is left unwatched.
+                if error.folder not in self._too_large:
+                    self._too_large.add(error.folder)
+                    # _hash runs in a worker thread: the bus belongs to the loop.
+                    self._loop.call_soon_threadsafe(self._notice_too_large, name, error)
+                hashes[name] = hashlib.sha256(f"too-large:{error.folder}".encode()).hexdigest()
+        return hashes
 
     # -- broken code -----------------------------------------------------------------
 

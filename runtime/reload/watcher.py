@@ -15,7 +15,7 @@ from pathlib import Path
 
 from watchfiles import Change, awatch
 
-from lambdatop.runtime.reload.codeversion import CodeRoots
+from lambdatop.runtime.reload.codeversion import CodeFolderTooLarge, CodeRoots
 from lambdatop.runtime.config import FleetConfig
 from lambdatop.runtime.config.reload_settings import ReloadSettings
 
@@ -31,9 +31,10 @@ class WatchTargets:
 
     roots: Mapping[str, CodeRoots]
     config_files: frozenset[Path]
+    unwatched: frozenset[Path] = frozenset()  # folders too big to be code (`CodeFolderTooLarge`)
 
     @classmethod
-    def of(cls, config: FleetConfig, settings: ReloadSettings) -> WatchTargets:
+    def of(cls, config: FleetConfig, settings: ReloadSettings, unwatched: Iterable[Path] = ()) -> WatchTargets:
         files = {config.path}
         for function in config.functions.values():
             # Functions from a SAM template referenced by lambdatop.yaml name that template in `source`.
@@ -41,11 +42,23 @@ class WatchTargets:
             if source:
                 files.add(Path(source))
         roots = {name: CodeRoots.of(fn, excluded=files, ignore=settings.ignore) for name, fn in config.functions.items()}
-        return cls(roots, frozenset(files))
+        return cls(roots, frozenset(files), frozenset(unwatched))
 
     @property
     def recursive_folders(self) -> tuple[Path, ...]:
-        return _outermost({folder for roots in self.roots.values() for folder in roots.folders})
+        return _outermost({folder for roots in self.roots.values() for folder in roots.folders if folder not in self.unwatched})
+
+    def _code_files(self, folders: Iterable[Path] | None = None) -> list[Path]:
+        found: list[Path] = []
+        for roots in self.roots.values():
+            for root in roots.folders:
+                if root in self.unwatched or (folders is not None and not any(_inside(root, f) for f in folders)):
+                    continue
+                try:
+                    found.extend(path for path, _ in roots.files(root))
+                except CodeFolderTooLarge:
+                    continue  # grew past the limits since it was hashed: the next hash says so
+        return found
 
     @property
     def config_folders(self) -> tuple[Path, ...]:
@@ -56,8 +69,7 @@ class WatchTargets:
     def scan(self) -> dict[Path, tuple[int, int]]:
         """(size, mtime_ns) of every code and config file, for polling (blocking: call in a thread)."""
         found: dict[Path, tuple[int, int]] = {}
-        paths = [path for roots in self.roots.values() for root in roots.folders for path, _ in roots.files(root)]
-        for path in [*paths, *self.config_files]:
+        for path in [*self._code_files(), *self.config_files]:
             try:
                 stat = path.stat()
             except OSError:
@@ -67,9 +79,7 @@ class WatchTargets:
 
     def files_under(self, folders: Iterable[Path]) -> list[Path]:
         """Every code file of every function inside `folders` (blocking)."""
-        folders = list(folders)
-        return [path for roots in self.roots.values() for root in roots.folders
-                if any(_inside(root, folder) for folder in folders) for path, _ in roots.files(root)]
+        return self._code_files(list(folders))
 
     def relevant(self, path: Path) -> bool:
         return path in self.config_files or any(roots.contains(path) for roots in self.roots.values())

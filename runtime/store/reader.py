@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambdatop.runtime.records import InvocationRecord, InvocationStatus, payload_value
-from lambdatop.runtime.store.schema import connect
+from lambdatop.runtime.store.schema import connect, explain
 from lambdatop.runtime.config.store_settings import store_path
 
 if TYPE_CHECKING:
@@ -164,7 +165,10 @@ class StoreReader:
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:  # zeroed or torn pages show only when read
+                raise explain(self.path, exc) from exc
 
     # runs
 

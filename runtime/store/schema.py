@@ -7,6 +7,8 @@ message that says what to do.
 
 from __future__ import annotations
 
+import os
+import re
 import sqlite3
 from pathlib import Path
 
@@ -104,11 +106,15 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
-    """A connection to the store at `path`, created and migrated to the current schema if needed."""
+    """A connection to the store at `path`, created and migrated to the current schema if needed.
+
+    Created private (the folder 0700, the file 0600: SQLite gives its -wal and -shm files the
+    file's mode): invocation payloads and logs can hold secrets.
+    """
     if not create and not path.exists():
         raise StoreError(f"no store at {path}: nothing has been recorded in this project yet (run lambdatop here first)")
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        _make_private(path)
         conn = sqlite3.connect(str(path), timeout=10.0, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout=10000")
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -118,18 +124,60 @@ def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
         # cache); only a power loss can take the last commits with it.
         conn.execute("PRAGMA synchronous=NORMAL")
         _migrate(conn, path)
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(
-            f"{path} is not a lambdatop store SQLite can read ({exc}). Move it aside (mv {path} {path}.bad) "
-            f"and lambdatop starts a fresh one."
-        ) from exc
+    except (sqlite3.DatabaseError, OSError) as exc:
+        raise explain(path, exc) from exc
     return conn
+
+
+def explain(path: Path, exc: BaseException) -> StoreError:
+    """What went wrong with the store file, and what to do about it (the advice depends on the cause)."""
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    if path.is_dir():
+        return StoreError(f"{path} is a folder, not a store file: move it aside, or set store.path to a file")
+    if "locked" in reason or "busy" in reason:
+        return StoreError(f"the store {path} is busy ({reason}): another process has held its write lock for over 10 s")
+    folder = path.parent
+    unwritable = (path.exists() and not os.access(path, os.R_OK | os.W_OK)) or (folder.exists() and not os.access(folder, os.W_OK | os.X_OK))
+    if unwritable or isinstance(exc, PermissionError) or "readonly" in reason or "unable to open" in reason:
+        return StoreError(
+            f"cannot open the store {path} for reading and writing ({reason}). Check who owns it and its folder "
+            f"(ls -ld {folder} {path}): both must be writable by you, the folder for SQLite's -wal and -shm files. "
+            f"Or run with --no-store."
+        )
+    return StoreError(
+        f"{path} is not a lambdatop store SQLite can read ({reason}). Move it aside (mv {path} {path}.bad) "
+        f"and lambdatop starts a fresh one."
+    )
+
+
+def _make_private(path: Path) -> None:
+    folder = path.parent
+    if not folder.exists():
+        folder.mkdir(mode=0o700, parents=True)
+    # An older lambdatop made them 0755/0644. A folder the user chose (store.path) keeps its mode.
+    for item, mode in ((folder, 0o700), (path, 0o600)):
+        if item == folder and folder.name != ".lambdatop":
+            continue
+        if item.exists() and item.stat().st_uid == os.getuid() and item.stat().st_mode & 0o077:
+            os.chmod(item, mode)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # an empty file is a new SQLite database
+
+
+_OUR_TABLES = frozenset(re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", "".join(MIGRATIONS)))
 
 
 def _migrate(conn: sqlite3.Connection, path: Path) -> None:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version == SCHEMA_VERSION:
         return
+    if version == 0:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
+        if tables - _OUR_TABLES:
+            raise StoreError(
+                f"{path} is an SQLite database, but not a lambdatop store (it has tables {', '.join(sorted(tables)[:5])}); "
+                f"lambdatop leaves it alone. Set store.path to another file, or move it aside."
+            )
     if version > SCHEMA_VERSION:
         raise StoreError(
             f"{path} was written by a newer lambdatop (store schema {version}, this one knows up to {SCHEMA_VERSION}). "

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from lambdatop.runtime.records import InvocationResult
 from lambdatop.runtime.store.reader import StoreReader, record_json
-from lambdatop.runtime.store.schema import StoreError, connect
+from lambdatop.runtime.store.schema import StoreError, connect, explain
 from lambdatop.runtime.config.store_settings import StoreSettings
 
 if TYPE_CHECKING:
@@ -178,13 +178,16 @@ class Store(StoreReader):
 
     def _run(self) -> None:
         stop = False
+        last_commit = time.monotonic()
         while not stop:
             first = self._queue.get()
             if first is _STOP:
                 break
             batch = [first]
             urgent = isinstance(first, _Op) and first.urgent
-            deadline = time.monotonic() + self.settings.flush_interval
+            # From the start of the last commit, not from now: what arrived while it ran has waited
+            # already, so under load history is still committed every flush_interval (plus one commit).
+            deadline = last_commit + self.settings.flush_interval
             while len(batch) < self.settings.max_batch:
                 wait = 0.0 if urgent else deadline - time.monotonic()
                 try:
@@ -196,6 +199,7 @@ class Store(StoreReader):
                     break
                 batch.append(item)
                 urgent = urgent or (isinstance(item, _Op) and item.urgent)
+            last_commit = time.monotonic()
             self._commit(batch)
 
     def _commit(self, batch: list[Any]) -> None:
@@ -227,12 +231,13 @@ class Store(StoreReader):
                 conn.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
+            failure = f"store write failed: {explain(self.path, exc) if isinstance(exc, sqlite3.DatabaseError) else exc}"
             for future, _, _ in done:
                 if not future.done():
-                    future.set_exception(StoreError(f"store write failed: {exc}"))
+                    future.set_exception(StoreError(failure))
             for item in batch:
                 if isinstance(item, _Op) and item.future is not None and not item.future.done():
-                    item.future.set_exception(StoreError(f"store write failed: {exc}"))
+                    item.future.set_exception(StoreError(failure))
             return
         for future, value, error in done:
             if future.done():

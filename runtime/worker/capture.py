@@ -29,9 +29,31 @@ class OutputCapture:
         sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
         sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
 
+    def repair(self) -> None:
+        """Point fd 1 and 2 back at the memfd if a handler closed or moved them: the runtime's own
+        writes (the handler's error, the next request's logs) must land, not crash the worker."""
+        target = os.fstat(self.fd)
+        for fd in (1, 2):
+            try:
+                current = os.fstat(fd)
+                if (current.st_dev, current.st_ino) == (target.st_dev, target.st_ino):
+                    continue
+            except OSError:
+                pass
+            os.dup2(self.fd, fd)
+        # A handler that closed sys.stdout or sys.stderr themselves (not only their fds) gets fresh ones.
+        if sys.stdout.closed:
+            sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 - lives as long as the worker
+        if sys.stderr.closed:
+            sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+
     def take(self) -> str:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        self.repair()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass  # a stream the handler closed: what it held is lost, as on Lambda
         return drain_output(self.fd)
 
 

@@ -84,7 +84,10 @@ def become_environment(spec: WorkerSpec) -> None:
     if spec.environ.get("TMPDIR"):
         os.makedirs(spec.environ["TMPDIR"], exist_ok=True)
     time.tzset()
-    os.chdir(spec.task_root)
+    try:
+        os.chdir(spec.task_root)
+    except OSError:
+        os.chdir("/")  # the code folder is gone: Init says so (Worker.init), instead of the worker crashing here
     sys.path[:] = function_sys_path(spec)
     if spec.isolated:
         isolate_imports()
@@ -145,6 +148,9 @@ class Worker:
         error = None
         failure: BaseException | None = None
         try:
+            if not os.path.isdir(self.spec.task_root):
+                raise FaultError("Runtime.ImportModuleError", f"Unable to import module '{self.spec.handler.rsplit('.', 1)[0]}': "
+                                 f"the code folder {self.spec.task_root} does not exist (deleted or moved since lambdatop read the config)")
             self.handler = load_handler(self.spec.handler)
         except Exception as exc:  # noqa: BLE001 - any failure of the user's top-level code is an init error
             failure = exc
@@ -221,6 +227,8 @@ class Worker:
             os._exit(exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1))
         except BaseException as exc:  # noqa: BLE001 - every handler failure is reported, even KeyboardInterrupt
             error = exception_object(exc, request.request_id)
+            if self.capture is not None:
+                self.capture.repair()  # the handler may have closed fd 1/2: its error must still be logged
             log_error(error, self._to_json)
             return self._to_json(error.as_dict()), error.error_type
 

@@ -53,14 +53,14 @@ SPARE_DELAY_S = 0.001  # fork the next spare once the zygote has been idle this 
 _libc: ctypes.CDLL | None = None
 
 
-def die_with_parent() -> None:
-    """Ask the kernel to SIGKILL this process when its parent dies."""
+def die_with_parent(signum: int = signal.SIGKILL) -> None:
+    """Ask the kernel to send `signum` (SIGKILL unless said) to this process when its parent dies."""
     global _libc
     try:
         # Loaded once in the zygote, before any fork: CDLL(None) in each new worker cost ~350 µs of its cold start.
         if _libc is None:
             _libc = ctypes.CDLL(None, use_errno=True)
-        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        _libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
     except (OSError, AttributeError):
         pass
 
@@ -105,6 +105,13 @@ class Zygote:
         signal.set_wakeup_fd(wakeup_write)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # The supervisor's death (PDEATHSIG) or its last-resort stop: take every worker's process
+        # group down first, so what handlers started does not outlive lambdatop.
+        signal.signal(signal.SIGTERM, self._terminate)
+
+    def _terminate(self, *_: object) -> None:
+        self.shutdown()
+        os._exit(0)
 
     def run(self) -> None:
         self.fork_spare()
@@ -177,9 +184,13 @@ class Zygote:
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
             self.control.close()
             os.close(self.wakeup_read)
             die_with_parent()
+            # Its own process group: the supervisor's freeze and kill then reach what a handler
+            # forks or spawns too, as Lambda's sandbox freezes and destroys everything in it.
+            os.setpgid(0, 0)
         except BaseException:  # noqa: BLE001 - never return into the zygote's loop
             os._exit(EXIT_WORKER_BROKEN)
 
@@ -235,14 +246,12 @@ class Zygote:
 
     def shutdown(self) -> None:
         for pid in list(self.children):
-            try:
-                os.killpg(pid, signal.SIGKILL)  # a runtime program leads its group: what it started goes too
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            for kill in (os.killpg, os.kill):  # the worker's group (its handler's children too), or the worker
+                try:
+                    kill(pid, signal.SIGKILL)
+                    break
+                except (ProcessLookupError, PermissionError):
+                    continue
         for pid in list(self.children):
             try:
                 os.waitpid(pid, 0)
@@ -251,7 +260,7 @@ class Zygote:
 
 
 def main() -> None:
-    die_with_parent()
+    die_with_parent(signal.SIGTERM)  # see Zygote._terminate
     # `-m` put the launch directory on sys.path; workers must see only their own code folder.
     sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd())]
     control = socket.socket(fileno=int(sys.argv[1]))

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from lambdatop.runtime.config.api_settings import DEFAULT_API_PORT, ApiSettings
 from lambdatop.runtime.bus import FleetEvent, Subscription
 from lambdatop.runtime.config import DEFAULT_HOST, DEFAULT_PORT, FleetConfig, HttpSettings
-from lambdatop.runtime.errors import ConfigError, EndpointUnavailable, RemoteAccessRefused, SidecarUnavailable
+from lambdatop.runtime.errors import ConfigError, EndpointUnavailable, RemoteAccessRefused, SidecarUnavailable, StoreError
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationResult
 from lambdatop.runtime.services import ServiceOptions, attach_standard_services
@@ -136,7 +136,7 @@ async def _serve(fleet: Fleet, config: FleetConfig, *, quiet: bool) -> int:
     try:
         try:
             await fleet.start()
-        except (EndpointUnavailable, ConfigError, SidecarUnavailable) as exc:  # a busy port; a service refusing its config section
+        except (EndpointUnavailable, ConfigError, SidecarUnavailable, StoreError) as exc:  # a busy port; a service refusing its config section; a store it cannot use
             print(f"lambdatop: {exc}", file=sys.stderr)
             return EXIT_USAGE
         _print_banner(fleet, config, fleet.snapshot().endpoint_view, sys.stdout)
