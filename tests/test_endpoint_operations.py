@@ -303,12 +303,13 @@ async def test_an_operation_lambdatop_lacks_is_a_typed_error_naming_it(served, l
 def test_the_aws_cli_drives_the_write_calls_of_a_running_serve(make_project, tmp_path):
     """`lambdatop serve` as a user runs it, and the AWS CLI's own commands (v1, from the test extra) against it."""
     from tests.test_endpoint_clients import AWS_CLI, _cli_environment
-    from tests.test_endpoint_serve import _read_url, _serve
+    from tests.support import serve
+    from tests.test_endpoint_serve import _read_url
 
     config = make_project({"sleepy": SLEEPY}, "functions:\n  sleepy: {handler: app.handler, timeout: 10}\n")
     env = _cli_environment(tmp_path)
     with (tmp_path / "serve.err").open("w") as stderr:
-        process = _serve(config, "--port", "0", stderr=stderr)
+        process = serve(config, "--port", "0", stderr=stderr)
         try:
             url = _read_url(process)
 

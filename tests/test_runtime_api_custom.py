@@ -264,7 +264,7 @@ async def test_a_layer_bootstrap_is_the_runtime_when_the_code_has_none(tmp_path:
     _write_bootstrap(tmp_path / "layer", PY_BOOTSTRAP)
     (tmp_path / "code").mkdir()
     config = tmp_path / "template.yaml"
-    config.write_text(textwrap.dedent(f"""
+    config.write_text(textwrap.dedent("""
         AWSTemplateFormatVersion: '2010-09-09'
         Transform: AWS::Serverless-2016-10-31
         Resources:
@@ -273,7 +273,11 @@ async def test_a_layer_bootstrap_is_the_runtime_when_the_code_has_none(tmp_path:
             Properties:
               CodeUri: code
               Runtime: provided.al2023
-              Layers: [{tmp_path / 'layer'}]
+              Layers: [!Ref RuntimeLayer]
+          RuntimeLayer:
+            Type: AWS::Serverless::LayerVersion
+            Properties:
+              ContentUri: layer
     """))
     async with Fleet(config) as fleet:
         result = await fleet.invoke("Custom", {"how": "fine"})

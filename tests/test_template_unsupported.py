@@ -45,12 +45,12 @@ Resources:
       Runtime: python3.11
       AutoPublishAlias: live
       DurableConfig: {ExecutionTimeout: 60}
-  Node:
+  Java:
     Type: AWS::Serverless::Function
     Properties:
       CodeUri: src/
-      Handler: index.handler
-      Runtime: nodejs20.x
+      Handler: example.Handler::handleRequest
+      Runtime: java21
   Image:
     Type: AWS::Serverless::Function
     Properties:
@@ -99,7 +99,7 @@ def test_every_unimplemented_property_is_listed_once_with_what_happens_instead(t
         "VpcConfig (Ok): no VPC",
         "DurableConfig (Other): durable executions are not emulated",
         "AWS::Serverless::StateMachine (Flow): Step Functions state machines are not run",
-        "function 'Node' cannot run: runtime nodejs20.x is not supported by lambdatop",
+        "function 'Java' cannot run: runtime java21 is not supported by lambdatop",
         "function 'Image' cannot run: container-image functions (PackageType: Image) cannot run in lambdatop",
         "function 'Inline' cannot run: InlineCode is not supported by lambdatop",
         "function 'NoDot': Handler 'index' has no '.'",
@@ -121,7 +121,7 @@ def test_a_dotless_handler_fails_at_init_as_lambda_does(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("function", "reason"), [
-    ("Node", "runtime nodejs20.x is not supported by lambdatop"),
+    ("Java", "runtime java21 is not supported by lambdatop"),
     ("Image", "container-image functions (PackageType: Image) cannot run in lambdatop"),
     ("Inline", "InlineCode is not supported by lambdatop"),
 ])
@@ -159,8 +159,8 @@ def test_boto3_gets_a_typed_error_from_serve(tmp_path: Path, lambda_client) -> N
         url = next(m.group(1) for line in process.stdout if (m := re.match(r"Lambda API\s+(http://\S+)$", line.strip())))
         client = lambda_client(url)
         assert json.loads(client.invoke(FunctionName="Ok")["Payload"].read()) == "ok"
-        with pytest.raises(client.exceptions.InvalidRuntimeException, match="lambdatop cannot run function Node"):
-            client.invoke(FunctionName="Node")
+        with pytest.raises(client.exceptions.InvalidRuntimeException, match="lambdatop cannot run function Java"):
+            client.invoke(FunctionName="Java")
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=60)
     finally:
@@ -176,11 +176,11 @@ async def test_the_dashboard_shows_the_notice_and_the_function_that_cannot_run(t
         await started(pilot)
         notices = [n.message for n in app._notifications]
         assert sum("VpcConfig (Ok): no VPC" in text for text in notices) == 1
-        assert any("function 'Node' cannot run" in text for text in notices)
+        assert any("function 'Java' cannot run" in text for text in notices)
         table = app.screen.query_one(FunctionsTable)
-        table.select_function("Node")
+        table.select_function("Java")
         await pilot.press("i")
-        await wait_for(pilot, lambda: any("lambdatop cannot run function Node" in n.message for n in app._notifications),
+        await wait_for(pilot, lambda: any("lambdatop cannot run function Java" in n.message for n in app._notifications),
                        what="the invoke's error notice")
         await quit_and_check(pilot)
 

@@ -164,8 +164,9 @@ class LambdatopFile:
     def _layers(self, check: Checker, mapping: LineMap, key: str) -> tuple[tuple[str, ...], tuple[LayerContent, ...]]:
         """`layers:` folders, relative to this file, in order, at most 5 (Lambda's limit).
 
-        A folder with a `python/` inside is a layer as Lambda extracts it to /opt; any other folder is
-        what would be under /opt/python (so its modules import, as `sam build` lays out a Python layer).
+        A folder laid out as Lambda extracts a layer to /opt (a `python/`, `bin/`, `lib/` or `extensions/`
+        inside, or a `bootstrap`) is one; any other folder is what would be under /opt/python (so its
+        modules import, as `sam build` lays out a Python layer).
         """
         written = mapping.get(key) or []
         if not isinstance(written, list):
@@ -177,6 +178,12 @@ class LambdatopFile:
             folder = (self.path.parent / str(item)).resolve()
             if not folder.is_dir():
                 raise check.error(f"layer folder {str(item)!r} does not exist (relative to {self.path.name})", mapping, key)
-            contents.append(LayerContent(folder, under_python=not (folder / "python").is_dir()))
+            contents.append(LayerContent(folder, under_python=not _laid_out_as_opt(folder)))
         return tuple(str(item) for item in written), tuple(contents)
 
+
+_OPT_FOLDERS = ("python", "bin", "lib", "extensions")
+
+
+def _laid_out_as_opt(folder: Path) -> bool:
+    return any((folder / name).is_dir() for name in _OPT_FOLDERS) or (folder / "bootstrap").is_file()

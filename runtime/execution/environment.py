@@ -288,15 +288,19 @@ class ExecutionEnvironment:
 
     def close(self) -> None:
         """Release our ends; the environment is gone."""
-        if self._channel is not None:
-            self._channel.close()
+        channel = self._channel
+        # Extensions in their Shutdown phase outlive the runtime: the channel kills the group when it ends.
+        extensions_shutting_down = isinstance(channel, RuntimeApiChannel) and channel.shutting_down
+        if channel is not None:
+            channel.close()
             self._channel = None
         if self._spawner is not None and self.pid:
             self._spawner.forget_exit(self.pid)
-            try:
-                os.killpg(self.pid, signal.SIGKILL)  # what the handler left running dies with its environment
-            except (ProcessLookupError, PermissionError):
-                pass
+            if not extensions_shutting_down:
+                try:
+                    os.killpg(self.pid, signal.SIGKILL)  # what the handler left running dies with its environment
+                except (ProcessLookupError, PermissionError):
+                    pass
         if self.state is not EnvState.GONE:
             if self.state is not EnvState.SHUTTING_DOWN:
                 self.transition(EnvState.SHUTTING_DOWN)
