@@ -11,10 +11,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import json
-import os
-import resource
 import shutil
-import signal
 import site
 import time
 from pathlib import Path
@@ -24,7 +21,7 @@ from collections.abc import Callable
 from lambdatop.runtime.api.runtime_api import RuntimeApiServer
 from lambdatop.runtime.bus import EnvironmentEvent, FleetEvent, Subscription, TelemetryBus
 from lambdatop.runtime.config import FleetConfig, FunctionConfig, load_config
-from lambdatop.runtime.execution.environment import EnvState, ExecutionEnvironment, InitOutcome
+from lambdatop.runtime.execution.environment import ExecutionEnvironment, InitOutcome
 from lambdatop.runtime.errors import FleetStopped, FunctionCannotRun, ScheduleNotFound, SidecarUnavailable
 from lambdatop.runtime.execution.gate import ConcurrencyGate
 from lambdatop.runtime.execution.housekeeping import Housekeeping
@@ -35,8 +32,10 @@ from lambdatop.runtime.execution.zygotes import Zygotes
 from lambdatop.runtime.packages.bundled import bundled_runtime_packages
 from lambdatop.runtime.packages.installs import Installs, Python
 from lambdatop.runtime.execution.workdir import create_work_dir
-from lambdatop.runtime.execution.stats import Counters, FunctionStats
-from lambdatop.runtime.snapshot import EnvSnapshot, FleetSnapshot, FunctionSnapshot
+from lambdatop.runtime.httpserver import raise_fd_limit
+from lambdatop.runtime.execution.snapshots import function_snapshot
+from lambdatop.runtime.execution.stats import FunctionStats
+from lambdatop.runtime.snapshot import EnvSnapshot, FleetSnapshot, FunctionSnapshot  # noqa: F401 - the façade's types
 
 if TYPE_CHECKING:  # services that import the fleet; typed here, attached at run time
     from lambdatop.runtime.async_invoke.queue import AsyncQueue
@@ -123,7 +122,7 @@ class Fleet:
     async def start(self) -> None:
         if self._started:
             return
-        _raise_fd_limit()
+        raise_fd_limit()
         self.zygotes.start()
         atexit.register(self.zygotes.kill_now)
         await self.runtime_api.start()
@@ -274,18 +273,7 @@ class Fleet:
 
     def kill_environment(self, function: str, env_id: str | None = None) -> ExecutionEnvironment | None:
         """SIGKILL a worker (busy first, else the most recent idle one) to watch the fleet recover."""
-        pool = self.pools[function]
-        candidates = [e for e in pool.envs.values() if e.alive and e.pid and (env_id is None or e.id == env_id)]
-        if not candidates:
-            return None
-        candidates.sort(key=lambda e: (e.state is not EnvState.BUSY, -e.last_used))
-        env = candidates[0]
-        assert env.pid is not None
-        try:
-            os.kill(env.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            return None  # gone already (it exited or was killed a moment ago): nothing left to kill
-        return env
+        return self.pools[function].kill_one(env_id)
 
     def update_function(self, function: FunctionConfig, code_version: str | None = None, *, recycle: bool = True) -> None:
         """A new config or code version: environments are recycled, the new version serves from now on.
@@ -333,19 +321,7 @@ class Fleet:
         pool = self.pools[name]
         if pool.function.cannot_run is not None:
             raise FunctionCannotRun(name, pool.function.cannot_run.reason, pool.function.cannot_run.code)
-        await pool.ready()
-        env = pool.new_environment()
-        try:
-            outcome = await env.start(pool.spawner, getattr(self.invoker, "init_limit", INIT_LIMIT_S))
-        except BaseException:
-            pool.retire(env)
-            raise
-        if outcome.error is not None or not self.running:
-            pool.retire(env)
-            return outcome
-        env.early_init = outcome
-        pool.release(env)  # idle and warm, or retired at once if a newer version arrived meanwhile
-        return outcome
+        return await pool.prewarm(getattr(self.invoker, "init_limit", INIT_LIMIT_S), lambda: self.running)
 
     def remove_function(self, name: str) -> None:
         pool = self.pools.pop(name, None)
@@ -385,39 +361,12 @@ class Fleet:
 
     def snapshot(self, recent: int = 100) -> FleetSnapshot:
         now = time.time()
-        functions = []
-        totals_invocations = totals_cold = 0
-        inv_rate = err_rate = thr_rate = 0.0
-        for name, pool in self.pools.items():
-            stats = self.stats[name]
-            envs = [
-                EnvSnapshot(
-                    id=e.id, pid=e.pid, state=str(e.state), age_s=now - e.created_at, idle_s=now - e.last_used,
-                    invocations=e.invocations, rss_mb=e.rss_kb / 1024, code_version=e.code_version, stale=e.stale,
-                    frozen=e.frozen, request_id=e.request_id,
-                )
-                for e in pool.envs.values()
-            ]
-            snap = FunctionSnapshot(
-                name=name, code_version=pool.code_version, handler=pool.function.handler,
-                memory_size=pool.function.memory_size, timeout=pool.function.timeout,
-                reserved=pool.function.reserved_concurrency, limit=self.gate.limit_for(name),
-                in_use=self.gate.in_use.get(name, 0),
-                busy=sum(1 for e in envs if e.state == EnvState.BUSY),
-                idle=sum(1 for e in envs if e.state == EnvState.IDLE),
-                initializing=sum(1 for e in envs if e.state == EnvState.INITIALIZING),
-                envs=envs, totals=Counters(**{k: getattr(stats.totals, k) for k in Counters.__slots__}),
-                invocations_per_s=stats.rate("invocations", now=now), errors_per_s=stats.rate("errors", now=now),
-                throttles_per_s=stats.rate("throttles", now=now), p50_ms=stats.percentile(0.5),
-                p99_ms=stats.percentile(0.99), max_memory_used_mb=stats.max_memory_used_mb,
-                concurrency_history=stats.history("max_concurrency", now=now), config=pool.function,
-            )
-            functions.append(snap)
-            totals_invocations += stats.totals.invocations
-            totals_cold += stats.totals.cold_starts
-            inv_rate += snap.invocations_per_s
-            err_rate += snap.errors_per_s
-            thr_rate += snap.throttles_per_s
+        functions = [function_snapshot(name, pool, self.stats[name], self.gate, now) for name, pool in self.pools.items()]
+        totals_invocations = sum(self.stats[f.name].totals.invocations for f in functions)
+        totals_cold = sum(self.stats[f.name].totals.cold_starts for f in functions)
+        inv_rate = sum(f.invocations_per_s for f in functions)
+        err_rate = sum(f.errors_per_s for f in functions)
+        thr_rate = sum(f.throttles_per_s for f in functions)
         return FleetSnapshot(
             at=now, account_limit=self.gate.account_limit, in_use=self.gate.total_in_use, functions=functions,
             recent=list(reversed(self._recent[-recent:])), invocations_per_s=inv_rate, errors_per_s=err_rate,
@@ -469,14 +418,3 @@ class Fleet:
 def _python_of(pool: FunctionPool) -> Python:
     interpreter = pool.spawner.interpreter
     return Python(interpreter.executable, interpreter.minor, interpreter.local)
-
-
-def _raise_fd_limit() -> None:
-    """Each environment holds a socket and a log fd here; 1,000 of them need more than the default 1,024."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = hard if hard != resource.RLIM_INFINITY else 65536
-    if soft < wanted:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-        except (ValueError, OSError):
-            pass

@@ -40,8 +40,11 @@ LOG = logging.getLogger("lambdatop.http")
 ErrorResponse = Callable[[int, str], web.Response]
 
 
-def default_max_connections() -> int:
-    """Connections a server may hold: the soft fd limit, raised to the hard one, less headroom."""
+def raise_fd_limit() -> int:
+    """The soft fd limit raised to the hard one, and what it is now (65,536 for unlimited).
+
+    Each environment holds a socket and a log fd, each client a socket: 1,000 of either need more
+    than the usual default of 1,024."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
         try:
@@ -49,8 +52,12 @@ def default_max_connections() -> int:
             soft = hard
         except (ValueError, OSError):
             pass
-    limit = 65536 if soft == resource.RLIM_INFINITY else int(soft)
-    return max(16, min(10_000, limit - FD_HEADROOM))
+    return 65536 if soft == resource.RLIM_INFINITY else int(soft)
+
+
+def default_max_connections() -> int:
+    """Connections a server may hold: the (raised) fd limit, less headroom."""
+    return max(16, min(10_000, raise_fd_limit() - FD_HEADROOM))
 
 
 class Storm:

@@ -3,10 +3,9 @@
 `Fleet.snapshot()` builds a `FleetSnapshot` of plain data (no live objects), so
 the screen can render it while the pool keeps changing. The services beside
 the pool (async queue, reload, observability, endpoint, API, schedules, AWS,
-triggers) each add one typed view, read back through the accessors of
-`FleetSnapshot` (`snapshot.reload`, `.alarms`, `.metrics`...): the dashboard never
-digs through dictionaries. The store's and the traces' figures are still plain
-dicts under `extras` (only tests and scripts read them).
+triggers, store, traces, packages) each add one typed view, read back through the
+accessors of `FleetSnapshot` (`snapshot.reload`, `.alarms`, `.metrics`...): the
+dashboard never digs through dictionaries.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ if TYPE_CHECKING:  # their services build them; importing those here would impor
     from lambdatop.runtime.aws.service import AwsSnapshot
     from lambdatop.runtime.triggers.mapping_state import MappingSnapshot
 
-__all__ = ["AlarmTransitionView", "AlarmView", "AlarmsSnapshot", "ApiSnapshot", "AsyncQueueView", "BrokenView", "CodeVersionView", "ConfigErrorView", "CostView", "CustomMetricView", "EndpointView", "EnvSnapshot", "FleetSnapshot", "FunctionMetricsView", "FunctionSnapshot", "InstallView", "MetricsSnapshot", "ReloadView", "RouteView", "ScheduleView", "SchedulesSnapshot", "WindowFigures"]
+__all__ = ["AlarmTransitionView", "AlarmView", "AlarmsSnapshot", "ApiSnapshot", "AsyncQueueView", "BrokenView", "CodeVersionView", "ConfigErrorView", "CostView", "CustomMetricView", "EndpointView", "EnvSnapshot", "FleetSnapshot", "FunctionMetricsView", "FunctionSnapshot", "InstallView", "MetricsSnapshot", "RecentTraceView", "ReloadView", "RouteView", "ScheduleView", "SchedulesSnapshot", "StoreView", "TracesView", "WindowFigures"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +161,40 @@ class InstallView:
     state: str  # installing | ready | failed
     detail: str  # the installer's latest progress line, or its whole error message
     seconds: float | None  # how long the install took, once done
+
+
+@dataclass(frozen=True, slots=True)
+class StoreView:
+    """The store's writer: where it writes, how far behind it is, and whether writes fail."""
+
+    path: str
+    run_id: int | None
+    written: int  # rows committed this run
+    backlog: int  # waiting for the next batch
+    errors: int  # batches that failed to commit
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecentTraceView:
+    trace_id: str
+    requests: tuple[str, ...]  # request ids in the trace (a retry's attempts, a caller's children)
+    function: str | None  # of its first request
+    user_documents: int  # the function's own (sub)segments, from the X-Ray SDK
+
+
+@dataclass(frozen=True, slots=True)
+class TracesView:
+    """The live traces and the X-Ray daemon that feeds them: what it took, filed and refused."""
+
+    count: int
+    documents_received: int
+    documents_rejected: int  # no trace id or no start time
+    datagrams: int  # well-formed datagrams the daemon took
+    malformed: int  # datagrams not in the daemon's format
+    daemon: str | None  # its address, while it listens
+    daemon_error: str | None  # why the last malformed datagram was refused
+    recent: tuple[RecentTraceView, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,3 +425,13 @@ class FleetSnapshot:
         """Per function with a requirements.txt: its install (None while no function has one)."""
         view = self.extras.get("packages")
         return view if isinstance(view, Mapping) else None
+
+    @property
+    def store(self) -> StoreView | None:
+        view = self.extras.get("store")
+        return view if isinstance(view, StoreView) else None
+
+    @property
+    def traces(self) -> TracesView | None:
+        view = self.extras.get("traces")
+        return view if isinstance(view, TracesView) else None

@@ -243,6 +243,6 @@ async def test_the_traces_view_counts_what_the_daemon_refused(project: Any) -> N
             sender.sendto(b'{"format":"json","version":1}\n{"id":"abc","start_time":1}', address)
         finally:
             sender.close()
-        view = await wait_for(lambda: (v := fleet.snapshot().extras["traces"])["datagrams"] + v["malformed"] == 2 and v)
-        assert (view["datagrams"], view["malformed"], view["documents_rejected"], view["documents_received"]) == (1, 1, 1, 0)
-        assert view["daemon_error"]
+        view = await wait_for(lambda: (v := fleet.snapshot().traces) is not None and v.datagrams + v.malformed == 2 and v)
+        assert (view.datagrams, view.malformed, view.documents_rejected, view.documents_received) == (1, 1, 1, 0)
+        assert view.daemon_error

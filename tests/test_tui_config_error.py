@@ -60,3 +60,18 @@ async def test_a_broken_config_stays_in_the_header_after_its_toast_until_the_fil
         await wait_for(pilot, lambda: "lambdatop.yaml:4" not in header(app) and "✗" not in header(app), what="the header clears once the file is fixed")
         assert app.refresh_failures == []
         await quit_and_check(pilot)
+
+
+def test_the_header_says_when_the_store_cannot_write() -> None:
+    """History that is not being kept is said where it is seen, with the store's own error."""
+    from lambdatop.runtime.snapshot import FleetSnapshot, StoreView
+    from lambdatop.tui.widgets.fleet_header import problems_text
+
+    def snapshot(errors: int) -> FleetSnapshot:
+        store = StoreView(path="/p/.lambdatop/lambdatop.db", run_id=1, written=10, backlog=3, errors=errors,
+                          last_error="disk I/O error" if errors else None)
+        return FleetSnapshot(at=0.0, account_limit=1000, in_use=0, functions=[], recent=[], invocations_per_s=0.0,
+                             errors_per_s=0.0, throttles_per_s=0.0, cold_share_pct=0.0, extras={"store": store})
+
+    assert problems_text(snapshot(0)).plain == ""
+    assert problems_text(snapshot(2)).plain.strip() == "✗ store: 2 writes failed: disk I/O error"

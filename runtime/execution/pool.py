@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import signal
 import shutil
 import time
 from collections.abc import Awaitable, Callable
@@ -18,7 +20,7 @@ from pathlib import Path
 from lambdatop.runtime.worker.messages import WorkerSpec
 from lambdatop.runtime.config import FleetConfig, FunctionConfig, LayerContent
 from lambdatop.runtime.execution.layers import OPT_VARIABLE, LayerRoot, build_layer_root
-from lambdatop.runtime.execution.environment import EnvState, ExecutionEnvironment
+from lambdatop.runtime.execution.environment import EnvState, ExecutionEnvironment, InitOutcome
 from lambdatop.runtime.execution.runtime_channel import RuntimeApiHost
 from lambdatop.runtime.execution.runtimes import external_extensions, runtime_program
 from lambdatop.runtime.identifiers import log_stream_name
@@ -146,6 +148,39 @@ class FunctionPool:
             self.idle.remove(env)
         env.kill()
         self._forget(env)
+
+    async def prewarm(self, init_limit: float, still_running: Callable[[], bool]) -> InitOutcome:
+        """Initialise one environment of the current version ahead of any request and keep it idle.
+
+        An Init error retires it and comes back in the outcome; a worker that dies or times out
+        in Init raises EnvironmentFailed."""
+        await self.ready()
+        env = self.new_environment()
+        try:
+            outcome = await env.start(self.spawner, init_limit)
+        except BaseException:
+            self.retire(env)
+            raise
+        if outcome.error is not None or not still_running():
+            self.retire(env)
+            return outcome
+        env.early_init = outcome
+        self.release(env)  # idle and warm, or retired at once if a newer version arrived meanwhile
+        return outcome
+
+    def kill_one(self, env_id: str | None = None) -> ExecutionEnvironment | None:
+        """SIGKILL one worker (`env_id`, else busy first, else the most recently used), as a crash would."""
+        candidates = [e for e in self.envs.values() if e.alive and e.pid and (env_id is None or e.id == env_id)]
+        if not candidates:
+            return None
+        candidates.sort(key=lambda e: (e.state is not EnvState.BUSY, -e.last_used))
+        env = candidates[0]
+        assert env.pid is not None
+        try:
+            os.kill(env.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return None  # gone already (it exited or was killed a moment ago): nothing left to kill
+        return env
 
     def mark_stale(self, function: FunctionConfig | None = None, code_version: str | None = None) -> None:
         """A new version: idle environments go now, busy ones after their invocation."""

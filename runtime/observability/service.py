@@ -7,11 +7,8 @@ pulls EMF lines out of its log into custom metrics, samples the gauges
 (concurrency, async queue) once a second, evaluates the alarms as their
 periods end, and hands each invocation's settled trace to the store.
 
-What the screen reads, through `fleet.snapshot_providers`:
-- "alarms":  {"open": int, "states": {fn: state}, "alarms": [...], "transitions": [...]}
-- "metrics": {"functions": {fn: {...}}, "fleet": {...}} (refreshed once a second)
-- "traces":  {"count", "documents_received", "documents_rejected", "datagrams", "daemon", "malformed",
-              "daemon_error", "recent": [...]}
+What the screen reads (typed views in runtime/snapshot.py): `snapshot.alarms` (AlarmsSnapshot),
+`snapshot.metrics` (MetricsSnapshot, rebuilt once a second) and `snapshot.traces` (TracesView).
 Transitions are also published as `FleetEvent(kind="alarm", ...)`.
 """
 
@@ -32,7 +29,7 @@ from lambdatop.runtime.bus import FleetEvent, Subscription
 from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.observability.metrics import FLEET, MetricsRegistry
 from lambdatop.runtime.records import InvocationResult
-from lambdatop.runtime.snapshot import CostView, CustomMetricView, FunctionMetricsView, MetricsSnapshot
+from lambdatop.runtime.snapshot import CostView, CustomMetricView, FunctionMetricsView, MetricsSnapshot, RecentTraceView, TracesView
 from lambdatop.runtime.observability.tracing import Trace, TraceIndex
 from lambdatop.runtime.observability.xray_daemon import XRayDaemon
 
@@ -259,21 +256,23 @@ class ObservabilityService:
         trace = self.traces.for_request(request_id)
         return trace.segment_documents() if trace else []
 
-    def _traces_summary(self) -> dict[str, Any]:
+    def _traces_summary(self) -> TracesView:
         recent = []
         for trace in self.traces.recent(20):
             first = next(iter(trace.requests.values()), None)
-            recent.append({
-                "trace_id": trace.trace_id, "requests": trace.request_ids,
-                "function": first.attempts[0].function if first and first.attempts else None,
-                "user_documents": len(trace.documents),
-            })
+            recent.append(RecentTraceView(
+                trace_id=trace.trace_id, requests=tuple(trace.request_ids),
+                function=first.attempts[0].function if first and first.attempts else None,
+                user_documents=len(trace.documents),
+            ))
         # Datagrams the daemon took, documents filed or refused: why a user's subsegment is not
         # in its trace shows here instead of nowhere.
-        return {"count": len(self.traces), "documents_received": self.traces.documents_received,
-                "documents_rejected": self.traces.documents_rejected, "datagrams": self.daemon.received,
-                "daemon": self.daemon.address if self.daemon.running else None,
-                "malformed": self.daemon.malformed, "daemon_error": self.daemon.last_error, "recent": recent}
+        return TracesView(
+            count=len(self.traces), documents_received=self.traces.documents_received,
+            documents_rejected=self.traces.documents_rejected, datagrams=self.daemon.received,
+            malformed=self.daemon.malformed, daemon=self.daemon.address if self.daemon.running else None,
+            daemon_error=self.daemon.last_error, recent=tuple(recent),
+        )
 
     # -- summary ----------------------------------------------------------------------------
 

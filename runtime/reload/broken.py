@@ -7,9 +7,13 @@ from the error object Lambda would return and the real traceback's deepest
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
+
+from lambdatop.runtime.records import InvocationResult, InvocationStatus
 
 _TRACEBACK_LOCATION = re.compile(r'File "(?P<file>[^"]+)",? [Ll]ine (?P<line>\d+)')
 
@@ -60,3 +64,32 @@ def problem_from_exit(failure: str, logs: str) -> dict[str, Any]:
     location = location_in([line for line in logs.splitlines() if line.strip()])
     file, line = location if location else (None, None)
     return {"errorType": "Runtime.ExitError", "errorMessage": f"Runtime exited during Init ({failure})", "file": file, "line": line}
+
+
+def broken_by(problem: dict[str, Any], version: str, shown_file: str | None) -> BrokenCode:
+    """The breakage a problem (`problem_from_error`'s) makes of `version`; `shown_file` as the user sees it."""
+    return BrokenCode(version=version, error_type=str(problem.get("errorType") or "Runtime.Unknown"),
+                      message=str(problem.get("errorMessage") or ""), file=shown_file, line=problem.get("line"), at=time.time())
+
+
+def same_breakage(a: BrokenCode | None, b: BrokenCode) -> bool:
+    """Already said: the same version broken the same way at the same place."""
+    return a is not None and (a.version, a.error_type, a.message, a.where) == (b.version, b.error_type, b.message, b.where)
+
+
+def verdict(result: InvocationResult, version: str, known: BrokenCode | None) -> dict[str, Any] | None | bool:
+    """What an invocation of the current `version` says of it: a problem (broken), True (it works), or
+    False (nothing new: another version, an ordinary error, or a breakage already known better)."""
+    record = result.record
+    if record.code_version != version:
+        return False
+    init_failed = record.init_suppressed and record.status is InvocationStatus.ERROR
+    if init_failed or record.error_type == "Runtime.HandlerNotFound":
+        if known is not None and known.version == version:
+            return False  # the pre-warm already said why, with a better location
+        try:
+            error = json.loads(result.response)
+        except ValueError:
+            error = {"errorType": record.error_type, "errorMessage": record.error_message}
+        return problem_from_error(error if isinstance(error, dict) else None) or {"errorType": record.error_type}
+    return record.status is InvocationStatus.SUCCESS and known is not None

@@ -16,10 +16,10 @@ from lambdatop.runtime.config import CannotRun, FunctionConfig, LayerContent
 
 # Settings of a function that shape its running environments: a change recycles them.
 ENVIRONMENT_FIELDS = ("handler", "code_dir", "runtime", "memory_size", "timeout", "environment", "tracing",
-                      "architecture", "function_name", "layers", "layer_dirs", "freeze", "cannot_run")
-# Settings a running fleet cannot take live (a change is kept in the config, applied on restart). `events`
-# is not one: the trigger service (runtime/triggers/) reconciles its pollers with the config every second.
-RESTART_FIELDS: frozenset[str] = frozenset()
+                      "architecture", "function_name", "layers", "layer_dirs", "freeze", "cannot_run",
+                      "python_runtime", "logging_config", "dependencies")
+# Every other setting applies live without new environments; `events` too: the trigger service
+# (runtime/triggers/) reconciles its pollers with the config every second.
 
 
 def config_changes(old: FunctionConfig, new: FunctionConfig) -> dict[str, tuple[Any, Any]]:
@@ -71,3 +71,15 @@ def describe(changes: Mapping[str, tuple[Any, Any]]) -> str:
         else:
             parts.append(f"{key} changed")  # environment values may be secrets: never printed
     return ", ".join(parts)
+
+
+def reload_message(name: str, previous: str, version: tuple[str, str] | None, changes: Mapping[str, tuple[Any, Any]],
+                   recycled: bool) -> str:
+    """The line a reload prints: `hello: v1 → v2 (5607381), config: timeout 3 → 5`; `version` is (label, short hash)."""
+    if version is not None:
+        message = f"{name}: {previous} → {version[0]} ({version[1]})"
+        if changes:
+            message += f", config: {describe(changes)}"
+    else:
+        message = f"{name}: config: {describe(changes) or 'account settings'}" + ("" if recycled else " (environments kept)")
+    return message

@@ -24,7 +24,7 @@ import os
 import stat as stat_mode
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
@@ -243,6 +243,20 @@ class CodeHasher:
         with self._lock:
             self._cache[path] = (*key, value)
         return value
+
+
+def hash_functions(hasher: CodeHasher, roots: Mapping[str, CodeRoots],
+                   too_large: Callable[[str, CodeFolderTooLarge], None]) -> dict[str, str]:
+    """Blocking: each function's code hash. A folder too big to be code is versioned by its name alone
+    and reported through `too_large` (once per folder: the caller remembers)."""
+    hashes = {}
+    for name, function_roots in roots.items():
+        try:
+            hashes[name] = hasher.digest(function_roots)
+        except CodeFolderTooLarge as error:
+            too_large(name, error)
+            hashes[name] = hashlib.sha256(f"too-large:{error.folder}".encode()).hexdigest()
+    return hashes
 
 
 def drop_stale_bytecode(paths: Iterable[Path]) -> None:

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import hashlib
-import json
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -34,16 +32,18 @@ from pathlib import Path
 from typing import Any
 
 from lambdatop.runtime.bus import FleetEvent, Subscription
-from lambdatop.runtime.reload.codeversion import CodeFolderTooLarge, CodeHasher, CodeRoots, VersionHistory, drop_stale_bytecode
+from lambdatop.runtime.reload.codeversion import (
+    CodeFolderTooLarge, CodeHasher, CodeRoots, VersionHistory, drop_stale_bytecode, hash_functions,
+)
 from lambdatop.runtime.config import FleetConfig, FunctionConfig, load_config
 from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.fleet import Fleet
-from lambdatop.runtime.records import InvocationResult, InvocationStatus
+from lambdatop.runtime.records import InvocationResult
 from lambdatop.runtime.snapshot import BrokenView, CodeVersionView, ConfigErrorView, ReloadView
 from lambdatop.runtime.config.reload_settings import ReloadSettings
-from lambdatop.runtime.reload.broken import BrokenCode, problem_from_error
+from lambdatop.runtime.reload.broken import BrokenCode, broken_by, same_breakage, verdict
 from lambdatop.runtime.reload.probe import InitProbes
-from lambdatop.runtime.reload.changes import ENVIRONMENT_FIELDS, RESTART_FIELDS, config_changes, describe, plain_changes
+from lambdatop.runtime.reload.changes import ENVIRONMENT_FIELDS, config_changes, plain_changes, reload_message
 from lambdatop.runtime.reload.watcher import MAX_BATCH_WINDOW_S, FolderWatcher, WatchTargets, display_path
 
 
@@ -340,14 +340,7 @@ class ReloadService:
                                   "reason": "code+config" if version and changes else "code" if version else "config",
                                   "changes": plain_changes(changes), "recycled": recycle,
                                   "files": sorted(display_path(p, fleet.config.root) for p in batch if state.roots.contains(p))[:20]}
-        if version is not None:
-            message = f"{name}: {previous} → {version.label} ({version.short})"
-            if changes:
-                message += f", config: {describe(changes)}"
-        else:
-            message = f"{name}: config: {describe(changes) or 'account settings'}" + ("" if recycle else " (environments kept)")
-        if RESTART_FIELDS & changes.keys():
-            message += f"; {', '.join(sorted(RESTART_FIELDS & changes.keys()))} apply when lambdatop restarts"
+        message = reload_message(name, previous, (version.label, version.short) if version else None, changes, recycle)
         self._publish("reload", message, function=name, detail=detail)
         if recycle:
             assert self._probes is not None
@@ -359,18 +352,13 @@ class ReloadService:
     def _hash(self, roots: Mapping[str, CodeRoots], changed_sources: Iterable[Path] = ()) -> dict[str, str]:
         """Blocking: drop stale bytecode of changed sources, then hash each function's code."""
         drop_stale_bytecode(changed_sources)
-        hashes = {}
-        for name, function_roots in roots.items():
-            try:
-                hashes[name] = self.hasher.digest(function_roots)
-            except CodeFolderTooLarge as error:
-                # Versioned by the folder's name alone; said once, and the folder is left unwatched.
-                if error.folder not in self._too_large:
-                    self._too_large.add(error.folder)
-                    # _hash runs in a worker thread: the bus belongs to the loop.
-                    self._loop.call_soon_threadsafe(self._notice_too_large, name, error)
-                hashes[name] = hashlib.sha256(f"too-large:{error.folder}".encode()).hexdigest()
-        return hashes
+        return hash_functions(self.hasher, roots, self._too_large_folder)
+
+    def _too_large_folder(self, name: str, error: CodeFolderTooLarge) -> None:
+        """Said once per folder, which is then left unwatched; from the hashing thread (the bus is the loop's)."""
+        if error.folder not in self._too_large:
+            self._too_large.add(error.folder)
+            self._loop.call_soon_threadsafe(self._notice_too_large, name, error)
 
     # -- broken code -----------------------------------------------------------------
 
@@ -392,14 +380,8 @@ class ReloadService:
                               detail={"function": name, "version": state.label})
             return
         file = problem.get("file")
-        broken = BrokenCode(
-            version=state.label, error_type=str(problem.get("errorType") or "Runtime.Unknown"),
-            message=str(problem.get("errorMessage") or ""), file=display_path(Path(file), fleet.config.root) if file else None,
-            line=problem.get("line"), at=time.time(),
-        )
-        if state.broken is not None and (state.broken.version, state.broken.error_type, state.broken.message, state.broken.where) == (
-            broken.version, broken.error_type, broken.message, broken.where,
-        ):
+        broken = broken_by(problem, state.label, display_path(Path(file), fleet.config.root) if file else None)
+        if same_breakage(state.broken, broken):
             return
         state.broken = broken
         where = f" at {broken.where}" if broken.where else ""
@@ -416,21 +398,14 @@ class ReloadService:
                     self._observe(item)
 
     def _observe(self, result: InvocationResult) -> None:
-        record = result.record
-        state = self.states.get(record.function)
-        if state is None or record.code_version != state.label:
+        state = self.states.get(result.record.function)
+        if state is None:
             return
-        init_failed = record.init_suppressed and record.status is InvocationStatus.ERROR
-        if init_failed or record.error_type == "Runtime.HandlerNotFound":
-            if state.broken is not None and state.broken.version == state.label:
-                return  # the pre-warm already said why, with a better location
-            try:
-                error = json.loads(result.response)
-            except ValueError:
-                error = {"errorType": record.error_type, "errorMessage": record.error_message}
-            self._set_broken(record.function, state, problem_from_error(error if isinstance(error, dict) else None))
-        elif record.status is InvocationStatus.SUCCESS and state.broken is not None:
-            self._set_broken(record.function, state, None)
+        said = verdict(result, state.label, state.broken)
+        if said is True:
+            self._set_broken(result.record.function, state, None)
+        elif said:
+            self._set_broken(result.record.function, state, said)
 
     # -- helpers ---------------------------------------------------------------------
 

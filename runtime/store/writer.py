@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambdatop.runtime.records import InvocationResult
+from lambdatop.runtime.snapshot import StoreView
 from lambdatop.runtime.store.reader import StoreReader, record_json
 from lambdatop.runtime.store.schema import StoreError, connect, explain
 from lambdatop.runtime.config.store_settings import StoreSettings
@@ -310,10 +311,10 @@ class StoreService:
         self._task = asyncio.create_task(self._pump(self._subscription), name="lambdatop-store-pump")
         self.store.feeds.append(self._feed)
         store = self.store
-        fleet.snapshot_providers["store"] = lambda: {
-            "path": str(store.path), "run_id": store.run_id, "written": store.written, "backlog": store.backlog,
-            "errors": store.errors, "last_error": store.last_error,
-        }
+        fleet.snapshot_providers["store"] = lambda: StoreView(
+            path=str(store.path), run_id=store.run_id, written=store.written, backlog=store.backlog,
+            errors=store.errors, last_error=store.last_error,
+        )
 
     async def _pump(self, subscription: Any) -> None:
         assert self.store is not None

@@ -83,28 +83,40 @@ class FleetHeader(Static):
         second.append_text(rest)
         lines = [top, second]
 
-        problems = config_error_text(snapshot.config_error)
-        for name, info in sorted((snapshot.reload or {}).items()):
-            broken = info.broken
-            if broken:
-                where = f" {broken.where}" if broken.where else ""
-                problems.append(f" ✗ {name}: {broken.error_type}: {broken.message}{where} ", style="bold white on red")
-                problems.append(" ")
-        for name, install in sorted((snapshot.packages or {}).items()):
-            if install.state == "installing":  # requirements.txt, installing (runtime/packages/)
-                problems.append(f" ⧗ {name}: installing requirements.txt {install.detail}".rstrip() + " ", style="bold black on yellow")
-                problems.append(" ")
-            elif install.state == "failed":
-                message = install.detail.splitlines()[-1:] or [""]
-                problems.append(f" ✗ {name}: requirements.txt did not install: {message[0]} ", style="bold white on red")
-                problems.append(" ")
-        states = alarms.states if alarms else {}
-        in_alarm = sorted(name for name, state in states.items() if state == "ALARM")
-        if in_alarm:
-            problems.append(f" ALARM: {', '.join(in_alarm)} ", style="bold white on red")
+        problems = problems_text(snapshot)
         if problems.plain:
             lines.append(problems)
         return Text("\n").join(lines)
+
+
+def problems_text(snapshot: FleetSnapshot) -> Text:
+    """The header's third line: what is wrong right now (a bad config, broken code, failed installs or
+    store writes, alarms), each as a red (or, while an install runs, yellow) chip; empty when all is well."""
+    problems = config_error_text(snapshot.config_error)
+    for name, info in sorted((snapshot.reload or {}).items()):
+        broken = info.broken
+        if broken:
+            where = f" {broken.where}" if broken.where else ""
+            problems.append(f" ✗ {name}: {broken.error_type}: {broken.message}{where} ", style="bold white on red")
+            problems.append(" ")
+    for name, install in sorted((snapshot.packages or {}).items()):
+        if install.state == "installing":  # requirements.txt, installing (runtime/packages/)
+            problems.append(f" ⧗ {name}: installing requirements.txt {install.detail}".rstrip() + " ", style="bold black on yellow")
+            problems.append(" ")
+        elif install.state == "failed":
+            message = install.detail.splitlines()[-1:] or [""]
+            problems.append(f" ✗ {name}: requirements.txt did not install: {message[0]} ", style="bold white on red")
+            problems.append(" ")
+    store = snapshot.store
+    if store is not None and store.errors:  # history is not being kept: say so where it is seen
+        problems.append(f" ✗ store: {store.errors} write{'s' if store.errors != 1 else ''} failed"
+                        f"{': ' + store.last_error if store.last_error else ''} ", style="bold white on red")
+        problems.append(" ")
+    states = snapshot.alarms.states if snapshot.alarms else {}
+    in_alarm = sorted(name for name, state in states.items() if state == "ALARM")
+    if in_alarm:
+        problems.append(f" ALARM: {', '.join(in_alarm)} ", style="bold white on red")
+    return problems
 
 
 def config_error_text(error: ConfigErrorView | None) -> Text:

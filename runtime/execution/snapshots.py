@@ -1,0 +1,38 @@
+"""What the screen sees of one function's pool: its environments and live figures, as typed snapshots.
+
+Plain data copied out of the live pool, gate and counters at one instant (`Fleet.snapshot` calls it
+once per function per frame), so a screen can render it while the pool keeps changing.
+"""
+
+from __future__ import annotations
+
+from lambdatop.runtime.execution.environment import EnvState
+from lambdatop.runtime.execution.gate import ConcurrencyGate
+from lambdatop.runtime.execution.pool import FunctionPool
+from lambdatop.runtime.execution.stats import Counters, FunctionStats
+from lambdatop.runtime.snapshot import EnvSnapshot, FunctionSnapshot
+
+
+def function_snapshot(name: str, pool: FunctionPool, stats: FunctionStats, gate: ConcurrencyGate, now: float) -> FunctionSnapshot:
+    envs = [
+        EnvSnapshot(
+            id=e.id, pid=e.pid, state=str(e.state), age_s=now - e.created_at, idle_s=now - e.last_used,
+            invocations=e.invocations, rss_mb=e.rss_kb / 1024, code_version=e.code_version, stale=e.stale,
+            frozen=e.frozen, request_id=e.request_id,
+        )
+        for e in pool.envs.values()
+    ]
+    function = pool.function
+    return FunctionSnapshot(
+        name=name, code_version=pool.code_version, handler=function.handler, memory_size=function.memory_size,
+        timeout=function.timeout, reserved=function.reserved_concurrency, limit=gate.limit_for(name),
+        in_use=gate.in_use.get(name, 0),
+        busy=sum(1 for e in envs if e.state == EnvState.BUSY),
+        idle=sum(1 for e in envs if e.state == EnvState.IDLE),
+        initializing=sum(1 for e in envs if e.state == EnvState.INITIALIZING),
+        envs=envs, totals=Counters(**{k: getattr(stats.totals, k) for k in Counters.__slots__}),
+        invocations_per_s=stats.rate("invocations", now=now), errors_per_s=stats.rate("errors", now=now),
+        throttles_per_s=stats.rate("throttles", now=now), p50_ms=stats.percentile(0.5),
+        p99_ms=stats.percentile(0.99), max_memory_used_mb=stats.max_memory_used_mb,
+        concurrency_history=stats.history("max_concurrency", now=now), config=function,
+    )
