@@ -185,3 +185,24 @@ def test_a_full_run_attaches_hot_reload_unless_watching_is_off(sample_template: 
     quiet = Fleet(sample_template, work_dir=tmp_path)
     attach_standard_services(quiet, ServiceOptions(port=None, store=False, watch=False))
     assert not any(isinstance(service, ReloadService) for service in quiet.services)
+
+
+@pytest.mark.parametrize(("setting", "check"), [
+    ("logging: {format: JSON}", lambda result: json.loads(result.log_lines[0])["type"] == "platform.initStart"),
+    ("dependencies: shared", lambda result: result.record.status == "success"),
+])
+async def test_settings_that_shape_the_worker_recycle_its_environments(
+    make_project: Callable[..., Path], setting: str, check: Callable[..., bool],
+) -> None:
+    """The log format, the dependencies and the runtime client are fixed when an environment starts:
+    a change of one must reach the next invocation through a new environment, not a warm old one."""
+    config = make_project({"greet": LIMITS_HANDLER}, PROJECT)
+    async with watched_fleet(config) as w:
+        warm = await w.fleet.invoke("greet", {})
+        save(config, PROJECT.replace("memory_size: 256", f"memory_size: 256\n    {setting}"))
+        event = await w.next_event("reload", "greet")
+        await w.settle()
+        assert event.detail["recycled"] is True, event.message
+        after = await w.fleet.invoke("greet", {})
+        assert after.record.cold_start and after.record.env_id != warm.record.env_id
+        assert check(after), after.log_lines
