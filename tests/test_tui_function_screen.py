@@ -23,11 +23,15 @@ async def test_the_metrics_panel_shows_every_metric_row_whatever_the_terminal_si
     async with frozen_app.run_test(size=size) as pilot:
         await wait_for(pilot, lambda: frozen_app.last_snapshot is not None, what="first frame")
         frozen_app.open_function("worker")
-        await wait_for(pilot, lambda: isinstance(frozen_app.screen, FunctionScreen), what="function screen")
-        await pilot.pause()
+        await wait_for(pilot, lambda: isinstance(frozen_app.screen, FunctionScreen) and frozen_app.screen.query("#fn-metrics"),
+                       what="function screen")
         panel = frozen_app.screen.query_one("#fn-metrics", FunctionMetrics)
         box = frozen_app.screen.query_one("#fn-metrics-box")
-        # 12 metric rows + their header, inside the box's border: every one visible once scrolled to.
+        # 12 metric rows + their header, inside the box's border: every one visible once scrolled to. The
+        # panel is filled by the screen's first refresh after it mounts, not at once: wait for that frame
+        # (it stayed one line of "no metrics yet" when this read the size right after the push).
+        await wait_for(pilot, lambda: panel._stamp is not None and not frozen_app.screen._layout_required, what="panel drawn")
+        await pilot.pause()
         assert panel.size.height >= 13, panel.size
         assert box.size.height >= panel.size.height
         body = frozen_app.screen.query_one("#fn-body")

@@ -83,10 +83,10 @@ class DeadLetterScreen(LambdatopScreen[None]):
 
     @property
     def queue(self) -> Any:
-        return self.fleet.async_queue
+        return self.fleet.async_queue if self.fleet is not None else None
 
     def refresh_letters(self) -> None:
-        store = self.fleet.store
+        store = self.fleet.store if self.fleet is not None else None
         self.letters = store.dead_letters(limit=500) if store is not None else []
         now = time.time()
         title = Text(" Dead-letter queue ", style="bold black on #ff9900")

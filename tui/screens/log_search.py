@@ -103,7 +103,7 @@ class LogSearchScreen(LambdatopScreen[None]):
         table.add_column("line", key="line")
         self.query_one("#logs-detail-box").border_title = "line"
         self.apply_filter("")
-        store = self.fleet.store
+        store = self.fleet.store if self.fleet is not None else None  # None: lines given, no fleet
         if store is not None:
             self.load_from_store(store)
         self.query_one("#logs-filter", Input).focus()

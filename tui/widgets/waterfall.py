@@ -157,7 +157,7 @@ class TraceWaterfall(Vertical):
         docs = self.fleet.trace_documents(self.record.request_id) if self.fleet is not None else []
         if docs:
             return docs
-        store = self.fleet.store
+        store = self.fleet.store if self.fleet is not None else None
         # The store is read from disk: once when the view opens, once when polling ends, never per poll.
         if store is not None and (self._polls == 0 or self._polls * POLL_INTERVAL_S >= POLL_FOR_S):
             try:
