@@ -198,3 +198,18 @@ class GuardedRunner(web.AppRunner):
     def connections(self) -> int:
         server = self.server
         return len(server.connections) if server is not None else 0
+
+
+async def start_guarded(app: web.Application, host: str, port: int, *, error_response: ErrorResponse,
+                        shutdown_timeout: float) -> GuardedRunner:
+    """`app` set up and listening on host:port behind a `GuardedRunner`; an OSError (a busy port, an
+    address that is not ours) comes back after the runner is cleaned up, for the caller to word."""
+    runner = GuardedRunner(app, error_response=error_response, access_log=None, shutdown_timeout=shutdown_timeout,
+                           handle_signals=False)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port, reuse_address=True).start()
+    except OSError:
+        await runner.cleanup()
+        raise
+    return runner

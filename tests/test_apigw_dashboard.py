@@ -18,7 +18,8 @@ from lambdatop.tui.screens.invocation import InvocationScreen
 from lambdatop.tui.screens.main import MainScreen
 
 from tests.apigw_support import APPS, call
-from tests.test_tui_dashboard import SIZE, functions_table, quit_and_check, started, wait_for
+from tests.test_tui_dashboard import SIZE, functions_table
+from tests.tui_pilot import quit_and_check, shown, started, wait_for
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -43,7 +44,7 @@ async def test_w_shows_each_route_with_its_figures_and_enter_opens_the_function(
             assert (await call("GET", f"{api.url}/hello"))[0] == 200
         assert (await call("GET", f"{api.url}/nope"))[0] == 403
         await pilot.press("w")
-        await wait_for(pilot, lambda: isinstance(app.screen, ApisScreen))
+        await shown(pilot, ApisScreen)
         table = app.screen.query_one("#apis-table", DataTable)
         await wait_for(pilot, lambda: table.row_count == 1 and row(table)[4] == "2")
         cells = row(table)
@@ -53,7 +54,7 @@ async def test_w_shows_each_route_with_its_figures_and_enter_opens_the_function(
         await pilot.press("enter")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "FunctionScreen")
         await pilot.press("escape", "escape")
-        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
+        await shown(pilot, MainScreen)
         await quit_and_check(pilot)
 
 
@@ -63,7 +64,7 @@ async def test_e_preselects_the_route_event_and_the_invocation_shows_its_route(t
         await started(pilot)
         functions_table(app).select_function("HelloWorldFunction")
         await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, EventEditorScreen))
+        await shown(pilot, EventEditorScreen)
         event = json.loads(app.screen.query_one("#event-text", TextArea).text)
         assert (event["httpMethod"], event["path"], event["resource"]) == ("GET", "/hello", "/hello")
         assert event["requestContext"]["stage"] == "Prod"
@@ -76,7 +77,7 @@ async def test_e_preselects_the_route_event_and_the_invocation_shows_its_route(t
         request_id = headers["x-amzn-RequestId"]
         await wait_for(pilot, lambda: app.activity.result(request_id) is not None)
         app.open_invocation(request_id)
-        await wait_for(pilot, lambda: isinstance(app.screen, InvocationScreen))
+        await shown(pilot, InvocationScreen)
         summary = str(app.screen._summary())
         assert "Route" in summary and "GET /hello (ServerlessRestApi)" in summary
         await pilot.press("escape")

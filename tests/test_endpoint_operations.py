@@ -350,7 +350,7 @@ async def test_the_dashboard_shows_an_api_config_update(make_project, lambda_cli
     from lambdatop.runtime.services import ServiceOptions
     from lambdatop.tui.app import LambdatopApp
     from lambdatop.tui.screens.function import FunctionScreen
-    from tests.tui_pilot import quit_and_check, screen_text, started, wait_for
+    from tests.tui_pilot import quit_and_check, screen_text, shown, started, wait_for
 
     config = make_project({"sleepy": SLEEPY}, "functions:\n  sleepy: {handler: app.handler, timeout: 10}\n")
     app = LambdatopApp(config, options=ServiceOptions(port=0, watch=False, store=False, aws=False))
@@ -360,7 +360,7 @@ async def test_the_dashboard_shows_an_api_config_update(make_project, lambda_cli
         await call(client, "update_function_configuration", FunctionName="sleepy", Timeout=1, MemorySize=256)
         await wait_for(pilot, lambda: any("config updated via API" in n.message for n in app._notifications), what="the notice")
         app.open_function("sleepy")
-        await wait_for(pilot, lambda: isinstance(app.screen, FunctionScreen), what="function screen")
+        await shown(pilot, FunctionScreen, "function screen")
         await wait_for(pilot, lambda: any("256 MB" in line and "1s timeout" in line for line in screen_text(app)),
                        what="the new memory and timeout on the function screen")
         await quit_and_check(pilot)

@@ -16,7 +16,7 @@ from lambdatop.tui.app import LambdatopApp
 from lambdatop.tui.screens.event_editor import EventEditorScreen
 from lambdatop.tui.widgets.functions_table import FunctionsTable
 
-from .tui_pilot import quit_and_check, started, wait_for
+from .tui_pilot import quit_and_check, shown, started, wait_for
 
 ECHO = "def handler(event, context):\n    return event\n"
 
@@ -83,7 +83,7 @@ async def test_i_and_the_e_picker_offer_the_projects_events(tmp_path: Path) -> N
 
         table.select_function("Own")
         await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, EventEditorScreen), what="the picker")
+        await shown(pilot, EventEditorScreen, "the picker")
         screen = app.screen
         assert isinstance(screen, EventEditorScreen)
         saved = [(c.group, c.label) for c in screen.choices if c.group in ("function", "project")]

@@ -23,7 +23,7 @@ from lambdatop.tui.widgets.attempts_table import AttemptsTable
 from lambdatop.tui.widgets.functions_table import FunctionsTable
 from lambdatop.tui.widgets.invocation_stream import InvocationStream
 
-from .tui_pilot import quit_and_check, started, stream_rows, wait_for
+from .tui_pilot import quit_and_check, shown, started, stream_rows, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -64,12 +64,12 @@ async def test_every_async_attempt_is_its_own_row_on_the_main_function_and_invoc
         assert app.refresh_failures == []
 
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, FunctionScreen), what="function screen")
+        await shown(pilot, FunctionScreen, "function screen")
         fn_stream = app.screen.query_one("#fn-stream", InvocationStream)
         await wait_for(pilot, lambda: tries(fn_stream, "boom") == ["3", "2", "1"], what="three attempts on the function screen")
         fn_stream.focus()
         await pilot.press("j", "j", "enter")  # the oldest row: attempt 1
-        await wait_for(pilot, lambda: isinstance(app.screen, InvocationScreen), what="invocation screen")
+        await shown(pilot, InvocationScreen, "invocation screen")
         screen = app.screen
         assert isinstance(screen, InvocationScreen)
         assert screen.attempt == 1

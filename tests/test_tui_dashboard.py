@@ -27,7 +27,7 @@ from lambdatop.tui.widgets.functions_table import FunctionsTable
 from lambdatop.tui.widgets.invocation_stream import InvocationStream
 
 from .conftest import SAMPLE_TEMPLATE, lambdatop_processes
-from .tui_pilot import quit_and_check, started, stream_rows, wait_for
+from .tui_pilot import quit_and_check, shown, started, stream_rows, wait_for
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -86,7 +86,7 @@ async def test_b_bursts_past_reserved_concurrency_and_the_row_shows_throttles() 
         table = functions_table(app)
         table.select_function("slow")
         await pilot.press("b")
-        await wait_for(pilot, lambda: isinstance(app.screen, BurstPrompt))
+        await shown(pilot, BurstPrompt)
         count = app.screen.query_one("#burst-count", Input)
         assert count.value == "10"  # 2 x reserved concurrency 5
         await pilot.press("enter")
@@ -106,14 +106,14 @@ async def test_enter_opens_the_function_then_the_invocation() -> None:
         await wait_for(pilot, lambda: app.activity.latest_result("hello") is not None)
         request_id = app.activity.latest_result("hello").record.request_id  # type: ignore[union-attr]
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, FunctionScreen))
+        await shown(pilot, FunctionScreen)
         screen = app.screen
         assert "hello" in str(screen.query_one("#fn-title").render())
         fn_stream = screen.query_one("#fn-stream", InvocationStream)
         await wait_for(pilot, lambda: fn_stream.row_count == 1)
         fn_stream.focus()
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, InvocationScreen))
+        await shown(pilot, InvocationScreen)
         invocation = app.screen
         assert invocation.record.request_id == request_id
         assert "lambdatop" in str(invocation.query_one("#inv-event").render())  # hello's basic event
@@ -149,7 +149,7 @@ async def test_e_edits_an_event_rejects_bad_json_and_invokes_the_edit() -> None:
         await started(pilot)
         functions_table(app).select_function("hello")
         await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, EventEditorScreen))
+        await shown(pilot, EventEditorScreen)
         editor = app.screen.query_one("#event-text", TextArea)
         assert json.loads(editor.text) == {"name": "lambdatop"}  # starts on the default event
         editor.load_text('{"name": ')
@@ -159,7 +159,7 @@ async def test_e_edits_an_event_rejects_bad_json_and_invokes_the_edit() -> None:
         assert "invalid JSON" in str(app.screen.query_one("#event-status").render())
         editor.load_text('{"name": "pilot"}')
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
+        await shown(pilot, MainScreen)
         await wait_for(pilot, lambda: app.activity.latest_result("hello") is not None)
         result = app.activity.latest_result("hello")
         assert json.loads(result.response)["message"].endswith("pilot!")  # type: ignore[union-attr]
@@ -172,7 +172,7 @@ async def test_r_reinvokes_the_selected_invocation_and_K_kills_a_worker() -> Non
         await started(pilot)
         functions_table(app).select_function("hello")
         await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, EventEditorScreen))
+        await shown(pilot, EventEditorScreen)
         app.screen.query_one("#event-text", TextArea).load_text('{"name": "again"}')
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: stream(app).row_count == 1)
@@ -196,7 +196,7 @@ async def test_help_lists_every_key_and_unknown_screens_do_not_crash() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
         await pilot.press("question_mark")
-        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await shown(pilot, HelpScreen)
         console = Console(record=True, width=120)
         console.print(app.screen.render_sections())
         lines = console.export_text().splitlines()
@@ -210,7 +210,7 @@ async def test_help_lists_every_key_and_unknown_screens_do_not_crash() -> None:
             await pilot.pause(0.3)
             if not isinstance(app.screen, MainScreen):
                 await pilot.press("escape")
-                await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
+                await shown(pilot, MainScreen)
         assert app.fleet.running
         await quit_and_check(pilot)
 

@@ -31,7 +31,7 @@ from lambdatop.tui.widgets.functions_table import FunctionsTable
 from lambdatop.tui.widgets.invocation_stream import START_HINT, InvocationStream
 
 from .conftest import SAMPLE_TEMPLATE
-from .tui_pilot import quit_and_check, screen_text, started, wait_for
+from .tui_pilot import quit_and_check, screen_text, shown, started, wait_for
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -109,12 +109,12 @@ async def test_empty_stream_says_how_to_start_and_l_opens_the_selected_functions
         await wait_for(pilot, lambda: not hint.display, what="the hint hidden")
 
         await pilot.press("l")
-        await wait_for(pilot, lambda: isinstance(app.screen, LogSearchScreen), what="log search")
+        await shown(pilot, LogSearchScreen, "log search")
         logs = app.screen
         assert isinstance(logs, LogSearchScreen) and logs.function == "hello"
         assert any(entry.line.startswith("START RequestId:") for entry in logs.entries)
         await pilot.press("escape")
-        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="back")
+        await shown(pilot, MainScreen, "back")
         await quit_and_check(pilot)
 
 
@@ -123,16 +123,16 @@ async def test_o_picks_the_sort_column_from_a_list() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await started(pilot)
         await pilot.press("o")
-        await wait_for(pilot, lambda: isinstance(app.screen, SortPicker), what="the sort picker")
+        await shown(pilot, SortPicker, "the sort picker")
         options = app.screen.query_one("#sort-options")
         while options.highlighted_option.id != "p99":  # type: ignore[attr-defined]
             await pilot.press("j")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="picker closed")
+        await shown(pilot, MainScreen, "picker closed")
         assert functions(app).sort_key == "p99"
         assert "p99 duration" in str(app.screen.query_one("#functions-box").border_title)
         await pilot.press("o", "escape")  # esc keeps the current sort
-        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="picker closed")
+        await shown(pilot, MainScreen, "picker closed")
         assert functions(app).sort_key == "p99"
         await quit_and_check(pilot)
 
@@ -145,7 +145,7 @@ async def test_detail_screens_scroll_with_j_k_g_G_ctrl_d_ctrl_u(make_project: Ca
         await pilot.press("i")
         await wait_for(pilot, lambda: app.activity.latest_result("chatty") is not None, what="chatty ran")
         await pilot.press("tab", "enter")  # the stream, then its newest row
-        await wait_for(pilot, lambda: isinstance(app.screen, InvocationScreen), what="invocation screen")
+        await shown(pilot, InvocationScreen, "invocation screen")
         body = app.screen.query_one("#inv-body")
         await wait_for(pilot, lambda: body.max_scroll_y > 100, what="a long log laid out")
         await pilot.press("G")
@@ -163,7 +163,7 @@ async def test_detail_screens_scroll_with_j_k_g_G_ctrl_d_ctrl_u(make_project: Ca
         await wait_for(pilot, lambda: body.scroll_y == 1, what="ctrl+u: half a page up")
 
         await pilot.press("escape", "shift+tab", "enter")  # back to the functions table: the function screen
-        await wait_for(pilot, lambda: isinstance(app.screen, FunctionScreen), what="function screen")
+        await shown(pilot, FunctionScreen, "function screen")
         fn_body = app.screen.query_one("#fn-body")
         await wait_for(pilot, lambda: fn_body.max_scroll_y > 10, what="the function screen laid out")
         await pilot.press("ctrl+d")  # the environments table has the focus; the screen scrolls
@@ -188,28 +188,28 @@ async def test_the_focused_panel_is_marked_on_every_screen() -> None:
         await pilot.press("i")
         await wait_for(pilot, lambda: stream(app).row_count == 1, what="one invocation")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, FunctionScreen), what="function screen")
+        await shown(pilot, FunctionScreen, "function screen")
         fn = app.screen
         await wait_for(pilot, lambda: border(fn.query_one("#fn-envs-box")) == "heavy", what="environments marked")
         assert border(fn.query_one("#fn-stream-box")) == "round"
         fn.query_one("#fn-stream").focus()
         await wait_for(pilot, lambda: border(fn.query_one("#fn-stream-box")) == "heavy", what="invocations marked")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, InvocationScreen), what="invocation screen")
+        await shown(pilot, InvocationScreen, "invocation screen")
         body = app.screen.query_one("#inv-body")
         await wait_for(pilot, lambda: body.styles.border_left[0] == "thick", what="the invocation body marked")
         await pilot.press("escape", "escape")
 
         for key, screen_type, box in (("d", DeadLetterScreen, "#dlq-table-box"), ("A", AlarmsScreen, "#alarms-table-box"),
                                       ("l", LogSearchScreen, "#logs-table-box")):
-            await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="main screen")
+            await shown(pilot, MainScreen, "main screen")
             await pilot.press(key)
             await wait_for(pilot, lambda t=screen_type: isinstance(app.screen, t), what=f"{screen_type.__name__}")
             if screen_type is LogSearchScreen:
                 await pilot.press("enter")  # from the filter box to the lines
             await wait_for(pilot, lambda b=box: border(app.screen.query_one(b)) == "heavy", what=f"{box} marked")
             await pilot.press("escape")
-        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="main screen")
+        await shown(pilot, MainScreen, "main screen")
         await quit_and_check(pilot)
 
 

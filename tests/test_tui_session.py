@@ -30,7 +30,7 @@ from lambdatop.tui.widgets.functions_table import FunctionsTable
 from lambdatop.tui.widgets.invocation_stream import InvocationStream
 
 from .reload_support import save
-from .tui_pilot import quit_and_check, started, stream_rows, wait_for
+from .tui_pilot import quit_and_check, shown, started, stream_rows, wait_for
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -187,7 +187,7 @@ async def test_one_dashboard_survives_half_a_minute_of_mixed_use(make_project: C
         assert all(app.activity.attempts.count(request) == 3 for request in boom_requests)
         session.select("boom")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, FunctionScreen), what="boom's screen")
+        await shown(pilot, FunctionScreen, "boom's screen")
         fn_stream = app.screen.query_one("#fn-stream", InvocationStream)
 
         def every_attempt_shown() -> bool:
@@ -198,7 +198,7 @@ async def test_one_dashboard_survives_half_a_minute_of_mixed_use(make_project: C
         await wait_for(pilot, every_attempt_shown, what="three attempts of every boom event, in order")
         fn_stream.focus()
         await pilot.press("enter")  # the newest attempt of the newest event
-        await wait_for(pilot, lambda: isinstance(app.screen, InvocationScreen), what="its invocation screen")
+        await shown(pilot, InvocationScreen, "its invocation screen")
         attempts = app.screen.query_one("#inv-attempts", AttemptsTable)
         await wait_for(pilot, lambda: attempts.row_count == 3, what="its three attempts listed")
         session.alive()

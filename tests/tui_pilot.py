@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 import psutil
 from textual.pilot import Pilot
+from textual.screen import Screen
 
 from lambdatop.tui.app import LambdatopApp
 from lambdatop.tui.widgets.invocation_stream import InvocationStream
 
 from .conftest import lambdatop_processes
+
+ScreenT = TypeVar("ScreenT", bound=Screen[Any])
 
 
 async def wait_for(pilot: Pilot, predicate: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> None:
@@ -25,6 +29,19 @@ async def wait_for(pilot: Pilot, predicate: Callable[[], object], timeout: float
             return
         await pilot.pause(0.05)
     assert predicate(), f"{what} not met within {timeout} s"
+
+
+async def shown(pilot: Pilot, kind: type[ScreenT], what: str = "") -> ScreenT:
+    """The screen on top, once it is a `kind`, is mounted and has handled what it asked for on mount.
+
+    `isinstance(app.screen, kind)` turns true at the push, before the screen composes and before its
+    first frame fills it: reading its widgets then races the app."""
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, kind) and app.screen.is_mounted, what=what or f"{kind.__name__} shown")
+    await pilot.pause()
+    screen = app.screen
+    assert isinstance(screen, kind)
+    return screen
 
 
 async def started(pilot: Pilot) -> LambdatopApp:

@@ -215,7 +215,7 @@ class LambdatopApp(App[int]):
                 self.activity.sample_concurrency(function.name, snapshot.at, function.in_use)
             for screen in reversed(self.screen_stack):
                 if not screen.is_mounted:
-                    break  # just pushed, still composing: its on_mount asks for a frame (refresh_now)
+                    break  # just pushed, still composing: it asks for a frame once mounted (refresh_now)
                 refresh = getattr(screen, "refresh_from", None)
                 if refresh is not None:
                     refresh(snapshot, self.status_text)

@@ -43,7 +43,7 @@ from lambdatop.runtime.api.responses import error_response, server_error
 from lambdatop.runtime.api.routes import route_table, unknown_operation_message
 from lambdatop.runtime.bus import FleetEvent
 from lambdatop.runtime.config.http_settings import DEFAULT_HOST, DEFAULT_PORT
-from lambdatop.runtime.httpserver import GuardedRunner
+from lambdatop.runtime.httpserver import GuardedRunner, start_guarded
 from lambdatop.runtime.errors import (
     SYNC_PAYLOAD_LIMIT,
     EndpointUnavailable,
@@ -130,14 +130,10 @@ class LambdaEndpoint:
     async def _serve(self, app: web.Application) -> GuardedRunner:
         """The one place the server is built and bound (runner options, the listening socket)."""
         # Guarded: read timeouts for slow or stuck clients, a connection cap, aiohttp's own 400s in Lambda's shape.
-        runner = GuardedRunner(app, error_response=server_error, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S,
-                               handle_signals=False)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.requested_port, reuse_address=True)
         try:
-            await site.start()
+            runner = await start_guarded(app, self.host, self.requested_port, error_response=server_error,
+                                         shutdown_timeout=SHUTDOWN_GRACE_S)
         except OSError as exc:
-            await runner.cleanup()
             reason = exc.strerror or str(exc)
             hint = " (is another lambdatop or `sam local start-lambda` running? pick another with --port)" if exc.errno == errno.EADDRINUSE else ""
             raise EndpointUnavailable(f"cannot listen on {self.host}:{self.requested_port}: {reason}{hint}") from exc

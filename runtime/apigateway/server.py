@@ -27,7 +27,7 @@ from lambdatop.runtime.snapshot import ApiSnapshot
 from lambdatop.runtime.apigateway.template import read_routes
 from lambdatop.runtime.bus import FleetEvent
 from lambdatop.runtime.errors import ConfigError
-from lambdatop.runtime.httpserver import GuardedRunner
+from lambdatop.runtime.httpserver import start_guarded
 
 if TYPE_CHECKING:
     from lambdatop.runtime.fleet import Fleet
@@ -75,14 +75,10 @@ class ApiGatewayService:
         self.gateway = Gateway(fleet, self._read_table(fleet), integration_timeout_s=self.integration_timeout_s)
         app = web.Application(client_max_size=PAYLOAD_LIMIT)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = GuardedRunner(app, error_response=_server_error, access_log=None,
-                               shutdown_timeout=SHUTDOWN_GRACE_S, handle_signals=False)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.requested_port, reuse_address=True)
         try:
-            await site.start()
+            runner = await start_guarded(app, self.host, self.requested_port, error_response=_server_error,
+                                         shutdown_timeout=SHUTDOWN_GRACE_S)
         except OSError as exc:
-            await runner.cleanup()
             hint = (" (is another lambdatop or `sam local start-api` running? pick another with --api-port, "
                     "or --no-api)") if exc.errno == errno.EADDRINUSE else ""
             raise ApiUnavailable(f"cannot listen on {self.host}:{self.requested_port} for the API: "

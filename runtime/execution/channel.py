@@ -229,10 +229,7 @@ class WorkerChannel:
         """Check where `message` stands in the protocol, then deliver it."""
         kind = type(message)
         if self.stage is Stage.STARTING:
-            if kind is not Started or message.pid <= 0:
-                raise BadMessage(f"{kind.__name__} where Started was expected")
-            self.stage = Stage.INITIALIZING
-            self._on_pid(message.pid)
+            self._accept_started(message)
             return
         if self.stage is Stage.INITIALIZING and kind is InitDone:
             self.stage = Stage.SERVING
@@ -249,6 +246,13 @@ class WorkerChannel:
             self._waiter.set_result(message)
         else:
             self._inbox.append(message)
+
+    def _accept_started(self, message: Any) -> None:
+        """The first message of every worker: `Started` with its pid, or the worker is broken."""
+        if type(message) is not Started or message.pid <= 0:
+            raise BadMessage(f"{type(message).__name__} where Started was expected")
+        self.stage = Stage.INITIALIZING
+        self._on_pid(message.pid)
 
     def _on_eof(self) -> None:
         self.stage = Stage.ENDED

@@ -41,7 +41,7 @@ from typing import Any, NamedTuple, Protocol
 
 from lambdatop.runtime.execution.channel import Stage, WorkerChannel
 from lambdatop.runtime.execution.extensions import SHUTDOWN_GRACE_S, ExtensionRegistry
-from lambdatop.runtime.worker.messages import BadMessage, ErrorObject, InitDone, InitProblem, InvokeRequest, InvokeResult, Started
+from lambdatop.runtime.worker.messages import BadMessage, ErrorObject, InitDone, InitProblem, InvokeRequest, InvokeResult
 from lambdatop.runtime.worker.wire import RESPONSE_LIMIT
 
 OVERSIZED = "Function.ResponseSizeTooLarge"
@@ -344,10 +344,7 @@ class RuntimeApiChannel(WorkerChannel):
     def _accept(self, message: Any) -> None:
         kind = type(message)
         if self.stage is Stage.STARTING:
-            if kind is not Started or message.pid <= 0:
-                raise BadMessage(f"{kind.__name__} where Started was expected")
-            self.stage = Stage.INITIALIZING
-            self._on_pid(message.pid)
+            self._accept_started(message)
             self._watch(message.pid)
             return
         if self.stage is Stage.INITIALIZING and kind is InitDone and message.error is not None and self.state is RuntimeState.STARTED:

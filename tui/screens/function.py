@@ -125,7 +125,8 @@ class FunctionScreen(LambdatopScreen[None]):
         self.query_one("#fn-config-box").border_title = "config"
         self.query_one("#fn-metrics-box").border_title = "metrics · cost · alarms"
         self.query_one("#fn-envs", EnvironmentsTable).focus()
-        self.app.refresh_now()
+        # After this handler: the screen counts as mounted only once it returns, and a frame skips an unmounted one.
+        self.call_later(self.app.refresh_now)
 
     # -- what the app's keys act on ----------------------------------------------------
 
