@@ -5,8 +5,6 @@ them after the function folder's own."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from textual.widgets import TextArea
@@ -17,6 +15,7 @@ from lambdatop.tui.screens.event_editor import EventEditorScreen
 from lambdatop.tui.widgets.functions_table import FunctionsTable
 
 from .tui_pilot import quit_and_check, shown, started, wait_for
+from tests.support import lambdatop
 
 ECHO = "def handler(event, context):\n    return event\n"
 
@@ -44,11 +43,6 @@ def project(root: Path) -> Path:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
     return root / "template.yaml"
-
-
-def lambdatop(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lambdatop.tui.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=60)
 
 
 def test_invoke_without_event_takes_the_projects_events(tmp_path: Path) -> None:

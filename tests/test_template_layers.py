@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 from tests.reload_support import save, watched_fleet
 
 from .conftest import REPO_ROOT
+from .support import lambdatop
 
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "serverless_patterns_lambda_layer"
 
@@ -30,11 +29,6 @@ def handler(event, context):
             "path": sys.path[:3], "opt": opt, "data": open(os.path.join(opt, "data.txt")).read(),
             "bin_on_path": os.path.join(opt, "bin") in os.environ["PATH"].split(":")}
 """
-
-
-def lambdatop(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lambdatop.tui.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=60)
 
 
 def write(root: Path, files: dict[str, str]) -> None:

@@ -20,6 +20,7 @@ import pytest
 
 from lambdatop.runtime.config import load_config
 from lambdatop.runtime.errors import ConfigError
+from tests.support import lambdatop
 
 TEMPLATE = """\
 Transform: AWS::Serverless-2016-10-31
@@ -64,11 +65,6 @@ def project(root: Path) -> Path:
         """))
     (root / "template.yaml").write_text(TEMPLATE)
     return root / "template.yaml"
-
-
-def lambdatop(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lambdatop.tui.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=60)
 
 
 def test_a_parameter_without_default_or_value_is_an_error_that_names_it(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from lambdatop.tui.app import LambdatopApp
 from lambdatop.tui.widgets.functions_table import FunctionsTable
 
 from .tui_pilot import quit_and_check, started, wait_for
+from tests.support import lambdatop
 
 TEMPLATE = """\
 Transform: AWS::Serverless-2016-10-31
@@ -80,11 +81,6 @@ def project(root: Path, template: str = TEMPLATE) -> Path:
     (root / "src" / "app.py").write_text("def handler(event, context):\n    return 'ok'\n")
     (root / "template.yaml").write_text(textwrap.dedent(template))
     return root / "template.yaml"
-
-
-def lambdatop(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lambdatop.tui.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=60)
 
 
 def test_every_unimplemented_property_is_listed_once_with_what_happens_instead(tmp_path: Path) -> None:
