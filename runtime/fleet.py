@@ -15,7 +15,7 @@ import shutil
 import site
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 from collections.abc import Callable
 
 from lambdatop.runtime.api.runtime_api import RuntimeApiServer
@@ -36,39 +36,11 @@ from lambdatop.runtime.httpserver import raise_fd_limit
 from lambdatop.runtime.execution.snapshots import function_snapshot
 from lambdatop.runtime.execution.stats import FunctionStats
 from lambdatop.runtime.snapshot import EnvSnapshot, FleetSnapshot, FunctionSnapshot  # noqa: F401 - the façade's types
+from lambdatop.runtime.service import Endpoint, EventQueue, ResourceSink, ScheduleSource, Service, StoreHolder, TraceSource
 
-if TYPE_CHECKING:  # services that import the fleet; typed here, attached at run time
+if TYPE_CHECKING:
     from lambdatop.runtime.async_invoke.queue import AsyncQueue
     from lambdatop.runtime.store.writer import Store
-
-
-@runtime_checkable
-class TraceSource(Protocol):
-    """A service that holds live traces (the observability service)."""
-
-    def trace_documents(self, request_id: str) -> list[dict[str, Any]]: ...
-
-
-@runtime_checkable
-class ScheduleSource(Protocol):
-    """A service that fires schedules (the schedules service)."""
-
-    async def fire_now(self, name: str) -> list[str]: ...
-
-
-@runtime_checkable
-class ResourceSink(Protocol):
-    """A service that holds the template's AWS resources and can put data into them (the AWS service)."""
-
-    async def send(self, logical_id: str, payload: Any) -> str: ...
-
-
-class Service(Protocol):
-    """Something that runs beside the pool for the fleet's lifetime (store, queue, endpoint, watcher...)."""
-
-    async def start(self, fleet: Fleet) -> None: ...
-
-    async def stop(self) -> None: ...
 
 
 class Fleet:
@@ -92,7 +64,6 @@ class Fleet:
         self.invoker = Invoker(self.config, self.pools, self.gate, self.spawner, self._on_result)
         self.invoker.on_acquire = self._on_acquire
         self.housekeeping = Housekeeping(lambda: self.invoker.busy, self.pools)
-        self.endpoint: str | None = None
         # Capabilities publish live data for the screen here: name -> callable returning plain data.
         self.snapshot_providers: dict[str, Callable[[], Any]] = {}
         # Variables every new worker gets beside Lambda's own (endpoint URL, X-Ray daemon address).
@@ -101,9 +72,6 @@ class Fleet:
         # replace it so a reloaded template's resources exist and `!Ref` of them resolves (runtime/aws/).
         self.config_loader: Callable[[Path], FleetConfig] = self.read_config
         self.services: list[Service] = []
-        # Set by the store and async queue services when attached (runtime/store/writer.py, runtime/async_invoke/queue.py).
-        self.store: Store | None = None
-        self.async_queue: AsyncQueue | None = None
         self._recent: list[InvocationRecord] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
@@ -185,6 +153,23 @@ class Fleet:
     @property
     def running(self) -> bool:
         return self._started and not self._stopping
+
+    # What the attached services offer the rest of the run: found among them, never set on the fleet by them.
+
+    @property
+    def store(self) -> Store | None:
+        """The durable store, once the store service has opened it (None in a run without one)."""
+        return next((store for s in self.services if isinstance(s, StoreHolder) and (store := s.opened_store())), None)
+
+    @property
+    def async_queue(self) -> AsyncQueue | None:
+        """The durable async queue, once it accepts events (None without the store)."""
+        return next((queue for s in self.services if isinstance(s, EventQueue) and (queue := s.accepting_queue())), None)
+
+    @property
+    def endpoint(self) -> str | None:
+        """The Lambda HTTP endpoint's URL while it listens."""
+        return next((url for s in self.services if isinstance(s, Endpoint) and (url := s.listening_url())), None)
 
     # -- invoking ---------------------------------------------------------------------
 

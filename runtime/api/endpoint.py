@@ -10,7 +10,7 @@ Anything else is a 404 `UnknownOperationException` that names the operation. Eve
 `x-amzn-RequestId`; every error carries `x-amzn-ErrorType` and a JSON body in
 the shape botocore turns into its modelled exception classes.
 
-When it starts it tells the fleet its URL (`fleet.endpoint`) and puts it in
+When it starts, its URL is the fleet's `fleet.endpoint`, and it puts it in
 `AWS_ENDPOINT_URL_LAMBDA` for every new worker, so boto3 inside a function
 calls lambdatop with no code change; botocore forwards the worker's
 `_X_AMZN_TRACE_ID` as `X-Amzn-Trace-Id`, which makes such a call a child of
@@ -101,13 +101,15 @@ class LambdaEndpoint:
         self._runner = runner
         self.port = bound_port(runner)
         self.url = f"http://{url_host(self.host)}:{self.port}"
-        fleet.endpoint = self.url
         fleet.worker_environment["AWS_ENDPOINT_URL_LAMBDA"] = self.url
         fleet.snapshot_providers["endpoint"] = self._snapshot
         now = time.time()
         fleet.bus.publish(FleetEvent("endpoint", f"Lambda API and function URLs at {self.url}", now, detail={"url": self.url}))
         if self.remote_warning:
             fleet.bus.publish(FleetEvent("warning", self.remote_warning, now))
+
+    def listening_url(self) -> str | None:
+        return self.url if self._runner is not None else None
 
     async def stop(self) -> None:
         """Stop taking requests; open ones get SHUTDOWN_GRACE_S to finish (the fleet has drained by now)."""
@@ -117,8 +119,6 @@ class LambdaEndpoint:
         if self.fleet is not None:
             if self.fleet.worker_environment.get("AWS_ENDPOINT_URL_LAMBDA") == self.url:
                 del self.fleet.worker_environment["AWS_ENDPOINT_URL_LAMBDA"]
-            if self.fleet.endpoint == self.url:
-                self.fleet.endpoint = None
             self.fleet.snapshot_providers.pop("endpoint", None)
 
     def function_url(self, name: str) -> str:

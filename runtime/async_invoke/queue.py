@@ -73,6 +73,7 @@ class AsyncQueue:
         self._tasks: list[asyncio.Task[None]] = []
         self._settings_cache: dict[int, tuple[FunctionConfig, AsyncSettings]] = {}
         self._stopping = False
+        self._accepting = False  # from when the start has checked every function's settings
         self.delivered = 0
         self.failed = 0
 
@@ -92,13 +93,16 @@ class AsyncQueue:
 
     # -- service lifecycle --------------------------------------------------------------
 
+    def accepting_queue(self) -> AsyncQueue | None:
+        return self if self._accepting else None
+
     async def start(self, fleet: Fleet) -> None:
         self.fleet = fleet
         if self.settings is None:
             self.settings = QueueSettings.from_config(fleet.config)
         for function in fleet.functions.values():
             self.function_settings(function)  # a bad EventInvokeConfig fails the start, with its line
-        fleet.async_queue = self
+        self._accepting = True
         for function, count in await self.store.call(journal.dead_letter_counts):
             self.dispatcher.queue(function).dlq = count
         fleet.snapshot_providers["async"] = self.snapshot

@@ -305,7 +305,6 @@ class StoreService:
         assert self.settings.path is not None
         self.store = Store(self.settings.path, self.settings)
         self.store.begin_run(str(fleet.config.path), self.command)
-        fleet.store = self.store
         self._fleet = fleet
         self._subscription = fleet.subscribe("store", maxlen=100_000)
         self._task = asyncio.create_task(self._pump(self._subscription), name="lambdatop-store-pump")
@@ -315,6 +314,9 @@ class StoreService:
             path=str(store.path), run_id=store.run_id, written=store.written, backlog=store.backlog,
             errors=store.errors, last_error=store.last_error,
         )
+
+    def opened_store(self) -> Store | None:
+        return self.store
 
     async def _pump(self, subscription: Any) -> None:
         assert self.store is not None
