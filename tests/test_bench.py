@@ -103,6 +103,44 @@ def test_only_runs_the_named_scenarios_with_their_baselines(tmp_path: Path) -> N
     assert "socket round trip: " in warm and "p50 ≤ 2× baseline" in warm and ("yes" in warm or "**no**" in warm)
 
 
+def test_compare_says_how_each_ratio_moved_since_an_earlier_run(tmp_path: Path) -> None:
+    first = tmp_path / "first.json"
+    done = subprocess.run([str(LAMBDATOP), "bench", "--quick", "--only", "warm", "--json", str(first)],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    # The earlier run, doctored: the default overhead was half as far from its baseline then (so now is worse),
+    # one figure the current run does not have, and no figure for the fork baseline (so that one is new).
+    report = json.loads(first.read_text())
+    warm = report["scenarios"]["warm"]
+    default = next(f for f in warm if f["figure"] == "overhead, freeze on (default)")
+    default["ratio"] /= 2
+    warm.append({**default, "figure": "a figure from an older bench"})
+    report["scenarios"]["baselines"] = [f for f in report["scenarios"]["baselines"] if f["figure"] != "os.fork() + _exit + waitpid"]
+    earlier = tmp_path / "earlier.json"
+    earlier.write_text(json.dumps(report))
+
+    second = tmp_path / "second.json"
+    done = subprocess.run([str(LAMBDATOP), "bench", "--quick", "--only", "warm", "--compare", str(earlier), "--json", str(second)],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False, env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    moved = {f["figure"]: f for f in json.loads(second.read_text())["compared_to"]["figures"]}
+    now = moved["overhead, freeze on (default)"]
+    assert now["measure"] == "ratio" and now["earlier"] == default["ratio"]
+    assert now["change"] > 0.10 and now["movement"] == "worse"  # twice the earlier ratio, give or take this run's noise
+    assert moved["a figure from an older bench"]["movement"] == "not measured now"
+    assert moved["os.fork() + _exit + waitpid"]["movement"] == "new"
+    assert f"against {earlier}" in done.stdout and "worse" in done.stdout
+
+
+def test_compare_with_a_file_that_is_not_a_report_fails_before_measuring(tmp_path: Path) -> None:
+    (tmp_path / "notes.json").write_text('["not", "a", "report"]')
+    for name, says in (("notes.json", "is not a `lambdatop bench --json` report"), ("missing.json", "cannot read")):
+        done = subprocess.run([str(LAMBDATOP), "bench", "--compare", name], capture_output=True, text=True, timeout=60,
+                              cwd=tmp_path, check=False)
+        assert done.returncode == 2 and says in done.stderr, done.stderr
+        assert "bench: " not in done.stderr.replace("lambdatop bench: ", "")  # no scenario started
+
+
 def test_unknown_scenario_is_a_usage_error(tmp_path: Path) -> None:
     done = subprocess.run([str(LAMBDATOP), "bench", "--only", "nosuch"], capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False)
     assert done.returncode == 2

@@ -4,6 +4,7 @@
     lambdatop bench --quick             # smaller samples (< 1 min; what CI runs)
     lambdatop bench --only warm cold    # some scenarios (the baselines always run)
     lambdatop bench --json bench.json   # the same figures for machines
+    lambdatop bench --compare old.json  # and how each ratio moved since an earlier --json run
 
 The functions are generated no-op handlers in a temp project, so the figures do
 not depend on the samples. Exit code 0 when every scenario ran (whether or not
@@ -16,10 +17,13 @@ import argparse
 import asyncio
 import json
 import shlex
+from pathlib import Path
+from typing import Any
 
+from lambdatop.tui.bench.compare import Comparison, EarlierReportUnreadable, Movement, compare, load_figures
 from lambdatop.tui.bench.results import BenchReport, Figure
 from lambdatop.tui.bench.runner import SCENARIOS, run_bench
-from lambdatop.tui.commands.common import EXIT_FUNCTION_ERROR, EXIT_INTERRUPTED, EXIT_OK
+from lambdatop.tui.commands.common import EXIT_FUNCTION_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -35,6 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON to FILE ('-' for stdout)")
     parser.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown to FILE (as the README shows it)")
     parser.add_argument(
+        "--compare", metavar="FILE",
+        help="an earlier run's --json report: print how each figure's ratio (else value) moved since then",
+    )
+    parser.add_argument(
         "--only", nargs="+", metavar="NAME", choices=SCENARIOS,
         help=f"run only these scenarios ({', '.join(SCENARIOS)}); the baselines always run",
     )
@@ -47,7 +55,15 @@ def run(args: argparse.Namespace) -> int:
         " --only " + " ".join(args.only) if args.only else ""
     ) + (f" --json {shlex.quote(args.json)}" if args.json else "") + (
         f" --markdown {shlex.quote(args.markdown)}" if args.markdown else ""
-    )
+    ) + (f" --compare {shlex.quote(args.compare)}" if args.compare else "")
+
+    earlier: dict[tuple[str, str], dict[str, Any]] | None = None
+    if args.compare:
+        try:  # before the run, so a wrong path does not cost minutes of measuring first
+            earlier = load_figures(Path(args.compare))
+        except EarlierReportUnreadable as exc:
+            console.print(f"[red]lambdatop bench: --compare: {exc}[/]", highlight=False)
+            return EXIT_USAGE
 
     def progress(message: str) -> None:
         console.print(f"[dim]bench: {message}[/]", highlight=False)
@@ -61,8 +77,14 @@ def run(args: argparse.Namespace) -> int:
     out.print(render(report))
     for number, note in enumerate(notes(report), 1):
         out.print(f"[dim]  [{number}] {note}[/]", highlight=False)
+    comparisons = compare(report, earlier) if earlier is not None else None
+    if comparisons is not None:
+        out.print(render_comparison(comparisons, args.compare))
     if args.json:
-        text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False)
+        document = report.to_dict()
+        if comparisons is not None:
+            document["compared_to"] = {"file": args.compare, "figures": [c.to_dict() for c in comparisons]}
+        text = json.dumps(document, indent=2, ensure_ascii=False)
         if args.json == "-":
             print(text)
         else:
@@ -97,6 +119,25 @@ def render(report: BenchReport) -> Table:
             marker = f" [dim][{numbered}][/]"
         table.add_row(*row(figure, marker))
     return table
+
+
+def render_comparison(comparisons: list[Comparison], earlier: str) -> Table:
+    table = Table(title=f"against {earlier} (ratios to the same-run baseline; ±10 % is noise)", title_justify="left")
+    for column, justify in (("scenario", "left"), ("figure", "left"), ("then", "right"), ("now", "right"),
+                            ("change", "right"), ("", "left")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    style = {Movement.BETTER: "green", Movement.WORSE: "red", Movement.NOISE: "dim", Movement.NEW: "cyan", Movement.GONE: "yellow"}
+    for c in comparisons:
+        change = f"{c.change:+.0%}" if c.change is not None else ""
+        table.add_row(c.scenario, c.figure, _moved(c.earlier, c.measure), _moved(c.now, c.measure), change,
+                      f"[{style[c.movement]}]{c.movement.value}[/]")
+    return table
+
+
+def _moved(value: float | None, measure: str) -> str:
+    if value is None:
+        return ""
+    return f"{value:.2f}×" if measure == "ratio" else _number(value, measure)
 
 
 def markdown(report: BenchReport) -> str:
