@@ -1,108 +1,76 @@
-"""The Invoke API over loopback with a real boto3 client, beside `Fleet.invoke` in the same run.
+"""The Invoke API over loopback, as `lambdatop serve` runs it, against a raw aiohttp server in the same run.
 
-The endpoint runs as `lambdatop serve` runs it (a fleet service on the
-supervisor's loop). The boto3 clients run in separate processes, as a user's
-program would: one client one call at a time for latency, then several
-threads in two processes for the rate. Both figures are judged against
-`Fleet.invoke` measured the same way on the same fleet.
+lambdatop runs with the services `serve` starts by default (the store, traces
+and metrics, the watcher, the endpoint; not the AWS sidecar, which no Invoke
+touches). The floor is a bare aiohttp app answering the same path in its own
+process. Both get the same clients (tui/bench/http_peers.py): real boto3
+callers (1, 8, 32 and 128 of them; 1 and 8 with `--quick`) and a lean client
+replaying boto3's bytes over keep-alive sockets. Server CPU per call counts
+the whole process tree (supervisor, zygote, workers), not the clients.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from lambdatop.runtime.fleet import Fleet
-from lambdatop.tui.bench.capability import missing
-from lambdatop.tui.bench.child import run_python
+from lambdatop.runtime.services import ServiceOptions, attach_standard_services
+from lambdatop.tui.bench.http_peers import Load, RawServer, boto3_load, lean_load
 from lambdatop.tui.bench.results import Figure, latency
-from lambdatop.tui.bench.throughput import sustained
-from lambdatop.tui.bench.warm import sequential
 
 if TYPE_CHECKING:
     from lambdatop.tui.bench.runner import BenchContext
 
-CLIENT_PROCESSES = 2
-THREADS_PER_CLIENT = 4
-
-_CLIENT = r"""
-import json, sys, threading, time
-import boto3
-from botocore.config import Config
-url, function, mode, amount, threads = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5])
-def client():
-    return boto3.client("lambda", endpoint_url=url, region_name="us-east-1", aws_access_key_id="bench",
-                        aws_secret_access_key="bench", config=Config(retries={"max_attempts": 0}, max_pool_connections=threads + 2))
-def call(c):
-    response = c.invoke(FunctionName=function, Payload=b'{"n": 1}')
-    body = response["Payload"].read()
-    if response["StatusCode"] != 200 or "FunctionError" in response or body != b"null":
-        raise SystemExit(f"bad response: {response['StatusCode']} {body[:200]!r}")
-if mode == "latency":
-    c = client()
-    for _ in range(50):
-        call(c)
-    samples = []
-    for _ in range(int(amount)):
-        begin = time.perf_counter()
-        call(c)
-        samples.append(time.perf_counter() - begin)
-    print(json.dumps({"samples": samples}))
-else:
-    counts = [0] * threads
-    start = threading.Barrier(threads + 1)
-    stop_at = [0.0]
-    def lane(i):
-        c = client()
-        call(c)
-        start.wait()
-        while time.perf_counter() < stop_at[0]:
-            call(c)
-            counts[i] += 1
-    workers = [threading.Thread(target=lane, args=(i,)) for i in range(threads)]
-    for w in workers:
-        w.start()
-    stop_at[0] = time.perf_counter() + 3600
-    start.wait()
-    begin = time.perf_counter()
-    stop_at[0] = begin + amount
-    for w in workers:
-        w.join()
-    print(json.dumps({"calls": sum(counts), "elapsed": time.perf_counter() - begin}))
-"""
-
-
-async def _client(url: str, mode: str, amount: float, threads: int) -> dict:
-    return await run_python("-c", _CLIENT, url, "noop", mode, str(amount), str(threads), what="boto3 client")
+P50_TARGET = 1.3  # boto3 p50, one caller: ≤ 1.3× raw
+RATE_TARGET = 0.8  # boto3 callers' throughput: ≥ 0.8× raw
+LEAN_TARGET = 0.4  # lean client at 8 connections: ≥ 0.4× raw
+CPU_TARGET = 2.0  # server CPU per call: ≤ 2× raw
+P99_TARGET = 1.5  # p99 at the most callers: ≤ 1.5× raw
+LEAN_CONNECTIONS = 8
+SERVED_AS = "serve's default services (store, traces, metrics, watcher, endpoint)"
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
-    absent = missing("lambdatop.runtime.services", "attach_endpoint")
-    if absent:
-        return [Figure("http", "boto3 invoke, one at a time", "µs", skipped=absent)]
-    from lambdatop.runtime.services import attach_endpoint
-
+    callers = (1, 8) if ctx.quick else (1, 8, 32, 128)
+    seconds = ctx.budget.http_s
     fleet = Fleet(ctx.project.config_path)
-    attach_endpoint(fleet, "127.0.0.1", 0)
-    budget = ctx.budget
-    async with fleet:
-        direct = await sequential(fleet, "noop", budget.http_samples)
-        measured = await _client(fleet.endpoint or "", "latency", budget.http_samples, 1)
-        direct_rate = await sustained(fleet, "noop", budget.http_s)
-        rates = await asyncio.gather(*(
-            _client(fleet.endpoint or "", "rate", budget.http_s, THREADS_PER_CLIENT) for _ in range(CLIENT_PROCESSES)
-        ))
-    calls = sum(r["calls"] for r in rates)
-    elapsed = max(r["elapsed"] for r in rates)
-    direct_latency = latency("http", "Fleet.invoke, one at a time", direct.round_trips)
-    http_latency = latency("http", "boto3 invoke over loopback, one at a time", measured["samples"])
-    http_latency.judge("Fleet.invoke", direct_latency.p50, "report ratio", None)
-    rate = Figure(
-        "http", "boto3 invoke rate", "inv/s", value=calls / elapsed, samples=calls,
-        note=f"{CLIENT_PROCESSES} client processes × {THREADS_PER_CLIENT} threads, sharing the 2 cores with lambdatop",
-    )
-    rate.judge("Fleet.invoke", direct_rate.rate, "report ratio", None)
-    return [
-        direct_latency, http_latency,
-        Figure("http", "Fleet.invoke rate", "inv/s", value=direct_rate.rate, samples=direct_rate.records), rate,
-    ]
+    attach_standard_services(fleet, ServiceOptions(port=0, aws=False))
+    ours: dict[str, Load] = {}
+    raw: dict[str, Load] = {}
+    async with RawServer() as floor:
+        # Interleaved, one server at a time, so both see the same machine minute by minute.
+        async with fleet:
+            url = fleet.endpoint or ""
+            for n in callers:
+                ours[f"boto3 {n}"] = await boto3_load(url, n, seconds)
+                raw[f"boto3 {n}"] = await boto3_load(floor.url, n, seconds, floor.processes())
+            ours["lean"] = await lean_load(url, LEAN_CONNECTIONS, seconds)
+            raw["lean"] = await lean_load(floor.url, LEAN_CONNECTIONS, seconds, floor.processes())
+    return _figures(ours, raw, callers)
+
+
+def _figures(ours: dict[str, Load], raw: dict[str, Load], callers: tuple[int, ...]) -> list[Figure]:
+    one, floor_one = ours["boto3 1"], raw["boto3 1"]
+    p50 = latency("http", "boto3 invoke, one caller", one.samples, unit="ms", note=f"lambdatop with {SERVED_AS}")
+    floor_p50 = latency("http", "boto3 invoke, one caller", floor_one.samples, unit="ms")
+    figures = [p50.judge("raw aiohttp", floor_p50.p50, f"p50 ≤ {P50_TARGET}× raw", P50_TARGET)]
+    for n in callers:
+        load, floor = ours[f"boto3 {n}"], raw[f"boto3 {n}"]
+        figures.append(Figure("http", f"boto3 rate, {n} caller{'s' if n > 1 else ''}", "inv/s", value=load.rate,
+                              samples=load.calls).judge("raw aiohttp", floor.rate, f"≥ {RATE_TARGET}× raw", RATE_TARGET, at_least=True))
+    most, floor_most = ours[f"boto3 {callers[-1]}"], raw[f"boto3 {callers[-1]}"]
+    p99, floor_p99 = latency("http", "", most.samples, unit="ms").p99, latency("http", "", floor_most.samples, unit="ms").p99
+    figures.append(Figure("http", f"boto3 p99, {callers[-1]} callers", "ms", value=p99, samples=most.calls).judge(
+        "raw aiohttp", floor_p99, f"≤ {P99_TARGET}× raw", P99_TARGET))
+    eight, floor_eight = ours["boto3 8"], raw["boto3 8"]
+    figures.append(Figure("http", "server CPU per call, 8 boto3 callers", "µs", value=eight.cpu_per_call_us, samples=eight.calls,
+                          note="user + system CPU of the supervisor, zygote and workers over the run, per call").judge(
+        "raw aiohttp", floor_eight.cpu_per_call_us, f"≤ {CPU_TARGET}× raw", CPU_TARGET))
+    lean, floor_lean = ours["lean"], raw["lean"]
+    figures.append(Figure("http", f"lean client rate, {LEAN_CONNECTIONS} connections", "inv/s", value=lean.rate,
+                          samples=lean.calls, note="boto3's request bytes replayed over keep-alive sockets: no client cost").judge(
+        "raw aiohttp", floor_lean.rate, f"≥ {LEAN_TARGET}× raw", LEAN_TARGET, at_least=True))
+    figures.append(Figure("http", f"server CPU per call, lean client, {LEAN_CONNECTIONS} connections", "µs",
+                          value=lean.cpu_per_call_us, samples=lean.calls).judge(
+        "raw aiohttp", floor_lean.cpu_per_call_us, f"≤ {CPU_TARGET}× raw", CPU_TARGET))
+    return figures
