@@ -167,3 +167,26 @@ async def test_background_threads_do_not_run_while_the_environment_is_idle(make_
         assert ticks.stat().st_size == idle_from  # frozen: the thread stands still
         await fleet.invoke("fn", {"busy": 0.2})
         assert ticks.stat().st_size > idle_from  # thawed for the invocation, it ran again
+
+
+def _wakeups(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("voluntary_ctxt_switches:"))
+
+
+async def test_freezing_and_thawing_a_worker_does_not_wake_the_zygote(make_project) -> None:
+    # Each warm invocation with a loop turn between thaws (SIGCONT) and freezes (SIGSTOP) its worker;
+    # the zygote, their parent, waits only for exits, so those stops and continues must not wake it.
+    async with Fleet(make_project({"fn": SWITCHABLE}, ONE_FUNCTION)) as fleet:
+        await _answer_fast(fleet)
+        env = fleet.environments("fn")[0]
+        zygote = fleet.spawner.pid
+        assert zygote is not None
+        before = _wakeups(zygote)
+        for _ in range(200):
+            assert (await fleet.invoke("fn", {})).record.status is InvocationStatus.SUCCESS
+            await asyncio.sleep(0)  # the freeze goes out at the end of this turn
+            await asyncio.sleep(0)
+        assert env.invocations >= 220 and fleet.environments("fn") == [env]
+        # Two SIGCHLDs per invocation would be 400 wakeups; what is left is the zygote's own timers and spares.
+        assert _wakeups(zygote) - before < 20  # (82 here without SA_NOCLDSTOP, 2 with it)

@@ -29,7 +29,7 @@ import socket
 import sys
 import time
 
-from lambdatop.runtime.worker import exec_runtime, imports, runtime, spare
+from lambdatop.runtime.worker import child_stops, exec_runtime, imports, runtime, spare
 from lambdatop.runtime.worker.capture import OutputCapture
 from lambdatop.runtime.worker.messages import (
     EXIT_WORKER_BROKEN,
@@ -104,6 +104,7 @@ class Zygote:
         os.set_blocking(wakeup_write, False)
         signal.set_wakeup_fd(wakeup_write)
         signal.signal(signal.SIGCHLD, lambda *_: None)
+        child_stops.only_exits_signal_the_parent()  # a freeze or a thaw of a worker is not news to the zygote
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         # The supervisor's death (PDEATHSIG) or its last-resort stop: take every worker's process
         # group down first, so what handlers started does not outlive lambdatop.
