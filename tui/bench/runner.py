@@ -18,12 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import psutil
+from lambdatop.tui.bench import SCENARIOS
 from lambdatop.tui.bench.project import BenchProject
 from lambdatop.tui.bench.results import BenchReport, Figure
-
-# Every scenario group, in the order they run. Each is a module of this package
-# with `async def run(ctx: BenchContext) -> list[Figure]`.
-SCENARIOS = ("baselines", "warm", "cold", "throughput", "scale", "ui", "reload", "async", "http", "sqs")
 
 # Where a group's module name differs from its scenario name (`async` is a keyword; `reload.py`
 # belongs to the hot-reload capability, which this group calls).
