@@ -32,7 +32,7 @@ from lambdatop.runtime.execution.zygotes import Zygotes
 from lambdatop.runtime.packages.bundled import bundled_runtime_packages
 from lambdatop.runtime.packages.installs import Installs, Python
 from lambdatop.runtime.execution.workdir import create_work_dir
-from lambdatop.runtime.httpserver import raise_fd_limit
+from lambdatop.runtime.fdlimit import raise_fd_limit
 from lambdatop.runtime.execution.snapshots import function_snapshot
 from lambdatop.runtime.execution.stats import FunctionStats
 from lambdatop.runtime.snapshot import EnvSnapshot, FleetSnapshot, FunctionSnapshot  # noqa: F401 - the façade's types
