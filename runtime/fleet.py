@@ -81,7 +81,7 @@ class Fleet:
         self.spawner = self.zygotes.local
         # requirements.txt installs (.lambdatop/packages/ beside the config) and the runtime's bundled boto3.
         self.installs = Installs(self.config.root, self._publish_install)
-        self._bundled = str(bundled_runtime_packages(self.work_dir))
+        self._bundled: str | None = None  # linked at the first isolated function's cold start (most runs have none)
         # The Runtime API for environments whose runtime is a program (provided*, nodejs*, python_runtime: ric):
         # one loopback port each, opened at their cold start; nothing listens while none exists.
         self.runtime_api = RuntimeApiServer()
@@ -393,6 +393,8 @@ class Fleet:
             pool.package_paths = () if pool.spawner.interpreter.local else tuple(site.getsitepackages())
             return
         installed = await self.installs.ready(pool.function, _python_of(pool))
+        if self._bundled is None:
+            self._bundled = str(bundled_runtime_packages(self.work_dir))
         pool.package_paths = (*installed, self._bundled)
 
     def _publish_install(self, kind: str, message: str, function: str, detail: dict[str, Any]) -> None:
