@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -58,14 +59,21 @@ def _environment() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
 
 
-def time_run(argv: Sequence[str], cwd: Path) -> float:
-    """Seconds from spawning `argv` to its exit; it must succeed."""
+def time_run(argv: Sequence[str], cwd: Path) -> tuple[float, float]:
+    """Seconds from spawning `argv` to its exit, and the CPU seconds its process tree used; it must succeed."""
+    before = _children_cpu()
     begin = time.perf_counter()
     done = subprocess.run(argv, cwd=cwd, env=_environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
     elapsed = time.perf_counter() - begin
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed (exit {done.returncode}): {done.stderr.decode()[-600:]}")
-    return elapsed
+    return elapsed, _children_cpu() - before
+
+
+def _children_cpu() -> float:
+    """User + system time of every waited-for descendant (a fleet's zygote and workers are waited for by it)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def free_port() -> int:
@@ -125,12 +133,18 @@ def _measure(ctx: BenchContext) -> dict[str, list[float]]:
             "lambdatop serve": [*lambdatop, "serve", "--port", str(port), "--aws-port", "0", "-q", "-c", config],
         }
 
-    samples: dict[str, list[float]] = {name: [] for name in [*one_shots, *servers(0)]}
+    samples: dict[str, list[float]] = {name: [] for name in [*one_shots, *servers(0), *(f"{n}: CPU" for n in one_shots)]}
     for argv in one_shots.values():  # once untimed: bytecode written, the store created
         time_run(argv, root)
+    warm_up = free_port()
+    for name, argv in servers(warm_up).items():
+        if name != "lambdatop serve":  # the sidecar's imports are moto's, timed only in its own runs
+            time_first_answer(argv, warm_up, root)
     for repeat in range(ctx.budget.startup_repeats):
         for name, argv in one_shots.items():
-            samples[name].append(time_run(argv, root))
+            wall, cpu = time_run(argv, root)
+            samples[name].append(wall)
+            samples[f"{name}: CPU"].append(cpu)
         port = free_port()
         for name, argv in servers(port).items():
             if name != "lambdatop serve" or repeat < ctx.budget.startup_sidecar_repeats:
@@ -156,6 +170,9 @@ async def run(ctx: BenchContext) -> list[Figure]:
     figures["lambdatop serve"].note += "; with the AWS services sidecar (moto), which the endpoint waits for"
     for name in ("lambdatop serve --no-aws", "lambdatop serve"):
         figures[name].figure = f"{name}: first answer"
-    for name in ("python -c pass", "raw aiohttp app"):
+    for name in ("lambdatop --help", "lambdatop invoke noop"):  # what load on the machine moves less than wall time
+        figures[f"{name}: CPU"].judge("python -c pass: CPU", figures["python -c pass: CPU"].p50, "report ratio", None)
+        figures[f"{name}: CPU"].note += "; user + system time of the whole process tree"
+    for name in ("python -c pass", "raw aiohttp app", "python -c pass: CPU"):
         figures[name].figure = f"baseline: {name}"
     return list(figures.values())
