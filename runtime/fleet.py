@@ -32,7 +32,7 @@ from lambdatop.runtime.execution.zygotes import Zygotes
 from lambdatop.runtime.packages.bundled import bundled_runtime_packages
 from lambdatop.runtime.packages.installs import Installs, Python
 from lambdatop.runtime.execution.workdir import create_work_dir
-from lambdatop.runtime.httpserver import raise_fd_limit
+from lambdatop.runtime.fdlimit import raise_fd_limit
 from lambdatop.runtime.execution.snapshots import function_snapshot
 from lambdatop.runtime.execution.stats import FunctionStats
 from lambdatop.runtime.snapshot import EnvSnapshot, FleetSnapshot, FunctionSnapshot  # noqa: F401 - the façade's types
@@ -53,7 +53,7 @@ class Fleet:
         self.spawner = self.zygotes.local
         # requirements.txt installs (.lambdatop/packages/ beside the config) and the runtime's bundled boto3.
         self.installs = Installs(self.config.root, self._publish_install)
-        self._bundled = str(bundled_runtime_packages(self.work_dir))
+        self._bundled: str | None = None  # linked at the first isolated function's cold start (most runs have none)
         # The Runtime API for environments whose runtime is a program (provided*, nodejs*, python_runtime: ric):
         # one loopback port each, opened at their cold start; nothing listens while none exists.
         self.runtime_api = RuntimeApiServer()
@@ -378,6 +378,8 @@ class Fleet:
             pool.package_paths = () if pool.spawner.interpreter.local else tuple(site.getsitepackages())
             return
         installed = await self.installs.ready(pool.function, _python_of(pool))
+        if self._bundled is None:
+            self._bundled = str(bundled_runtime_packages(self.work_dir))
         pool.package_paths = (*installed, self._bundled)
 
     def _publish_install(self, kind: str, message: str, function: str, detail: dict[str, Any]) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import resource
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +27,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_server import Server
+
+from lambdatop.runtime.fdlimit import raise_fd_limit
 
 HEADER_TIMEOUT_S = 15.0
 BODY_TIMEOUT_S = 60.0  # a 6 MB payload over loopback takes milliseconds; a slow link still has a minute
@@ -38,21 +39,6 @@ STORM_WINDOW_S = 30.0
 LOG = logging.getLogger("lambdatop.http")
 
 ErrorResponse = Callable[[int, str], web.Response]
-
-
-def raise_fd_limit() -> int:
-    """The soft fd limit raised to the hard one, and what it is now (65,536 for unlimited).
-
-    Each environment holds a socket and a log fd, each client a socket: 1,000 of either need more
-    than the usual default of 1,024."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
-        except (ValueError, OSError):
-            pass
-    return 65536 if soft == resource.RLIM_INFINITY else int(soft)
 
 
 def default_max_connections() -> int:

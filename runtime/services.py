@@ -37,9 +37,11 @@ def attach_standard_services(fleet: Fleet, options: ServiceOptions) -> None:
     fleet.add_service(ScheduleService())
     # The template's API routes on the API port, once there is something for them to call.
     if options.api is not None and options.api.enabled:
-        from lambdatop.runtime.apigateway.server import ApiGatewayService, has_routes
+        from lambdatop.runtime.apigateway.template import has_routes
 
         if has_routes(fleet.config):
+            from lambdatop.runtime.apigateway.server import ApiGatewayService
+
             fleet.add_service(ApiGatewayService(options.api.host, options.api.port, allow_remote=options.allow_remote,
                                                 integration_timeout_s=options.api.integration_timeout_s))
     # The HTTP endpoint (Invoke API, control plane, function URLs). Keep it LAST: services start in

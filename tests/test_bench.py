@@ -145,3 +145,27 @@ def test_unknown_scenario_is_a_usage_error(tmp_path: Path) -> None:
     done = subprocess.run([str(LAMBDATOP), "bench", "--only", "nosuch"], capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False)
     assert done.returncode == 2
     assert "invalid choice: 'nosuch'" in done.stderr
+
+
+def test_startup_times_the_commands_beside_their_same_run_baselines(tmp_path: Path) -> None:
+    """`--only startup`: --help, a one-shot invoke and serve's first answer, each judged against a baseline of this run."""
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [str(LAMBDATOP), "bench", "--quick", "--only", "startup", "--json", str(out)],
+        capture_output=True, text=True, timeout=240, cwd=tmp_path, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = {f["figure"]: f for f in json.loads(out.read_text())["scenarios"]["startup"]}
+    judged = {
+        "lambdatop --help": ("python -c pass", "p50 ≤ 2× baseline"),
+        "lambdatop invoke noop": ("python -c pass", "p50 ≤ 4× baseline"),
+        "lambdatop serve --no-aws: first answer": ("raw aiohttp app", "p50 ≤ 1.2× baseline"),
+    }
+    for name, (baseline, target) in judged.items():
+        figure, measured = figures[name], figures[f"baseline: {baseline}"]
+        assert figure["samples"] == measured["samples"] == 3, figure  # --quick: 3 fresh processes each, interleaved
+        assert figure["baseline_name"] == baseline and figure["baseline"] == measured["p50"] > 0, figure
+        assert figure["target"] == target and isinstance(figure["met"], bool), figure
+        assert figure["ratio"] == figure["p50"] / measured["p50"] and figure["p99"] >= figure["p50"] > 0, figure
+    with_sidecar = figures["lambdatop serve: first answer"]
+    assert with_sidecar["samples"] == 1 and with_sidecar["baseline_name"] == "raw aiohttp app" and with_sidecar["met"] is None

@@ -1,26 +1,24 @@
 """`lambdatop`: the dashboard with no subcommand, or one of the headless commands.
 
-Each subcommand lives in its own module under `lambdatop.tui.commands` and
-registers itself with `register(subparsers)`, setting `handler` to a function
-that takes the parsed arguments and returns the exit code. This module only
-builds the parser from those modules and dispatches; what the commands share
-(exit codes, common arguments) is in `lambdatop.tui.commands.common`, so the
-commands never import this module back.
+Each subcommand lives in its own module under `lambdatop.tui.commands`; its
+arguments and help are in `lambdatop.tui.commands.arguments`, which sets
+`handler` to the module's function that takes the parsed arguments and returns
+the exit code, imported only when that command runs: building the parser
+(every run, `--help` too) loads no runtime. This module only builds the parser
+and dispatches; what the commands share (exit codes, common arguments) is in
+`lambdatop.tui.commands.common`, so the commands never import this module back.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.metadata
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
+from lambdatop.tui.commands.arguments import add_commands
 from lambdatop.tui.commands.common import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, aws_options, config_option
-
-# Order here is the order `lambdatop --help` lists them.
-COMMANDS = ("invoke", "serve", "events", "schedules", "replay", "record", "logs", "traces", "stats", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lambdatop",
         description="top for a local fleet of AWS Lambda-style functions. With no command, opens the dashboard.",
     )
-    parser.add_argument("--version", action="version", version=f"lambdatop {_version()}")
+    parser.add_argument("--version", action=_Version)
     config_option(parser)
     parser.add_argument(
         "--port", type=int, default=None,
@@ -41,9 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="port of the template's API routes (default: the config's api.port, else 3000; 0 picks a free port)")
     parser.add_argument("--no-api", action="store_true", help="don't serve the template's Api/HttpApi routes")
     aws_options(parser)
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        importlib.import_module(f"lambdatop.tui.commands.{name}").register(subparsers)
+    add_commands(parser.add_subparsers(dest="command", metavar="COMMAND"))
     return parser
 
 
@@ -69,8 +65,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BROKEN_PIPE
 
 
+class _Version(argparse._VersionAction):
+    """`--version`, read when asked: importlib.metadata takes longer to import than the rest of `--help` takes to run."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        self.version = f"lambdatop {_version()}"
+        super().__call__(parser, namespace, values, option_string)
+
+
 def _version() -> str:
     """The installed distribution's version (pyproject.toml's), not a second copy of it in the code."""
+    import importlib.metadata
+
     try:
         return importlib.metadata.version("lambdatop")
     except importlib.metadata.PackageNotFoundError:

@@ -23,8 +23,7 @@ import asyncio
 import json
 import socket
 import uuid
-
-from aiohttp import web
+from typing import TYPE_CHECKING
 
 from lambdatop.runtime.execution.runtime_channel import GONE, Answer, RuntimeApiChannel
 from lambdatop.runtime.worker.wire import RESPONSE_LIMIT
@@ -33,20 +32,29 @@ PREFIX = "/2018-06-01"
 EXTENSIONS = "/2020-01-01"
 _READ_CHUNK = 1 << 16
 
+if TYPE_CHECKING:
+    from aiohttp import web
+
 
 class RuntimeApiServer:
     """Serves the Runtime API of each environment on its own loopback port (the `RuntimeApiHost` environments use)."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.host = host
-        self._runner: web.AppRunner | None = None
+        self._started = False
+        # The aiohttp application, set up with the first endpoint: a fleet of built-in Python workers
+        # never needs one, and importing aiohttp is a third of a one-shot `lambdatop invoke`'s start.
+        self._runner: asyncio.Task[web.AppRunner] | None = None
         self._channels: dict[int, RuntimeApiChannel] = {}
-        self._sites: dict[int, tuple[web.SockSite, asyncio.Task[None]]] = {}
+        self._sites: dict[int, asyncio.Task[web.SockSite]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        if self._runner is not None:
-            return
+        self._started = True
+
+    async def _setup(self) -> web.AppRunner:
+        from aiohttp import web
+
         app = web.Application()
         app.router.add_get(f"{PREFIX}/runtime/invocation/next", self._next)
         app.router.add_post(f"{PREFIX}/runtime/invocation/{{request_id}}/response", self._response)
@@ -55,8 +63,17 @@ class RuntimeApiServer:
         app.router.add_get(f"{PREFIX}/ping", self._ping)
         app.router.add_post(f"{EXTENSIONS}/extension/register", self._register)
         app.router.add_get(f"{EXTENSIONS}/extension/event/next", self._extension_next)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
+        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await runner.setup()
+        return runner
+
+    async def _serve(self, sock: socket.socket) -> web.SockSite:
+        from aiohttp import web
+
+        assert self._runner is not None
+        site = web.SockSite(await self._runner, sock)
+        await site.start()
+        return site
 
     def track(self, task: asyncio.Task[None]) -> None:
         self._tasks.add(task)
@@ -70,9 +87,11 @@ class RuntimeApiServer:
     async def stop(self) -> None:
         for task in list(self._tasks):
             await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(*self._sites.values(), return_exceptions=True)
+        self._started = False
         if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+            runner, self._runner = self._runner, None
+            await (await runner).cleanup()
         self._channels.clear()
         self._sites.clear()
 
@@ -83,16 +102,17 @@ class RuntimeApiServer:
     # -- RuntimeApiHost ------------------------------------------------------------------
 
     def reserve(self) -> str:
-        if self._runner is None:
+        if not self._started:
             raise RuntimeError("the Runtime API server is not started")
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind((self.host, 0))
         sock.listen(64)
         sock.setblocking(False)
         port = sock.getsockname()[1]
-        site = web.SockSite(self._runner, sock)
-        started = asyncio.get_running_loop().create_task(site.start())
-        self._sites[port] = (site, started)
+        loop = asyncio.get_running_loop()
+        if self._runner is None:
+            self._runner = loop.create_task(self._setup())
+        self._sites[port] = loop.create_task(self._serve(sock))
         return f"{self.host}:{port}"
 
     def attach(self, address: str, channel: RuntimeApiChannel) -> None:
@@ -103,7 +123,7 @@ class RuntimeApiServer:
         self._channels.pop(port, None)
         entry = self._sites.pop(port, None)
         if entry is not None:
-            self.track(asyncio.get_running_loop().create_task(_stop_site(*entry)))
+            self.track(asyncio.get_running_loop().create_task(_stop_site(entry)))
 
     # -- the routes ------------------------------------------------------------------------
 
@@ -160,10 +180,14 @@ class RuntimeApiServer:
             event = await answer
         except asyncio.CancelledError:
             return render(GONE)
+        from aiohttp import web  # loaded already: this route is served by it
+
         return web.Response(status=200, body=json.dumps(event).encode(), content_type="application/json",
                             headers={"Lambda-Extension-Event-Identifier": str(uuid.uuid4())})
 
     async def _ping(self, request: web.Request) -> web.StreamResponse:
+        from aiohttp import web
+
         return web.Response(body=b"pong")
 
 
@@ -181,6 +205,8 @@ async def read_bounded(request: web.Request, limit: int) -> tuple[bytes, int]:
 
 
 def render(answer: Answer) -> web.Response:
+    from aiohttp import web  # loaded already: only the routes render
+
     if answer.event is None:
         body = json.dumps(answer.body or {}, separators=(",", ":")).encode() + b"\n"
         return web.Response(status=answer.status, body=body, content_type="application/json", headers=answer.headers)
@@ -202,9 +228,9 @@ def _port(address: str) -> int:
     return int(address.rsplit(":", 1)[1])
 
 
-async def _stop_site(site: web.SockSite, started: asyncio.Task[None]) -> None:
+async def _stop_site(started: asyncio.Task[web.SockSite]) -> None:
     try:
-        await started
+        site = await started
     except Exception:  # noqa: BLE001 - a site that never started has nothing to stop
         return
     await site.stop()

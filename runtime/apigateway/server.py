@@ -40,11 +40,6 @@ class ApiUnavailable(ConfigError):
     """The API port could not be bound (in use, not local, no permission), or its host is not loopback."""
 
 
-def has_routes(fleet_config: object) -> bool:
-    """True when the config's template declares at least one API route (else no API port is opened)."""
-    return bool(read_routes(fleet_config).routes)  # type: ignore[arg-type]
-
-
 class ApiGatewayService:
     """`fleet.add_service(ApiGatewayService(port=0))`; `.url` and `.routes` once started."""
 

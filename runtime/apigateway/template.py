@@ -60,6 +60,13 @@ def read_routes(config: FleetConfig) -> ApiRoutes:
     return reader.read()
 
 
+def has_routes(config: FleetConfig) -> bool:
+    """True when the config's template declares at least one API route (else no API port is opened).
+
+    Here, not beside the server, so a run without routes never imports the gateway's HTTP side."""
+    return bool(read_routes(config).routes)
+
+
 class _Reader:
     def __init__(self, config: FleetConfig) -> None:
         self.config = config

@@ -14,14 +14,16 @@ from __future__ import annotations
 import asyncio
 import functools
 import socket
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from lambdatop.runtime.aws.clients import AwsClients
 from lambdatop.runtime.config.aws_settings import AwsSettings, Credentials, Endpoint
-from lambdatop.runtime.aws.secrets import apply_secrets
-from lambdatop.runtime.aws.stack import LocalStack, StackPlan, plan_stack, stack_name_for
 from lambdatop.runtime.config import ResourceValues, load_config
 from lambdatop.runtime.fleet import Fleet
+
+if TYPE_CHECKING:
+    from lambdatop.runtime.aws.clients import AwsClients
+    from lambdatop.runtime.aws.stack import LocalStack, StackPlan
 
 PROBE_TIMEOUT_S = 0.3
 
@@ -45,6 +47,10 @@ class JoinRunningServices:
             return
         self.endpoint_url = url
         fleet.worker_environment["AWS_ENDPOINT_URL"] = url
+        # boto3 only now, with services to join: importing it would double a one-shot command's start.
+        from lambdatop.runtime.aws.clients import AwsClients
+        from lambdatop.runtime.aws.stack import LocalStack, plan_stack, stack_name_for
+
         config = fleet.config
         clients = AwsClients(url, config.region)
         stack = LocalStack(clients.client("cloudformation"), url, stack_name_for(config))
@@ -64,6 +70,8 @@ class JoinRunningServices:
 
 def _read(stack: LocalStack, plan: StackPlan, clients: AwsClients) -> ResourceValues:
     """The running fleet's resources: the stack's, and the secrets it made beside it (never created here)."""
+    from lambdatop.runtime.aws.secrets import apply_secrets
+
     values = stack.read(plan) if not plan.empty else ResourceValues()
     secrets = apply_secrets(clients.client("secretsmanager"), plan.hand_made, stack.name, create=False)
     return ResourceValues(names={**values.names, **secrets}, attributes=values.attributes)

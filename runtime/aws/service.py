@@ -16,10 +16,8 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lambdatop.runtime.aws.clients import AwsClients
-from lambdatop.runtime.aws.inventory import Inventory, ResourceFigures
 from lambdatop.runtime.aws.secrets import apply_secrets, delete_secrets
 from lambdatop.runtime.config.aws_settings import AwsSettings, Credentials, Endpoint
 from lambdatop.runtime.aws.sidecar import Sidecar, SidecarUnavailable
@@ -27,6 +25,10 @@ from lambdatop.runtime.aws.stack import LocalStack, StackPlan, plan_stack, stack
 from lambdatop.runtime.bus import FleetEvent
 from lambdatop.runtime.config import FleetConfig, ResourceValues, load_config
 from lambdatop.runtime.fleet import Fleet
+
+if TYPE_CHECKING:  # boto3 behind them: imported once the services are on (`--no-aws` never needs it)
+    from lambdatop.runtime.aws.clients import AwsClients
+    from lambdatop.runtime.aws.inventory import Inventory, ResourceFigures
 
 DEFAULT_HOST = "127.0.0.1"
 INVENTORY_INTERVAL_S = 2.0
@@ -111,6 +113,9 @@ class AwsService:
         url = self.endpoint_url
         assert url is not None
         fleet.worker_environment["AWS_ENDPOINT_URL"] = url
+        from lambdatop.runtime.aws.clients import AwsClients
+        from lambdatop.runtime.aws.inventory import Inventory
+
         self.clients = AwsClients(url, fleet.config.region)
         self.stack = LocalStack(self.clients.client("cloudformation"), url, stack_name_for(fleet.config))
         where = f"sidecar pid {self.sidecar.pid}" if self.sidecar else "an existing emulator"

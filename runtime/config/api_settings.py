@@ -15,10 +15,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from lambdatop.runtime.config.loading import FleetConfig
+from lambdatop.runtime.config.ports import DEFAULT_API_HOST, DEFAULT_API_PORT
 from lambdatop.runtime.config.service_section import ServiceSection
 
-DEFAULT_API_HOST = "127.0.0.1"
-DEFAULT_API_PORT = 3000  # the port `sam local start-api` uses
+__all__ = ["DEFAULT_API_HOST", "DEFAULT_API_PORT", "ApiSettings"]
 _KEYS = ("enabled", "host", "port", "integration_timeout")
 
 

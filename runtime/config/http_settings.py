@@ -17,10 +17,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from lambdatop.runtime.config.loading import FleetConfig
+from lambdatop.runtime.config.ports import DEFAULT_HOST, DEFAULT_PORT
 from lambdatop.runtime.config.service_section import ServiceSection
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 3001  # the port `sam local start-lambda` uses
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "HttpSettings"]
 _KEYS = ("enabled", "host", "port", "allow_remote")
 
 

@@ -9,7 +9,6 @@ pure Python, so any Python version imports them.
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 from pathlib import Path
 
@@ -21,6 +20,9 @@ DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil
 
 def bundled_runtime_packages(base: Path) -> Path:
     """A folder under `base` with links to the bundled packages lambdatop has; built once."""
+    # Here, not at import (25 ms): most fleets have no isolated function to link these for.
+    from importlib.metadata import PackageNotFoundError, distribution as installed
+
     folder = base / "runtime-packages"
     folder.mkdir(parents=True, exist_ok=True)
     for name in BUNDLED:
@@ -38,8 +40,8 @@ def bundled_runtime_packages(base: Path) -> Path:
         _link(link, source)
     for distribution in DISTRIBUTIONS:
         try:
-            found = importlib.metadata.distribution(distribution)
-        except importlib.metadata.PackageNotFoundError:
+            found = installed(distribution)
+        except PackageNotFoundError:
             continue
         metadata = getattr(found, "_path", None)  # the .dist-info folder (PathDistribution)
         if isinstance(metadata, Path) and metadata.is_dir():

@@ -18,12 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import psutil
+from lambdatop.tui.bench import SCENARIOS
 from lambdatop.tui.bench.project import BenchProject
 from lambdatop.tui.bench.results import BenchReport, Figure
-
-# Every scenario group, in the order they run. Each is a module of this package
-# with `async def run(ctx: BenchContext) -> list[Figure]`.
-SCENARIOS = ("baselines", "warm", "cold", "throughput", "scale", "ui", "reload", "async", "http", "sqs")
 
 # Where a group's module name differs from its scenario name (`async` is a keyword; `reload.py`
 # belongs to the hot-reload capability, which this group calls).
@@ -47,16 +44,19 @@ class Budget:
     async_messages: int
     http_samples: int
     http_s: float
+    startup_repeats: int  # fresh processes of each command (and its baseline), interleaved
+    startup_sidecar_repeats: int  # of those, the runs of `serve` with its AWS sidecar (seconds each)
 
 
 QUICK = Budget(
     warm_samples=2_000, cold_samples=30, socket_samples=5_000, fork_samples=300, throughput_s=2.0, direct_s=0.3,
     one_shot_invocations=12, scale_envs=200, ui_s=2.0, reload_samples=3, async_messages=200, http_samples=300, http_s=1.5,
+    startup_repeats=3, startup_sidecar_repeats=1,
 )
 FULL = Budget(
     warm_samples=10_000, cold_samples=200, socket_samples=20_000, fork_samples=2_000, throughput_s=10.0, direct_s=1.0,
     one_shot_invocations=60, scale_envs=1_000, ui_s=10.0, reload_samples=10, async_messages=2_000, http_samples=2_000,
-    http_s=5.0,
+    http_s=5.0, startup_repeats=11, startup_sidecar_repeats=3,
 )
 
 

@@ -22,31 +22,12 @@ from typing import Any
 
 from lambdatop.tui.bench.compare import Comparison, EarlierReportUnreadable, Movement, compare, load_figures
 from lambdatop.tui.bench.results import BenchReport, Figure
-from lambdatop.tui.bench.runner import SCENARIOS, run_bench
+from lambdatop.tui.bench.runner import run_bench
 from lambdatop.tui.commands.common import EXIT_FUNCTION_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "bench", help="measure warm/cold overhead, throughput, scale... against baselines from the same run",
-        description="Run the performance scenarios on generated no-op handlers and print each figure beside a "
-        "baseline measured in the same run, the ratio, the target and whether it was met.",
-    )
-    parser.add_argument("--quick", action="store_true", help="smaller samples, under a minute (what CI runs)")
-    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON to FILE ('-' for stdout)")
-    parser.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown to FILE (as the README shows it)")
-    parser.add_argument(
-        "--compare", metavar="FILE",
-        help="an earlier run's --json report: print how each figure's ratio (else value) moved since then",
-    )
-    parser.add_argument(
-        "--only", nargs="+", metavar="NAME", choices=SCENARIOS,
-        help=f"run only these scenarios ({', '.join(SCENARIOS)}); the baselines always run",
-    )
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,7 +1,9 @@
 """What the commands share: exit codes, the arguments several of them take, and the errors they print alike.
 
-`lambdatop.tui.cli` builds the parser from the command modules; the commands
-import only this module (never `cli`), so the dependency runs one way.
+`lambdatop.tui.cli` builds the parser from `arguments`; the commands import
+only this module (never `cli`), so the dependency runs one way. The parser
+uses this module too, so it loads the config readers only inside the
+functions that read a config.
 """
 
 from __future__ import annotations
@@ -14,12 +16,11 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lambdatop.runtime.config import FleetConfig, FunctionConfig, TemplateInputs, load_config
-from lambdatop.runtime.config.env_vars import read_env_vars
-from lambdatop.runtime.config.parameters import parse_overrides
-from lambdatop.runtime.errors import ConfigError
-from lambdatop.runtime.store.reader import StoreReader
+if TYPE_CHECKING:
+    from lambdatop.runtime.config import FleetConfig, FunctionConfig, TemplateInputs
+    from lambdatop.runtime.store.reader import StoreReader
 
 EXIT_OK = 0
 EXIT_FUNCTION_ERROR = 1
@@ -71,6 +72,11 @@ def template_options(parser: argparse.ArgumentParser) -> None:
 
 def template_inputs(args: argparse.Namespace) -> TemplateInputs:
     """What `--parameter-overrides` and `--env-vars` add to the template (a UsageError for a malformed one)."""
+    from lambdatop.runtime.config import TemplateInputs
+    from lambdatop.runtime.config.env_vars import read_env_vars
+    from lambdatop.runtime.config.parameters import parse_overrides
+    from lambdatop.runtime.errors import ConfigError
+
     try:
         parameters = parse_overrides(getattr(args, "parameter_overrides", None) or ())
     except ValueError as exc:
@@ -133,6 +139,9 @@ def client_context(text: str | None) -> str | None:
 
 
 def load_or_exit(path: str | None, inputs: TemplateInputs | None = None) -> FleetConfig:
+    from lambdatop.runtime.config import load_config
+    from lambdatop.runtime.errors import ConfigError
+
     try:
         config = load_config(path, inputs=inputs)
     except ConfigError as exc:

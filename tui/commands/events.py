@@ -16,30 +16,11 @@ import json
 import sys
 
 from lambdatop.tui.commands.common import (
-    EXIT_OK, EXIT_USAGE, UsageError, config_option, function_option, load_or_exit, require_function, saved_events,
+    EXIT_OK, EXIT_USAGE, UsageError, load_or_exit, require_function, saved_events,
     template_inputs,
 )
 from lambdatop.tui.sample_events import BadTemplateValue, EventTemplate, UnknownTemplate, find_template, load_templates
 
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "events", help="sample events for AWS sources (API Gateway, S3, SQS, ...), like sam local generate-event",
-        description="Print sample events in the shapes AWS sends them, to pipe into `lambdatop invoke FN --event -`.",
-    )
-    actions = parser.add_subparsers(dest="events_command", metavar="ACTION")
-    listing = actions.add_parser("list", help="list the event templates (and a function's own events)")
-    function_option(listing, "also list this function's events/*.json")
-    listing.add_argument("--json", action="store_true", help="machine-readable output")
-    config_option(listing)
-    generate = actions.add_parser(
-        "generate", help="print one sample event as JSON", add_help=False,
-        usage="lambdatop events generate SOURCE [--PARAM VALUE ...]  (SOURCE --help lists the parameters)",
-    )
-    generate.add_argument("source", nargs="?", help="template name or alias, e.g. s3-put, sqs, apigateway-v2")
-    generate.add_argument("params", nargs=argparse.REMAINDER, help="--name value pairs")
-    generate.add_argument("--compact", action="store_true", help=argparse.SUPPRESS)
-    parser.set_defaults(handler=run, events_parser=parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,28 +21,10 @@ from lambdatop.runtime.observability.percentiles import percentile
 from lambdatop.runtime.records import InvocationResult, InvocationStatus, InvocationType, Trigger
 from lambdatop.runtime.store.reader import DeadLetter
 from lambdatop.tui.commands.common import (
-    EXIT_FUNCTION_ERROR, EXIT_OK, EXIT_SERVICE_ERROR, EXIT_USAGE, UsageError, client_context, config_option,
-    default_event_path, find_function, load_or_exit, read_event, unknown_function_hint, template_inputs,
+    EXIT_FUNCTION_ERROR, EXIT_OK, EXIT_SERVICE_ERROR, EXIT_USAGE, UsageError, client_context, default_event_path,
+    find_function, load_or_exit, read_event, unknown_function_hint, template_inputs,
 )
 
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("invoke", help="invoke a function once (or -n times) and print the response")
-    parser.add_argument("function", help="function name (logical id, FunctionName or ARN)")
-    parser.add_argument("--event", "-e", metavar="FILE", help="event JSON file, or - for stdin (default: the function's events/basic.json, else {})")
-    parser.add_argument("--json", action="store_true", help="print the whole InvocationRecord (with response and log) as JSON")
-    parser.add_argument("--async", dest="asynchronous", action="store_true",
-                        help="invocation type Event: committed to the durable queue (202), then delivered with Lambda's retries; "
-                             "waits until the event is settled (delivered, or failed for good) unless --no-wait")
-    parser.add_argument("--no-wait", dest="wait", action="store_false",
-                        help="with --async: exit once the event is safely queued; the dashboard or `lambdatop serve` delivers it")
-    parser.add_argument("-n", "--count", type=int, default=1, metavar="N", help="invoke N times and print a summary")
-    parser.add_argument("--concurrency", "-C", type=int, default=1, metavar="C", help="with -n: keep C invocations in flight")
-    parser.add_argument("--client-context", metavar="JSON",
-                        help="client context, a JSON object the function sees as context.client_context (sync only, "
-                             "as on Lambda)")
-    config_option(parser)
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

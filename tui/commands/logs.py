@@ -18,23 +18,11 @@ from collections.abc import Iterable
 from lambdatop.runtime.store.reader import StoredInvocation, StoreReader
 from lambdatop.runtime.errors import StoreError
 from lambdatop.tui.commands.common import (
-    EXIT_OK, EXIT_USAGE, UsageError, config_option, load_or_exit, parse_age, require_function, template_inputs,
+    EXIT_OK, EXIT_USAGE, UsageError, load_or_exit, parse_age, require_function, template_inputs,
 )
 
 POLL_INTERVAL_S = 0.5
 
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("logs", help="print (or --follow) a function's log lines, like `sam logs`")
-    parser.add_argument("function", help="function name (logical id or FunctionName)")
-    parser.add_argument("--follow", "-t", "--tail", action="store_true", help="keep printing new invocations' logs")
-    parser.add_argument("--filter", metavar="TEXT", help="only lines containing TEXT (case-sensitive, like a CloudWatch term)")
-    parser.add_argument("--since", "-s", metavar="AGE", default=None, help="only invocations newer than AGE (30s, 10m, 2h, 1d)")
-    parser.add_argument("-n", "--limit", type=int, default=100, metavar="N", help="the last N invocations (default 100)")
-    parser.add_argument("--request-id", metavar="ID", help="only this invocation")
-    parser.add_argument("--json", action="store_true", help="pretty-print structured (JSON) lines, e.g. Powertools Logger")
-    config_option(parser)
-    parser.set_defaults(handler=run)
 
 
 def format_invocation(stored: StoredInvocation, text_filter: str | None = None, pretty: bool = False) -> list[str]:

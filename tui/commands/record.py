@@ -17,26 +17,9 @@ from lambdatop.runtime.errors import ReplayError, StoreError
 from lambdatop.runtime.store.reader import StoreReader, process_alive
 from lambdatop.runtime.store.replay import from_store, import_events, read_jsonl, write_jsonl
 from lambdatop.tui.commands.common import (
-    EXIT_OK, EXIT_USAGE, UsageError, config_option, function_option, load_or_exit, run_option, selected_run, template_inputs,
+    EXIT_OK, EXIT_USAGE, UsageError, load_or_exit, selected_run, template_inputs,
 )
 
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("record", help="export recorded events as JSONL, import them, list recorded runs")
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    export = actions.add_parser("export", help="write recorded events as JSONL to stdout (or -o FILE)")
-    run_option(export, "one run")
-    function_option(export, "only this function's events (as recorded: it may since have left the config)")
-    export.add_argument("--request-id", action="append", metavar="ID", help="only this request (repeatable)")
-    export.add_argument("--limit", type=int, metavar="N", help="only the last N events")
-    export.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
-    config_option(export)
-    imported = actions.add_parser("import", help="load a JSONL event set into the store as a new run")
-    imported.add_argument("file", metavar="FILE.jsonl")
-    config_option(imported)
-    runs = actions.add_parser("runs", help="list recorded runs, newest first")
-    config_option(runs)
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

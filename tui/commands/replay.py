@@ -29,31 +29,10 @@ from lambdatop.runtime.store.reader import StoreReader
 from lambdatop.runtime.errors import StoreError
 from lambdatop.runtime.config import store_path
 from lambdatop.tui.commands.common import (
-    EXIT_FUNCTION_ERROR, EXIT_OK, EXIT_USAGE, UsageError, config_option, function_option, load_or_exit, require_function,
-    run_option, selected_run, template_inputs,
+    EXIT_FUNCTION_ERROR, EXIT_OK, EXIT_USAGE, UsageError, load_or_exit, require_function,
+    selected_run, template_inputs,
 )
 
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "replay", help="replay recorded invocations (one, a run, a function's, or a JSONL file); --compare for CI",
-        description="Replay recorded events with their original invocation types and timing (scaled by --speed).",
-    )
-    parser.add_argument("file", nargs="?", metavar="FILE.jsonl", help="a JSONL event set (from `lambdatop record export`)")
-    parser.add_argument("--request-id", action="append", metavar="ID", help="replay this recorded request (repeatable)")
-    run_option(parser, "replay a recorded run")
-    function_option(parser, "only this function's events (alone: all it has recorded)")
-    parser.add_argument("--limit", type=int, metavar="N", help="only the last N events of the selection")
-    parser.add_argument("--speed", type=float, default=1.0,
-                        help="divide the original inter-arrival times by this (default 1 = real time; 0 = as fast as allowed)")
-    parser.add_argument("--concurrency", "-C", type=int, default=10, metavar="C", help="at most C replayed invocations in flight (default 10)")
-    parser.add_argument("--compare", action="store_true",
-                        help="report responses or error types that differ from the recording; exit 1 if any do")
-    parser.add_argument("--ignore-key", action="append", default=[], metavar="KEY",
-                        help="with --compare: a JSON key whose value may differ (timestamps...), repeatable")
-    parser.add_argument("--json", action="store_true", help="one JSON object per replayed event on stdout")
-    config_option(parser)
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -42,26 +42,10 @@ from lambdatop.tui.commands.common import (
     EXIT_SERVICE_ERROR,
     EXIT_USAGE,
     UsageError,
-    config_option,
     load_or_exit,
     template_inputs,
 )
 
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("schedules", help="the config's schedules (Schedule, ScheduleV2, scheduled rules); fire one now")
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    listing = actions.add_parser("list", help="every schedule with its next fire times (from the config; no fleet needed)")
-    listing.add_argument("--json", action="store_true", help="one JSON object per schedule, in a list")
-    listing.add_argument("--next", type=int, default=1, metavar="N", help="show the next N fire times (default 1)")
-    config_option(listing)
-    listing.set_defaults(handler=run_list)
-    fire = actions.add_parser("fire", help="fire one schedule now, as an async invocation (like `invoke --async`)")
-    fire.add_argument("name", help="the schedule's name, Function/EventId, or an event id only one function uses")
-    fire.add_argument("--no-wait", dest="wait", action="store_false",
-                      help="exit once the event is queued; the running dashboard or `lambdatop serve` delivers it")
-    config_option(fire)
-    fire.set_defaults(handler=run_fire)
 
 
 # -- list -----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import signal
 import sys
 from typing import Any, TextIO
 
-from lambdatop.runtime.config.api_settings import DEFAULT_API_PORT, ApiSettings
+from lambdatop.runtime.config.api_settings import ApiSettings
 from lambdatop.runtime.bus import FleetEvent, Subscription
 from lambdatop.runtime.config import DEFAULT_HOST, DEFAULT_PORT, FleetConfig, HttpSettings
 from lambdatop.runtime.errors import ConfigError, EndpointUnavailable, RemoteAccessRefused, SidecarUnavailable, StoreError
@@ -26,40 +26,12 @@ from lambdatop.runtime.records import InvocationResult
 from lambdatop.runtime.services import ServiceOptions, attach_standard_services
 from lambdatop.runtime.snapshot import EndpointView
 from lambdatop.tui.commands.common import (
-    EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, aws_options, load_or_exit, template_inputs, template_options,
+    EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, load_or_exit, template_inputs,
 )
 
 DRAIN_TIMEOUT_S = 30.0  # longest a graceful stop waits for in-flight invocations
 FORCE_AFTER_S = 0.5  # a second Ctrl-C at least this long after the first stops at once
 
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "serve", help="run the functions headless behind a Lambda-compatible HTTP endpoint (boto3, AWS CLI, function URLs)",
-        description="Run the fleet headless with Lambda's Invoke API on HOST:PORT (like `sam local start-lambda`) "
-                    "and a function URL per function at /fn/NAME/. Ctrl-C stops it.",
-    )
-    # Own dests: the top-level parser has --host/--port/--allow-remote too (`lambdatop --port 4000 serve` works).
-    parser.add_argument("--host", dest="serve_host", metavar="HOST", default=None,
-                        help=f"address to listen on (default: http.host in the config, else {DEFAULT_HOST})")
-    parser.add_argument("--port", "-p", dest="serve_port", metavar="PORT", type=int, default=None,
-                        help=f"port (default: http.port in the config, else {DEFAULT_PORT}, the one `sam local start-lambda` "
-                             f"uses; 0 picks a free port)")
-    parser.add_argument("--allow-remote", dest="serve_allow_remote", action="store_true",
-                        help="allow a non-loopback --host (the endpoint has no authentication)")
-    parser.add_argument("--api-port", dest="serve_api_port", metavar="PORT", type=int, default=None,
-                        help=f"port of the template's API routes (default: api.port in the config, else {DEFAULT_API_PORT}, "
-                             f"the one `sam local start-api` uses; 0 picks a free port)")
-    parser.add_argument("--no-api", dest="serve_no_api", action="store_true",
-                        help="don't serve the template's Api/HttpApi routes")
-    aws_options(parser, prefix="serve_")
-    template_options(parser)
-    parser.add_argument("--no-watch", dest="watch", action="store_false", help="don't hot-reload code on save")
-    parser.add_argument("--no-store", dest="store", action="store_false", help="don't record invocations in .lambdatop/")
-    parser.add_argument("--quiet", "-q", action="store_true", help="don't print each invocation's log")
-    parser.add_argument("--config", "-c", metavar="PATH", default=argparse.SUPPRESS,
-                        help="lambdatop.yaml or SAM template.yaml (default: ./lambdatop.yaml, ./template.yaml, ./sample_functions/template.yaml)")
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

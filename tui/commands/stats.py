@@ -18,22 +18,12 @@ from lambdatop.runtime.errors import StoreError
 from lambdatop.runtime.observability.summary import summarize
 from lambdatop.runtime.store.reader import StoreReader
 from lambdatop.tui.commands.common import (
-    EXIT_OK, EXIT_USAGE, UsageError, config_option, function_option, load_or_exit, parse_age, require_function, run_option,
-    selected_run, template_inputs,
+    EXIT_OK, EXIT_USAGE, UsageError, load_or_exit, parse_age, require_function, selected_run, template_inputs,
 )
 from lambdatop.tui.widgets.cells import format_usd
 
 SCAN_LIMIT = 200_000  # the store keeps 100,000 invocations by default
 
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("stats", help="per-function metrics (counts, latency percentiles, memory) and cost")
-    function_option(parser, "only this function")
-    parser.add_argument("--since", "-s", metavar="AGE", help="only invocations newer than AGE (30s, 10m, 2h, 1d)")
-    run_option(parser, "only this run of lambdatop (see `lambdatop record runs`)")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    config_option(parser)
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,27 +22,9 @@ from lambdatop.runtime.store.reader import StoredInvocation, StoreReader
 from lambdatop.runtime.errors import StoreError
 from lambdatop.runtime.observability.views import RequestTrace, Span, Trace, chrome_trace, flatten
 from lambdatop.tui.commands.common import (
-    EXIT_OK, EXIT_USAGE, UsageError, config_option, function_option, load_or_exit, require_function, run_option, selected_run, template_inputs,
+    EXIT_OK, EXIT_USAGE, UsageError, load_or_exit, require_function, selected_run, template_inputs,
 )
 
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("traces", help="list or export recorded X-Ray-like traces (X-Ray JSON or Chrome trace)")
-    actions = parser.add_subparsers(dest="action", metavar="ACTION")
-    listing = actions.add_parser("list", help="the most recent traces, newest first")
-    export = actions.add_parser("export", help="write traces as X-Ray BatchGetTraces JSON or Chrome trace-event JSON")
-    # No -f: that is --function, as in every other command.
-    export.add_argument("--format", choices=("xray", "chrome"), default="xray",
-                        help="xray: BatchGetTraces' {Traces:[{Id,Duration,Segments}]}; chrome: trace events Perfetto opens")
-    export.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
-    for sub in (listing, export):
-        sub.add_argument("--request-id", metavar="ID", help="only the trace of this invocation")
-        function_option(sub, "only traces of this function's invocations")
-        run_option(sub, "only this run of lambdatop (see `lambdatop record runs`)")
-        sub.add_argument("-n", "--limit", type=int, default=20, metavar="N", help="at most N traces (default 20)")
-        config_option(sub)
-        sub.set_defaults(handler=run)
-    parser.set_defaults(handler=lambda args: (parser.print_help(), EXIT_USAGE)[1])
 
 
 def run(args: argparse.Namespace) -> int:
