@@ -300,16 +300,19 @@ class Invoker:
     async def _platform_error(self, env: ExecutionEnvironment, record: InvocationRecord, failure: EnvironmentFailed, timeout: int) -> bytes:
         """Record a failure the platform detected and return Lambda's error payload for it."""
         rid = record.request_id
-        if failure.failure in (Failure.TIMEOUT, Failure.INIT_TIMEOUT):
+        kind = failure.failure
+        if kind is Failure.EXITED and env.oom_killed():
+            kind = Failure.OUT_OF_MEMORY  # its memory cgroup's limit: the kernel killed the worker itself
+        if kind in (Failure.TIMEOUT, Failure.INIT_TIMEOUT):
             record.status = InvocationStatus.TIMEOUT
             record.error_type = "Sandbox.Timedout"
             record.error_message = f"RequestId: {rid} Error: Task timed out after {timeout:.2f} seconds"
-        elif failure.failure is Failure.OUT_OF_MEMORY:
+        elif kind is Failure.OUT_OF_MEMORY:
             record.status = InvocationStatus.OUT_OF_MEMORY
             record.error_type = "Runtime.OutOfMemory"
             record.error_message = f"RequestId: {rid} Error: Runtime exited with error: signal: killed"
             record.max_memory_used_mb = max(record.max_memory_used_mb, record.memory_size_mb)
-        elif failure.failure is Failure.BAD_MESSAGE:
+        elif kind is Failure.BAD_MESSAGE:
             record.status = InvocationStatus.CRASHED
             record.error_type = "Runtime.ExitError"
             record.error_message = f"RequestId: {rid} Error: Runtime sent a malformed message and was stopped: {failure.detail}"

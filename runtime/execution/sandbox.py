@@ -1,0 +1,215 @@
+"""What holds an execution environment together, as Lambda's sandbox does: everything its code starts is frozen,
+counted and killed with it.
+
+    isolation                what an environment is              freeze / memory / kill reach
+    ───────────────────────  ──────────────────────────────────  ──────────────────────────────────────────
+    cgroup v1 (or v2)        a cgroup per worker (cgroups.py),   every process in the cgroup, a setsid
+                             joined before any function code     daemon too; the memory size is also the
+                                                                 cgroup's hard limit (kernel OOM kill)
+    none                     the worker's process group, the     the group, and the worker's descendants
+                             worker a child subreaper            (a double-forked daemon is re-parented
+                                                                 to the worker, so it stays one)
+
+`LAMBDATOP_CGROUPS` = v1, v2 or none forces a choice (tests cover each);
+unset, v1 is taken where writable, else v2, else none. Which one a run got
+is said at start (`Sandbox.describe`) and in the snapshot.
+
+Freezing signals every process of the environment (SIGSTOP/SIGCONT), read
+from its cgroup.procs through a descriptor kept open (2 µs), rather than
+writing the freezer's state: that write took 150-400 µs per thaw and up to
+3 ms per freeze here (v1), on the warm path of every invocation that is not
+back to back. Killing uses the cgroup (v2 `cgroup.kill`; v1 the freezer, so
+nothing forks while the processes are killed).
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from lambdatop.runtime.execution import cgroups
+from lambdatop.runtime.execution.cgroups import Hierarchy
+
+FORCE_VARIABLE = "LAMBDATOP_CGROUPS"
+LAMBDA_MB_PER_VCPU = 1769  # Lambda: "at 1,769 MB, a function has the equivalent of one vCPU"
+_MAX_TREE = 256  # processes walked per environment: a fork bomb must not make the supervisor itself slow
+_PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+class Isolation(enum.StrEnum):
+    V1 = "cgroup v1"
+    V2 = "cgroup v2"
+    NONE = "none: subreaper + process group"
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    """What this run's environments are held by (the snapshot's copy)."""
+
+    isolation: Isolation
+    memory_limit: bool  # the memory size is a hard limit of the environment's cgroup
+    cpu_quota: bool  # `cpu: proportional` can be applied
+    where: str  # the run's cgroup folders, or why there are none
+
+    def describe(self) -> str:
+        if self.isolation is Isolation.NONE:
+            return (f"isolation: {self.isolation.value} ({self.where}); memory is sampled, not a hard limit, "
+                    "and `cpu: proportional` cannot be applied")
+        held = ["freeze", "kill"] + (["memory limit"] if self.memory_limit else []) + (["cpu quota"] if self.cpu_quota else [])
+        missing = [] if self.cpu_quota else ["`cpu: proportional` cannot be applied here (no writable cpu controller)"]
+        return f"isolation: {self.isolation.value} ({', '.join(held)}) under {self.where}" + "".join(f"; {m}" for m in missing)
+
+
+class Sandbox:
+    """This run's isolation: found (and its cgroup folders made) at construction, removed by `close`."""
+
+    def __init__(self, choice: str | None = None) -> None:
+        choice = (os.environ.get(FORCE_VARIABLE, "") if choice is None else choice).strip().lower() or "auto"
+        self.hierarchies: list[Hierarchy] = []
+        isolation, reason = Isolation.NONE, "no writable cgroup"
+        if choice == "none":
+            reason = f"{FORCE_VARIABLE}=none"
+        if choice in ("auto", "v1") and (found := cgroups.find_v1()):
+            self.hierarchies, isolation = found, Isolation.V1
+        elif choice in ("auto", "v2") and (found := cgroups.find_v2()):
+            self.hierarchies, isolation = found, Isolation.V2
+        controls = {control for h in self.hierarchies for control in h.controls}
+        where = ", ".join(str(h.run_folder) for h in self.hierarchies) or reason
+        self.info = SandboxInfo(isolation, "memory" in controls, "cpu" in controls, where)
+        # Folders of retired environments not yet empty (their processes were still exiting): removed later.
+        self._leftovers: list[Path] = []
+
+    @property
+    def isolation(self) -> Isolation:
+        return self.info.isolation
+
+    def describe(self) -> str:
+        return self.info.describe()
+
+    def zygote_arguments(self) -> list[str]:
+        """What a zygote is told: the folders its children join, or to make each worker a subreaper."""
+        if not self.hierarchies:
+            return ["--subreaper"]
+        return [item for hierarchy in self.hierarchies for item in ("--cgroup", str(hierarchy.run_folder))]
+
+    def environment(self, pid: int) -> EnvironmentGroup:
+        if self._leftovers:
+            self._leftovers = [folder for folder in self._leftovers if not cgroups.try_rmdir(folder)]
+        return EnvironmentGroup(pid, [h.environment(pid) for h in self.hierarchies], self._leftovers)
+
+    def close(self) -> bool:
+        """Remove this run's cgroup folders (killing what is left in them); False if one could not be removed."""
+        done = cgroups.remove_run_folders(self.hierarchies)
+        if done:
+            self.hierarchies = []
+        return done
+
+
+class EnvironmentGroup:
+    """The processes of one environment: its cgroup's, or (without cgroups) its worker's group and descendants."""
+
+    def __init__(self, pid: int, folders: list[Path], leftovers: list[Path] | None = None) -> None:
+        self.pid = pid
+        self.folders = folders  # one per hierarchy the worker joined; [] without cgroups
+        self._leftovers = leftovers if leftovers is not None else []
+        self._procs_fd: int | None = None
+
+    def pids(self) -> list[int]:
+        """Every process of the environment now (the worker first)."""
+        if not self.folders:
+            return _tree(self.pid)
+        try:
+            if self._procs_fd is None:
+                self._procs_fd = os.open(self.folders[0] / "cgroup.procs", os.O_RDONLY | os.O_CLOEXEC)
+            listed = os.pread(self._procs_fd, 1 << 16, 0).split()
+            return [int(pid) for pid in listed[:_MAX_TREE]]
+        except (OSError, ValueError):
+            return []
+
+    def signal(self, signum: int) -> None:
+        """Send `signum` to every process of the environment; for SIGSTOP, until no new one appears (a fork meanwhile)."""
+        try:
+            os.killpg(self.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+        sent: set[int] = set()
+        for _ in range(4 if signum == signal.SIGSTOP else 1):
+            new = [pid for pid in self.pids() if pid not in sent]
+            if not new:
+                break
+            for pid in new:
+                try:
+                    os.kill(pid, signum)
+                except ProcessLookupError:
+                    pass
+            sent.update(new)
+
+    def kill(self) -> None:
+        """SIGKILL all of it: the cgroup's processes (cgroups.kill_all), or the group and then each descendant."""
+        if not self.folders:
+            self.signal(signal.SIGSTOP)  # nothing forks while the tree is killed
+            self.signal(signal.SIGKILL)
+            return
+        cgroups.kill_all(self.folders[0])
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def rss_kb(self) -> int:
+        """RSS of every process of the environment, in KB; 0 if the worker is gone."""
+        total = 0
+        for pid in self.pids():
+            try:
+                with open(f"/proc/{pid}/statm", "rb") as statm:
+                    total += int(statm.read().split()[1]) * _PAGE_KB
+            except (OSError, IndexError, ValueError):
+                if pid == self.pid:
+                    return 0
+        return total
+
+    def oom_kills(self) -> int:
+        """How many processes the kernel's OOM killer took from this environment (its memory cgroup's count)."""
+        for folder in self.folders:
+            for name in ("memory.oom_control", "memory.events"):
+                try:
+                    text = (folder / name).read_text()
+                except OSError:
+                    continue
+                for line in text.splitlines():
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(value)
+        return 0
+
+    def release(self) -> None:
+        """Close our descriptor and remove the folders if they are empty (the run's close removes the rest)."""
+        if self._procs_fd is not None:
+            os.close(self._procs_fd)
+            self._procs_fd = None
+        self._leftovers.extend(folder for folder in self.folders if not cgroups.try_rmdir(folder))
+
+
+def cpu_share(memory_mb: int) -> float:
+    """The CPUs an environment of `memory_mb` gets on Lambda (one at 1,769 MB), at most this machine's."""
+    return min(memory_mb / LAMBDA_MB_PER_VCPU, float(os.cpu_count() or 1))
+
+
+def _tree(pid: int) -> list[int]:
+    """`pid` and its descendants, from the main threads' children lists; [] if `pid` is gone."""
+    found: list[int] = []
+    pending = [pid]
+    while pending and len(found) < _MAX_TREE:
+        current = pending.pop()
+        try:
+            with open(f"/proc/{current}/task/{current}/children", "rb") as children:
+                pending.extend(int(child) for child in children.read().split())
+        except (OSError, ValueError):
+            if current == pid:
+                return []
+            continue
+        found.append(current)
+    return found
