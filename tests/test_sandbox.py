@@ -24,6 +24,7 @@ import pytest
 from lambdatop.runtime.config import load_config
 from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.execution import cgroups
+from lambdatop.runtime.execution.cgroups import run_folders_of
 from lambdatop.runtime.execution.sandbox import FORCE_VARIABLE, Isolation, Sandbox
 from lambdatop.runtime.fleet import Fleet
 from tests.conftest import gone
@@ -155,6 +156,9 @@ def test_a_daemon_dies_when_lambdatop_is_killed(make_project, mode: str) -> None
         deadline = time.monotonic() + 20
         while not all(gone(pid) for pid in pids.values()):
             assert time.monotonic() < deadline, f"outlived lambdatop's kill -9: {pids}"
+            time.sleep(0.05)
+        while run_folders_of(process.pid):  # the zygote removed the run's cgroup folders too
+            assert time.monotonic() < deadline, f"cgroup folders left: {run_folders_of(process.pid)}"
             time.sleep(0.05)
     finally:
         if process.poll() is None:

@@ -127,6 +127,22 @@ def find_v2(pid: int | None = None) -> list[Hierarchy]:
     return [Hierarchy(Version.V2, folder, frozenset(controls))]
 
 
+def run_folders_of(pid: int) -> list[Path]:
+    """The run folders process `pid` made that still exist, in every hierarchy under our own cgroups."""
+    own = _own_paths()
+    found: list[Path] = []
+    for point, kind, options in _mounts():
+        key = "" if kind == "cgroup2" else next((c for c in V1_CONTROLLERS if c in options), None)
+        if key is None or key not in own:
+            continue
+        parent = Path(point) / own[key].lstrip("/")
+        try:
+            found += [entry for entry in parent.iterdir() if entry.name.startswith(f"{RUN_PREFIX}{pid}-")]
+        except OSError:
+            continue
+    return found
+
+
 def remove_run_folders(hierarchies: list[Hierarchy], wait_s: float = 2.0) -> bool:
     """Kill what is left in each environment's folder, then remove them and the run folders; False if one stayed."""
     deadline = time.monotonic() + wait_s

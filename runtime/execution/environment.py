@@ -205,6 +205,11 @@ class ExecutionEnvironment:
         self.busy_since = None
         self.invocations += 1
         self.rss_kb, self.peak_kb = reply.rss_kb, max(self.peak_kb, reply.peak_kb)
+        if self.oom_killed():
+            # The kernel killed one of its processes at the cgroup's limit (a child, while the worker answered):
+            # Lambda ends the whole sandbox, and the invocation with Runtime.OutOfMemory.
+            self.kill("failure")
+            raise EnvironmentFailed(Failure.OUT_OF_MEMORY, reply.logs)
         return reply
 
     def idle(self) -> None:

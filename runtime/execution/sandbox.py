@@ -15,7 +15,8 @@ unset, v1 is taken where writable, else v2, else none. Which one a run got
 is said at start (`Sandbox.describe`) and in the snapshot.
 
 Freezing signals every process of the environment (SIGSTOP/SIGCONT), read
-from its cgroup.procs through a descriptor kept open (2 µs), rather than
+from its cgroup.procs (2 µs through a descriptor kept open on v2, 15 µs on v1,
+which must open it again for a fresh list), rather than
 writing the freezer's state: that write took 150-400 µs per thaw and up to
 3 ms per freeze here (v1), on the warm path of every invocation that is not
 back to back. Killing uses the cgroup (v2 `cgroup.kill`; v1 the freezer, so
@@ -98,7 +99,8 @@ class Sandbox:
     def environment(self, pid: int) -> EnvironmentGroup:
         if self._leftovers:
             self._leftovers = [folder for folder in self._leftovers if not cgroups.try_rmdir(folder)]
-        return EnvironmentGroup(pid, [h.environment(pid) for h in self.hierarchies], self._leftovers)
+        return EnvironmentGroup(pid, [h.environment(pid) for h in self.hierarchies], self._leftovers,
+                                reread=self.isolation is Isolation.V1)
 
     def close(self) -> bool:
         """Remove this run's cgroup folders (killing what is left in them); False if one could not be removed."""
@@ -111,20 +113,29 @@ class Sandbox:
 class EnvironmentGroup:
     """The processes of one environment: its cgroup's, or (without cgroups) its worker's group and descendants."""
 
-    def __init__(self, pid: int, folders: list[Path], leftovers: list[Path] | None = None) -> None:
+    def __init__(self, pid: int, folders: list[Path], leftovers: list[Path] | None = None, *, reread: bool = False) -> None:
         self.pid = pid
         self.folders = folders  # one per hierarchy the worker joined; [] without cgroups
+        # v2's cgroup.procs is listed afresh on each read from offset 0 of one descriptor; v1 keeps a list per
+        # cgroup for a second after its last read (its "pidlist"), so there each read opens the file again.
+        self._reread = reread
         self._leftovers = leftovers if leftovers is not None else []
         self._procs_fd: int | None = None
+        self._oom_fd: int | None = None  # its memory cgroup's counters (v1 memory.oom_control, v2 memory.events)
+        self._oom_known = not folders  # whether the memory folder has been looked for
 
     def pids(self) -> list[int]:
         """Every process of the environment now (the worker first)."""
         if not self.folders:
             return _tree(self.pid)
         try:
-            if self._procs_fd is None:
-                self._procs_fd = os.open(self.folders[0] / "cgroup.procs", os.O_RDONLY | os.O_CLOEXEC)
-            listed = os.pread(self._procs_fd, 1 << 16, 0).split()
+            if self._reread:
+                with open(self.folders[0] / "cgroup.procs", "rb") as procs:
+                    listed = procs.read(1 << 16).split()
+            else:
+                if self._procs_fd is None:
+                    self._procs_fd = os.open(self.folders[0] / "cgroup.procs", os.O_RDONLY | os.O_CLOEXEC)
+                listed = os.pread(self._procs_fd, 1 << 16, 0).split()
             return [int(pid) for pid in listed[:_MAX_TREE]]
         except (OSError, ValueError):
             return []
@@ -172,24 +183,38 @@ class EnvironmentGroup:
         return total
 
     def oom_kills(self) -> int:
-        """How many processes the kernel's OOM killer took from this environment (its memory cgroup's count)."""
-        for folder in self.folders:
-            for name in ("memory.oom_control", "memory.events"):
+        """How many processes the kernel's OOM killer took from this environment (its memory cgroup's count).
+
+        Read after every invocation (2 µs through the descriptor kept open): a handler whose child
+        the kernel killed can answer before the memory sampler looks again.
+        """
+        if not self._oom_known:
+            self._oom_known = True
+            for path in (folder / name for folder in self.folders for name in ("memory.oom_control", "memory.events")):
                 try:
-                    text = (folder / name).read_text()
+                    self._oom_fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                    break
                 except OSError:
                     continue
-                for line in text.splitlines():
-                    key, _, value = line.partition(" ")
-                    if key == "oom_kill":
-                        return int(value)
+        if self._oom_fd is None:
+            return 0
+        try:
+            text = os.pread(self._oom_fd, 4096, 0)
+        except OSError:
+            return 0
+        for line in text.splitlines():
+            key, _, value = line.partition(b" ")
+            if key == b"oom_kill":
+                return int(value)
         return 0
 
     def release(self) -> None:
         """Close our descriptor and remove the folders if they are empty (the run's close removes the rest)."""
-        if self._procs_fd is not None:
-            os.close(self._procs_fd)
-            self._procs_fd = None
+        for fd in (self._procs_fd, self._oom_fd):
+            if fd is not None:
+                os.close(fd)
+        self._procs_fd = self._oom_fd = None
+        self._oom_known = True
         self._leftovers.extend(folder for folder in self.folders if not cgroups.try_rmdir(folder))
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Sequence
 
 CPU_PERIOD_US = 100_000
@@ -101,17 +102,33 @@ def kill_everything(roots: Sequence[str]) -> None:
             _thaw(folder)
 
 
-def remove_folders(roots: Sequence[str]) -> None:
+def remove_folders(roots: Sequence[str], wait_s: float = 1.0) -> None:
+    """Remove the environments' folders and the run's, waiting up to `wait_s` for the killed to exit.
+
+    Called once every environment's processes were killed (kill_everything): a folder stays busy only
+    until its processes have exited, or while another zygote of the run is still at work in it.
+    """
+    deadline = time.monotonic() + wait_s
     for root in roots:
-        try:
-            folders = [entry.path for entry in os.scandir(root) if entry.is_dir(follow_symlinks=False)]
-        except OSError:
-            continue
-        for folder in folders:
+        while True:
             try:
-                os.rmdir(folder)
+                folders = [entry.path for entry in os.scandir(root) if entry.is_dir(follow_symlinks=False)]
             except OSError:
-                pass
+                break
+            busy = [folder for folder in folders if not _rmdir(folder)]
+            if (not busy and _rmdir(root)) or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+
+
+def _rmdir(path: str) -> bool:
+    try:
+        os.rmdir(path)
+        return True
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
 
 
 def _thaw(folder: str) -> None:
