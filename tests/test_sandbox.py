@@ -237,3 +237,23 @@ def test_cpu_setting_in_lambdatop_yaml_and_sam_metadata(tmp_path: Path) -> None:
         "Transform: AWS::Serverless-2016-10-31\nMetadata:\n  lambdatop: {cpu: proportional}\nResources:\n"
         "  Fn:\n    Type: AWS::Serverless::Function\n    Properties: {Handler: app.handler, Runtime: python3.12, CodeUri: .}\n")
     assert load_config(tmp_path / "template.yaml").functions["Fn"].cpu == "proportional"
+
+
+async def test_the_function_screen_shows_proportional_cpu_and_the_isolation(make_project, monkeypatch) -> None:
+    from lambdatop.tui.screens.function import FunctionScreen
+
+    monkeypatch.setenv(FORCE_VARIABLE, "none")
+    config = make_project({"small": CPU_BOUND, "plain": CPU_BOUND}, """\
+        functions:
+          small: {handler: app.handler, code: small, memory_size: 128, cpu: proportional}
+          plain: {handler: app.handler, code: plain}
+    """)
+    async with Fleet(config) as fleet:
+        snapshot = fleet.snapshot()
+    functions = {f.name: f for f in snapshot.functions}
+    small = FunctionScreen._config(None, functions["small"], snapshot).plain  # type: ignore[arg-type]
+    assert "0.07 vCPU (proportional: 128 MB / 1769 MB), not applied: no writable cpu cgroup" in small
+    assert "Isolation           none: subreaper + process group" in small
+    assert "CPU " not in FunctionScreen._config(None, functions["plain"], snapshot).plain  # type: ignore[arg-type]
+    title = FunctionScreen._title(None, functions["small"], snapshot).plain  # type: ignore[arg-type]
+    assert "128 MB (0.07 vCPU, not applied)" in title

@@ -238,6 +238,8 @@ class FunctionScreen(LambdatopScreen[None]):
             ("Tracing", config.tracing),
             ("Idle timeout", f"{config.idle_timeout:g} s" + ("" if config.freeze else ", not frozen")),
         ]
+        if snapshot.isolation:  # what holds each environment together: its cgroup, or the fallback
+            lines.append(("Isolation", snapshot.isolation.removeprefix("isolation: ").split(" under ")[0].split(";")[0]))
         if config.layers:
             lines.append(("Layers", ", ".join(config.layers)))
         if config.cannot_run is not None:
