@@ -257,3 +257,15 @@ async def test_the_function_screen_shows_proportional_cpu_and_the_isolation(make
     assert "CPU " not in FunctionScreen._config(None, functions["plain"], snapshot).plain  # type: ignore[arg-type]
     title = FunctionScreen._title(None, functions["small"], snapshot).plain  # type: ignore[arg-type]
     assert "128 MB (0.07 vCPU, not applied)" in title
+
+
+async def test_init_over_the_memory_cgroups_limit_is_out_of_memory(make_project, monkeypatch) -> None:
+    monkeypatch.setenv(FORCE_VARIABLE, "v1")
+    config = make_project({"fn": 'hog = b"x" * (300 << 20)\n\ndef handler(e, c):\n    return 1\n'},
+                          "functions:\n  fn: {handler: app.handler, code: fn, memory_size: 128}\n")
+    async with Fleet(config) as fleet:
+        if not fleet.zygotes.sandbox or not fleet.zygotes.sandbox.info.memory_limit:
+            pytest.skip("no writable memory cgroup here")
+        result = await fleet.invoke("fn", {})
+    assert result.record.error_type == "Runtime.OutOfMemory", result.response
+    assert "Phase: init\tStatus: error\tError Type: Runtime.OutOfMemory" in result.log_text

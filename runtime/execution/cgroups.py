@@ -197,11 +197,14 @@ def procs(folder: Path) -> list[int]:
         return []
 
 
-def kill_all(folder: Path) -> None:
-    """SIGKILL every process in one environment's cgroup, including those that left its process group."""
+def kill_all(folder: Path, freezer: Path | None = None) -> None:
+    """SIGKILL every process in one environment's cgroup, including those that left its process group.
+
+    `freezer`: its folder in v1's freezer hierarchy (nothing forks while we kill), when it has one.
+    """
     if _try_write(folder / "cgroup.kill", "1"):
         return
-    frozen = _try_write(folder / "freezer.state", "FROZEN")  # v1: nothing forks while we kill
+    frozen = freezer is not None and _try_write(freezer / "freezer.state", "FROZEN")
     for _ in range(3):
         pids = procs(folder)
         if not pids:
@@ -211,8 +214,8 @@ def kill_all(folder: Path) -> None:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-    if frozen:
-        _try_write(folder / "freezer.state", "THAWED")  # frozen tasks die once thawed
+    if frozen and freezer is not None:
+        _try_write(freezer / "freezer.state", "THAWED")  # frozen tasks die once thawed
 
 
 def _read(path: Path) -> str:

@@ -197,7 +197,8 @@ class Invoker:
             if failure.failure is not Failure.INIT_TIMEOUT:
                 record.init_suppressed = True  # no Init Duration: the time went into Duration
                 record.duration_ms = (time.perf_counter() - begin) * 1000
-                log.init_report(record.duration_ms, Phase.INIT, InitStatus.ERROR, "Runtime.ExitError")
+                log.init_report(record.duration_ms, Phase.INIT, InitStatus.ERROR,
+                                "Runtime.OutOfMemory" if env.oom_killed() else "Runtime.ExitError")
                 return ColdStart(None, await self._platform_error(env, record, failure, pool.function.timeout))
             # Lambda retries a timed-out Init inside the invoke phase, bounded by the function timeout.
             log.init_report(self.init_limit * 1000, Phase.INIT, InitStatus.TIMEOUT)

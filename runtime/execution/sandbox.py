@@ -123,6 +123,7 @@ class EnvironmentGroup:
         self._procs_fd: int | None = None
         self._oom_fd: int | None = None  # its memory cgroup's counters (v1 memory.oom_control, v2 memory.events)
         self._oom_known = not folders  # whether the memory folder has been looked for
+        self._oom_at_release: int | None = None  # the count when the group was released (its folders go then)
 
     def pids(self) -> list[int]:
         """Every process of the environment now (the worker first)."""
@@ -161,10 +162,21 @@ class EnvironmentGroup:
     def kill(self) -> None:
         """SIGKILL all of it: the cgroup's processes (cgroups.kill_all), or the group and then each descendant."""
         if not self.folders:
-            self.signal(signal.SIGSTOP)  # nothing forks while the tree is killed
-            self.signal(signal.SIGKILL)
+            # Stopped first, so nothing forks; then the descendants before the worker: a worker killed
+            # first would hand its orphans (a setsid daemon) to the zygote before they are found.
+            self.signal(signal.SIGSTOP)
+            for pid in reversed(self.pids()):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
             return
-        cgroups.kill_all(self.folders[0])
+        freezer = next((folder for folder in self.folders if (folder / "freezer.state").exists()), None)
+        cgroups.kill_all(self.folders[0], freezer)
         try:
             os.killpg(self.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -188,6 +200,8 @@ class EnvironmentGroup:
         Read after every invocation (2 µs through the descriptor kept open): a handler whose child
         the kernel killed can answer before the memory sampler looks again.
         """
+        if self._oom_at_release is not None:
+            return self._oom_at_release
         if not self._oom_known:
             self._oom_known = True
             for path in (folder / name for folder in self.folders for name in ("memory.oom_control", "memory.events")):
@@ -209,7 +223,12 @@ class EnvironmentGroup:
         return 0
 
     def release(self) -> None:
-        """Close our descriptor and remove the folders if they are empty (the run's close removes the rest)."""
+        """Close our descriptors and remove the folders if they are empty (the run's close removes the rest).
+
+        The OOM count is kept: the invocation's error is decided after its environment was retired.
+        """
+        if self._oom_at_release is None:
+            self._oom_at_release = self.oom_kills()
         for fd in (self._procs_fd, self._oom_fd):
             if fd is not None:
                 os.close(fd)

@@ -232,14 +232,13 @@ class FunctionScreen(LambdatopScreen[None]):
             ("Runtime", f"{config.runtime} ({config.architecture})"),
             ("CodeUri", _shown_path(config.code_dir)),
             ("MemorySize", f"{config.memory_size} MB"),
-            *([("CPU", _cpu_line(f))] if f.cpu_share is not None else []),
+            *_cpu_rows(f),
             ("Timeout", f"{config.timeout} s"),
             ("ReservedConcurrency", "-" if config.reserved_concurrency is None else str(config.reserved_concurrency)),
             ("Tracing", config.tracing),
             ("Idle timeout", f"{config.idle_timeout:g} s" + ("" if config.freeze else ", not frozen")),
+            *_isolation_rows(snapshot),
         ]
-        if snapshot.isolation:  # what holds each environment together: its cgroup, or the fallback
-            lines.append(("Isolation", snapshot.isolation.removeprefix("isolation: ").split(" under ")[0].split(";")[0]))
         if config.layers:
             lines.append(("Layers", ", ".join(config.layers)))
         if config.cannot_run is not None:
@@ -287,7 +286,16 @@ def _shown_path(path: Path) -> str:
         return str(path)
 
 
-def _cpu_line(f: FunctionSnapshot) -> str:
+def _cpu_rows(f: FunctionSnapshot) -> list[tuple[str, str]]:
     """`cpu: proportional`: the share each environment gets, and whether a cgroup quota really applies it."""
+    if f.cpu_share is None:
+        return []
     share = f"{f.cpu_share:.2f} vCPU (proportional: {f.memory_size} MB / 1769 MB)"
-    return share if f.cpu_enforced else share + ", not applied: no writable cpu cgroup"
+    return [("CPU", share if f.cpu_enforced else share + ", not applied: no writable cpu cgroup")]
+
+
+def _isolation_rows(snapshot: FleetSnapshot) -> list[tuple[str, str]]:
+    """What holds each environment together (its cgroup, or the fallback), without the folders' paths."""
+    if not snapshot.isolation:
+        return []
+    return [("Isolation", snapshot.isolation.removeprefix("isolation: ").split(" under ")[0].split(";")[0])]
