@@ -59,7 +59,13 @@ def apply_limits(roots: Sequence[str], memory_mb: int, cpu_share: float) -> None
     quota = max(1000, int(cpu_share * CPU_PERIOD_US))
     for root in roots:
         folder = os.path.join(root, pid)
-        _write_if_there(folder, "memory.limit_in_bytes", limit)  # v1; memsw after it (it may not be below it)
+        # v1: memory+swap may not be below memory, so a raise goes memsw first and a cut memory first
+        # (a folder left by an earlier process of this pid keeps its limits).
+        try:
+            _write_if_there(folder, "memory.limit_in_bytes", limit)
+        except OSError:
+            _write_if_there(folder, "memory.memsw.limit_in_bytes", limit)
+            _write_if_there(folder, "memory.limit_in_bytes", limit)
         _write_if_there(folder, "memory.memsw.limit_in_bytes", limit)
         _write_if_there(folder, "memory.max", limit)  # v2
         _write_if_there(folder, "memory.swap.max", "0")
