@@ -285,7 +285,7 @@ class Zygote:
                 pass
         confinement.remove_folders(self.cgroups)
 
-    def _reap_all(self, within_s: float = 1.0) -> None:
+    def _reap_all(self, within_s: float = 0.2) -> None:
         """Reap what has ended, waiting up to `within_s` for the killed to end."""
         deadline = time.monotonic() + within_s
         while True:
