@@ -346,7 +346,8 @@ class Fleet:
 
     def snapshot(self, recent: int = 100) -> FleetSnapshot:
         now = time.time()
-        functions = [function_snapshot(name, pool, self.stats[name], self.gate, now) for name, pool in self.pools.items()]
+        sandbox = self.zygotes.sandbox.info if self.zygotes.sandbox is not None else None
+        functions = [function_snapshot(name, pool, self.stats[name], self.gate, now, sandbox) for name, pool in self.pools.items()]
         totals_invocations = sum(self.stats[f.name].totals.invocations for f in functions)
         totals_cold = sum(self.stats[f.name].totals.cold_starts for f in functions)
         inv_rate = sum(f.invocations_per_s for f in functions)
@@ -357,6 +358,7 @@ class Fleet:
             recent=list(reversed(self._recent[-recent:])), invocations_per_s=inv_rate, errors_per_s=err_rate,
             throttles_per_s=thr_rate, cold_share_pct=100.0 * totals_cold / totals_invocations if totals_invocations else 0.0,
             endpoint=self.endpoint, extras={name: provider() for name, provider in self.snapshot_providers.items()},
+            isolation=sandbox.describe() if sandbox is not None else "",
         )
 
     # -- internals --------------------------------------------------------------------

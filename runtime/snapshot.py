@@ -341,6 +341,9 @@ class FunctionSnapshot:
     max_memory_used_mb: int
     concurrency_history: list[int]
     config: FunctionConfig
+    # `cpu: proportional`: the CPUs each environment may use (memory / 1,769 MB); None when the function is unlimited.
+    cpu_share: float | None = None
+    cpu_enforced: bool = False  # a cgroup CPU quota applies it (False: no writable cpu controller here)
 
     @property
     def error_pct(self) -> float:
@@ -364,6 +367,8 @@ class FleetSnapshot:
     cold_share_pct: float
     endpoint: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    # What holds each environment together (sandbox.SandboxInfo.describe): "isolation: cgroup v1 (...) under ...".
+    isolation: str = ""
 
     @property
     def endpoint_view(self) -> EndpointView | None:

@@ -15,6 +15,7 @@ from typing import Any
 import psutil
 import pytest
 
+from lambdatop.runtime.execution.cgroups import run_folders_of
 from lambdatop.runtime.fleet import Fleet
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -50,17 +51,21 @@ def handler_orphans() -> list[psutil.Process]:
 
 @pytest.fixture(autouse=True)
 def no_handler_orphans() -> Iterator[None]:
-    """After every test: nothing a handler started is left running (Lambda destroys the whole sandbox)."""
+    """After every test: nothing a handler started is left running (Lambda destroys the whole sandbox), whether
+    it stayed in its worker's process group or not (a setsid daemon), and no cgroup folder of a fleet this
+    process ran is left behind (runtime/execution/sandbox.py)."""
     yield
     deadline = time.monotonic() + ORPHAN_GRACE_S
     while (left := handler_orphans()) and time.monotonic() < deadline:
         time.sleep(0.1)
+    cgroup_folders = run_folders_of(os.getpid())
     for proc in left:
         try:
             proc.kill()
         except psutil.NoSuchProcess:
             pass
     assert not left, f"handler children outlived their environment: {[(p.pid, p.info) for p in left]}"
+    assert not cgroup_folders, f"cgroup folders left after the fleet stopped: {cgroup_folders}"
 
 
 def lambdatop_processes() -> list[psutil.Process]:

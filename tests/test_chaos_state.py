@@ -34,7 +34,7 @@ async def test_work_directories_of_dead_runs_are_removed_at_the_next_start(make_
     me = os.getpid()
     killed = owned_by(temp, "killed00", f"{int(dead.stdout)} 123")
     reused = owned_by(temp, "reused00", f"{me} 1")  # our pid now, but another start time: another process
-    alive = owned_by(temp, "alive000", f"{me} {workdir._start_time(me)}")
+    alive = owned_by(temp, "alive000", f"{me} {workdir.start_time(me)}")
     unknown = owned_by(temp, "unknown0", None)
     config = make_project({"fn": "def handler(e, c):\n    return 1\n"}, "functions:\n  fn: {handler: app.handler, code: fn}\n")
     async with Fleet(config) as fleet:

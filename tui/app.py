@@ -156,6 +156,9 @@ class LambdatopApp(App[int]):
             self.exit(EXIT_STARTUP_FAILED, return_code=EXIT_STARTUP_FAILED, message=self.startup_error)
             return
         self.state = "running" if self.state == "starting" else self.state
+        isolation = self.fleet.snapshot().isolation
+        if isolation.startswith("isolation: none"):  # the fallback: say so once, as serve's banner does
+            self.notify(isolation, title="no cgroups", severity="warning", timeout=CONFIG_NOTICE_S)
 
     async def action_quit(self) -> None:
         if self.state == "stopping":

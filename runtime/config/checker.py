@@ -12,7 +12,7 @@ from typing import Any
 
 from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.config.logging_config import LoggingConfig, read_logging_config
-from lambdatop.runtime.config.model import DEPENDENCIES, UNRESERVED_MINIMUM, FleetConfig
+from lambdatop.runtime.config.model import CPU_MODES, DEPENDENCIES, UNRESERVED_MINIMUM, FleetConfig
 from lambdatop.runtime.config.yamlfile import LineMap, line_of
 
 
@@ -110,6 +110,12 @@ class Checker:
         value = self.string(mapping, key, default) or default
         if value not in DEPENDENCIES:
             raise self.error(f"must be {' or '.join(DEPENDENCIES)}, got {value!r}", mapping, key)
+        return value
+
+    def cpu(self, mapping: LineMap, key: str, default: str) -> str:
+        value = self.string(mapping, key, default) or default
+        if value not in CPU_MODES:
+            raise self.error(f"must be {' or '.join(CPU_MODES)}, got {value!r}", mapping, key)
         return value
 
     def python_runtime(self, mapping: LineMap, key: str) -> str:

@@ -23,7 +23,7 @@ _ACCOUNT_KEYS = {"concurrency_limit", "region", "account_id"}
 _FUNCTION_KEYS = {
     "handler", "code", "runtime", "memory_size", "timeout", "environment", "reserved_concurrency",
     "idle_timeout", "freeze", "tracing", "architecture", "description", "events", "async", "dead_letter_queue",
-    "layers", "python_runtime", "logging", "dependencies",
+    "layers", "python_runtime", "logging", "dependencies", "cpu",
 }
 _DEFAULT_KEYS = _FUNCTION_KEYS - {"handler", "code", "description", "events"}
 
@@ -134,6 +134,7 @@ class LambdatopFile:
             logging_config=check.logging(*pick("logging"), YAML_KEYS),
             source=f"{self.path}:{line}",
             dependencies=check.dependencies(*pick("dependencies"), "isolated"),
+            cpu=check.cpu(*pick("cpu"), "unlimited"),
         )
 
     def _override(self, check: Checker, function: FunctionConfig, entry: LineMap, *, layers: bool = True) -> FunctionConfig:
@@ -153,6 +154,8 @@ class LambdatopFile:
             changes["environment"] = {**function.environment, **check.environment(entry, "environment")}
         if "dependencies" in entry:
             changes["dependencies"] = check.dependencies(entry, "dependencies", function.dependencies)
+        if "cpu" in entry:
+            changes["cpu"] = check.cpu(entry, "cpu", function.cpu)
         if "python_runtime" in entry:
             changes["python_runtime"] = check.python_runtime(entry, "python_runtime")
         if "logging" in entry:

@@ -25,6 +25,8 @@ MEMORY_RANGE = (128, 10240)
 # What a function can import: "isolated" (its folder, layers, requirements.txt and the runtime's boto3,
 # as on Lambda) or "shared" (also everything installed beside lambdatop, as before requirements.txt installs).
 DEPENDENCIES = ("isolated", "shared")
+# `cpu:` all of the machine's CPUs (lambdatop's default), or a share in proportion to memory, as on Lambda.
+CPU_MODES = ("unlimited", "proportional")
 TIMEOUT_RANGE = (1, 900)
 
 
@@ -88,6 +90,7 @@ class FunctionConfig:
     # interface client through the Runtime API ("ric": `python -m awslambdaric`, the reference behaviour).
     python_runtime: str = "builtin"
     dependencies: str = "isolated"  # one of DEPENDENCIES
+    cpu: str = "unlimited"  # one of CPU_MODES
     # Set when lambdatop cannot run this function (another runtime, code in S3, a container image...):
     # the rest of the fleet runs, and invoking this one answers `cannot_run`'s error.
     cannot_run: CannotRun | None = None
@@ -117,7 +120,7 @@ class FunctionConfig:
         """A hash of the settings that shape an environment; a change means new environments."""
         parts = [self.handler, str(self.code_dir), self.runtime, str(self.memory_size), str(self.timeout),
                  repr(sorted(self.environment.items())), self.tracing, repr(self.layer_dirs),
-                 self.python_runtime, repr(self.logging_config), self.dependencies]
+                 self.python_runtime, repr(self.logging_config), self.dependencies, self.cpu]
         return hashlib.sha1("\0".join(parts).encode()).hexdigest()[:12]
 
 

@@ -41,6 +41,7 @@ class SamTemplate:
         self.check = Checker(path)
         self.warnings: list[str] = []
         self.dependencies = "isolated"
+        self.cpu = "unlimited"
         self.parameters: dict[str, Any] = {}
         self.layer_notices: dict[str, list[str]] = {}  # a layer that cannot load -> the functions naming it
 
@@ -54,8 +55,9 @@ class SamTemplate:
         globals_function = resolver.resolve(globals_function)
         # A template's own setting for lambdatop, where CloudFormation keeps tools' settings (as cfn-lint's).
         ours = self.check.mapping(self.check.mapping(self.document, "Metadata"), "lambdatop")
-        check_known_keys(ours, ("dependencies",), section="Metadata.lambdatop", path=str(self.path), key_prefix="Metadata.lambdatop.")
+        check_known_keys(ours, ("dependencies", "cpu"), section="Metadata.lambdatop", path=str(self.path), key_prefix="Metadata.lambdatop.")
         self.dependencies = self.check.dependencies(ours, "dependencies", "isolated")
+        self.cpu = self.check.cpu(ours, "cpu", "unlimited")
 
         functions: dict[str, FunctionConfig] = {}
         not_emulated: dict[str, list[str]] = {}
@@ -170,6 +172,7 @@ class SamTemplate:
             logging_config=check.logging(props, "LoggingConfig", SAM_KEYS),
             source=f"{self.path}:{line}",
             dependencies=self.dependencies,
+            cpu=self.cpu,
             cannot_run=cannot_run,
         )
 

@@ -29,13 +29,13 @@ from lambdatop.runtime.execution.lifecycle import (  # re-exported: the names ca
 )
 from lambdatop.runtime.execution.extensions import ExtensionRegistry
 from lambdatop.runtime.execution.runtime_channel import RuntimeApiChannel, RuntimeApiHost
+from lambdatop.runtime.execution.sandbox import EnvironmentGroup
 from lambdatop.runtime.execution.spawner import Spawner
 from lambdatop.runtime.worker.messages import InitDone, InvokeRequest, InvokeResult, WorkerSpec
 from lambdatop.runtime.worker.wire import encode
 
 __all__ = ["EnvState", "EnvironmentFailed", "ExecutionEnvironment", "Failure", "Freeze", "IllegalTransition", "InitOutcome"]
 
-_PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 PIPELINE_LIMIT = 64 * 1024  # a first request this small rides along with the spawn
 
 
@@ -72,6 +72,8 @@ class ExecutionEnvironment:
         self.runtime_api = runtime_api
         self.api_address: str | None = None
         self._spawner: Spawner | None = None
+        # Every process of the environment (its cgroup's, or its worker's group and descendants), once its pid is known.
+        self.group: EnvironmentGroup | None = None
         self._spawned_at = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._deadline = 0.0  # time.monotonic() when the current invocation times out
@@ -203,6 +205,11 @@ class ExecutionEnvironment:
         self.busy_since = None
         self.invocations += 1
         self.rss_kb, self.peak_kb = reply.rss_kb, max(self.peak_kb, reply.peak_kb)
+        if self.oom_killed():
+            # The kernel killed one of its processes at the cgroup's limit (a child, while the worker answered):
+            # Lambda ends the whole sandbox, and the invocation with Runtime.OutOfMemory.
+            self.kill("failure")
+            raise EnvironmentFailed(Failure.OUT_OF_MEMORY, reply.logs)
         return reply
 
     def idle(self) -> None:
@@ -243,14 +250,18 @@ class ExecutionEnvironment:
         A handler's children count against its memory size, as in Lambda's sandbox: a child
         holding 1 GB under a 128 MB function is an out-of-memory, not a success.
         """
-        if not self.pid:
+        if self.group is None:
             return 0
-        rss_kb = _tree_rss_kb(self.pid)
+        rss_kb = self.group.rss_kb()
         if not rss_kb:
             return 0
         self.rss_kb = rss_kb
         self.peak_kb = max(self.peak_kb, rss_kb)
         return rss_kb
+
+    def oom_killed(self) -> bool:
+        """Whether the kernel's OOM killer took a process of this environment (its memory cgroup's limit)."""
+        return self.group is not None and self.group.oom_kills() > 0
 
     def fail(self, failure: Failure) -> None:
         """Stop the current invocation: the supervisor enforces a limit (Init, timeout, memory)."""
@@ -296,11 +307,9 @@ class ExecutionEnvironment:
             self._channel = None
         if self._spawner is not None and self.pid:
             self._spawner.forget_exit(self.pid)
-            if not extensions_shutting_down:
-                try:
-                    os.killpg(self.pid, signal.SIGKILL)  # what the handler left running dies with its environment
-                except (ProcessLookupError, PermissionError):
-                    pass
+        if self.group is not None and not extensions_shutting_down:
+            self.group.kill()  # what the handler left running dies with its environment
+            self.group.release()
         if self.state is not EnvState.GONE:
             if self.state is not EnvState.SHUTTING_DOWN:
                 self.transition(EnvState.SHUTTING_DOWN)
@@ -313,9 +322,15 @@ class ExecutionEnvironment:
     # -- what the channel reports -------------------------------------------------------
 
     def _signal(self, signum: int) -> None:
-        """Signal the environment's process group: the worker, or the runtime program it exec'd, leads one,
-        so whatever its code started is frozen, continued and killed with it."""
+        """Signal every process of the environment (sandbox.EnvironmentGroup): the worker, or the runtime program
+        it exec'd, and whatever its code started, so that is frozen, continued and killed with it."""
         if not self.pid:
+            return
+        if self.group is not None:
+            if signum == signal.SIGKILL:
+                self.group.kill()
+            else:
+                self.group.signal(signum)
             return
         try:
             os.killpg(self.pid, signum)
@@ -334,6 +349,9 @@ class ExecutionEnvironment:
 
     def _on_pid(self, pid: int) -> None:
         self.pid = pid
+        sandbox = self._spawner.sandbox if self._spawner is not None else None
+        # The worker joined its cgroup itself, before Init (worker/confinement.py): nothing it starts is outside.
+        self.group = sandbox.environment(pid) if sandbox is not None else EnvironmentGroup(pid, [])
         if self._spawner is not None:
             self._spawner.on_exit(pid, self._on_reaped, self._spawned_at)
 
@@ -357,30 +375,6 @@ class ExecutionEnvironment:
                 self.transition(EnvState.SHUTTING_DOWN)
             if self.on_gone is not None:
                 self.on_gone(self)
-
-
-_MAX_TREE = 256  # processes counted per sample: a fork bomb must not make the sampler itself slow
-
-
-def _tree_rss_kb(pid: int) -> int:
-    """RSS of `pid` and its descendants (the main threads' children lists), in KB; 0 if `pid` is gone."""
-    total, pending, seen = 0, [pid], 0
-    while pending and seen < _MAX_TREE:
-        current = pending.pop()
-        seen += 1
-        try:
-            with open(f"/proc/{current}/statm", "rb") as statm:
-                total += int(statm.read().split()[1]) * _PAGE_KB
-        except (OSError, IndexError, ValueError):
-            if current == pid:
-                return 0
-            continue
-        try:
-            with open(f"/proc/{current}/task/{current}/children", "rb") as children:
-                pending.extend(int(child) for child in children.read().split())
-        except (OSError, ValueError):
-            continue
-    return total
 
 
 def _group_alive(pgid: int) -> bool:

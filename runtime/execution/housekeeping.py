@@ -44,8 +44,9 @@ def invoke_deadline(env: ExecutionEnvironment, deadline: float) -> asyncio.Timer
 
 
 def over_memory(env: ExecutionEnvironment) -> bool:
-    """Whether a busy environment's RSS, sampled now, is past its memory size."""
-    return env.state is EnvState.BUSY and env.sample_memory() > env.memory_mb * 1024
+    """Whether a busy environment's RSS, sampled now, is past its memory size, or its cgroup's limit was hit
+    (the kernel killed one of its processes: a handler's child, while the worker itself lives on)."""
+    return env.state is EnvState.BUSY and (env.sample_memory() > env.memory_mb * 1024 or env.oom_killed())
 
 
 class Housekeeping:

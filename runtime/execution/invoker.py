@@ -197,7 +197,8 @@ class Invoker:
             if failure.failure is not Failure.INIT_TIMEOUT:
                 record.init_suppressed = True  # no Init Duration: the time went into Duration
                 record.duration_ms = (time.perf_counter() - begin) * 1000
-                log.init_report(record.duration_ms, Phase.INIT, InitStatus.ERROR, "Runtime.ExitError")
+                log.init_report(record.duration_ms, Phase.INIT, InitStatus.ERROR,
+                                "Runtime.OutOfMemory" if env.oom_killed() else "Runtime.ExitError")
                 return ColdStart(None, await self._platform_error(env, record, failure, pool.function.timeout))
             # Lambda retries a timed-out Init inside the invoke phase, bounded by the function timeout.
             log.init_report(self.init_limit * 1000, Phase.INIT, InitStatus.TIMEOUT)
@@ -300,16 +301,19 @@ class Invoker:
     async def _platform_error(self, env: ExecutionEnvironment, record: InvocationRecord, failure: EnvironmentFailed, timeout: int) -> bytes:
         """Record a failure the platform detected and return Lambda's error payload for it."""
         rid = record.request_id
-        if failure.failure in (Failure.TIMEOUT, Failure.INIT_TIMEOUT):
+        kind = failure.failure
+        if kind is Failure.EXITED and env.oom_killed():
+            kind = Failure.OUT_OF_MEMORY  # its memory cgroup's limit: the kernel killed the worker itself
+        if kind in (Failure.TIMEOUT, Failure.INIT_TIMEOUT):
             record.status = InvocationStatus.TIMEOUT
             record.error_type = "Sandbox.Timedout"
             record.error_message = f"RequestId: {rid} Error: Task timed out after {timeout:.2f} seconds"
-        elif failure.failure is Failure.OUT_OF_MEMORY:
+        elif kind is Failure.OUT_OF_MEMORY:
             record.status = InvocationStatus.OUT_OF_MEMORY
             record.error_type = "Runtime.OutOfMemory"
             record.error_message = f"RequestId: {rid} Error: Runtime exited with error: signal: killed"
             record.max_memory_used_mb = max(record.max_memory_used_mb, record.memory_size_mb)
-        elif failure.failure is Failure.BAD_MESSAGE:
+        elif kind is Failure.BAD_MESSAGE:
             record.status = InvocationStatus.CRASHED
             record.error_type = "Runtime.ExitError"
             record.error_message = f"RequestId: {rid} Error: Runtime sent a malformed message and was stopped: {failure.detail}"

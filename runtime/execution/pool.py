@@ -22,6 +22,7 @@ from lambdatop.runtime.config import FleetConfig, FunctionConfig, LayerContent
 from lambdatop.runtime.execution.layers import OPT_VARIABLE, LayerRoot, build_layer_root
 from lambdatop.runtime.execution.environment import EnvState, ExecutionEnvironment, InitOutcome
 from lambdatop.runtime.execution.runtime_channel import RuntimeApiHost
+from lambdatop.runtime.execution.sandbox import cpu_share
 from lambdatop.runtime.execution.runtimes import external_extensions, runtime_program
 from lambdatop.runtime.identifiers import log_stream_name
 from lambdatop.runtime.execution.spawner import Spawner
@@ -115,6 +116,7 @@ class FunctionPool:
             extensions=extensions,
             package_paths=self.package_paths,
             isolated=self.isolated,
+            cpu_share=cpu_share(self.function.memory_size) if self.function.cpu == "proportional" else 0.0,
         )
         env = ExecutionEnvironment(env_id, self.name, self.code_version, spec, memory_mb=self.function.memory_size,
                                    freeze=self.function.freeze, runtime_api=self.runtime_api)

@@ -9,11 +9,13 @@ from __future__ import annotations
 from lambdatop.runtime.execution.environment import EnvState
 from lambdatop.runtime.execution.gate import ConcurrencyGate
 from lambdatop.runtime.execution.pool import FunctionPool
+from lambdatop.runtime.execution.sandbox import SandboxInfo, cpu_share
 from lambdatop.runtime.execution.stats import Counters, FunctionStats
 from lambdatop.runtime.snapshot import EnvSnapshot, FunctionSnapshot
 
 
-def function_snapshot(name: str, pool: FunctionPool, stats: FunctionStats, gate: ConcurrencyGate, now: float) -> FunctionSnapshot:
+def function_snapshot(name: str, pool: FunctionPool, stats: FunctionStats, gate: ConcurrencyGate, now: float,
+                      sandbox: SandboxInfo | None = None) -> FunctionSnapshot:
     envs = [
         EnvSnapshot(
             id=e.id, pid=e.pid, state=str(e.state), age_s=now - e.created_at, idle_s=now - e.last_used,
@@ -35,4 +37,6 @@ def function_snapshot(name: str, pool: FunctionPool, stats: FunctionStats, gate:
         throttles_per_s=stats.rate("throttles", now=now), p50_ms=stats.percentile(0.5),
         p99_ms=stats.percentile(0.99), max_memory_used_mb=stats.max_memory_used_mb,
         concurrency_history=stats.history("max_concurrency", now=now), config=function,
+        cpu_share=cpu_share(function.memory_size) if function.cpu == "proportional" else None,
+        cpu_enforced=sandbox is not None and sandbox.cpu_quota,
     )

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lambdatop.runtime.execution.interpreters import Interpreter, local_interpreter, worker_tree, zygote_command
+from lambdatop.runtime.execution.sandbox import Sandbox
 from lambdatop.runtime.worker.messages import FROM_ZYGOTE, BadMessage, ChildExited, SpareReady, SpareTaken, SpawnRequest, WorkerSpec
 from lambdatop.runtime.worker.wire import decode_packet, encode
 
@@ -47,6 +48,9 @@ class Spawner:
         self._exit_listeners: dict[int, Callable[[], None]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._spare: tuple[int, socket.socket] | None = None  # (pid, our end of its worker socket)
+        # The run's isolation (set by Zygotes before the start): which cgroups its children join; None: each
+        # worker is a subreaper and holds its process group, nothing more.
+        self.sandbox: Sandbox | None = None
 
     @property
     def pid(self) -> int | None:
@@ -59,7 +63,8 @@ class Spawner:
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
         tree = None if self.interpreter.local else worker_tree(self.work_dir)
         self.process = subprocess.Popen(
-            zygote_command(self.interpreter, tree, theirs.fileno()),
+            zygote_command(self.interpreter, tree, theirs.fileno())
+            + (self.sandbox.zygote_arguments() if self.sandbox is not None else ["--subreaper"]),
             pass_fds=[theirs.fileno()],
             cwd=self.work_dir,
             start_new_session=True,  # Ctrl-C in the terminal must not reach workers; the supervisor stops them

@@ -21,7 +21,7 @@ def create_work_dir() -> Path:
     """Sweep what dead runs left, then make this run's directory (private: 0700, as mkdtemp makes it)."""
     sweep_dead_runs(Path(tempfile.gettempdir()))
     path = Path(tempfile.mkdtemp(prefix=PREFIX))
-    (path / OWNER_FILE).write_text(f"{os.getpid()} {_start_time(os.getpid())}\n")
+    (path / OWNER_FILE).write_text(f"{os.getpid()} {start_time(os.getpid())}\n")
     return path
 
 
@@ -40,23 +40,23 @@ def sweep_dead_runs(folder: Path) -> list[Path]:
             pid = int(pid_text)
         except (OSError, ValueError):
             continue  # no owner file (an older version's, or not ours): not known to be dead
-        if not _running(pid, started):
+        if not process_running(pid, started):
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
     return removed
 
 
-def _running(pid: int, started: str) -> bool:
+def process_running(pid: int, started: str) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True  # someone else's process holds that pid now: the run that wrote it may still be alive
-    return _start_time(pid) == started  # a reused pid has another start time
+    return start_time(pid) == started  # a reused pid has another start time
 
 
-def _start_time(pid: int) -> str:
+def start_time(pid: int) -> str:
     """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat), or '' off Linux."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as stat:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lambdatop.runtime.execution.interpreters import Interpreters
+from lambdatop.runtime.execution.sandbox import Sandbox
 from lambdatop.runtime.execution.spawner import Spawner
 
 
@@ -22,6 +23,7 @@ class Zygotes:
         self._by_executable: dict[str, Spawner] = {self.local.interpreter.executable: self.local}
         self.warnings: list[str] = []  # one per runtime that runs on another Python than it names
         self._warned: set[str] = set()
+        self.sandbox: Sandbox | None = None  # found (and its cgroup folders made) at the start, removed at the stop
 
     def for_runtime(self, runtime: str) -> Spawner:
         """The zygote of the Python `runtime` runs on (made, not started: a spawn starts it)."""
@@ -32,6 +34,7 @@ class Zygotes:
         spawner = self._by_executable.get(choice.interpreter.executable)
         if spawner is None:
             spawner = Spawner(self.work_dir, choice.interpreter)
+            spawner.sandbox = self.sandbox
             self._by_executable[choice.interpreter.executable] = spawner
         return spawner
 
@@ -40,13 +43,25 @@ class Zygotes:
         return list(self._by_executable.values())
 
     def start(self) -> None:
+        if self.sandbox is None:
+            self.sandbox = Sandbox()
         for spawner in self.all:
+            spawner.sandbox = self.sandbox
             spawner.start()
 
     async def stop(self) -> None:
         for spawner in self.all:
             await spawner.stop()
+        self._close_sandbox()
 
     def kill_now(self) -> None:
         for spawner in self.all:
             spawner.kill_now()
+        self._close_sandbox()
+
+    def _close_sandbox(self) -> None:
+        """Remove the run's cgroup folders (the zygotes killed what was in them); a folder still busy is the
+        next start's to sweep."""
+        if self.sandbox is not None:
+            self.sandbox.close()
+            self.sandbox = None

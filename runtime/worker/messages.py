@@ -58,6 +58,8 @@ class WorkerSpec(NamedTuple):
     package_paths: tuple[str, ...] = ()
     # True: the function sees only its own folders and the standard library, not lambdatop's packages.
     isolated: bool = False
+    # `cpu: proportional`: the CPUs this environment may use (memory / 1,769 MB, as on Lambda); 0 = no quota.
+    cpu_share: float = 0.0
 
 
 class InvokeRequest(NamedTuple):

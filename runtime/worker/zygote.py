@@ -29,7 +29,7 @@ import socket
 import sys
 import time
 
-from lambdatop.runtime.worker import child_stops, exec_runtime, imports, runtime, spare
+from lambdatop.runtime.worker import child_stops, confinement, exec_runtime, imports, runtime, spare
 from lambdatop.runtime.worker.capture import OutputCapture
 from lambdatop.runtime.worker.messages import (
     EXIT_WORKER_BROKEN,
@@ -66,7 +66,8 @@ def die_with_parent(signum: int = signal.SIGKILL) -> None:
 
 
 def become_subreaper() -> None:
-    """Orphans of a runtime program (its extensions, what a bash bootstrap started) come to us to be reaped."""
+    """Orphans of what this process started (a runtime program's extensions, a handler's double-forked daemon)
+    come to it, not to init: they stay in reach of its supervisor."""
     try:
         if _libc is not None:
             _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
@@ -95,8 +96,12 @@ def _signal_name(signum: int) -> str:
 
 
 class Zygote:
-    def __init__(self, control: socket.socket) -> None:
+    def __init__(self, control: socket.socket, cgroups: tuple[str, ...] = (), subreapers: bool = False) -> None:
         self.control = control
+        # This run's cgroup folders (one per hierarchy): each child joins its own below them before any
+        # function code runs. Without cgroups, each worker is a subreaper instead (`subreapers`).
+        self.cgroups = cgroups
+        self.subreapers = subreapers
         self.children: set[int] = set()
         self.spare: int | None = None  # the spare's pid, until the supervisor takes it
         self.spare_due: float | None = None  # when to fork the next spare (monotonic)
@@ -192,7 +197,12 @@ class Zygote:
             # Its own process group: the supervisor's freeze and kill then reach what a handler
             # forks or spawns too, as Lambda's sandbox freezes and destroys everything in it.
             os.setpgid(0, 0)
-        except BaseException:  # noqa: BLE001 - never return into the zygote's loop
+            if self.cgroups:
+                confinement.join(self.cgroups)
+            elif self.subreapers:  # a double-forked daemon then stays the worker's descendant, in reach of its kill
+                become_subreaper()
+        except BaseException as exc:  # noqa: BLE001 - never return into the zygote's loop
+            _last_words(f"[lambdatop] the environment could not be set up: {exc!r}")
             os._exit(EXIT_WORKER_BROKEN)
 
     def wait_as_spare(self, sock: socket.socket) -> None:
@@ -214,7 +224,10 @@ class Zygote:
             worker_spec: WorkerSpec = decode_packet(spec, frozenset({WorkerSpec})) if isinstance(spec, bytes) else spec
             sock = socket.socket(fileno=worker_fd)
             sock.setblocking(True)
-        except BaseException:  # noqa: BLE001 - never return into the zygote's loop
+            if self.cgroups:  # before Init: the function's first line already runs under its limits
+                confinement.apply_limits(self.cgroups, worker_spec.memory_size, worker_spec.cpu_share)
+        except BaseException as exc:  # noqa: BLE001 - never return into the zygote's loop
+            _last_words(f"[lambdatop] the environment's limits could not be set: {exc!r}")
             os._exit(EXIT_WORKER_BROKEN)
         if worker_spec.bootstrap:  # a runtime program of its own, driven through the Runtime API: fork + exec
             try:
@@ -253,11 +266,55 @@ class Zygote:
                     break
                 except (ProcessLookupError, PermissionError):
                     continue
+        # What left its worker's group (a setsid daemon): its cgroup holds it; without cgroups, a dead
+        # worker's orphans came to us, the subreaper.
+        confinement.kill_everything(self.cgroups)
+        for _ in range(3):
+            adopted = _own_children()
+            if not adopted:
+                break
+            for pid in adopted:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            self._reap_all()
         for pid in list(self.children):
             try:
                 os.waitpid(pid, 0)
             except ChildProcessError:
                 pass
+        confinement.remove_folders(self.cgroups)
+
+    def _reap_all(self, within_s: float = 0.2) -> None:
+        """Reap what has ended, waiting up to `within_s` for the killed to end."""
+        deadline = time.monotonic() + within_s
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.005)
+                continue
+            self.children.discard(pid)
+
+
+def _own_children() -> list[int]:
+    try:
+        with open(f"/proc/self/task/{os.getpid()}/children", "rb") as children:
+            return [int(pid) for pid in children.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def _last_words(text: str) -> None:
+    try:
+        os.write(2, (text + "\n").encode())
+    except OSError:
+        pass
 
 
 def main() -> None:
@@ -265,6 +322,7 @@ def main() -> None:
     # `-m` put the launch directory on sys.path; workers must see only their own code folder.
     sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd())]
     control = socket.socket(fileno=int(sys.argv[1]))
+    cgroups, subreapers = confinement.parse_arguments(sys.argv[2:])
     control.setblocking(True)
     if os.getppid() == 1:  # the supervisor died before we could arm PDEATHSIG
         return
@@ -276,7 +334,7 @@ def main() -> None:
     # Everything imported so far is shared with every worker, copy-on-write. Frozen out of the
     # collector's sight, a worker's garbage collections do not walk (and so copy) those pages.
     gc.freeze()
-    Zygote(control).run()
+    Zygote(control, cgroups, subreapers).run()
 
 
 if __name__ == "__main__":

@@ -132,6 +132,9 @@ async def _serve(fleet: Fleet, config: FleetConfig, *, quiet: bool) -> int:
 def _print_banner(fleet: Fleet, config: FleetConfig, endpoint: EndpointView | None, out: TextIO) -> None:
     functions = fleet.functions
     lines = [f"lambdatop serve: {len(functions)} function{'s' if len(functions) != 1 else ''} from {config.path}"]
+    isolation = fleet.snapshot().isolation  # what holds each environment: cgroups, or the fallback (runtime/execution/sandbox.py)
+    if isolation:
+        lines.append(f"  {isolation}")
     if endpoint is None:
         lines.append("  (no HTTP endpoint)")
     else:

@@ -204,7 +204,8 @@ class FunctionScreen(LambdatopScreen[None]):
     def _title(self, f: FunctionSnapshot, snapshot: FleetSnapshot) -> Text:
         text = Text()
         text.append(f" {f.name} ", style="bold black on #ff9900")
-        text.append(f" {f.code_version}  {f.handler}  {f.config.runtime}  {f.memory_size} MB  {f.timeout}s timeout\n")
+        cpu = "" if f.cpu_share is None else f" ({f.cpu_share:.2f} vCPU{'' if f.cpu_enforced else ', not applied'})"
+        text.append(f" {f.code_version}  {f.handler}  {f.config.runtime}  {f.memory_size} MB{cpu}  {f.timeout}s timeout\n")
         text.append(f" in use {f.in_use}/{f.limit}", style="bold")
         text.append(f"  inv/s {rate(f.invocations_per_s)}  err {f.totals.errors} ({pct(f.error_pct)})  thr {f.totals.throttles}"
                     f"  t/o {f.totals.timeouts}  cold {pct(f.cold_pct)}")
@@ -231,10 +232,12 @@ class FunctionScreen(LambdatopScreen[None]):
             ("Runtime", f"{config.runtime} ({config.architecture})"),
             ("CodeUri", _shown_path(config.code_dir)),
             ("MemorySize", f"{config.memory_size} MB"),
+            *_cpu_rows(f),
             ("Timeout", f"{config.timeout} s"),
             ("ReservedConcurrency", "-" if config.reserved_concurrency is None else str(config.reserved_concurrency)),
             ("Tracing", config.tracing),
             ("Idle timeout", f"{config.idle_timeout:g} s" + ("" if config.freeze else ", not frozen")),
+            *_isolation_rows(snapshot),
         ]
         if config.layers:
             lines.append(("Layers", ", ".join(config.layers)))
@@ -281,3 +284,18 @@ def _shown_path(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def _cpu_rows(f: FunctionSnapshot) -> list[tuple[str, str]]:
+    """`cpu: proportional`: the share each environment gets, and whether a cgroup quota really applies it."""
+    if f.cpu_share is None:
+        return []
+    share = f"{f.cpu_share:.2f} vCPU (proportional: {f.memory_size} MB / 1769 MB)"
+    return [("CPU", share if f.cpu_enforced else share + ", not applied: no writable cpu cgroup")]
+
+
+def _isolation_rows(snapshot: FleetSnapshot) -> list[tuple[str, str]]:
+    """What holds each environment together (its cgroup, or the fallback), without the folders' paths."""
+    if not snapshot.isolation:
+        return []
+    return [("Isolation", snapshot.isolation.removeprefix("isolation: ").split(" under ")[0].split(";")[0])]
