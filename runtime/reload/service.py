@@ -1,9 +1,9 @@
 """Hot reload: code and config changes reach the fleet on save, safely and visibly.
 
 `ReloadService` watches every function's code folder (and layers) and the
-config file (through `watcher.FolderWatcher`), debounces what it hears (an editor's save is
-often several writes, a temp file and a rename), and turns each quiet batch
-into at most one reload per function:
+config file (through `watcher.FolderWatcher`), waits until what it hears is a
+finished save (`settle.ChangeBatcher`: an editor's save is often several writes,
+a temp file and a rename) and turns each batch into at most one reload per function:
 
 - code: a new content hash makes a new code version (v2, v3, ...). The pool
   switches to it: idle environments of the old version go at once, busy ones
@@ -44,7 +44,8 @@ from lambdatop.runtime.config.reload_settings import ReloadSettings
 from lambdatop.runtime.reload.broken import BrokenCode, broken_by, same_breakage, verdict
 from lambdatop.runtime.reload.probe import InitProbes
 from lambdatop.runtime.reload.changes import ENVIRONMENT_FIELDS, config_changes, plain_changes, reload_message
-from lambdatop.runtime.reload.watcher import MAX_BATCH_WINDOW_S, FolderWatcher, WatchTargets, display_path
+from lambdatop.runtime.reload.settle import ChangeBatcher
+from lambdatop.runtime.reload.watcher import FolderWatcher, WatchTargets, display_path
 
 
 
@@ -86,14 +87,11 @@ class ReloadService:
         self.state = WatcherState.NEW
         self._targets: WatchTargets | None = None
         self._too_large: set[Path] = set()  # code folders past FolderLimits: hashed by name only, never watched
-        self._pending: set[Path] = set()
-        self._changed = asyncio.Event()
-        self._watcher = FolderWatcher(lambda: self._targets, self._changed_paths, lambda message: self._publish("notice", message))
+        self._batcher = ChangeBatcher(lambda: self.settings.debounce_ms / 1000)
+        self._watcher = FolderWatcher(lambda: self._targets, self._batcher.add, lambda message: self._publish("notice", message))
         self._tasks: list[asyncio.Task[None]] = []
         self._subscription: Subscription | None = None
         self._probes: InitProbes | None = None
-        self._idle = asyncio.Event()  # set while no batch is pending or being applied
-        self._idle.set()
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -142,14 +140,19 @@ class ReloadService:
         """Wait until no change is pending and every pre-warm has finished (for tests and the bench)."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
-            await asyncio.wait_for(self._idle.wait(), max(deadline - asyncio.get_running_loop().time(), 0.001))
+            await asyncio.wait_for(self._batcher.idle.wait(), max(deadline - asyncio.get_running_loop().time(), 0.001))
             probes = self._probes.running() if self._probes is not None else []
             if probes:
                 await asyncio.wait(probes, timeout=max(deadline - asyncio.get_running_loop().time(), 0.001))
-            if self._idle.is_set() and not self._pending and all(p.done() for p in probes):
+            if self._batcher.idle.is_set() and not self._batcher.pending and all(p.done() for p in probes):
                 return
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError
+
+    @property
+    def heard(self) -> frozenset[Path]:
+        """Changed paths heard and not yet applied (waiting for their save to be over)."""
+        return frozenset(self._batcher.pending)
 
     # -- snapshot providers -----------------------------------------------------------
 
@@ -182,31 +185,12 @@ class ReloadService:
     async def _stop_watchers(self) -> None:
         await self._watcher.stop()
 
-    def _changed_paths(self, paths: Iterable[Path]) -> None:
-        self._pending.update(paths)
-        self._idle.clear()
-        self._changed.set()
-
     # -- applying changes ----------------------------------------------------------------
 
     async def _apply_batches(self) -> None:
-        """Debounce: wait for quiet, then apply everything that changed as one batch."""
-        loop = asyncio.get_running_loop()
+        """Apply each settled batch of changes."""
         while True:
-            await self._changed.wait()
-            first = loop.time()
-            while True:
-                self._changed.clear()
-                quiet = self.settings.debounce_ms / 1000
-                window = max(MAX_BATCH_WINDOW_S, 10 * quiet) - (loop.time() - first)
-                if window <= 0:
-                    break
-                try:
-                    await asyncio.wait_for(self._changed.wait(), min(quiet, window))
-                except TimeoutError:
-                    break
-            batch, self._pending = self._pending, set()
-            self._changed.clear()
+            batch = await self._batcher.next_batch()
             try:
                 if batch:
                     await self._apply(batch)
@@ -215,8 +199,7 @@ class ReloadService:
             except Exception as exc:  # noqa: BLE001 - a bug here must not end hot reload for the session
                 self._publish("error", f"reload failed: {type(exc).__name__}: {exc}")
             finally:
-                if not self._pending:
-                    self._idle.set()
+                self._batcher.done()
 
     async def _apply(self, batch: set[Path]) -> None:
         fleet, targets = self.fleet, self._targets

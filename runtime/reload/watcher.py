@@ -2,8 +2,8 @@
 
 `WatchTargets` says which folders to watch and which function (or the config)
 a changed path belongs to. `FolderWatcher` hears changes under those folders
-and hands the changed paths to a callback; it does not debounce or apply
-anything (that is `ReloadService`'s job).
+and hands the changed paths to a callback; it does not decide when a save is
+over (`settle.ChangeBatcher`) nor apply anything (`ReloadService`).
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from watchfiles import Change, awatch
 from lambdatop.runtime.reload.codeversion import CodeFolderTooLarge, CodeRoots
 from lambdatop.runtime.config import FleetConfig
 from lambdatop.runtime.config.reload_settings import ReloadSettings
+from lambdatop.runtime.reload.settle import MAX_BATCH_WINDOW_S, WATCH_STEP_MS
 
-WATCH_STEP_MS = 20  # watchfiles hands over a batch after this much quiet; our own debounce runs on top
-MAX_BATCH_WINDOW_S = 1.0  # a stream of writes (a git checkout) still reloads at least this often
 POLL_DELAY_MS = 200  # how often `reload: {poll: true}` scans the folders, and a deleted folder is looked for
 STOP_TIMEOUT_S = 5.0
 
