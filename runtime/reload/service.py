@@ -27,13 +27,12 @@ import asyncio
 import enum
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lambdatop.runtime.bus import FleetEvent, Subscription
 from lambdatop.runtime.reload.codeversion import (
-    CodeFolderTooLarge, CodeHasher, CodeRoots, VersionHistory, drop_stale_bytecode, hash_functions,
+    CodeFolderTooLarge, CodeHasher, CodeRoots, FunctionState, drop_stale_bytecode, hash_functions,
 )
 from lambdatop.runtime.config import FleetConfig, FunctionConfig, load_config
 from lambdatop.runtime.errors import ConfigError
@@ -41,7 +40,7 @@ from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationResult
 from lambdatop.runtime.snapshot import BrokenView, CodeVersionView, ConfigErrorView, ReloadView
 from lambdatop.runtime.config.reload_settings import ReloadSettings
-from lambdatop.runtime.reload.broken import BrokenCode, broken_by, same_breakage, verdict
+from lambdatop.runtime.reload.broken import BrokenTracker
 from lambdatop.runtime.reload.probe import InitProbes
 from lambdatop.runtime.reload.changes import ENVIRONMENT_FIELDS, config_changes, plain_changes, reload_message
 from lambdatop.runtime.reload.settle import ChangeBatcher
@@ -50,18 +49,6 @@ from lambdatop.runtime.reload.watcher import FolderWatcher, WatchTargets, displa
 
 
 # -- state ---------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class FunctionState:
-    roots: CodeRoots
-    history: VersionHistory = field(default_factory=VersionHistory)
-    broken: BrokenCode | None = None
-
-    @property
-    def label(self) -> str:
-        current = self.history.current
-        return current.label if current else "v1"
 
 
 class WatcherState(enum.StrEnum):
@@ -92,13 +79,15 @@ class ReloadService:
         self._tasks: list[asyncio.Task[None]] = []
         self._subscription: Subscription | None = None
         self._probes: InitProbes | None = None
+        self._broken: BrokenTracker | None = None
 
     # -- lifecycle ------------------------------------------------------------------
 
     async def start(self, fleet: Fleet) -> None:
         self.fleet = fleet
         self._loop = asyncio.get_running_loop()
-        self._probes = InitProbes(fleet, self._probed, lambda name, message: self._publish("notice", message, function=name))
+        self._broken = BrokenTracker(fleet, self.states, self._publish)
+        self._probes = InitProbes(fleet, self._broken.probed, lambda name, message: self._publish("notice", message, function=name))
         if self._settings_override is None:
             self.settings = ReloadSettings.from_config(fleet.config)
         self._targets = WatchTargets.of(fleet.config, self.settings)
@@ -345,50 +334,13 @@ class ReloadService:
 
     # -- broken code -----------------------------------------------------------------
 
-    def _probed(self, name: str, label: str, problem: dict[str, Any] | None) -> None:
-        """An early Init finished: mark the function broken or healthy, unless a newer save superseded it."""
-        fleet, state = self.fleet, self.states.get(name)
-        if fleet is None or state is None or state.label != label or name not in fleet.pools \
-                or fleet.pools[name].code_version != label:
-            return
-        self._set_broken(name, state, problem)
-
-    def _set_broken(self, name: str, state: FunctionState, problem: dict[str, Any] | None) -> None:
-        fleet = self.fleet
-        assert fleet is not None
-        if problem is None:
-            if state.broken is not None:
-                state.broken = None
-                self._publish("healed", f"{name}: {state.label} works again", function=name,
-                              detail={"function": name, "version": state.label})
-            return
-        file = problem.get("file")
-        broken = broken_by(problem, state.label, display_path(Path(file), fleet.config.root) if file else None)
-        if same_breakage(state.broken, broken):
-            return
-        state.broken = broken
-        where = f" at {broken.where}" if broken.where else ""
-        self._publish("broken", f"{name}: {broken.version} is broken: {broken.error_type}{where}: {broken.message}",
-                      function=name, detail={"function": name, **broken.to_dict()})
-
     async def _watch_records(self) -> None:
-        """Invocations confirm or reveal the state: an Init error on the current version marks it broken,
-        a success on it clears the mark (this also catches code that was broken when lambdatop started)."""
-        assert self._subscription is not None
+        """Invocations confirm or reveal whether the current version works (`BrokenTracker.observe`)."""
+        assert self._subscription is not None and self._broken is not None
         while True:
             for item in await self._subscription.wait(1.0):
                 if isinstance(item, InvocationResult):
-                    self._observe(item)
-
-    def _observe(self, result: InvocationResult) -> None:
-        state = self.states.get(result.record.function)
-        if state is None:
-            return
-        said = verdict(result, state.label, state.broken)
-        if said is True:
-            self._set_broken(result.record.function, state, None)
-        elif said:
-            self._set_broken(result.record.function, state, said)
+                    self._broken.observe(item)
 
     # -- helpers ---------------------------------------------------------------------
 

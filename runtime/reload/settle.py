@@ -39,6 +39,7 @@ MAX_BATCH_WINDOW_S = 1.0  # a stream of writes still reloads at least this often
 INCOMPLETE_WAIT_S = 0.25  # how long a file that is gone, empty or does not compile waits for the write that completes it
 BURST_QUIET_S = 0.05  # a batch of several files is released after this long without an event
 COMPILE_LIMIT_BYTES = 512 * 1024  # bigger sources are not compiled to look for a half-written one (it costs ms)
+COMPILE_LIMIT_FILES = 100  # nor are the files of a bigger batch (a checkout: its quiet time covers it)
 
 
 class Settledness(enum.Enum):
@@ -53,6 +54,8 @@ def settledness(paths: Iterable[Path], step_s: float = WATCH_STEP_MS / 1000) -> 
     """Blocking (reads files; call in a thread): whether the changes to `paths` look finished."""
     now = time.time_ns()
     found = Settledness.SETTLED
+    paths = list(paths)
+    compile_limit = COMPILE_LIMIT_BYTES if len(paths) <= COMPILE_LIMIT_FILES else -1
     for path in paths:
         try:
             info = os.stat(path)
@@ -64,7 +67,7 @@ def settledness(paths: Iterable[Path], step_s: float = WATCH_STEP_MS / 1000) -> 
             return Settledness.INCOMPLETE  # emptied, then not yet written
         if 0 <= now - info.st_mtime_ns < step_s * 1e9:
             found = Settledness.WRITING
-        elif path.suffix == ".py" and info.st_size <= COMPILE_LIMIT_BYTES and not _compiles(path):
+        elif path.suffix == ".py" and info.st_size <= compile_limit and not _compiles(path):
             return Settledness.INCOMPLETE
     return found
 
