@@ -125,6 +125,9 @@ class ChangeBatcher:
                 incomplete_since = None
                 continue
             state = await asyncio.to_thread(settledness, list(self.pending))
+            if self._changed.is_set():  # more came while the files were looked at: look at those too
+                incomplete_since = None
+                continue
             if state is Settledness.SETTLED:
                 break
             if state is Settledness.WRITING:
