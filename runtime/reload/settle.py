@@ -34,7 +34,8 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-WATCH_STEP_MS = 10  # watchfiles' step: a batch comes 1-2 steps after the first change (5 ms: +1-2 % of a core idle)
+WATCH_STEP_MS = 5  # watchfiles' step for code folders: a batch comes 1-2 steps after the first change
+CONFIG_WATCH_STEP_MS = 20  # for the config files' folders (each watcher thread wakes every step, even idle)
 MAX_BATCH_WINDOW_S = 1.0  # a stream of writes still reloads at least this often
 INCOMPLETE_WAIT_S = 0.25  # how long a file that is gone, empty or does not compile waits for the write that completes it
 BURST_QUIET_S = 0.05  # a batch of several files is released after this long without an event

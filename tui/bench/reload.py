@@ -4,7 +4,7 @@ A generated one-function project runs with the reload service and its default
 settings. Each sample saves app.py with a new return value, then invokes
 back to back (warm invokes on the old code cost about a millisecond) until
 one answers with the new value. The figure is the time from the save to the
-end of that invocation: the watcher's latency (a 10 ms step), settling (no
+end of that invocation: the watcher's latency (a 5 ms step), settling (no
 fixed wait: `runtime/reload/settle.py`), hashing, the pre-warm of the new
 version and the invocation itself. Saves are written in place (the main
 figure) and, in as many samples again, as JetBrains' safe write does (a temp
