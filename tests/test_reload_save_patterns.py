@@ -120,8 +120,15 @@ async def test_format_on_save_of_many_files_is_one_reload(make_project: Callable
     code = config.parent / "greet"
     async with watched_fleet(config) as w:
         assert json.loads((await w.fleet.invoke("greet", {})).response) == "29"
-        for n in range(30):  # every file reformatted at once
+        def reformat(n: int) -> None:
             (code / f"part{n}.py").write_text(f"VALUE = {n}  # formatted\n" if n < 29 else "VALUE = 'formatted'\n")
+
+        reformat(0)
+        reformat(1)
+        await w.heard(code / "part1.py")  # the formatter paused after two files, longer than the watcher's step
+        assert code / "part0.py" in w.service.heard
+        for n in range(2, 30):
+            reformat(n)
         await served_once(w, "formatted")
 
 
