@@ -10,7 +10,8 @@ a temp file and a rename) and turns each batch into at most one reload per funct
   finish their invocation on the old code and then go. One environment of the
   new version is initialised right away (as Lambda may initialise early), so
   broken code (a syntax error, an import error, a missing handler) is reported
-  with its file and line before anyone invokes, and the next good save heals it;
+  with its file and line before anyone invokes, and the next good save heals it
+  (`broken.BrokenTracker`);
 - config: the file is loaded again off the loop; functions added, removed or
   changed (memory, timeout, reserved concurrency, environment...) are applied
   live. An invalid config is reported with file, key and line and the last good
