@@ -56,6 +56,14 @@ class Watched:
         """Every change seen is applied and every pre-warm finished."""
         await self.service.settled(timeout=15.0)
 
+    async def heard(self, path: Path, timeout: float = 15.0) -> None:
+        """Wait until the service has heard of a change to `path` and holds it, not yet applied."""
+        deadline = time.monotonic() + timeout
+        while path not in self.service.heard:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the change to {path} was not heard within {timeout} s")
+            await asyncio.sleep(0.002)
+
     def reload_state(self, function: str) -> ReloadView:
         views = self.fleet.snapshot().reload
         assert views is not None

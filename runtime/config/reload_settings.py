@@ -14,7 +14,7 @@ from lambdatop.runtime.config.loading import FleetConfig, check_known_keys
 from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.config.yamlfile import line_of
 
-DEFAULT_DEBOUNCE_MS = 100
+DEFAULT_DEBOUNCE_MS = 0  # no fixed wait: reload.settle tells when a save is over
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +22,7 @@ class ReloadSettings:
     """The `reload:` section of lambdatop.yaml."""
 
     enabled: bool = True
-    debounce_ms: int = DEFAULT_DEBOUNCE_MS  # quiet time after the last change before reloading
+    debounce_ms: int = DEFAULT_DEBOUNCE_MS  # a fixed quiet time after the last change, on top of settling
     poll: bool = False  # poll instead of inotify (network or container mounts that send no events)
     ignore: tuple[str, ...] = ()  # glob patterns of files that are not code ("*.log", "data/*")
 

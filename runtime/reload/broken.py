@@ -2,7 +2,8 @@
 
 Found by the early Init of a new version (or the first invocation that hits it),
 from the error object Lambda would return and the real traceback's deepest
-`File "...", line N`.
+`File "...", line N`. `BrokenTracker` keeps each function's mark and says when
+it changes.
 """
 
 from __future__ import annotations
@@ -10,10 +11,17 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from lambdatop.runtime.records import InvocationResult, InvocationStatus
+from lambdatop.runtime.reload.watcher import display_path
+
+if TYPE_CHECKING:
+    from lambdatop.runtime.fleet import Fleet
+    from lambdatop.runtime.reload.codeversion import FunctionState
 
 _TRACEBACK_LOCATION = re.compile(r'File "(?P<file>[^"]+)",? [Ll]ine (?P<line>\d+)')
 
@@ -93,3 +101,55 @@ def verdict(result: InvocationResult, version: str, known: BrokenCode | None) ->
             error = {"errorType": record.error_type, "errorMessage": record.error_message}
         return problem_from_error(error if isinstance(error, dict) else None) or {"errorType": record.error_type}
     return record.status is InvocationStatus.SUCCESS and known is not None
+
+
+# publish(kind, message, function=..., detail=...): a FleetEvent on the bus (ReloadService._publish).
+Publish = Callable[..., None]
+
+
+class BrokenTracker:
+    """Marks each function's current code version broken or healthy, and publishes `broken` / `healed`.
+
+    Told by the early Init of a new version (`probed`) and by invocations (`observe`):
+    an Init error on the current version marks it broken, a success clears the mark
+    (this also catches code that was broken when lambdatop started).
+    """
+
+    def __init__(self, fleet: Fleet, states: Mapping[str, FunctionState], publish: Publish) -> None:
+        self.fleet = fleet
+        self._states = states
+        self._publish = publish
+
+    def probed(self, name: str, label: str, problem: dict[str, Any] | None) -> None:
+        """An early Init finished: mark the function broken or healthy, unless a newer save superseded it."""
+        state = self._states.get(name)
+        pool = self.fleet.pools.get(name)
+        if state is None or state.label != label or pool is None or pool.code_version != label:
+            return
+        self._mark(name, state, problem)
+
+    def observe(self, result: InvocationResult) -> None:
+        state = self._states.get(result.record.function)
+        if state is None:
+            return
+        said = verdict(result, state.label, state.broken)
+        if said is True:
+            self._mark(result.record.function, state, None)
+        elif said:
+            self._mark(result.record.function, state, said)
+
+    def _mark(self, name: str, state: FunctionState, problem: dict[str, Any] | None) -> None:
+        if problem is None:
+            if state.broken is not None:
+                state.broken = None
+                self._publish("healed", f"{name}: {state.label} works again", function=name,
+                              detail={"function": name, "version": state.label})
+            return
+        file = problem.get("file")
+        broken = broken_by(problem, state.label, display_path(Path(file), self.fleet.config.root) if file else None)
+        if same_breakage(state.broken, broken):
+            return
+        state.broken = broken
+        where = f" at {broken.where}" if broken.where else ""
+        self._publish("broken", f"{name}: {broken.version} is broken: {broken.error_type}{where}: {broken.message}",
+                      function=name, detail={"function": name, **broken.to_dict()})

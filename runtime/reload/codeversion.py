@@ -27,8 +27,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
+from typing import TYPE_CHECKING
 
 from lambdatop.runtime.config import FunctionConfig
+
+if TYPE_CHECKING:
+    from lambdatop.runtime.reload.broken import BrokenCode
 
 # Folders that never hold a function's code: caches, VCS, IDE state, lambdatop's own store.
 NOISE_DIRS = frozenset({"__pycache__", "node_modules"})
@@ -118,6 +122,20 @@ class VersionHistory:
         version = CodeVersion(len(self.versions) + 1, sha, time.time() if at is None else at)
         self.versions.append(version)
         return version
+
+
+@dataclass(slots=True)
+class FunctionState:
+    """What hot reload knows of one function: its code folders, the versions seen, and whether the current one is broken."""
+
+    roots: CodeRoots
+    history: VersionHistory = field(default_factory=VersionHistory)
+    broken: BrokenCode | None = None
+
+    @property
+    def label(self) -> str:
+        current = self.history.current
+        return current.label if current else "v1"
 
 
 @dataclass(frozen=True, slots=True)

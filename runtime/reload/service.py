@@ -1,16 +1,17 @@
 """Hot reload: code and config changes reach the fleet on save, safely and visibly.
 
 `ReloadService` watches every function's code folder (and layers) and the
-config file (through `watcher.FolderWatcher`), debounces what it hears (an editor's save is
-often several writes, a temp file and a rename), and turns each quiet batch
-into at most one reload per function:
+config file (through `watcher.FolderWatcher`), waits until what it hears is a
+finished save (`settle.ChangeBatcher`: an editor's save is often several writes,
+a temp file and a rename) and turns each batch into at most one reload per function:
 
 - code: a new content hash makes a new code version (v2, v3, ...). The pool
   switches to it: idle environments of the old version go at once, busy ones
   finish their invocation on the old code and then go. One environment of the
   new version is initialised right away (as Lambda may initialise early), so
   broken code (a syntax error, an import error, a missing handler) is reported
-  with its file and line before anyone invokes, and the next good save heals it;
+  with its file and line before anyone invokes, and the next good save heals it
+  (`broken.BrokenTracker`);
 - config: the file is loaded again off the loop; functions added, removed or
   changed (memory, timeout, reserved concurrency, environment...) are applied
   live. An invalid config is reported with file, key and line and the last good
@@ -27,13 +28,12 @@ import asyncio
 import enum
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lambdatop.runtime.bus import FleetEvent, Subscription
 from lambdatop.runtime.reload.codeversion import (
-    CodeFolderTooLarge, CodeHasher, CodeRoots, VersionHistory, drop_stale_bytecode, hash_functions,
+    CodeFolderTooLarge, CodeHasher, CodeRoots, FunctionState, drop_stale_bytecode, hash_functions,
 )
 from lambdatop.runtime.config import FleetConfig, FunctionConfig, load_config
 from lambdatop.runtime.errors import ConfigError
@@ -41,26 +41,15 @@ from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationResult
 from lambdatop.runtime.snapshot import BrokenView, CodeVersionView, ConfigErrorView, ReloadView
 from lambdatop.runtime.config.reload_settings import ReloadSettings
-from lambdatop.runtime.reload.broken import BrokenCode, broken_by, same_breakage, verdict
+from lambdatop.runtime.reload.broken import BrokenTracker
 from lambdatop.runtime.reload.probe import InitProbes
 from lambdatop.runtime.reload.changes import ENVIRONMENT_FIELDS, config_changes, plain_changes, reload_message
-from lambdatop.runtime.reload.watcher import MAX_BATCH_WINDOW_S, FolderWatcher, WatchTargets, display_path
+from lambdatop.runtime.reload.settle import ChangeBatcher
+from lambdatop.runtime.reload.watcher import FolderWatcher, WatchTargets, display_path
 
 
 
 # -- state ---------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class FunctionState:
-    roots: CodeRoots
-    history: VersionHistory = field(default_factory=VersionHistory)
-    broken: BrokenCode | None = None
-
-    @property
-    def label(self) -> str:
-        current = self.history.current
-        return current.label if current else "v1"
 
 
 class WatcherState(enum.StrEnum):
@@ -86,21 +75,20 @@ class ReloadService:
         self.state = WatcherState.NEW
         self._targets: WatchTargets | None = None
         self._too_large: set[Path] = set()  # code folders past FolderLimits: hashed by name only, never watched
-        self._pending: set[Path] = set()
-        self._changed = asyncio.Event()
-        self._watcher = FolderWatcher(lambda: self._targets, self._changed_paths, lambda message: self._publish("notice", message))
+        self._batcher = ChangeBatcher(lambda: self.settings.debounce_ms / 1000)
+        self._watcher = FolderWatcher(lambda: self._targets, self._batcher.add, lambda message: self._publish("notice", message))
         self._tasks: list[asyncio.Task[None]] = []
         self._subscription: Subscription | None = None
         self._probes: InitProbes | None = None
-        self._idle = asyncio.Event()  # set while no batch is pending or being applied
-        self._idle.set()
+        self._broken: BrokenTracker | None = None
 
     # -- lifecycle ------------------------------------------------------------------
 
     async def start(self, fleet: Fleet) -> None:
         self.fleet = fleet
         self._loop = asyncio.get_running_loop()
-        self._probes = InitProbes(fleet, self._probed, lambda name, message: self._publish("notice", message, function=name))
+        self._broken = BrokenTracker(fleet, self.states, self._publish)
+        self._probes = InitProbes(fleet, self._broken.probed, lambda name, message: self._publish("notice", message, function=name))
         if self._settings_override is None:
             self.settings = ReloadSettings.from_config(fleet.config)
         self._targets = WatchTargets.of(fleet.config, self.settings)
@@ -142,14 +130,19 @@ class ReloadService:
         """Wait until no change is pending and every pre-warm has finished (for tests and the bench)."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
-            await asyncio.wait_for(self._idle.wait(), max(deadline - asyncio.get_running_loop().time(), 0.001))
+            await asyncio.wait_for(self._batcher.idle.wait(), max(deadline - asyncio.get_running_loop().time(), 0.001))
             probes = self._probes.running() if self._probes is not None else []
             if probes:
                 await asyncio.wait(probes, timeout=max(deadline - asyncio.get_running_loop().time(), 0.001))
-            if self._idle.is_set() and not self._pending and all(p.done() for p in probes):
+            if self._batcher.idle.is_set() and not self._batcher.pending and all(p.done() for p in probes):
                 return
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError
+
+    @property
+    def heard(self) -> frozenset[Path]:
+        """Changed paths heard and not yet applied (waiting for their save to be over)."""
+        return frozenset(self._batcher.pending)
 
     # -- snapshot providers -----------------------------------------------------------
 
@@ -182,31 +175,12 @@ class ReloadService:
     async def _stop_watchers(self) -> None:
         await self._watcher.stop()
 
-    def _changed_paths(self, paths: Iterable[Path]) -> None:
-        self._pending.update(paths)
-        self._idle.clear()
-        self._changed.set()
-
     # -- applying changes ----------------------------------------------------------------
 
     async def _apply_batches(self) -> None:
-        """Debounce: wait for quiet, then apply everything that changed as one batch."""
-        loop = asyncio.get_running_loop()
+        """Apply each settled batch of changes."""
         while True:
-            await self._changed.wait()
-            first = loop.time()
-            while True:
-                self._changed.clear()
-                quiet = self.settings.debounce_ms / 1000
-                window = max(MAX_BATCH_WINDOW_S, 10 * quiet) - (loop.time() - first)
-                if window <= 0:
-                    break
-                try:
-                    await asyncio.wait_for(self._changed.wait(), min(quiet, window))
-                except TimeoutError:
-                    break
-            batch, self._pending = self._pending, set()
-            self._changed.clear()
+            batch = await self._batcher.next_batch()
             try:
                 if batch:
                     await self._apply(batch)
@@ -215,8 +189,7 @@ class ReloadService:
             except Exception as exc:  # noqa: BLE001 - a bug here must not end hot reload for the session
                 self._publish("error", f"reload failed: {type(exc).__name__}: {exc}")
             finally:
-                if not self._pending:
-                    self._idle.set()
+                self._batcher.done()
 
     async def _apply(self, batch: set[Path]) -> None:
         fleet, targets = self.fleet, self._targets
@@ -362,50 +335,13 @@ class ReloadService:
 
     # -- broken code -----------------------------------------------------------------
 
-    def _probed(self, name: str, label: str, problem: dict[str, Any] | None) -> None:
-        """An early Init finished: mark the function broken or healthy, unless a newer save superseded it."""
-        fleet, state = self.fleet, self.states.get(name)
-        if fleet is None or state is None or state.label != label or name not in fleet.pools \
-                or fleet.pools[name].code_version != label:
-            return
-        self._set_broken(name, state, problem)
-
-    def _set_broken(self, name: str, state: FunctionState, problem: dict[str, Any] | None) -> None:
-        fleet = self.fleet
-        assert fleet is not None
-        if problem is None:
-            if state.broken is not None:
-                state.broken = None
-                self._publish("healed", f"{name}: {state.label} works again", function=name,
-                              detail={"function": name, "version": state.label})
-            return
-        file = problem.get("file")
-        broken = broken_by(problem, state.label, display_path(Path(file), fleet.config.root) if file else None)
-        if same_breakage(state.broken, broken):
-            return
-        state.broken = broken
-        where = f" at {broken.where}" if broken.where else ""
-        self._publish("broken", f"{name}: {broken.version} is broken: {broken.error_type}{where}: {broken.message}",
-                      function=name, detail={"function": name, **broken.to_dict()})
-
     async def _watch_records(self) -> None:
-        """Invocations confirm or reveal the state: an Init error on the current version marks it broken,
-        a success on it clears the mark (this also catches code that was broken when lambdatop started)."""
-        assert self._subscription is not None
+        """Invocations confirm or reveal whether the current version works (`BrokenTracker.observe`)."""
+        assert self._subscription is not None and self._broken is not None
         while True:
             for item in await self._subscription.wait(1.0):
                 if isinstance(item, InvocationResult):
-                    self._observe(item)
-
-    def _observe(self, result: InvocationResult) -> None:
-        state = self.states.get(result.record.function)
-        if state is None:
-            return
-        said = verdict(result, state.label, state.broken)
-        if said is True:
-            self._set_broken(result.record.function, state, None)
-        elif said:
-            self._set_broken(result.record.function, state, said)
+                    self._broken.observe(item)
 
     # -- helpers ---------------------------------------------------------------------
 

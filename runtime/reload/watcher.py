@@ -2,8 +2,8 @@
 
 `WatchTargets` says which folders to watch and which function (or the config)
 a changed path belongs to. `FolderWatcher` hears changes under those folders
-and hands the changed paths to a callback; it does not debounce or apply
-anything (that is `ReloadService`'s job).
+and hands the changed paths to a callback; it does not decide when a save is
+over (`settle.ChangeBatcher`) nor apply anything (`ReloadService`).
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from watchfiles import Change, awatch
 from lambdatop.runtime.reload.codeversion import CodeFolderTooLarge, CodeRoots
 from lambdatop.runtime.config import FleetConfig
 from lambdatop.runtime.config.reload_settings import ReloadSettings
+from lambdatop.runtime.reload.settle import CONFIG_WATCH_STEP_MS, MAX_BATCH_WINDOW_S, WATCH_STEP_MS
 
-WATCH_STEP_MS = 20  # watchfiles hands over a batch after this much quiet; our own debounce runs on top
-MAX_BATCH_WINDOW_S = 1.0  # a stream of writes (a git checkout) still reloads at least this often
 POLL_DELAY_MS = 200  # how often `reload: {poll: true}` scans the folders, and a deleted folder is looked for
 STOP_TIMEOUT_S = 5.0
 
@@ -160,8 +159,8 @@ class FolderWatcher:
                     continue
                 async for changes in awatch(
                     *present, watch_filter=self._filter(present), debounce=int(MAX_BATCH_WINDOW_S * 1000),
-                    step=WATCH_STEP_MS, stop_event=round_over, recursive=recursive, force_polling=False,
-                    ignore_permission_denied=True,
+                    step=WATCH_STEP_MS if recursive else CONFIG_WATCH_STEP_MS, stop_event=round_over, recursive=recursive,
+                    force_polling=False, ignore_permission_denied=True,
                 ):
                     self._on_changed(path for path in {Path(p) for _, p in changes} if path not in present)
                     gone = {Path(path) for change, path in changes if change is Change.deleted and Path(path) in present}
