@@ -35,6 +35,8 @@ from lambdatop.runtime.execution.workdir import create_work_dir
 from lambdatop.runtime.httpserver import raise_fd_limit
 from lambdatop.runtime.execution.snapshots import function_snapshot
 from lambdatop.runtime.execution.stats import FunctionStats
+from lambdatop.runtime.versions.model import PublishedVersion
+from lambdatop.runtime.versions.registry import VersionRegistry
 from lambdatop.runtime.snapshot import EnvSnapshot, FleetSnapshot, FunctionSnapshot  # noqa: F401 - the façade's types
 
 if TYPE_CHECKING:  # services that import the fleet; typed here, attached at run time
@@ -91,7 +93,10 @@ class Fleet:
         self.bus = TelemetryBus()
         self.invoker = Invoker(self.config, self.pools, self.gate, self.spawner, self._on_result)
         self.invoker.on_acquire = self._on_acquire
-        self.housekeeping = Housekeeping(lambda: self.invoker.busy, self.pools)
+        # Published versions and aliases, each version on a pool of its own (runtime/versions/).
+        self.versions = VersionRegistry(self.work_dir / "versions", self._version_pool, self.function_arn)
+        self.invoker.versions = self.versions
+        self.housekeeping = Housekeeping(lambda: self.invoker.busy, self._all_pools)
         self.endpoint: str | None = None
         # Capabilities publish live data for the screen here: name -> callable returning plain data.
         self.snapshot_providers: dict[str, Callable[[], Any]] = {}
@@ -135,6 +140,8 @@ class Fleet:
         self._drained.set()
         self._tasks = self.housekeeping.start()
         self._started = True
+        for pool in self.pools.values():  # AutoPublishAlias: the first deploy publishes version 1
+            self.versions.auto_publish(pool)
         try:
             for service in self.services:
                 await service.start(self)
@@ -164,7 +171,7 @@ class Fleet:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for pool in self.pools.values():
+        for pool in self._all_pools():
             pool.shutdown_all()
         await self.installs.stop()
         await self.runtime_api.drain()  # extensions' Shutdown phases (at most 2 s), before the zygotes kill all
@@ -287,6 +294,8 @@ class Fleet:
         pool = self.pools[function.name]
         if recycle:
             pool.mark_stale(function, code_version)
+            if self._started:  # AutoPublishAlias: a change of code or configuration is a new version
+                self.versions.auto_publish(pool)
         else:
             pool.function = function
         self.gate.set_reserved(function.name, function.reserved_concurrency)
@@ -298,6 +307,8 @@ class Fleet:
         self._add_pool(function.name, function)
         self.pools[function.name].code_version = code_version
         self.gate.set_reserved(function.name, function.reserved_concurrency)
+        if self._started:
+            self.versions.auto_publish(self.pools[function.name])
 
     def replace_config(self, config: FleetConfig) -> None:
         """Adopt a reloaded config's account-wide settings; functions change through update/add/remove_function."""
@@ -327,6 +338,7 @@ class Fleet:
         pool = self.pools.pop(name, None)
         if pool is not None:
             pool.mark_stale()
+            self.versions.forget(name)
             self.gate.set_reserved(name, None)
 
     # -- telemetry --------------------------------------------------------------------
@@ -361,7 +373,8 @@ class Fleet:
 
     def snapshot(self, recent: int = 100) -> FleetSnapshot:
         now = time.time()
-        functions = [function_snapshot(name, pool, self.stats[name], self.gate, now) for name, pool in self.pools.items()]
+        functions = [function_snapshot(name, pool, self.stats[name], self.gate, now, self.versions.pools_of(name))
+                     for name, pool in self.pools.items()]
         totals_invocations = sum(self.stats[f.name].totals.invocations for f in functions)
         totals_cold = sum(self.stats[f.name].totals.cold_starts for f in functions)
         inv_rate = sum(f.invocations_per_s for f in functions)
@@ -383,6 +396,19 @@ class Fleet:
         pool.prepare = self._prepare_pool
         self.pools[name] = pool
         self.stats.setdefault(name, FunctionStats())
+
+    def _version_pool(self, version: PublishedVersion) -> FunctionPool:
+        """The pool a published version runs on: its own code copy and configuration, the function's Python."""
+        pool = FunctionPool(version.function, self.config, self.zygotes.for_runtime(version.function.runtime), self.work_dir,
+                            code_version=version.code_version, shared_environment=self.worker_environment,
+                            runtime_api=self.runtime_api)
+        pool.version = version.name
+        pool.on_change = self._on_env_change
+        pool.prepare = self._prepare_pool
+        return pool
+
+    def _all_pools(self) -> list[FunctionPool]:
+        return [*self.pools.values(), *self.versions.all_pools()]
 
     async def _prepare_pool(self, pool: FunctionPool) -> None:
         """Before a cold start: the zygote of the function's Python (a reload may change its Runtime) and,

@@ -316,6 +316,7 @@ class EnvSnapshot:
     stale: bool
     frozen: bool
     request_id: str | None
+    version: str = "$LATEST"  # the Lambda version it runs: $LATEST or a published number (runtime/versions/)
 
 
 @dataclass(slots=True)

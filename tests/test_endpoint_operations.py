@@ -288,7 +288,8 @@ async def test_event_invoke_config_writes_change_the_live_async_settings(served,
 async def test_an_operation_lambdatop_lacks_is_a_typed_error_naming_it(served, lambda_client):
     client = lambda_client(served.url)
     for operation, params, name in (
-        ("publish_version", {"FunctionName": "Sleepy"}, "PublishVersion"),
+        ("put_provisioned_concurrency_config", {"FunctionName": "Sleepy", "Qualifier": "live",
+                                                "ProvisionedConcurrentExecutions": 1}, "PutProvisionedConcurrencyConfig"),
         ("get_function_recursion_config", {"FunctionName": "Sleepy"}, "GetFunctionRecursionConfig"),
         ("delete_function", {"FunctionName": "Sleepy"}, "DeleteFunction"),
     ):

@@ -64,11 +64,34 @@ class ControlHandlers:
     async def account_settings(self, request: web.Request) -> web.StreamResponse:
         return json_response(self.control.account_settings())
 
+    # Versions and aliases: the bodies are versions_api.py's, the state the fleet's VersionRegistry.
     async def list_versions(self, request: web.Request) -> web.StreamResponse:
-        return json_response(self.control.list_versions(request.match_info["function"]))
+        return json_response(self.control.versions.list_versions(request.match_info["function"]))
+
+    async def publish_version(self, request: web.Request) -> web.StreamResponse:
+        body = await _json_body(request)
+        return json_response(self.control.versions.publish_version(request.match_info["function"], body), status=201)
 
     async def list_aliases(self, request: web.Request) -> web.StreamResponse:
-        return json_response(self.control.list_aliases(request.match_info["function"]))
+        versions = self.control.versions
+        return json_response(versions.list_aliases(request.match_info["function"], request.query.get("FunctionVersion")))
+
+    async def create_alias(self, request: web.Request) -> web.StreamResponse:
+        body = await _json_body(request)
+        return json_response(self.control.versions.create_alias(request.match_info["function"], body), status=201)
+
+    async def get_alias(self, request: web.Request) -> web.StreamResponse:
+        info = request.match_info
+        return json_response(self.control.versions.get_alias(info["function"], info["alias"]))
+
+    async def update_alias(self, request: web.Request) -> web.StreamResponse:
+        info, body = request.match_info, await _json_body(request)
+        return json_response(self.control.versions.update_alias(info["function"], info["alias"], body))
+
+    async def delete_alias(self, request: web.Request) -> web.StreamResponse:
+        info = request.match_info
+        self.control.versions.delete_alias(info["function"], info["alias"])
+        return web.Response(status=204)
 
     async def get_function_url_config(self, request: web.Request) -> web.StreamResponse:
         return json_response(self._url_config(request.match_info["function"]))

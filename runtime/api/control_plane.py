@@ -1,11 +1,11 @@
 """Lambda's control plane for functions and the account, answered from the fleet's live configuration.
 
 `GetFunction`, `GetFunctionConfiguration`, `ListFunctions`,
-`GetFunctionConcurrency`, `GetAccountSettings`, `ListVersionsByFunction`,
-`ListAliases` and `GetFunctionUrlConfig` / `ListFunctionUrlConfigs` bodies, shaped as botocore's
+`GetFunctionConcurrency`, `GetAccountSettings` and `GetFunctionUrlConfig` /
+`ListFunctionUrlConfigs` bodies, shaped as botocore's
 lambda 2015-03-31 model reads them, with the fields boto3 waiters, the AWS
-CLI and SAM-style tooling look at (LAMBDA.md §5, §14). Only `$LATEST` exists
-locally. Values AWS derives from a deployed zip (CodeSha256, CodeSize) are
+CLI and SAM-style tooling look at (LAMBDA.md §5, §14). Published versions and
+aliases are versions_api.py's. Values AWS derives from a deployed zip (CodeSha256, CodeSize) are
 derived here from the code folder and lambdatop's code version instead. The write calls
 (updates.py) change the live configuration these answers read.
 """
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from lambdatop.runtime.api.function_settings import tags as template_tags
 from lambdatop.runtime.api.layers_api import layer_arn
 from lambdatop.runtime.api.updates import FunctionUpdates
+from lambdatop.runtime.api.versions_api import VersionsApi
 from lambdatop.runtime.config import FunctionConfig
 from lambdatop.runtime.errors import InvalidParameterValue
 
@@ -43,6 +44,7 @@ class ControlPlane:
     def __init__(self, fleet: Fleet) -> None:
         self.fleet = fleet
         self.updates = FunctionUpdates(fleet)  # the write calls, and when each function last changed through them
+        self.versions = VersionsApi(fleet, self)  # PublishVersion, ListVersionsByFunction and the alias calls
         self._code_sizes: dict[tuple[str, str], int] = {}
 
     # -- operations -------------------------------------------------------------------
@@ -50,7 +52,7 @@ class ControlPlane:
     def get_function(self, name: str) -> dict[str, Any]:
         function = self.fleet.resolve(name)
         body: dict[str, Any] = {
-            "Configuration": self.configuration(function),
+            "Configuration": self.versions.qualified_configuration(name) or self.configuration(function),
             "Code": {"RepositoryType": "S3", "Location": function.code_dir.resolve().as_uri()},
             "Tags": self.tags(function),
         }
@@ -64,21 +66,13 @@ class ControlPlane:
         return template_tags(self.fleet, function) | source
 
     def get_function_configuration(self, name: str) -> dict[str, Any]:
-        return self.configuration(self.fleet.resolve(name))
+        return self.versions.qualified_configuration(name) or self.configuration(self.fleet.resolve(name))
 
     def get_function_concurrency(self, name: str) -> dict[str, Any]:
         function = self.fleet.resolve(name)
         if function.reserved_concurrency is None:
             return {}
         return {"ReservedConcurrentExecutions": function.reserved_concurrency}
-
-    def list_versions(self, name: str) -> dict[str, Any]:
-        """ListVersionsByFunction: only `$LATEST` exists locally (nothing is ever published)."""
-        return {"Versions": [self.configuration(self.fleet.resolve(name))]}
-
-    def list_aliases(self, name: str) -> dict[str, Any]:
-        self.fleet.resolve(name)
-        return {"Aliases": []}
 
     def function_url_config(self, name: str, url: str) -> dict[str, Any]:
         """GetFunctionUrlConfig: only functions the template gives a FunctionUrlConfig have one (else 404)."""

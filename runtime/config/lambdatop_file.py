@@ -23,7 +23,7 @@ _ACCOUNT_KEYS = {"concurrency_limit", "region", "account_id"}
 _FUNCTION_KEYS = {
     "handler", "code", "runtime", "memory_size", "timeout", "environment", "reserved_concurrency",
     "idle_timeout", "freeze", "tracing", "architecture", "description", "events", "async", "dead_letter_queue",
-    "layers", "python_runtime", "logging", "dependencies",
+    "layers", "python_runtime", "logging", "dependencies", "alias",
 }
 _DEFAULT_KEYS = _FUNCTION_KEYS - {"handler", "code", "description", "events"}
 
@@ -134,6 +134,7 @@ class LambdatopFile:
             logging_config=check.logging(*pick("logging"), YAML_KEYS),
             source=f"{self.path}:{line}",
             dependencies=check.dependencies(*pick("dependencies"), "isolated"),
+            auto_publish_alias=check.alias(*pick("alias")),
         )
 
     def _override(self, check: Checker, function: FunctionConfig, entry: LineMap, *, layers: bool = True) -> FunctionConfig:
@@ -155,6 +156,8 @@ class LambdatopFile:
             changes["dependencies"] = check.dependencies(entry, "dependencies", function.dependencies)
         if "python_runtime" in entry:
             changes["python_runtime"] = check.python_runtime(entry, "python_runtime")
+        if "alias" in entry:
+            changes["auto_publish_alias"] = check.alias(entry, "alias")
         if "logging" in entry:
             changes["logging_config"] = check.logging(entry, "logging", YAML_KEYS)
         if layers and "layers" in entry:  # a function's own `layers:` replace its template Layers, as SAM's would

@@ -88,6 +88,9 @@ class FunctionConfig:
     # interface client through the Runtime API ("ric": `python -m awslambdaric`, the reference behaviour).
     python_runtime: str = "builtin"
     dependencies: str = "isolated"  # one of DEPENDENCIES
+    # SAM's AutoPublishAlias (lambdatop.yaml `alias:`): each code or configuration change publishes a numbered
+    # version and points this alias at it (runtime/versions/).
+    auto_publish_alias: str | None = None
     # Set when lambdatop cannot run this function (another runtime, code in S3, a container image...):
     # the rest of the fleet runs, and invoking this one answers `cannot_run`'s error.
     cannot_run: CannotRun | None = None

@@ -170,6 +170,7 @@ class SamTemplate:
             logging_config=check.logging(props, "LoggingConfig", SAM_KEYS),
             source=f"{self.path}:{line}",
             dependencies=self.dependencies,
+            auto_publish_alias=check.alias(props, "AutoPublishAlias"),
             cannot_run=cannot_run,
         )
 

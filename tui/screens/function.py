@@ -66,6 +66,8 @@ class EnvironmentsTable(DataTable):
                 notes.append("frozen")
             if env.stale:
                 notes.append("stale (old code)")
+            if env.version != "$LATEST":
+                notes.append(f"version {env.version}")
             self.add_row(
                 env.id, str(env.pid or "-"), Text(env.state, style=ENV_STATE_STYLE.get(env.state, "")), age(env.age_s),
                 age(env.idle_s) if env.state == "idle" else "-", str(env.invocations), f"{env.rss_mb:.1f}",
