@@ -12,6 +12,7 @@ import asyncio
 import json
 import math
 import textwrap
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +22,13 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lambdatop.runtime.api.endpoint import LambdaEndpoint
+from lambdatop.runtime.bus import Subscription
+from lambdatop.runtime.records import InvocationResult
 from lambdatop.runtime.config import load_config
 from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.reload.service import ReloadService
+from lambdatop.runtime.services import attach_store_services
 from tests.conftest import lambdatop_processes
 from tests.reload_support import Watched, alive
 from tests.support import lambdatop
@@ -88,6 +92,7 @@ async def served(tmp_path: Path, lambda_client: Any) -> AsyncIterator[Served]:
     fleet = Fleet(tmp_path / "template.yaml")
     reload = ReloadService()
     fleet.add_service(reload)
+    attach_store_services(fleet)  # the durable async queue, for Event invocations of a version
     fleet.add_service(endpoint)
     subscription = fleet.subscribe("test-versions")
     async with fleet:
@@ -118,9 +123,16 @@ async def test_each_change_publishes_a_version_and_old_versions_keep_their_code(
     assert await served.invoke("Fn") == ("$LATEST", {"code": "two", "version": "$LATEST", "arn": ARN + "Fn"})
     assert (await served.invoke("Fn:$LATEST"))[0] == "$LATEST"
 
+    # An Event invocation of version 1 runs version 1 when the queue delivers it.
+    results = served.watched.fleet.subscribe("test-versions-event")
+    accepted = await served.call("invoke", FunctionName="Fn", Qualifier="1", InvocationType="Event", Payload=b"{}")
+    request_id = accepted["ResponseMetadata"]["RequestId"]
+    delivered = await _result_of(results, request_id)
+    assert delivered.record.version == "1" and json.loads(delivered.response)["code"] == "one"
+
     # Records say which version ran; each version's environments run beside $LATEST's.
     fleet = served.watched.fleet
-    recent = fleet.snapshot().recent
+    recent = [r for r in fleet.snapshot().recent if r.invocation_type != "Event"]
     assert [r.version for r in recent[:6]] == ["$LATEST", "$LATEST", "2", "2", "1", "1"]
     envs = next(f for f in fleet.snapshot().functions if f.name == "Fn").envs
     assert {e.version for e in envs} == {"$LATEST", "1", "2"}
@@ -185,6 +197,16 @@ async def test_unknown_qualifiers_and_bad_aliases_answer_lambdas_errors(served: 
         assert error.value.response["Error"]["Code"] == "InvalidParameterValueException"
     with pytest.raises(client.exceptions.PreconditionFailedException):
         await served.call("update_alias", FunctionName="Fn", Name="live", RevisionId="not-the-current-one")
+
+
+async def _result_of(results: Subscription, request_id: str, timeout: float = 30.0) -> InvocationResult:
+    """The published result of the invocation `request_id` (waits for it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for item in await results.wait(0.5):
+            if isinstance(item, InvocationResult) and item.record.request_id == request_id:
+                return item
+    raise AssertionError(f"no result for {request_id} within {timeout} s")
 
 
 def test_alias_is_read_from_sam_and_lambdatop_yaml(tmp_path: Path) -> None:
