@@ -35,7 +35,9 @@ from lambdatop.runtime.execution.workdir import create_work_dir
 from lambdatop.runtime.httpserver import raise_fd_limit
 from lambdatop.runtime.execution.snapshots import function_snapshot
 from lambdatop.runtime.execution.stats import FunctionStats
+from lambdatop.runtime.config.deployment import time_scale
 from lambdatop.runtime.versions.model import PublishedVersion
+from lambdatop.runtime.versions.shifting import Deployment, TrafficShifter
 from lambdatop.runtime.versions.registry import VersionRegistry
 from lambdatop.runtime.snapshot import EnvSnapshot, FleetSnapshot, FunctionSnapshot  # noqa: F401 - the façade's types
 
@@ -140,6 +142,8 @@ class Fleet:
         self._drained.set()
         self._tasks = self.housekeeping.start()
         self._started = True
+        self.versions.shifter = TrafficShifter(self._alarm_state, self._on_deployment,
+                                               time_scale(self.config.sections, str(self.config.path)))
         for pool in self.pools.values():  # AutoPublishAlias: the first deploy publishes version 1
             self.versions.auto_publish(pool)
         try:
@@ -168,6 +172,8 @@ class Fleet:
                 await service.stop()
             except Exception as exc:  # noqa: BLE001 - one failing service must not leave workers behind
                 self.bus.publish(FleetEvent("error", f"stopping {type(service).__name__}: {exc}", time.time()))
+        if self.versions.shifter is not None:
+            self.versions.shifter.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -406,6 +412,18 @@ class Fleet:
         pool.on_change = self._on_env_change
         pool.prepare = self._prepare_pool
         return pool
+
+    def _alarm_state(self, name: str) -> str | None:
+        """An alarm's state, by name, from the observability service (None without it, or for an unknown name)."""
+        provider = self.snapshot_providers.get("alarms")
+        if provider is None:
+            return None
+        return next((alarm.state for alarm in provider().alarms if alarm.name == name), None)
+
+    def _on_deployment(self, deployment: Deployment, message: str) -> None:
+        detail = {"alias": deployment.alias.name, "from": deployment.old, "to": deployment.new,
+                  "state": str(deployment.state), "share": deployment.share, "reason": deployment.reason}
+        self.bus.publish(FleetEvent("deployment", message, time.time(), deployment.function, detail))
 
     def _all_pools(self) -> list[FunctionPool]:
         return [*self.pools.values(), *self.versions.all_pools()]

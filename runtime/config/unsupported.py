@@ -16,7 +16,6 @@ from lambdatop.runtime.config.model import CannotRun
 
 # Property -> what lambdatop does instead. When one becomes implemented, remove it here.
 NOT_EMULATED: Mapping[str, str] = {
-    "DeploymentPreference": "no gradual deployments: AutoPublishAlias points the alias at each new version at once",
     "DurableConfig": "durable executions are not emulated: the handler runs as a plain on-demand invocation "
                      "(no checkpoints, no replay)",
     "ProvisionedConcurrencyConfig": "no provisioned concurrency: every cold start is on demand "

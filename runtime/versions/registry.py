@@ -19,6 +19,7 @@ from pathlib import Path
 
 from lambdatop.runtime.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict, ResourceNotFound
 from lambdatop.runtime.execution.pool import FunctionPool
+from lambdatop.runtime.versions.shifting import TrafficShifter
 from lambdatop.runtime.versions.model import LATEST, MAX_ADDITIONAL_VERSIONS, Alias, PublishedVersion, new_revision
 
 # What a deployment package would not hold: caches, VCS and tool folders (lambdatop's own store among them).
@@ -48,6 +49,7 @@ class VersionRegistry:
         self.arn_of = arn_of
         self.draw = draw
         self.functions: dict[str, FunctionVersions] = {}
+        self.shifter: TrafficShifter | None = None  # runs DeploymentPreference shifts (set by the fleet when it starts)
 
     # -- publishing -------------------------------------------------------------------
 
@@ -85,8 +87,15 @@ class VersionRegistry:
         version = self.publish(pool)
         aliases = self.of(pool.name).aliases
         current = aliases.get(alias_name)
+        preference = pool.function.deployment_preference
         if current is None:
             aliases[alias_name] = Alias(alias_name, version.name)
+        elif preference is not None and self.shifter is not None and current.function_version.isdigit() \
+                and current.function_version != version.name:
+            if self.shifter.last_target(pool.name, alias_name) == version.name:
+                return version  # already shifted (or rolled back) to this version: a redeploy changes nothing
+            # DeploymentPreference: the new version takes the alias step by step (shifting.py).
+            self.shifter.start(pool.name, current, current.function_version, version.name, preference)
         elif current.function_version != version.name or current.weights:
             current.function_version, current.weights, current.revision_id = version.name, {}, new_revision()
         return version
