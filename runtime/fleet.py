@@ -381,6 +381,8 @@ class Fleet:
         now = time.time()
         functions = [function_snapshot(name, pool, self.stats[name], self.gate, now, self.versions.pools_of(name))
                      for name, pool in self.pools.items()]
+        for function in functions:
+            function.versions = self.versions.view(self.pools[function.name])
         totals_invocations = sum(self.stats[f.name].totals.invocations for f in functions)
         totals_cold = sum(self.stats[f.name].totals.cold_starts for f in functions)
         inv_rate = sum(f.invocations_per_s for f in functions)
@@ -447,6 +449,7 @@ class Fleet:
         stats = self.stats.get(record.function)
         if stats is not None:
             stats.add(record)
+        self.versions.traffic.add(record)
         self._recent.append(record)
         if len(self._recent) > 2000:
             del self._recent[:1000]

@@ -134,8 +134,11 @@ async def test_each_change_publishes_a_version_and_old_versions_keep_their_code(
     fleet = served.watched.fleet
     recent = [r for r in fleet.snapshot().recent if r.invocation_type != "Event"]
     assert [r.version for r in recent[:6]] == ["$LATEST", "$LATEST", "2", "2", "1", "1"]
-    envs = next(f for f in fleet.snapshot().functions if f.name == "Fn").envs
-    assert {e.version for e in envs} == {"$LATEST", "1", "2"}
+    function = next(f for f in fleet.snapshot().functions if f.name == "Fn")
+    assert {e.version for e in function.envs} == {"$LATEST", "1", "2"}
+    assert function.versions is not None
+    counts = {(v.version, v.code_version): v.invocations for v in function.versions.versions}
+    assert counts == {("$LATEST", "v2"): 2, ("1", "v1"): 4, ("2", "v2"): 2}  # 4: one before the edit, three after (one an Event)
     # Configuration reads of a version and of an alias.
     config = await served.call("get_function_configuration", FunctionName="Fn", Qualifier="1")
     assert (config["Version"], config["FunctionArn"]) == ("1", ARN + "Fn:1")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.text import Text
 
 from lambdatop.runtime.api.endpoint import LambdaEndpoint
 from lambdatop.runtime.bus import FleetEvent
@@ -23,6 +24,7 @@ from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.observability.service import ObservabilityService
 from lambdatop.runtime.reload.service import ReloadService
+from lambdatop.tui.screens.function import _append_versions
 from tests.conftest import lambdatop_processes
 from tests.reload_support import Watched, alive
 
@@ -122,6 +124,21 @@ async def test_an_alarm_during_the_canary_rolls_the_alias_back(shifting, lambda_
         for _ in range(10):
             answer = await asyncio.to_thread(client.invoke, FunctionName="Fn:live")
             assert answer["ExecutedVersion"] == "1" and "FunctionError" not in answer
+
+        # The function screen's side-by-side view: the canary's errors beside version 1's, the alias rolled back.
+        view = next(f for f in watched.fleet.snapshot().functions if f.name == "Fn").versions
+        assert view is not None
+        by_version = {v.version: v for v in view.versions}
+        assert set(by_version) == {"$LATEST", "1", "2"}
+        assert by_version["2"].errors == by_version["2"].invocations >= 1
+        assert by_version["1"].errors == 0 and by_version["1"].invocations >= 10
+        assert by_version["1"].p99_ms is not None and by_version["1"].busy == 0
+        (alias,) = view.aliases
+        assert (alias.name, alias.function_version, dict(alias.weights)) == ("live", "1", {})
+        assert alias.deployment is not None and "Canary10Percent10Minutes 1 → 2: rolled_back" in alias.deployment
+        text = Text()
+        _append_versions(text, view)
+        assert "alias live → 1" in text.plain and "rolled_back" in text.plain
 
 
 def test_deployment_preferences_are_read_as_codedeploy_defines_them(tmp_path: Path) -> None:

@@ -9,5 +9,9 @@ every change of code or configuration and points its alias at the new version, a
     Invoker.resolve("FN:live") ──► VersionRegistry.pool_for ──► Alias.pick (weights) ──► version 2's pool
                                                                                           (code copy of v2)
 
-May import: config, errors, execution (the pools it runs versions on), identifiers.
+shifting.py runs DeploymentPreference shifts (and their rollback on an alarm); traffic.py counts each
+version's invocations for the screen's side-by-side view.
+
+May import: config, errors, execution (the pools it runs versions on), identifiers, records, the
+snapshot types, and observability's percentile rule.
 """

@@ -19,7 +19,9 @@ from pathlib import Path
 
 from lambdatop.runtime.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict, ResourceNotFound
 from lambdatop.runtime.execution.pool import FunctionPool
+from lambdatop.runtime.snapshot import VersionsView
 from lambdatop.runtime.versions.shifting import TrafficShifter
+from lambdatop.runtime.versions.traffic import VersionTraffic
 from lambdatop.runtime.versions.model import LATEST, MAX_ADDITIONAL_VERSIONS, Alias, PublishedVersion, new_revision
 
 # What a deployment package would not hold: caches, VCS and tool folders (lambdatop's own store among them).
@@ -50,6 +52,7 @@ class VersionRegistry:
         self.draw = draw
         self.functions: dict[str, FunctionVersions] = {}
         self.shifter: TrafficShifter | None = None  # runs DeploymentPreference shifts (set by the fleet when it starts)
+        self.traffic = VersionTraffic()  # each version's invocations, errors and p99, for the screen
 
     # -- publishing -------------------------------------------------------------------
 
@@ -195,8 +198,19 @@ class VersionRegistry:
         state = self.functions.get(name)
         return list(state.pools.values()) if state is not None else []
 
+    def view(self, base: FunctionPool) -> VersionsView | None:
+        """The function's versions and aliases side by side; None when it has published nothing."""
+        state = self.functions.get(base.name)
+        if state is None:
+            return None
+        shifts = self.shifter.deployments if self.shifter is not None else {}
+        deployments = {alias: shift for (function, alias), shift in shifts.items() if function == base.name}
+        pools = [base, *(state.pools[number] for number in sorted(state.pools))]
+        return self.traffic.view(base.name, pools, [state.aliases[a] for a in sorted(state.aliases)], deployments)
+
     def forget(self, name: str) -> None:
         """A function removed from the config: its versions go, their environments and code copies with them."""
+        self.traffic.forget(name)
         state = self.functions.pop(name, None)
         if state is None:
             return
