@@ -70,12 +70,16 @@ class VersionRegistry:
             return latest
         number = state.last_number + 1
         folder = self.root / name / str(number)
-        shutil.rmtree(folder, ignore_errors=True)
-        # A copy, not a link: the point of a version is that edits to the folder do not reach it.
-        shutil.copytree(pool.function.code_dir, folder, ignore=_NOT_CODE, symlinks=True)
+        if pool.function.cannot_run is None:
+            shutil.rmtree(folder, ignore_errors=True)
+            # A copy, not a link: the point of a version is that edits to the folder do not reach it. Links are
+            # followed, as a deployment zip holds what they point at (a relative link would break in the copy).
+            shutil.copytree(pool.function.code_dir, folder, ignore=_NOT_CODE)
+        else:
+            folder = pool.function.code_dir  # never runs: its stand-in folder (maybe the whole project) is not copied
         function = replace(pool.function, code_dir=folder, description=description or pool.function.description)
         version = PublishedVersion(number, function, pool.code_version, key, digest, description, time.time(),
-                                   _folder_size(folder))
+                                   _folder_size(folder) if pool.function.cannot_run is None else 0)
         state.versions[number] = version
         state.last_number = number
         state.pools[number] = self.make_pool(version)
