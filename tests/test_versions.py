@@ -248,3 +248,20 @@ def test_the_cli_invokes_an_alias_and_a_version(tmp_path: Path) -> None:
     assert json.loads(done.stdout) == {"code": "one", "version": "1", "arn": ARN + "fn:live"}
     missing = lambdatop("invoke", "fn:2", cwd=tmp_path)
     assert missing.returncode != 0 and f"Function not found: {ARN}fn:2" in missing.stderr
+
+
+async def test_a_version_runs_with_its_layers_beside_latest(tmp_path: Path) -> None:
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "app.py").write_text(
+        "import os, shared\n\ndef handler(event, context):\n"
+        "    return {'layer': shared.VALUE, 'opt': os.environ['LAMBDATOP_OPT'], 'version': context.function_version}\n")
+    (tmp_path / "layer" / "python").mkdir(parents=True)
+    (tmp_path / "layer" / "python" / "shared.py").write_text("VALUE = 'from the layer'\n")
+    (tmp_path / "lambdatop.yaml").write_text("functions:\n  fn: {handler: app.handler, code: fn, alias: live, layers: [layer]}\n")
+    async with Fleet(tmp_path / "lambdatop.yaml") as fleet:
+        published = json.loads((await fleet.invoke("fn:live")).response)
+        latest = json.loads((await fleet.invoke("fn")).response)
+        again = json.loads((await fleet.invoke("fn:1")).response)  # after $LATEST's environment built its /opt
+    assert (published["layer"], published["version"], latest["layer"], latest["version"]) == (
+        "from the layer", "1", "from the layer", "$LATEST")
+    assert published["opt"] != latest["opt"] and again["opt"] == published["opt"]  # one /opt stand-in each
