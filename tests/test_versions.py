@@ -153,6 +153,11 @@ async def test_alias_weights_split_invocations_between_two_versions(served: Serv
     assert (await served.call("publish_version", FunctionName="Plain"))["Version"] == "1"
     await served.edit("Plain", "plain", "two")
     assert (await served.call("publish_version", FunctionName="Plain"))["Version"] == "2"
+    # boto3's paginator follows NextMarker: two pages of two, then $LATEST, 1, 2 in order.
+    pages = served.client.get_paginator("list_versions_by_function").paginate(FunctionName="Plain",
+                                                                             PaginationConfig={"PageSize": 2})
+    listed = await asyncio.to_thread(lambda: [[v["Version"] for v in page["Versions"]] for page in pages])
+    assert listed == [["$LATEST", "1"], ["2"]]
 
     weight, count = 0.3, 200
     created = await served.call("create_alias", FunctionName="Plain", Name="canary", FunctionVersion="1",

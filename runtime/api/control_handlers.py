@@ -66,15 +66,18 @@ class ControlHandlers:
 
     # Versions and aliases: the bodies are versions_api.py's, the state the fleet's VersionRegistry.
     async def list_versions(self, request: web.Request) -> web.StreamResponse:
-        return json_response(self.control.versions.list_versions(request.match_info["function"]))
+        query = request.query
+        return json_response(self.control.versions.list_versions(request.match_info["function"], query.get("Marker"),
+                                                                 query.get("MaxItems")))
 
     async def publish_version(self, request: web.Request) -> web.StreamResponse:
         body = await _json_body(request)
         return json_response(self.control.versions.publish_version(request.match_info["function"], body), status=201)
 
     async def list_aliases(self, request: web.Request) -> web.StreamResponse:
-        versions = self.control.versions
-        return json_response(versions.list_aliases(request.match_info["function"], request.query.get("FunctionVersion")))
+        versions, query = self.control.versions, request.query
+        return json_response(versions.list_aliases(request.match_info["function"], query.get("FunctionVersion"),
+                                                   query.get("Marker"), query.get("MaxItems")))
 
     async def create_alias(self, request: web.Request) -> web.StreamResponse:
         body = await _json_body(request)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from lambdatop.runtime.api.paging import paged
 from lambdatop.runtime.errors import InvalidParameterValue, PreconditionFailed
 from lambdatop.runtime.versions.model import LATEST, Alias, PublishedVersion
 
@@ -36,11 +37,15 @@ class VersionsApi:
                                               _optional_text(body, "CodeSha256"))
         return self.version_configuration(version)
 
-    def list_versions(self, name: str) -> dict[str, Any]:
+    def list_versions(self, name: str, marker: str | None = None, max_items: str | None = None) -> dict[str, Any]:
+        """$LATEST, then the numbers in order, 50 a page at most (as Lambda pages them)."""
         function = self.fleet.resolve(name)
         published = self.fleet.versions.of(function.name).versions
-        return {"Versions": [self.control.configuration(function)]
-                + [self.version_configuration(published[number]) for number in sorted(published)]}
+        every: list[PublishedVersion | None] = [None, *(published[number] for number in sorted(published))]
+        page, next_marker = paged(every, marker, max_items, "ListVersionsByFunction")
+        body: dict[str, Any] = {"Versions": [self.control.configuration(function) if version is None
+                                             else self.version_configuration(version) for version in page]}
+        return body | ({"NextMarker": next_marker} if next_marker else {})
 
     def qualified_configuration(self, name: str) -> dict[str, Any] | None:
         """GetFunctionConfiguration of `FN:2` or `FN:alias` (the alias's own version, its ARN kept); None for $LATEST."""
@@ -96,11 +101,14 @@ class VersionsApi:
     def delete_alias(self, name: str, alias_name: str) -> None:
         self.fleet.versions.delete_alias(self.fleet.resolve(name).name, alias_name)
 
-    def list_aliases(self, name: str, function_version: str | None) -> dict[str, Any]:
+    def list_aliases(self, name: str, function_version: str | None, marker: str | None = None,
+                     max_items: str | None = None) -> dict[str, Any]:
         function = self.fleet.resolve(name)
         aliases = self.fleet.versions.of(function.name).aliases
         chosen = [a for _, a in sorted(aliases.items()) if function_version in (None, "") or a.function_version == function_version]
-        return {"Aliases": [self.alias_configuration(function.name, alias) for alias in chosen]}
+        page, next_marker = paged(chosen, marker, max_items, "ListAliases")
+        body: dict[str, Any] = {"Aliases": [self.alias_configuration(function.name, alias) for alias in page]}
+        return body | ({"NextMarker": next_marker} if next_marker else {})
 
     def alias_configuration(self, name: str, alias: Alias) -> dict[str, Any]:
         function = self.fleet.pools[name].function
