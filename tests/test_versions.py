@@ -13,6 +13,7 @@ import json
 import math
 import textwrap
 import time
+import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +124,11 @@ async def test_each_change_publishes_a_version_and_old_versions_keep_their_code(
     assert await served.invoke("Fn") == ("$LATEST", {"code": "two", "version": "$LATEST", "arn": ARN + "Fn"})
     assert (await served.invoke("Fn:$LATEST"))[0] == "$LATEST"
 
+    # The template's own wiring (its events, its function URL) invokes the alias, as SAM attaches it there.
+    url = f"{served.endpoint.url}/fn/Fn/"
+    through_url = await asyncio.to_thread(lambda: json.loads(urllib.request.urlopen(url, timeout=30).read()))
+    assert through_url == {"code": "two", "version": "2", "arn": ARN + "Fn:live"}
+
     # An Event invocation of version 1 runs version 1 when the queue delivers it.
     results = served.watched.fleet.subscribe("test-versions-event")
     accepted = await served.call("invoke", FunctionName="Fn", Qualifier="1", InvocationType="Event", Payload=b"{}")
@@ -133,12 +139,13 @@ async def test_each_change_publishes_a_version_and_old_versions_keep_their_code(
     # Records say which version ran; each version's environments run beside $LATEST's.
     fleet = served.watched.fleet
     recent = [r for r in fleet.snapshot().recent if r.invocation_type != "Event"]
-    assert [r.version for r in recent[:6]] == ["$LATEST", "$LATEST", "2", "2", "1", "1"]
+    assert [r.version for r in recent[:7]] == ["2", "$LATEST", "$LATEST", "2", "2", "1", "1"]
     function = next(f for f in fleet.snapshot().functions if f.name == "Fn")
     assert {e.version for e in function.envs} == {"$LATEST", "1", "2"}
     assert function.versions is not None
     counts = {(v.version, v.code_version): v.invocations for v in function.versions.versions}
-    assert counts == {("$LATEST", "v2"): 2, ("1", "v1"): 4, ("2", "v2"): 2}  # 4: one before the edit, three after (one an Event)
+    # Version 1: one before the edit, three after (one an Event); version 2: two by name, one through the URL.
+    assert counts == {("$LATEST", "v2"): 2, ("1", "v1"): 4, ("2", "v2"): 3}
     # Configuration reads of a version and of an alias.
     config = await served.call("get_function_configuration", FunctionName="Fn", Qualifier="1")
     assert (config["Version"], config["FunctionArn"]) == ("1", ARN + "Fn:1")

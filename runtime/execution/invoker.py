@@ -51,6 +51,10 @@ class VersionLookup(Protocol):
     def pool_for(self, base: FunctionPool, qualifier: str | None) -> FunctionPool: ...
 
 
+# Invocations by the template's own wiring (its Events and its function URL): SAM attaches them to the
+# function's AutoPublishAlias when it has one. Direct calls (CLI, keys, the Invoke API) name what they run.
+ALIAS_TRIGGERS = frozenset({Trigger.API, Trigger.URL, Trigger.SCHEDULE, Trigger.SQS, Trigger.STREAM, Trigger.S3,
+                            Trigger.SNS, Trigger.EVENTBRIDGE})
 INIT_LIMIT_S = 10.0  # Lambda's Init phase limit for on-demand functions
 # Polling for a reply: at most this long, and for at most this many invocations in a row without
 # letting the event loop turn (the dashboard, the endpoint and timers share it).
@@ -104,6 +108,12 @@ class Invoker:
             raise FunctionNotFound(name, self.config.function_arn(target, qualifier))
         return pool, qualifier
 
+    def _event_alias(self, pool: FunctionPool) -> str | None:
+        """The alias a template's events invoke: SAM points a function's event sources and URL at its
+        AutoPublishAlias, so a traffic shift covers them too; None for a function without one."""
+        alias = pool.function.auto_publish_alias
+        return alias if alias is not None and self._qualifier_exists(pool, alias) else None
+
     def _qualifier_exists(self, pool: FunctionPool, qualifier: str | None) -> bool:
         if qualifier in (None, "$LATEST"):
             return True
@@ -126,6 +136,8 @@ class Invoker:
     ) -> InvocationResult:
         pool, name_qualifier = self.resolve(name if qualifier is None else f"{name}:{qualifier}")
         check_payload(payload, invocation_type)
+        if name_qualifier is None and str(trigger) in ALIAS_TRIGGERS:
+            name_qualifier = self._event_alias(pool)
         if self.versions is not None:  # FN:2 or an alias's pick among its versions: that version's own pool
             pool = self.versions.pool_for(pool, name_qualifier)
         function = pool.function
