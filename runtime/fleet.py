@@ -423,9 +423,7 @@ class Fleet:
         return next((alarm.state for alarm in provider().alarms if alarm.name == name), None)
 
     def _on_deployment(self, deployment: Deployment, message: str) -> None:
-        detail = {"alias": deployment.alias.name, "from": deployment.old, "to": deployment.new,
-                  "state": str(deployment.state), "share": deployment.share, "reason": deployment.reason}
-        self.bus.publish(FleetEvent("deployment", message, time.time(), deployment.function, detail))
+        self.bus.publish(FleetEvent("deployment", message, time.time(), deployment.function, deployment.detail()))
 
     def _all_pools(self) -> list[FunctionPool]:
         return [*self.pools.values(), *self.versions.all_pools()]

@@ -55,6 +55,11 @@ class Deployment:
             raise ValueError(f"a deployment cannot go from {self.state} to {state}")
         self.state, self.reason = state, reason
 
+    def detail(self) -> dict[str, object]:
+        """What a `deployment` notice carries, as plain data."""
+        return {"alias": self.alias.name, "from": self.old, "to": self.new, "state": str(self.state),
+                "share": self.share, "reason": self.reason}
+
     def route(self, share: float) -> None:
         """Point the alias: all on the old version plus `share` on the new, or all on the new at 1."""
         self.share = share
