@@ -191,6 +191,18 @@ async def test_alias_weights_split_invocations_between_two_versions(served: Serv
     await served.call("delete_alias", FunctionName="Plain", Name="canary")
     assert (await served.call("list_aliases", FunctionName="Plain"))["Aliases"] == []
 
+    # DeleteFunction with a qualifier deletes that version; one an alias names, or $LATEST, cannot go.
+    await served.call("delete_function", FunctionName="Plain", Qualifier="1")
+    versions = (await served.call("list_versions_by_function", FunctionName="Plain"))["Versions"]
+    assert [v["Version"] for v in versions] == ["$LATEST", "2"]
+    with pytest.raises(served.client.exceptions.ResourceNotFoundException):
+        await served.invoke("Plain:1")
+    await served.call("create_alias", FunctionName="Plain", Name="prod", FunctionVersion="2")
+    with pytest.raises(served.client.exceptions.ResourceConflictException, match=r"aliases reference it: \[prod\]"):
+        await served.call("delete_function", FunctionName="Plain", Qualifier="2")
+    with pytest.raises(served.client.exceptions.InvalidParameterValueException, match="cannot be deleted"):
+        await served.call("delete_function", FunctionName="Plain:$LATEST")
+
 
 async def test_unknown_qualifiers_and_bad_aliases_answer_lambdas_errors(served: Served) -> None:
     client = served.client

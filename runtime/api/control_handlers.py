@@ -10,11 +10,11 @@ from aiohttp import web
 
 from lambdatop.runtime.api import function_settings, layers_api
 from lambdatop.runtime.api.control_plane import ControlPlane
-from lambdatop.runtime.api.parsing import qualified_name
+from lambdatop.runtime.api.parsing import qualified_name, split_qualifier
 from lambdatop.runtime.api.responses import json_response
 from lambdatop.runtime.apigateway.url_configs import FunctionUrlNotFound
 from lambdatop.runtime.config import FunctionConfig
-from lambdatop.runtime.errors import InvalidRequestContent, PreconditionFailed
+from lambdatop.runtime.errors import InvalidRequestContent, PreconditionFailed, UnknownOperation
 
 if TYPE_CHECKING:
     from lambdatop.runtime.fleet import Fleet
@@ -90,6 +90,17 @@ class ControlHandlers:
     async def update_alias(self, request: web.Request) -> web.StreamResponse:
         info, body = request.match_info, await _json_body(request)
         return json_response(self.control.versions.update_alias(info["function"], info["alias"], body))
+
+    async def delete_function(self, request: web.Request) -> web.StreamResponse:
+        """DeleteFunction of a published version (`Qualifier=2`); deleting the function itself is not done here."""
+        from lambdatop.runtime.api.routes import unknown_operation_message  # routes imports this module
+
+        qualifier = request.query.get("Qualifier") or split_qualifier(request.match_info["function"])[1]
+        if qualifier is None:
+            raise UnknownOperation(unknown_operation_message(request))
+        function = self._function(request)
+        self.fleet.versions.delete_version(function.name, qualifier)
+        return web.Response(status=204)
 
     async def delete_alias(self, request: web.Request) -> web.StreamResponse:
         info = request.match_info

@@ -27,6 +27,7 @@ def route_table(invoke: InvokeHandlers, control: ControlHandlers) -> list[web.Ro
         web.get("/2015-03-31/functions", c.list_functions, allow_head=False),
         web.get("/2015-03-31/functions/", c.list_functions, allow_head=False),
         web.get("/2015-03-31/functions/{function}", c.get_function, allow_head=False),
+        web.delete("/2015-03-31/functions/{function}", c.delete_function),
         web.get("/2015-03-31/functions/{function}/configuration", c.get_function_configuration, allow_head=False),
         web.get("/2015-03-31/functions/{function}/versions", c.list_versions, allow_head=False),
         web.post("/2015-03-31/functions/{function}/versions", c.publish_version),

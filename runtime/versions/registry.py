@@ -171,6 +171,22 @@ class VersionRegistry:
         if not version.isdigit() or int(version) not in self.of(name).versions:
             raise ResourceNotFound(f"Function not found: {self.arn_of(name, version)}")
 
+    def delete_version(self, name: str, qualifier: str) -> None:
+        """DeleteFunction with a version qualifier: its pool, environments and code copy go (numbers are not reused)."""
+        if qualifier == LATEST:
+            raise InvalidParameterValue("$LATEST version cannot be deleted without deleting the function.")
+        state = self.of(name)
+        if not qualifier.isdigit():
+            raise InvalidParameterValue(f"Deletion of aliases is not supported through DeleteFunction: use DeleteAlias "
+                                        f"({qualifier!r} is not a version number)")
+        self._require_version(name, qualifier)
+        users = sorted(alias.name for alias in state.aliases.values() if qualifier in alias.versions())
+        if users:
+            raise ResourceConflict(f"Unable to delete version because the following aliases reference it: [{', '.join(users)}]")
+        del state.versions[int(qualifier)]
+        state.pools.pop(int(qualifier)).shutdown_all()
+        shutil.rmtree(self.root / name / qualifier, ignore_errors=True)
+
     # -- invoking ---------------------------------------------------------------------
 
     def exists(self, name: str, qualifier: str) -> bool:
