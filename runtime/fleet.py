@@ -22,7 +22,9 @@ from lambdatop.runtime.api.runtime_api import RuntimeApiServer
 from lambdatop.runtime.bus import EnvironmentEvent, FleetEvent, Subscription, TelemetryBus
 from lambdatop.runtime.config import FleetConfig, FunctionConfig, load_config
 from lambdatop.runtime.execution.environment import ExecutionEnvironment, InitOutcome
-from lambdatop.runtime.errors import FleetStopped, FunctionCannotRun, ScheduleNotFound, SidecarUnavailable
+from lambdatop.runtime.errors import (
+    FleetStopped, FunctionCannotRun, LambdaServiceError, ScheduleNotFound, SidecarUnavailable,
+)
 from lambdatop.runtime.execution.gate import ConcurrencyGate
 from lambdatop.runtime.execution.housekeeping import Housekeeping
 from lambdatop.runtime.execution.invoker import INIT_LIMIT_S, Invoker
@@ -145,7 +147,7 @@ class Fleet:
         self.versions.shifter = TrafficShifter(self._alarm_state, self._on_deployment,
                                                time_scale(self.config.sections, str(self.config.path)))
         for pool in self.pools.values():  # AutoPublishAlias: the first deploy publishes version 1
-            self.versions.auto_publish(pool)
+            self._auto_publish(pool)
         try:
             for service in self.services:
                 await service.start(self)
@@ -301,7 +303,7 @@ class Fleet:
         if recycle:
             pool.mark_stale(function, code_version)
             if self._started:  # AutoPublishAlias: a change of code or configuration is a new version
-                self.versions.auto_publish(pool)
+                self._auto_publish(pool)
         else:
             pool.function = function
         self.gate.set_reserved(function.name, function.reserved_concurrency)
@@ -314,7 +316,7 @@ class Fleet:
         self.pools[function.name].code_version = code_version
         self.gate.set_reserved(function.name, function.reserved_concurrency)
         if self._started:
-            self.versions.auto_publish(self.pools[function.name])
+            self._auto_publish(self.pools[function.name])
 
     def replace_config(self, config: FleetConfig) -> None:
         """Adopt a reloaded config's account-wide settings; functions change through update/add/remove_function."""
@@ -414,6 +416,14 @@ class Fleet:
         pool.on_change = self._on_env_change
         pool.prepare = self._prepare_pool
         return pool
+
+    def _auto_publish(self, pool: FunctionPool) -> None:
+        """AutoPublishAlias after a change; a publish Lambda would refuse (code over 250 MB) is a warning, and the
+        alias stays where it was."""
+        try:
+            self.versions.auto_publish(pool)
+        except (LambdaServiceError, OSError) as exc:
+            self.bus.publish(FleetEvent("warning", f"{pool.name}: not published: {exc}", time.time(), pool.name))
 
     def _alarm_state(self, name: str) -> str | None:
         """An alarm's state, by name, from the observability service (None without it, or for an unknown name)."""

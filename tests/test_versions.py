@@ -23,10 +23,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lambdatop.runtime.api.endpoint import LambdaEndpoint
-from lambdatop.runtime.bus import Subscription
+from lambdatop.runtime.bus import FleetEvent, Subscription
 from lambdatop.runtime.records import InvocationResult
 from lambdatop.runtime.config import load_config
-from lambdatop.runtime.errors import ConfigError
+from lambdatop.runtime.errors import ConfigError, FunctionNotFound
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.reload.service import ReloadService
 from lambdatop.runtime.services import attach_store_services
@@ -289,3 +289,20 @@ async def test_a_version_runs_with_its_layers_beside_latest(tmp_path: Path) -> N
     assert (published["layer"], published["version"], latest["layer"], latest["version"]) == (
         "from the layer", "1", "from the layer", "$LATEST")
     assert published["opt"] != latest["opt"] and again["opt"] == published["opt"]  # one /opt stand-in each
+
+
+async def test_code_past_lambdas_unzipped_limit_is_not_published(tmp_path: Path) -> None:
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "app.py").write_text(CODE.format(label="one"))
+    with open(tmp_path / "fn" / "data.bin", "wb") as big:  # sparse: 251 MB on paper, nothing on disk
+        big.truncate(251 * 1024 * 1024)
+    (tmp_path / "lambdatop.yaml").write_text("functions:\n  fn: {handler: app.handler, code: fn, alias: live}\n")
+    fleet = Fleet(tmp_path / "lambdatop.yaml")
+    events = fleet.subscribe("test-too-large")
+    async with fleet:
+        warnings = [e.message for e in events.drain() if isinstance(e, FleetEvent) and e.kind == "warning"]
+        assert any("fn: not published: Unzipped size must be smaller than 262144000 bytes" in w for w in warnings), warnings
+        with pytest.raises(FunctionNotFound):
+            await fleet.invoke("fn:live")
+        assert json.loads((await fleet.invoke("fn")).response)["version"] == "$LATEST"
+        assert not (fleet.work_dir / "versions" / "fn" / "1").exists()  # the partial copy is gone

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import random
 import shutil
 import time
@@ -28,6 +29,7 @@ from lambdatop.runtime.versions.model import LATEST, MAX_ADDITIONAL_VERSIONS, Al
 _NOT_CODE = shutil.ignore_patterns("__pycache__", "*.pyc", ".git", ".venv", ".aws-sam", ".lambdatop", ".mypy_cache",
                                    ".pytest_cache")
 
+CODE_SIZE_UNZIPPED_LIMIT = 250 * 1024**2  # 262144000 bytes, Lambda's limit for a function and its layers
 PoolFactory = Callable[[PublishedVersion], FunctionPool]
 ArnOf = Callable[[str, str | None], str]  # (function name, qualifier) -> its ARN, for Lambda's error messages
 
@@ -74,7 +76,7 @@ class VersionRegistry:
             shutil.rmtree(folder, ignore_errors=True)
             # A copy, not a link: the point of a version is that edits to the folder do not reach it. Links are
             # followed, as a deployment zip holds what they point at (a relative link would break in the copy).
-            shutil.copytree(pool.function.code_dir, folder, ignore=_NOT_CODE)
+            _copy_code(pool.function.code_dir, folder)
         else:
             folder = pool.function.code_dir  # never runs: its stand-in folder (maybe the whole project) is not copied
         function = replace(pool.function, code_dir=folder, description=description or pool.function.description)
@@ -247,6 +249,25 @@ def code_digest(pool: FunctionPool) -> str:
     """The CodeSha256 lambdatop reports for `$LATEST` as `pool` runs it (base64 SHA-256, as Lambda's)."""
     digest = hashlib.sha256(f"{pool.function.fingerprint()}:{pool.code_version}".encode()).digest()
     return base64.b64encode(digest).decode()
+
+
+def _copy_code(source: Path, folder: Path) -> None:
+    """Copy a code folder, refusing past Lambda's 250 MB unzipped (a `CodeUri: .` over a big project, say)."""
+    copied = 0
+
+    def copy(src: str, dst: str) -> object:
+        nonlocal copied
+        copied += os.stat(src).st_size
+        if copied > CODE_SIZE_UNZIPPED_LIMIT:
+            raise InvalidParameterValue(f"Unzipped size must be smaller than {CODE_SIZE_UNZIPPED_LIMIT} bytes "
+                                        f"(the code folder {source} is larger: no version was published)")
+        return shutil.copy2(src, dst)
+
+    try:
+        shutil.copytree(source, folder, ignore=_NOT_CODE, copy_function=copy)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def _folder_size(root: Path) -> int:
