@@ -18,6 +18,7 @@ exceptions: they are successful calls whose record says `error`.
       + ResourceNotFound                  404 ResourceNotFoundException for a resource other than a function
       + ProvisionedConcurrencyNotFound    404, no function has provisioned concurrency locally
       + PreconditionFailed                412, a write call's RevisionId is not the function's current one
+      + ResourceConflict                  409 ResourceConflictException: an alias that already exists
     * StoreError                        the store cannot be opened or written
     * ReplayError                       an event set that cannot be replayed
     * RemoteAccessRefused               a non-loopback address without allow_remote
@@ -213,6 +214,14 @@ class PreconditionFailed(LambdaServiceError):
 
     status = 412
     code = "PreconditionFailedException"
+    error_kind = "User"
+
+
+class ResourceConflict(LambdaServiceError):
+    """409 ResourceConflictException: creating what exists already (an alias of that name)."""
+
+    status = 409
+    code = "ResourceConflictException"
     error_kind = "User"
 
 

@@ -22,7 +22,9 @@ from lambdatop.runtime.api.runtime_api import RuntimeApiServer
 from lambdatop.runtime.bus import EnvironmentEvent, FleetEvent, Subscription, TelemetryBus
 from lambdatop.runtime.config import FleetConfig, FunctionConfig, load_config
 from lambdatop.runtime.execution.environment import ExecutionEnvironment, InitOutcome
-from lambdatop.runtime.errors import FleetStopped, FunctionCannotRun, ScheduleNotFound, SidecarUnavailable
+from lambdatop.runtime.errors import (
+    FleetStopped, FunctionCannotRun, LambdaServiceError, ScheduleNotFound, SidecarUnavailable,
+)
 from lambdatop.runtime.execution.gate import ConcurrencyGate
 from lambdatop.runtime.execution.housekeeping import Housekeeping
 from lambdatop.runtime.execution.invoker import INIT_LIMIT_S, Invoker
@@ -35,6 +37,10 @@ from lambdatop.runtime.execution.workdir import create_work_dir
 from lambdatop.runtime.fdlimit import raise_fd_limit
 from lambdatop.runtime.execution.snapshots import function_snapshot
 from lambdatop.runtime.execution.stats import FunctionStats
+from lambdatop.runtime.config.deployment import time_scale
+from lambdatop.runtime.versions.model import PublishedVersion
+from lambdatop.runtime.versions.shifting import Deployment, TrafficShifter
+from lambdatop.runtime.versions.registry import VersionRegistry
 from lambdatop.runtime.snapshot import EnvSnapshot, FleetSnapshot, FunctionSnapshot  # noqa: F401 - the façade's types
 from lambdatop.runtime.service import Endpoint, EventQueue, ResourceSink, ScheduleSource, Service, StoreHolder, TraceSource
 
@@ -63,7 +69,10 @@ class Fleet:
         self.bus = TelemetryBus()
         self.invoker = Invoker(self.config, self.pools, self.gate, self.spawner, self._on_result)
         self.invoker.on_acquire = self._on_acquire
-        self.housekeeping = Housekeeping(lambda: self.invoker.busy, self.pools)
+        # Published versions and aliases, each version on a pool of its own (runtime/versions/).
+        self.versions = VersionRegistry(self.work_dir / "versions", self._version_pool, self.function_arn)
+        self.invoker.versions = self.versions
+        self.housekeeping = Housekeeping(lambda: self.invoker.busy, self._all_pools)
         # Capabilities publish live data for the screen here: name -> callable returning plain data.
         self.snapshot_providers: dict[str, Callable[[], Any]] = {}
         # Variables every new worker gets beside Lambda's own (endpoint URL, X-Ray daemon address).
@@ -103,6 +112,10 @@ class Fleet:
         self._drained.set()
         self._tasks = self.housekeeping.start()
         self._started = True
+        self.versions.shifter = TrafficShifter(self._alarm_state, self._on_deployment,
+                                               time_scale(self.config.sections, str(self.config.path)))
+        for pool in self.pools.values():  # AutoPublishAlias: the first deploy publishes version 1
+            self._auto_publish(pool)
         try:
             for service in self.services:
                 await service.start(self)
@@ -129,10 +142,12 @@ class Fleet:
                 await service.stop()
             except Exception as exc:  # noqa: BLE001 - one failing service must not leave workers behind
                 self.bus.publish(FleetEvent("error", f"stopping {type(service).__name__}: {exc}", time.time()))
+        if self.versions.shifter is not None:
+            self.versions.shifter.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for pool in self.pools.values():
+        for pool in self._all_pools():
             pool.shutdown_all()
         await self.installs.stop()
         await self.runtime_api.drain()  # extensions' Shutdown phases (at most 2 s), before the zygotes kill all
@@ -272,6 +287,8 @@ class Fleet:
         pool = self.pools[function.name]
         if recycle:
             pool.mark_stale(function, code_version)
+            if self._started:  # AutoPublishAlias: a change of code or configuration is a new version
+                self._auto_publish(pool)
         else:
             pool.function = function
         self.gate.set_reserved(function.name, function.reserved_concurrency)
@@ -283,6 +300,8 @@ class Fleet:
         self._add_pool(function.name, function)
         self.pools[function.name].code_version = code_version
         self.gate.set_reserved(function.name, function.reserved_concurrency)
+        if self._started:
+            self._auto_publish(self.pools[function.name])
 
     def replace_config(self, config: FleetConfig) -> None:
         """Adopt a reloaded config's account-wide settings; functions change through update/add/remove_function."""
@@ -312,6 +331,7 @@ class Fleet:
         pool = self.pools.pop(name, None)
         if pool is not None:
             pool.mark_stale()
+            self.versions.forget(name)
             self.gate.set_reserved(name, None)
 
     # -- telemetry --------------------------------------------------------------------
@@ -347,7 +367,10 @@ class Fleet:
     def snapshot(self, recent: int = 100) -> FleetSnapshot:
         now = time.time()
         sandbox = self.zygotes.sandbox.info if self.zygotes.sandbox is not None else None
-        functions = [function_snapshot(name, pool, self.stats[name], self.gate, now, sandbox) for name, pool in self.pools.items()]
+        functions = [function_snapshot(name, pool, self.stats[name], self.gate, now, sandbox, self.versions.pools_of(name))
+                     for name, pool in self.pools.items()]
+        for function in functions:
+            function.versions = self.versions.view(self.pools[function.name])
         totals_invocations = sum(self.stats[f.name].totals.invocations for f in functions)
         totals_cold = sum(self.stats[f.name].totals.cold_starts for f in functions)
         inv_rate = sum(f.invocations_per_s for f in functions)
@@ -371,6 +394,37 @@ class Fleet:
         self.pools[name] = pool
         self.stats.setdefault(name, FunctionStats())
 
+    def _version_pool(self, version: PublishedVersion) -> FunctionPool:
+        """The pool a published version runs on: its own code copy and configuration, the function's Python."""
+        pool = FunctionPool(version.function, self.config, self.zygotes.for_runtime(version.function.runtime), self.work_dir,
+                            code_version=version.code_version, shared_environment=self.worker_environment,
+                            runtime_api=self.runtime_api)
+        pool.version = version.name
+        pool.on_change = self._on_env_change
+        pool.prepare = self._prepare_pool
+        return pool
+
+    def _auto_publish(self, pool: FunctionPool) -> None:
+        """AutoPublishAlias after a change; a publish Lambda would refuse (code over 250 MB) is a warning, and the
+        alias stays where it was."""
+        try:
+            self.versions.auto_publish(pool)
+        except (LambdaServiceError, OSError) as exc:
+            self.bus.publish(FleetEvent("warning", f"{pool.name}: not published: {exc}", time.time(), pool.name))
+
+    def _alarm_state(self, name: str) -> str | None:
+        """An alarm's state, by name, from the observability service (None without it, or for an unknown name)."""
+        provider = self.snapshot_providers.get("alarms")
+        if provider is None:
+            return None
+        return next((alarm.state for alarm in provider().alarms if alarm.name == name), None)
+
+    def _on_deployment(self, deployment: Deployment, message: str) -> None:
+        self.bus.publish(FleetEvent("deployment", message, time.time(), deployment.function, deployment.detail()))
+
+    def _all_pools(self) -> list[FunctionPool]:
+        return [*self.pools.values(), *self.versions.all_pools()]
+
     async def _prepare_pool(self, pool: FunctionPool) -> None:
         """Before a cold start: the zygote of the function's Python (a reload may change its Runtime) and,
         isolated, its installed requirements and the runtime's boto3 on its path."""
@@ -392,6 +446,7 @@ class Fleet:
         stats = self.stats.get(record.function)
         if stats is not None:
             stats.add(record)
+        self.versions.traffic.add(record)
         self._recent.append(record)
         if len(self._recent) > 2000:
             del self._recent[:1000]

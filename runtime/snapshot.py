@@ -316,6 +316,34 @@ class EnvSnapshot:
     stale: bool
     frozen: bool
     request_id: str | None
+    version: str = "$LATEST"  # the Lambda version it runs: $LATEST or a published number (runtime/versions/)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionView:
+    """One version of a function ($LATEST or a number): its traffic over the run and its environments now."""
+
+    version: str
+    code_version: str  # lambdatop's code version it runs ("v2")
+    invocations: int
+    errors: int  # function errors (raised, timed out, out of memory, crashed)
+    p99_ms: float | None  # of its last 1,000 durations
+    busy: int  # environments serving an invocation now: its share of the function's concurrency
+    idle: int
+
+
+@dataclass(frozen=True, slots=True)
+class AliasView:
+    name: str
+    function_version: str
+    weights: Mapping[str, float]  # AdditionalVersionWeights
+    deployment: str | None  # the latest traffic shift, in words ("Canary10Percent5Minutes 1 → 2: in_progress, 10%")
+
+
+@dataclass(frozen=True, slots=True)
+class VersionsView:
+    versions: tuple[VersionView, ...]  # $LATEST first, then the numbers
+    aliases: tuple[AliasView, ...]
 
 
 @dataclass(slots=True)
@@ -344,6 +372,7 @@ class FunctionSnapshot:
     # `cpu: proportional`: the CPUs each environment may use (memory / 1,769 MB); None when the function is unlimited.
     cpu_share: float | None = None
     cpu_enforced: bool = False  # a cgroup CPU quota applies it (False: no writable cpu controller here)
+    versions: VersionsView | None = None  # published versions and aliases, side by side (None: none published)
 
     @property
     def error_pct(self) -> float:

@@ -288,7 +288,8 @@ async def test_event_invoke_config_writes_change_the_live_async_settings(served,
 async def test_an_operation_lambdatop_lacks_is_a_typed_error_naming_it(served, lambda_client):
     client = lambda_client(served.url)
     for operation, params, name in (
-        ("publish_version", {"FunctionName": "Sleepy"}, "PublishVersion"),
+        ("put_provisioned_concurrency_config", {"FunctionName": "Sleepy", "Qualifier": "live",
+                                                "ProvisionedConcurrentExecutions": 1}, "PutProvisionedConcurrencyConfig"),
         ("get_function_recursion_config", {"FunctionName": "Sleepy"}, "GetFunctionRecursionConfig"),
         ("delete_function", {"FunctionName": "Sleepy"}, "DeleteFunction"),
     ):
@@ -333,9 +334,11 @@ def test_the_aws_cli_drives_the_write_calls_of_a_running_serve(make_project, tmp
             assert policy.returncode == 255
             assert "(ResourceNotFoundException) when calling the GetPolicy operation: The resource you requested does not exist." in policy.stderr
             publish = aws("publish-version", "--function-name", "sleepy")
-            assert publish.returncode == 255
-            assert ("(UnknownOperationException) when calling the PublishVersion operation: "
-                    "lambdatop does not implement the Lambda operation PublishVersion") in publish.stderr
+            assert publish.returncode == 0 and json.loads(publish.stdout)["Version"] == "1"
+            delete = aws("delete-function", "--function-name", "sleepy")
+            assert delete.returncode == 255
+            assert ("(UnknownOperationException) when calling the DeleteFunction operation: "
+                    "lambdatop does not implement the Lambda operation DeleteFunction") in delete.stderr
             process.send_signal(signal.SIGINT)
             assert process.wait(timeout=60) == 0
         finally:

@@ -2,6 +2,9 @@
 
 - `runtime/worker/` runs in the zygote and its forks: it imports nothing else of lambdatop.
 - `runtime/config/` is what the user wrote: it imports only `lambdatop.runtime.errors`.
+- `runtime/versions/` (published versions and aliases) imports only the config, the errors, the
+  execution layer it runs versions on, ids, records, the snapshot types and the percentile rule; execution does not import it (the invoker asks
+  through a Protocol), so a version is a thing that runs on pools, not a part of them.
 - The runtime never imports the TUI, Textual or Rich.
 - The TUI talks to the runtime through its public face only: the `Fleet` façade and how a full
   run is composed (`services`), the snapshot types, records, errors, bus events, ids, the config,
@@ -86,6 +89,14 @@ def test_the_worker_side_imports_nothing_else_of_lambdatop() -> None:
 
 def test_the_config_imports_only_the_errors() -> None:
     assert runtime_violations(RUNTIME / "config", ("lambdatop.runtime.config", "lambdatop.runtime.errors")) == []
+
+
+def test_versions_import_only_what_their_package_docstring_says() -> None:
+    allowed = ("lambdatop.runtime.versions", "lambdatop.runtime.config", "lambdatop.runtime.errors",
+               "lambdatop.runtime.execution", "lambdatop.runtime.identifiers", "lambdatop.runtime.records",
+               "lambdatop.runtime.snapshot", "lambdatop.runtime.observability.percentiles")
+    assert runtime_violations(RUNTIME / "versions", allowed) == []
+    assert violations(RUNTIME / "execution", (), ("lambdatop.runtime.versions",)) == []
 
 
 def test_the_runtime_never_imports_the_tui_textual_or_rich() -> None:

@@ -90,7 +90,6 @@ def test_every_unimplemented_property_is_listed_once_with_what_happens_instead(t
     assert json.loads(done.stdout) == "ok"  # the rest of the template runs
     warnings = [line for line in done.stderr.splitlines() if line.startswith("warning: ")]
     expected = {
-        "AutoPublishAlias (Ok, Other): no versions or aliases locally",
         "SnapStart (Ok): no SnapStart",
         "VpcConfig (Ok): no VPC",
         "DurableConfig (Other): durable executions are not emulated",

@@ -10,11 +10,11 @@ from aiohttp import web
 
 from lambdatop.runtime.api import function_settings, layers_api
 from lambdatop.runtime.api.control_plane import ControlPlane
-from lambdatop.runtime.api.parsing import qualified_name
+from lambdatop.runtime.api.parsing import qualified_name, split_qualifier
 from lambdatop.runtime.api.responses import json_response
 from lambdatop.runtime.apigateway.url_configs import FunctionUrlNotFound
 from lambdatop.runtime.config import FunctionConfig
-from lambdatop.runtime.errors import InvalidRequestContent, PreconditionFailed
+from lambdatop.runtime.errors import InvalidRequestContent, PreconditionFailed, UnknownOperation
 
 if TYPE_CHECKING:
     from lambdatop.runtime.fleet import Fleet
@@ -64,11 +64,48 @@ class ControlHandlers:
     async def account_settings(self, request: web.Request) -> web.StreamResponse:
         return json_response(self.control.account_settings())
 
+    # Versions and aliases: the bodies are versions_api.py's, the state the fleet's VersionRegistry.
     async def list_versions(self, request: web.Request) -> web.StreamResponse:
-        return json_response(self.control.list_versions(request.match_info["function"]))
+        query = request.query
+        return json_response(self.control.versions.list_versions(request.match_info["function"], query.get("Marker"),
+                                                                 query.get("MaxItems")))
+
+    async def publish_version(self, request: web.Request) -> web.StreamResponse:
+        body = await _json_body(request)
+        return json_response(self.control.versions.publish_version(request.match_info["function"], body), status=201)
 
     async def list_aliases(self, request: web.Request) -> web.StreamResponse:
-        return json_response(self.control.list_aliases(request.match_info["function"]))
+        versions, query = self.control.versions, request.query
+        return json_response(versions.list_aliases(request.match_info["function"], query.get("FunctionVersion"),
+                                                   query.get("Marker"), query.get("MaxItems")))
+
+    async def create_alias(self, request: web.Request) -> web.StreamResponse:
+        body = await _json_body(request)
+        return json_response(self.control.versions.create_alias(request.match_info["function"], body), status=201)
+
+    async def get_alias(self, request: web.Request) -> web.StreamResponse:
+        info = request.match_info
+        return json_response(self.control.versions.get_alias(info["function"], info["alias"]))
+
+    async def update_alias(self, request: web.Request) -> web.StreamResponse:
+        info, body = request.match_info, await _json_body(request)
+        return json_response(self.control.versions.update_alias(info["function"], info["alias"], body))
+
+    async def delete_function(self, request: web.Request) -> web.StreamResponse:
+        """DeleteFunction of a published version (`Qualifier=2`); deleting the function itself is not done here."""
+        from lambdatop.runtime.api.routes import unknown_operation_message  # routes imports this module
+
+        qualifier = request.query.get("Qualifier") or split_qualifier(request.match_info["function"])[1]
+        if qualifier is None:
+            raise UnknownOperation(unknown_operation_message(request))
+        function = self._function(request)
+        self.fleet.versions.delete_version(function.name, qualifier)
+        return web.Response(status=204)
+
+    async def delete_alias(self, request: web.Request) -> web.StreamResponse:
+        info = request.match_info
+        self.control.versions.delete_alias(info["function"], info["alias"])
+        return web.Response(status=204)
 
     async def get_function_url_config(self, request: web.Request) -> web.StreamResponse:
         return json_response(self._url_config(request.match_info["function"]))

@@ -1,11 +1,11 @@
 """Lambda's control plane for functions and the account, answered from the fleet's live configuration.
 
 `GetFunction`, `GetFunctionConfiguration`, `ListFunctions`,
-`GetFunctionConcurrency`, `GetAccountSettings`, `ListVersionsByFunction`,
-`ListAliases` and `GetFunctionUrlConfig` / `ListFunctionUrlConfigs` bodies, shaped as botocore's
+`GetFunctionConcurrency`, `GetAccountSettings` and `GetFunctionUrlConfig` /
+`ListFunctionUrlConfigs` bodies, shaped as botocore's
 lambda 2015-03-31 model reads them, with the fields boto3 waiters, the AWS
-CLI and SAM-style tooling look at (LAMBDA.md §5, §14). Only `$LATEST` exists
-locally. Values AWS derives from a deployed zip (CodeSha256, CodeSize) are
+CLI and SAM-style tooling look at (LAMBDA.md §5, §14). Published versions and
+aliases are versions_api.py's. Values AWS derives from a deployed zip (CodeSha256, CodeSize) are
 derived here from the code folder and lambdatop's code version instead. The write calls
 (updates.py) change the live configuration these answers read.
 """
@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 from lambdatop.runtime.api.function_settings import tags as template_tags
 from lambdatop.runtime.api.layers_api import layer_arn
+from lambdatop.runtime.api.paging import paged
 from lambdatop.runtime.api.updates import FunctionUpdates
+from lambdatop.runtime.api.versions_api import VersionsApi
 from lambdatop.runtime.config import FunctionConfig
-from lambdatop.runtime.errors import InvalidParameterValue
 
 if TYPE_CHECKING:
     from lambdatop.runtime.fleet import Fleet
 
-LIST_PAGE_LIMIT = 50  # ListFunctions returns at most 50 per page, whatever MaxItems says
 EPHEMERAL_STORAGE_MB = 512
 TOTAL_CODE_SIZE_LIMIT = 75 * 1024**3  # 75 GB per region (80530636800 bytes)
 CODE_SIZE_UNZIPPED_LIMIT = 250 * 1024**2
@@ -43,6 +43,7 @@ class ControlPlane:
     def __init__(self, fleet: Fleet) -> None:
         self.fleet = fleet
         self.updates = FunctionUpdates(fleet)  # the write calls, and when each function last changed through them
+        self.versions = VersionsApi(fleet, self)  # PublishVersion, ListVersionsByFunction and the alias calls
         self._code_sizes: dict[tuple[str, str], int] = {}
 
     # -- operations -------------------------------------------------------------------
@@ -50,7 +51,7 @@ class ControlPlane:
     def get_function(self, name: str) -> dict[str, Any]:
         function = self.fleet.resolve(name)
         body: dict[str, Any] = {
-            "Configuration": self.configuration(function),
+            "Configuration": self.versions.qualified_configuration(name) or self.configuration(function),
             "Code": {"RepositoryType": "S3", "Location": function.code_dir.resolve().as_uri()},
             "Tags": self.tags(function),
         }
@@ -64,21 +65,13 @@ class ControlPlane:
         return template_tags(self.fleet, function) | source
 
     def get_function_configuration(self, name: str) -> dict[str, Any]:
-        return self.configuration(self.fleet.resolve(name))
+        return self.versions.qualified_configuration(name) or self.configuration(self.fleet.resolve(name))
 
     def get_function_concurrency(self, name: str) -> dict[str, Any]:
         function = self.fleet.resolve(name)
         if function.reserved_concurrency is None:
             return {}
         return {"ReservedConcurrentExecutions": function.reserved_concurrency}
-
-    def list_versions(self, name: str) -> dict[str, Any]:
-        """ListVersionsByFunction: only `$LATEST` exists locally (nothing is ever published)."""
-        return {"Versions": [self.configuration(self.fleet.resolve(name))]}
-
-    def list_aliases(self, name: str) -> dict[str, Any]:
-        self.fleet.resolve(name)
-        return {"Aliases": []}
 
     def function_url_config(self, name: str, url: str) -> dict[str, Any]:
         """GetFunctionUrlConfig: only functions the template gives a FunctionUrlConfig have one (else 404)."""
@@ -102,20 +95,10 @@ class ControlPlane:
 
     def list_functions(self, marker: str | None, max_items: str | None) -> dict[str, Any]:
         functions = sorted(self.fleet.functions.values(), key=lambda f: f.function_name or f.name)
-        start = _decode_marker(marker, len(functions))
-        page = LIST_PAGE_LIMIT
-        if max_items is not None:
-            try:
-                page = int(max_items)
-            except ValueError:
-                raise InvalidParameterValue(f"MaxItems must be an integer, got {max_items!r}") from None
-            if not 1 <= page <= 10000:
-                raise InvalidParameterValue("MaxItems must be between 1 and 10000")
-            page = min(page, LIST_PAGE_LIMIT)
-        chosen = functions[start : start + page]
+        chosen, next_marker = paged(functions, marker, max_items, "ListFunctions")
         body: dict[str, Any] = {"Functions": [self.configuration(f) for f in chosen]}
-        if start + page < len(functions):
-            body["NextMarker"] = _encode_marker(start + page)
+        if next_marker is not None:
+            body["NextMarker"] = next_marker
         return body
 
     def account_settings(self) -> dict[str, Any]:
@@ -218,20 +201,3 @@ def _modified_at(code_dir: Path, config_path: Path) -> float:
         except OSError:
             continue
     return max(stamps) if stamps else time.time()
-
-
-def _encode_marker(index: int) -> str:
-    return base64.urlsafe_b64encode(f"lambdatop:{index}".encode()).decode()
-
-
-def _decode_marker(marker: str | None, count: int) -> int:
-    if not marker:
-        return 0
-    try:
-        prefix, _, index = base64.urlsafe_b64decode(marker.encode()).decode().partition(":")
-        value = int(index)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidParameterValue("Invalid Marker: it must be a NextMarker from a previous ListFunctions response") from None
-    if prefix != "lambdatop" or not 0 <= value <= count:
-        raise InvalidParameterValue("Invalid Marker: it must be a NextMarker from a previous ListFunctions response")
-    return value

@@ -43,6 +43,8 @@ class QueuedEvent:
     # The bucket, topic or rule a push source's event came from: kept by the running queue only (not a column),
     # so an event adopted from a dead run or redriven has none.
     source_arn: str | None = None
+    # The version or alias it was invoked with (`FN:live`), kept the same way: an adopted event runs $LATEST.
+    qualifier: str | None = None
     waiters: list[asyncio.Future[InvocationResult | None]] = field(default_factory=list)
 
 

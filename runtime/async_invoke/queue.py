@@ -166,11 +166,11 @@ class AsyncQueue:
         fleet = self.fleet
         if fleet is None or not fleet.running or self._stopping:
             raise FleetStopped("lambdatop is not running")
-        name = fleet.resolve(function).name  # FunctionNotFound, in Lambda's words
+        pool, qualifier = fleet.invoker.resolve(function)  # FunctionNotFound, in Lambda's words
         payload = bytes(payload)
         check_payload(payload, InvocationType.EVENT)
-        event = QueuedEvent(request_id or new_request_id(), name, payload, str(trigger), trace, time.time(), time.time(),
-                            source_arn=source_arn)
+        event = QueuedEvent(request_id or new_request_id(), pool.name, payload, str(trigger), trace, time.time(), time.time(),
+                            source_arn=source_arn, qualifier=qualifier if qualifier != "$LATEST" else None)
         try:
             await self.store.call(lambda conn: journal.insert(conn, event, self.store.run_id))
         except (StoreError, sqlite3.Error) as exc:
@@ -259,7 +259,7 @@ class AsyncQueue:
         try:
             result = await fleet.invoke(event.function, event.payload, invocation_type=InvocationType.EVENT,
                                         trigger=event.trigger, trace=event.trace, request_id=event.request_id,
-                                        queued_at=event.accepted_at, source_arn=event.source_arn)
+                                        queued_at=event.accepted_at, source_arn=event.source_arn, qualifier=event.qualifier)
         except Throttled as throttle:
             await self._refused(event, settings, throttle.code, f"Rate Exceeded. ({throttle.reason})",
                                 zero_reserved=fleet.gate.limit_for(event.function) == 0)

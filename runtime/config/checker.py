@@ -6,6 +6,7 @@ Shared by both readers; `check_known_keys` also by every settings section.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.config.logging_config import LoggingConfig, read_logging_config
 from lambdatop.runtime.config.model import CPU_MODES, DEPENDENCIES, UNRESERVED_MINIMUM, FleetConfig
 from lambdatop.runtime.config.yamlfile import LineMap, line_of
+
+_ALIAS_NAME = re.compile(r"[a-zA-Z0-9_-]{1,128}")  # botocore's Alias shape
 
 
 class Checker:
@@ -63,6 +66,16 @@ class Checker:
         if not isinstance(value, str):
             raise self.error(f"must be a string, got {type(value).__name__}", mapping, key)
         return value
+
+    def alias(self, mapping: LineMap, key: str) -> str | None:
+        """An alias name as Lambda accepts one (letters, digits, - and _, not all digits, at most 128), or None."""
+        name = self.string(mapping, key, None)
+        if name is None:
+            return None
+        if not _ALIAS_NAME.fullmatch(name) or name.isdigit():
+            raise self.error(f"{name!r} is not an alias name: letters, digits, '-' and '_' (not only digits), "
+                             "at most 128", mapping, key)
+        return name
 
     def mapping(self, mapping: LineMap, key: str) -> LineMap:
         value = mapping.get(key)

@@ -12,18 +12,20 @@ from lambdatop.runtime.config.model import (
     DEFAULT_TIMEOUT_S, MEMORY_RANGE, TIMEOUT_RANGE, FleetConfig, FunctionConfig, LayerContent, ResourceValues,
     TemplateInputs,
 )
+from lambdatop.runtime.config.deployment import time_scale
 from lambdatop.runtime.config.layers import MAX_LAYERS, TOO_MANY
 from lambdatop.runtime.config.logging_config import YAML_KEYS
 from lambdatop.runtime.config.unsupported import runtime_problem
 from lambdatop.runtime.config.sam_template import SamTemplate
 from lambdatop.runtime.config.yamlfile import LineMap, load_yaml
 
-_TOP_KEYS = {"account", "defaults", "functions", "template", "store", "async", "alarms", "http", "reload", "api", "aws"}
+_TOP_KEYS = {"account", "defaults", "functions", "template", "store", "async", "alarms", "http", "reload", "api", "aws",
+             "deployments"}
 _ACCOUNT_KEYS = {"concurrency_limit", "region", "account_id"}
 _FUNCTION_KEYS = {
     "handler", "code", "runtime", "memory_size", "timeout", "environment", "reserved_concurrency",
     "idle_timeout", "freeze", "tracing", "architecture", "description", "events", "async", "dead_letter_queue",
-    "layers", "python_runtime", "logging", "dependencies", "cpu",
+    "layers", "python_runtime", "logging", "dependencies", "cpu", "alias",
 }
 _DEFAULT_KEYS = _FUNCTION_KEYS - {"handler", "code", "description", "events"}
 
@@ -48,7 +50,9 @@ class LambdatopFile:
         account_id = self.check.string(account, "account_id", DEFAULT_ACCOUNT_ID) or DEFAULT_ACCOUNT_ID
         defaults = self.check.mapping(doc, "defaults")
         self.check.known_keys(defaults, _DEFAULT_KEYS, "defaults")
-        sections = {key: doc[key] for key in ("store", "async", "alarms", "http", "reload", "api", "aws") if key in doc}
+        sections = {key: doc[key] for key in ("store", "async", "alarms", "http", "reload", "api", "aws", "deployments")
+                    if key in doc}
+        time_scale(sections, str(self.path))  # a bad `deployments:` section fails at load, like the others
 
         functions: dict[str, FunctionConfig] = {}
         warnings: list[str] = []
@@ -135,6 +139,7 @@ class LambdatopFile:
             source=f"{self.path}:{line}",
             dependencies=check.dependencies(*pick("dependencies"), "isolated"),
             cpu=check.cpu(*pick("cpu"), "unlimited"),
+            auto_publish_alias=check.alias(*pick("alias")),
         )
 
     def _override(self, check: Checker, function: FunctionConfig, entry: LineMap, *, layers: bool = True) -> FunctionConfig:
@@ -158,6 +163,8 @@ class LambdatopFile:
             changes["cpu"] = check.cpu(entry, "cpu", function.cpu)
         if "python_runtime" in entry:
             changes["python_runtime"] = check.python_runtime(entry, "python_runtime")
+        if "alias" in entry:
+            changes["auto_publish_alias"] = check.alias(entry, "alias")
         if "logging" in entry:
             changes["logging_config"] = check.logging(entry, "logging", YAML_KEYS)
         if layers and "layers" in entry:  # a function's own `layers:` replace its template Layers, as SAM's would

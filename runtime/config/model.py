@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lambdatop.runtime.config.deployment import DeploymentPreference
 from lambdatop.runtime.config.logging_config import LoggingConfig
 
 DEFAULT_ACCOUNT_CONCURRENCY = 1000
@@ -91,6 +92,11 @@ class FunctionConfig:
     python_runtime: str = "builtin"
     dependencies: str = "isolated"  # one of DEPENDENCIES
     cpu: str = "unlimited"  # one of CPU_MODES
+    # SAM's AutoPublishAlias (lambdatop.yaml `alias:`): each code or configuration change publishes a numbered
+    # version and points this alias at it (runtime/versions/).
+    auto_publish_alias: str | None = None
+    # SAM's DeploymentPreference: how each new version takes over the alias (None: at once).
+    deployment_preference: DeploymentPreference | None = None
     # Set when lambdatop cannot run this function (another runtime, code in S3, a container image...):
     # the rest of the fleet runs, and invoking this one answers `cannot_run`'s error.
     cannot_run: CannotRun | None = None

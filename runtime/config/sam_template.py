@@ -10,6 +10,7 @@ from typing import Any
 from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.config.checker import Checker, check_known_keys, check_reserved, tracing
 from lambdatop.runtime.config.intrinsics import IntrinsicResolver
+from lambdatop.runtime.config.deployment import read_deployment_preference
 from lambdatop.runtime.config.event_source_mappings import attach_mappings
 from lambdatop.runtime.config.layers import LocalLayer, function_layers, template_layers
 from lambdatop.runtime.config.logging_config import SAM_KEYS, merge_globals
@@ -147,6 +148,8 @@ class SamTemplate:
         else:
             for text in layer_warnings:
                 self.layer_notices.setdefault(text, []).append(rid)
+        preference, notices = read_deployment_preference(props.get("DeploymentPreference"), str(self.path), line)
+        self.warnings += [f"{self.path}: function {rid!r}: {notice}" for notice in notices]
         handler = check.handler_of(props, "Handler", runtime) if cannot_run is None or "Handler" in props else ""
         if cannot_run is None and "." not in handler and not runtime.startswith("provided"):
             self.warnings.append(f"{self.path}: function {rid!r}: Handler {handler!r} has no '.': every invocation fails "
@@ -173,6 +176,8 @@ class SamTemplate:
             source=f"{self.path}:{line}",
             dependencies=self.dependencies,
             cpu=self.cpu,
+            auto_publish_alias=check.alias(props, "AutoPublishAlias"),
+            deployment_preference=preference,
             cannot_run=cannot_run,
         )
 

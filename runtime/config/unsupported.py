@@ -16,9 +16,6 @@ from lambdatop.runtime.config.model import CannotRun
 
 # Property -> what lambdatop does instead. When one becomes implemented, remove it here.
 NOT_EMULATED: Mapping[str, str] = {
-    "AutoPublishAlias": "no versions or aliases locally: invoke the function itself ($LATEST); a qualifier "
-                        "answers ResourceNotFoundException",
-    "DeploymentPreference": "no gradual deployments: the code on disk runs at once",
     "DurableConfig": "durable executions are not emulated: the handler runs as a plain on-demand invocation "
                      "(no checkpoints, no replay)",
     "ProvisionedConcurrencyConfig": "no provisioned concurrency: every cold start is on demand "

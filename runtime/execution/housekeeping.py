@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from lambdatop.runtime.execution.lifecycle import EnvState, Failure
@@ -52,7 +52,8 @@ def over_memory(env: ExecutionEnvironment) -> bool:
 class Housekeeping:
     """The two loops that run beside the pools: the memory sampler and the idle reaper."""
 
-    def __init__(self, busy: Callable[[], Iterable[ExecutionEnvironment]], pools: Mapping[str, FunctionPool]) -> None:
+    def __init__(self, busy: Callable[[], Iterable[ExecutionEnvironment]], pools: Callable[[], Iterable[FunctionPool]]) -> None:
+        # `pools`: every pool the reaper looks after, $LATEST's and the published versions' (runtime/versions/).
         self._busy = busy
         self._pools = pools
 
@@ -75,5 +76,5 @@ class Housekeeping:
         while True:
             await asyncio.sleep(REAP_INTERVAL_S)
             now = time.time()
-            for pool in list(self._pools.values()):
+            for pool in list(self._pools()):
                 pool.reap_idle(now)

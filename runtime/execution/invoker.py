@@ -21,7 +21,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from lambdatop.runtime import logformat
 from lambdatop.runtime.config import FleetConfig
@@ -43,6 +43,18 @@ from lambdatop.runtime.records import InvocationRecord, InvocationResult, Invoca
 from lambdatop.runtime.execution.spawner import Spawner
 from lambdatop.runtime.worker.messages import InvokeRequest
 
+class VersionLookup(Protocol):
+    """Where qualified invocations find their version (runtime/versions/registry.py's VersionRegistry)."""
+
+    def exists(self, name: str, qualifier: str) -> bool: ...
+
+    def pool_for(self, base: FunctionPool, qualifier: str | None) -> FunctionPool: ...
+
+
+# Invocations by the template's own wiring (its Events and its function URL): SAM attaches them to the
+# function's AutoPublishAlias when it has one. Direct calls (CLI, keys, the Invoke API) name what they run.
+ALIAS_TRIGGERS = frozenset({Trigger.API, Trigger.URL, Trigger.SCHEDULE, Trigger.SQS, Trigger.STREAM, Trigger.S3,
+                            Trigger.SNS, Trigger.EVENTBRIDGE})
 INIT_LIMIT_S = 10.0  # Lambda's Init phase limit for on-demand functions
 # Polling for a reply: at most this long, and for at most this many invocations in a row without
 # letting the event loop turn (the dashboard, the endpoint and timers share it).
@@ -68,6 +80,8 @@ class Invoker:
         self.in_flight = 0
         self.on_acquire: Callable[[str, int], None] | None = None
         self.init_limit = INIT_LIMIT_S
+        # Published versions and aliases (runtime/versions/, set by the Fleet): None answers only $LATEST.
+        self.versions: VersionLookup | None = None
         self._polled_in_a_row = 0
 
     def resolve(self, name: str) -> tuple[FunctionPool, str | None]:
@@ -90,9 +104,20 @@ class Invoker:
                 if target in candidate.function.names:
                     pool = candidate
                     break
-        if pool is None or (qualifier not in (None, "$LATEST")):
+        if pool is None or not self._qualifier_exists(pool, qualifier):
             raise FunctionNotFound(name, self.config.function_arn(target, qualifier))
         return pool, qualifier
+
+    def _event_alias(self, pool: FunctionPool) -> str | None:
+        """The alias a template's events invoke: SAM points a function's event sources and URL at its
+        AutoPublishAlias, so a traffic shift covers them too; None for a function without one."""
+        alias = pool.function.auto_publish_alias
+        return alias if alias is not None and self._qualifier_exists(pool, alias) else None
+
+    def _qualifier_exists(self, pool: FunctionPool, qualifier: str | None) -> bool:
+        if qualifier in (None, "$LATEST"):
+            return True
+        return self.versions is not None and self.versions.exists(pool.name, str(qualifier))
 
     async def invoke(
         self,
@@ -111,6 +136,10 @@ class Invoker:
     ) -> InvocationResult:
         pool, name_qualifier = self.resolve(name if qualifier is None else f"{name}:{qualifier}")
         check_payload(payload, invocation_type)
+        if name_qualifier is None and str(trigger) in ALIAS_TRIGGERS:
+            name_qualifier = self._event_alias(pool)
+        if self.versions is not None:  # FN:2 or an alias's pick among its versions: that version's own pool
+            pool = self.versions.pool_for(pool, name_qualifier)
         function = pool.function
         if function.cannot_run is not None:
             raise FunctionCannotRun(function.function_name or function.name, function.cannot_run.reason, function.cannot_run.code)

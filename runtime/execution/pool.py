@@ -131,7 +131,10 @@ class FunctionPool:
             return None
         key = (self.code_version, self.function.layer_dirs)
         if self._layers is None or self._layers[0] != key:
-            folder = self.work_dir / "opt" / self.name / self.code_version
+            # A published version's pool builds its own (runtime/versions/): a build starts by removing the folder,
+            # which must not pull /opt from under $LATEST's environments of the same code version.
+            label = self.code_version if self.version == "$LATEST" else f"{self.code_version}-{self.version}"
+            folder = self.work_dir / "opt" / self.name / label
             self._layers = (key, build_layer_root(self.function.layer_dirs, folder, self.function.runtime))
         return self._layers[1]
 

@@ -6,6 +6,8 @@ once per function per frame), so a screen can render it while the pool keeps cha
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from lambdatop.runtime.execution.environment import EnvState
 from lambdatop.runtime.execution.gate import ConcurrencyGate
 from lambdatop.runtime.execution.pool import FunctionPool
@@ -15,14 +17,15 @@ from lambdatop.runtime.snapshot import EnvSnapshot, FunctionSnapshot
 
 
 def function_snapshot(name: str, pool: FunctionPool, stats: FunctionStats, gate: ConcurrencyGate, now: float,
-                      sandbox: SandboxInfo | None = None) -> FunctionSnapshot:
+                      sandbox: SandboxInfo | None = None, version_pools: Iterable[FunctionPool] = ()) -> FunctionSnapshot:
+    """`version_pools`: the pools of its published versions (runtime/versions/), whose environments count too."""
     envs = [
         EnvSnapshot(
             id=e.id, pid=e.pid, state=str(e.state), age_s=now - e.created_at, idle_s=now - e.last_used,
             invocations=e.invocations, rss_mb=e.rss_kb / 1024, code_version=e.code_version, stale=e.stale,
-            frozen=e.frozen, request_id=e.request_id,
+            frozen=e.frozen, request_id=e.request_id, version=each.version,
         )
-        for e in pool.envs.values()
+        for each in (pool, *version_pools) for e in each.envs.values()
     ]
     function = pool.function
     return FunctionSnapshot(

@@ -22,6 +22,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Log, Sparkline, Static
 
 from lambdatop.runtime.fleet import FleetSnapshot, FunctionSnapshot
+from lambdatop.runtime.snapshot import VersionsView
 from lambdatop.tui.screens.base import DetailScroll, LambdatopScreen
 from lambdatop.tui.widgets.cells import age, ms, pct, rate
 from lambdatop.tui.widgets.function_metrics import FunctionMetrics
@@ -66,6 +67,8 @@ class EnvironmentsTable(DataTable):
                 notes.append("frozen")
             if env.stale:
                 notes.append("stale (old code)")
+            if env.version != "$LATEST":
+                notes.append(f"version {env.version}")
             self.add_row(
                 env.id, str(env.pid or "-"), Text(env.state, style=ENV_STATE_STYLE.get(env.state, "")), age(env.age_s),
                 age(env.idle_s) if env.state == "idle" else "-", str(env.invocations), f"{env.rss_mb:.1f}",
@@ -270,12 +273,30 @@ class FunctionScreen(LambdatopScreen[None]):
             if queue.next_retry_at is not None:
                 text.append(f", next retry in {max(0.0, queue.next_retry_at - snapshot.at):.1f}s", style="yellow")
             text.append("\n")
+        _append_versions(text, f.versions)
         reload = (snapshot.reload or {}).get(f.name)
         if reload and reload.versions:
             text.append("Code versions\n", style="bold")
             for version in reload.versions[-5:]:
                 text.append(f"  {version.version}  {version.hash}\n")
         return text
+
+
+def _append_versions(text: Text, view: VersionsView | None) -> None:
+    """Each published version's traffic side by side (a canary beside the version it may replace), then the aliases."""
+    if view is None:
+        return
+    text.append("Versions             invocations  errors      p99  busy  idle\n", style="bold")
+    for v in view.versions:
+        p99 = "-" if v.p99_ms is None else f"{v.p99_ms:.1f} ms"
+        text.append(f"  {v.version:<8} {v.code_version:<6} {v.invocations:>11}  ")
+        text.append(f"{v.errors:>6}", style="red" if v.errors else "")
+        text.append(f"  {p99:>9}  {v.busy:>4}  {v.idle:>4}\n")
+    for alias in view.aliases:
+        routing = "".join(f" + {version} at {weight:.0%}" for version, weight in alias.weights.items())
+        text.append(f"  alias {alias.name} → {alias.function_version}{routing}", style="bold")
+        text.append(f"  {alias.deployment}\n" if alias.deployment else "\n",
+                    style="red" if alias.deployment and "rolled_back" in alias.deployment else "dim")
 
 
 def _shown_path(path: Path) -> str:

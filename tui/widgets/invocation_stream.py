@@ -220,7 +220,9 @@ def _cells(record: InvocationRecord, attempt: int, long_ids: bool) -> dict[str, 
         "billed": Text("-" if throttled else str(record.billed_duration_ms), justify="right", style="dim"),
         "mem": Text("-" if throttled else f"{record.max_memory_used_mb}", justify="right", style="dim"),
         "trigger": Text(str(record.trigger), style="dim"),
-        "ver": Text(record.code_version, style="dim"),
+        # A published version that ran (FN:1, an alias) shows its number before the code version: "1/v1".
+        "ver": Text(record.code_version if record.version == "$LATEST" else f"{record.version}/{record.code_version}",
+                    style="dim"),
         "error": Text(_error_text(record), style=row_style),
     }
 
