@@ -171,6 +171,23 @@ async def test_a_workers_exit_status_outlives_its_retired_environment(fleet: Fle
     assert await fleet.spawner.exit_status(pid, timeout=15.0) == "signal: killed"
 
 
+async def test_killing_again_and_again_reaches_every_environment_then_says_none_is_left(fleet: Fleet) -> None:
+    # Five warm environments (slow reserves 5); each kill must reach a new one even before the last one's exit report is in.
+    results = await asyncio.gather(*(fleet.invoke("slow", {"sleep_ms": 50}) for _ in range(5)))
+    pids = {r.record.pid for r in results}
+    assert len(pids) == 5
+    killed = []
+    while (env := fleet.kill_environment("slow")) is not None:
+        killed.append(env.pid)
+    assert sorted(killed) == sorted(pids)
+    for _ in range(500):
+        if not fleet.environments("slow"):
+            break
+        await asyncio.sleep(0.01)
+    assert fleet.environments("slow") == []
+    assert all(gone(pid) for pid in pids)
+
+
 async def test_an_init_that_fails_once_succeeds_on_its_retry_inside_the_invoke(make_project) -> None:
     flaky = "import os\nif not os.path.exists('warmed'):\n    open('warmed', 'w').close()\n    raise RuntimeError('cold dependency')\ndef handler(e, c):\n    return 'ok'\n"
     config = make_project({"flaky": flaky}, "functions:\n  flaky: {handler: app.handler}\n")

@@ -58,6 +58,7 @@ class ExecutionEnvironment:
         self.last_used = self.created_at
         self.busy_since: float | None = None  # time.monotonic() when the current invocation began
         self.invocations = 0
+        self.kill_sent = False  # a SIGKILL from outside (the dashboard's K, the bench) is on its way; the exit report is not in
         self.rss_kb = 0
         self.peak_kb = 0
         self.request_id: str | None = None

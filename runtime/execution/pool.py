@@ -174,18 +174,22 @@ class FunctionPool:
         return outcome
 
     def kill_one(self, env_id: str | None = None) -> ExecutionEnvironment | None:
-        """SIGKILL one worker (`env_id`, else busy first, else the most recently used), as a crash would."""
-        candidates = [e for e in self.envs.values() if e.alive and e.pid and (env_id is None or e.id == env_id)]
-        if not candidates:
-            return None
+        """SIGKILL one worker (`env_id`, else busy first, else the most recently used), as a crash would.
+
+        One not killed already: its exit report takes a moment, and asking again meanwhile (K pressed
+        twice, `while kill_one(): ...`) must reach the next environment, not the same one again.
+        """
+        candidates = [e for e in self.envs.values() if e.alive and e.pid and not e.kill_sent and (env_id is None or e.id == env_id)]
         candidates.sort(key=lambda e: (e.state is not EnvState.BUSY, -e.last_used))
-        env = candidates[0]
-        assert env.pid is not None
-        try:
-            os.kill(env.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            return None  # gone already (it exited or was killed a moment ago): nothing left to kill
-        return env
+        for env in candidates:
+            assert env.pid is not None
+            try:
+                os.kill(env.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue  # it exited a moment ago: its exit report is on its way; the next one is still there to kill
+            env.kill_sent = True
+            return env
+        return None
 
     def mark_stale(self, function: FunctionConfig | None = None, code_version: str | None = None) -> None:
         """A new version: idle environments go now, busy ones after their invocation."""
