@@ -12,7 +12,6 @@ import asyncio
 import atexit
 import json
 import shutil
-import site
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,8 +30,8 @@ from lambdatop.runtime.execution.invoker import INIT_LIMIT_S, Invoker
 from lambdatop.runtime.execution.pool import FunctionPool
 from lambdatop.runtime.records import InvocationRecord, InvocationResult, InvocationType, Trigger
 from lambdatop.runtime.execution.zygotes import Zygotes
-from lambdatop.runtime.packages.bundled import bundled_runtime_packages
-from lambdatop.runtime.packages.installs import Installs, Python
+from lambdatop.runtime.packages.installs import Installs
+from lambdatop.runtime.execution.provisioning import PoolProvisioner, python_of
 from lambdatop.runtime.execution.workdir import create_work_dir
 from lambdatop.runtime.fdlimit import raise_fd_limit
 from lambdatop.runtime.execution.snapshots import function_snapshot
@@ -54,12 +53,12 @@ class Fleet:
         self.config = config if isinstance(config, FleetConfig) else load_config(config)
         self._own_work_dir = work_dir is None
         self.work_dir = work_dir or create_work_dir()
+        self.work_dir.mkdir(parents=True, exist_ok=True)  # a given one may not exist yet: the zygotes start in it
         # One zygote per Python the functions run on; `spawner` is lambdatop's own interpreter's.
         self.zygotes = Zygotes(self.work_dir)
         self.spawner = self.zygotes.local
         # requirements.txt installs (.lambdatop/packages/ beside the config) and the runtime's bundled boto3.
         self.installs = Installs(self.config.root, self._publish_install)
-        self._bundled: str | None = None  # linked at the first isolated function's cold start (most runs have none)
         # The Runtime API for environments whose runtime is a program (provided*, nodejs*, python_runtime: ric):
         # one loopback port each, opened at their cold start; nothing listens while none exists.
         self.runtime_api = RuntimeApiServer()
@@ -86,6 +85,8 @@ class Fleet:
         self._started = False
         self._stopping = False
         self._drained: asyncio.Event | None = None
+        self.provisioner = PoolProvisioner(self.zygotes, self.installs, self.work_dir, self.worker_environment,
+                                           self.runtime_api, self._on_env_change)
         for name, function in self.config.functions.items():
             self._add_pool(name, function)
         self.snapshot_providers["packages"] = self.installs.snapshot
@@ -107,7 +108,7 @@ class Fleet:
             self.bus.publish(FleetEvent("warning", warning, time.time()))
         for pool in self.pools.values():
             if pool.isolated:  # installs start now, so the first invocation usually finds them done
-                self.installs.start(pool.function, _python_of(pool))
+                self.installs.start(pool.function, python_of(pool))
         self._drained = asyncio.Event()
         self._drained.set()
         self._tasks = self.housekeeping.start()
@@ -387,22 +388,12 @@ class Fleet:
     # -- internals --------------------------------------------------------------------
 
     def _add_pool(self, name: str, function: FunctionConfig) -> None:
-        pool = FunctionPool(function, self.config, self.zygotes.for_runtime(function.runtime), self.work_dir,
-                            shared_environment=self.worker_environment, runtime_api=self.runtime_api)
-        pool.on_change = self._on_env_change
-        pool.prepare = self._prepare_pool
-        self.pools[name] = pool
+        self.pools[name] = self.provisioner.pool(function, self.config)
         self.stats.setdefault(name, FunctionStats())
 
     def _version_pool(self, version: PublishedVersion) -> FunctionPool:
         """The pool a published version runs on: its own code copy and configuration, the function's Python."""
-        pool = FunctionPool(version.function, self.config, self.zygotes.for_runtime(version.function.runtime), self.work_dir,
-                            code_version=version.code_version, shared_environment=self.worker_environment,
-                            runtime_api=self.runtime_api)
-        pool.version = version.name
-        pool.on_change = self._on_env_change
-        pool.prepare = self._prepare_pool
-        return pool
+        return self.provisioner.pool(version.function, self.config, code_version=version.code_version, version=version.name)
 
     def _auto_publish(self, pool: FunctionPool) -> None:
         """AutoPublishAlias after a change; a publish Lambda would refuse (code over 250 MB) is a warning, and the
@@ -425,19 +416,6 @@ class Fleet:
     def _all_pools(self) -> list[FunctionPool]:
         return [*self.pools.values(), *self.versions.all_pools()]
 
-    async def _prepare_pool(self, pool: FunctionPool) -> None:
-        """Before a cold start: the zygote of the function's Python (a reload may change its Runtime) and,
-        isolated, its installed requirements and the runtime's boto3 on its path."""
-        pool.spawner = self.zygotes.for_runtime(pool.function.runtime)
-        if not pool.isolated:
-            # Shared on another Python: lambdatop's own packages too, as on its own Python (pure-Python ones import).
-            pool.package_paths = () if pool.spawner.interpreter.local else tuple(site.getsitepackages())
-            return
-        installed = await self.installs.ready(pool.function, _python_of(pool))
-        if self._bundled is None:
-            self._bundled = str(bundled_runtime_packages(self.work_dir))
-        pool.package_paths = (*installed, self._bundled)
-
     def _publish_install(self, kind: str, message: str, function: str, detail: dict[str, Any]) -> None:
         self.bus.publish(FleetEvent(kind, message, time.time(), function, detail))
 
@@ -458,7 +436,3 @@ class Fleet:
     def _on_env_change(self, env: ExecutionEnvironment) -> None:
         self.bus.publish(EnvironmentEvent(env.function, env.id, str(env.state), env.pid, time.time()))
 
-
-def _python_of(pool: FunctionPool) -> Python:
-    interpreter = pool.spawner.interpreter
-    return Python(interpreter.executable, interpreter.minor, interpreter.local)
