@@ -31,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lambdatop.runtime.bus import FleetEvent
 from lambdatop.runtime.records import InvocationResult
 from lambdatop.runtime.snapshot import StoreView
 from lambdatop.runtime.store import codec, health
@@ -348,6 +349,7 @@ class StoreService:
         self._task: asyncio.Task[None] | None = None
         self._fleet: Fleet | None = None
         self._subscription: Subscription | None = None
+        self._said_failing = False
 
     async def start(self, fleet: Fleet) -> None:
         assert self.settings.path is not None
@@ -361,13 +363,27 @@ class StoreService:
         store = self.store
         fleet.snapshot_providers["store"] = lambda: StoreView(
             path=str(store.path), run_id=store.run_id, written=store.written, backlog=store.backlog,
-            errors=store.errors, last_error=store.last_error,
+            errors=store.errors, last_error=store.last_error, failing=store.failing, unrecorded=store.unrecorded,
         )
 
     async def _pump(self, subscription: Any) -> None:
         assert self.store is not None
         while True:
             self._write_all(await subscription.wait(1.0))
+            self._report()
+
+    def _report(self) -> None:
+        """One line when writes start failing (serve prints it, the dashboard shows the header), one when they resume."""
+        store, fleet = self.store, self._fleet
+        if store is None or fleet is None or store.failing == self._said_failing:
+            return
+        self._said_failing = store.failing
+        if store.failing:
+            message = f"store: writes failing, history is not recorded (lambdatop keeps serving): {store.last_error}"
+            fleet.bus.publish(FleetEvent("error", message, time.time()))
+        else:
+            fleet.bus.publish(FleetEvent("store", f"writes resumed; {store.unrecorded} invocations were not recorded",
+                                         time.time()))
 
     def _feed(self) -> None:
         if self._subscription is not None:
