@@ -14,7 +14,9 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -214,6 +216,13 @@ def _recorded(store: Path) -> int:
         return conn.execute("SELECT COUNT(*) FROM invocations").fetchone()[0]
 
 
+def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.05)
+
+
 def _chattr(flag: str, *paths: Path) -> bool:
     return subprocess.run(["chattr", flag, *map(str, paths)], capture_output=True, check=False).returncode == 0
 
@@ -228,6 +237,7 @@ def test_a_store_made_immutable_mid_run_fails_its_writes_and_serving_goes_on(mak
     try:
         for _ in range(5):
             serving.invoke()
+        _wait_until(lambda: _recorded(store) == 5, "the first invocations are committed")
         if not _chattr("+i", shm):
             pytest.skip("this filesystem has no immutable flag")
         try:
@@ -243,7 +253,9 @@ def test_a_store_made_immutable_mid_run_fails_its_writes_and_serving_goes_on(mak
     finally:
         code = serving.stop()
     assert code == 0, "".join(serving.lines[-30:])
-    assert _recorded(store) >= 7, "writes resume once the file is writable again"
+    with sqlite3.connect(store) as conn:
+        requests = [row[0] for row in conn.execute("SELECT request FROM invocations ORDER BY seq")]
+    assert requests[:5] == [b'{"n": 1}'] * 5 and requests[-1] == b'{"after": 1}', "writes resume once the file is writable again"
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")

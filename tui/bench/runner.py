@@ -23,11 +23,11 @@ from lambdatop.tui.bench.results import BenchReport, Figure
 
 # Every scenario group, in the order they run. Each is a module of this package
 # with `async def run(ctx: BenchContext) -> list[Figure]`.
-SCENARIOS = ("baselines", "warm", "cold", "throughput", "scale", "ui", "reload", "async", "http", "sqs")
+SCENARIOS = ("baselines", "warm", "cold", "throughput", "scale", "ui", "reload", "async", "http", "sqs", "store")
 
 # Where a group's module name differs from its scenario name (`async` is a keyword; `reload.py`
 # belongs to the hot-reload capability, which this group calls).
-_MODULES = {"async": "async_delivery", "http": "http_invoke", "reload": "hot_reload", "sqs": "sqs_trigger"}
+_MODULES = {"async": "async_delivery", "http": "http_invoke", "reload": "hot_reload", "sqs": "sqs_trigger", "store": "store_size"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,16 +47,18 @@ class Budget:
     async_messages: int
     http_samples: int
     http_s: float
+    store_invocations: int
 
 
 QUICK = Budget(
     warm_samples=2_000, cold_samples=30, socket_samples=5_000, fork_samples=300, throughput_s=2.0, direct_s=0.3,
     one_shot_invocations=12, scale_envs=200, ui_s=2.0, reload_samples=3, async_messages=200, http_samples=300, http_s=1.5,
+    store_invocations=500,
 )
 FULL = Budget(
     warm_samples=10_000, cold_samples=200, socket_samples=20_000, fork_samples=2_000, throughput_s=10.0, direct_s=1.0,
     one_shot_invocations=60, scale_envs=1_000, ui_s=10.0, reload_samples=10, async_messages=2_000, http_samples=2_000,
-    http_s=5.0,
+    http_s=5.0, store_invocations=5_000,
 )
 
 
