@@ -125,7 +125,7 @@ def test_a_schema_2_store_is_packed_in_place_keeping_payloads_logs_and_traces(tm
             "request_size, response, response_size, log, trace) VALUES (1, ?, ?, 'fn', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (item.record.request_id, item.record.segment_id, str(item.record.status), item.record.started_at,
              item.record.to_json(), item.request, len(item.request), item.response, len(item.response),
-             '["START", "END", "REPORT"]', '{"trace_id": "t%d"}' % n if n != 2 else None),
+             '["START", "END", "REPORT"]', f'{{"trace_id": "t{n}"}}' if n != 2 else None),
         )
     conn.execute("PRAGMA user_version=2")
     conn.commit()

@@ -234,7 +234,7 @@ class StoreReader:
         return self._query("SELECT COUNT(*) FROM invocations WHERE function = ?", (function,))[0][0]
 
     def distinct_requests(self, function: str | None = None, invocation_type: str | None = None) -> set[str]:
-        sql, params = "SELECT body FROM invocations", ()
+        sql, params = "SELECT body FROM invocations", tuple[Any, ...]()
         if function is not None:
             sql, params = sql + " WHERE function = ?", (function,)
         records = (codec.unpack_body(row[0])[0] for row in self._query(sql, params))

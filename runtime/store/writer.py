@@ -8,12 +8,13 @@ batches (every `flush_interval` or `max_batch` items, whichever first), so a
 must be durable before the caller hears back (an accepted async event) are
 "urgent": the writer commits them at once and resolves the caller's future
 only after the commit, grouping whatever else arrived meanwhile into the same
-transaction.
+transaction. A batch that cannot be written (disk full, an unusable -shm:
+`health.py`) fails, is counted, and the fleet goes on serving.
 
-Readers (the CLI, the UI, the observability views) use `StoreReader`
-(`store_reader.py`), with a connection of their own; WAL lets them read while
-the writer writes. The file's schema and migrations are in `store_schema.py`,
-the `store:` settings in `store_settings.py`.
+Readers use `StoreReader` (`reader.py`), with a connection of their own; WAL
+lets them read while the writer writes. How rows are packed is `codec.py`,
+the schema and its migrations `schema.py`, the `store:` settings
+`config/store_settings.py`.
 """
 
 from __future__ import annotations
@@ -29,20 +30,14 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from lambdatop.runtime.bus import FleetEvent
 from lambdatop.runtime.records import InvocationResult
-from lambdatop.runtime.snapshot import StoreView
 from lambdatop.runtime.store import codec, health
 from lambdatop.runtime.store.reader import StoreReader
 from lambdatop.runtime.store.rows import RowIds
 from lambdatop.runtime.store.schema import StoreError, connect, explain
 from lambdatop.runtime.config.store_settings import StoreSettings
-
-if TYPE_CHECKING:
-    from lambdatop.runtime.bus import Subscription
-    from lambdatop.runtime.fleet import Fleet
 
 
 # -- writing ------------------------------------------------------------------------
@@ -334,76 +329,3 @@ class Store(StoreReader):
         conn.execute("DELETE FROM traces WHERE seq <= ?", (row[0],))
         self._count -= deleted
         self.pruned += deleted
-
-
-# -- the service that records a run ----------------------------------------------------
-
-
-class StoreService:
-    """Records everything the fleet publishes into the store, as one run. Attach with `fleet.add_service`."""
-
-    def __init__(self, settings: StoreSettings, command: str | None = None) -> None:
-        self.settings = settings
-        self.command = command
-        self.store: Store | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._fleet: Fleet | None = None
-        self._subscription: Subscription | None = None
-        self._said_failing = False
-
-    async def start(self, fleet: Fleet) -> None:
-        assert self.settings.path is not None
-        self.store = Store(self.settings.path, self.settings)
-        self.store.begin_run(str(fleet.config.path), self.command)
-        fleet.store = self.store
-        self._fleet = fleet
-        self._subscription = fleet.subscribe("store", maxlen=100_000)
-        self._task = asyncio.create_task(self._pump(self._subscription), name="lambdatop-store-pump")
-        self.store.feeds.append(self._feed)
-        store = self.store
-        fleet.snapshot_providers["store"] = lambda: StoreView(
-            path=str(store.path), run_id=store.run_id, written=store.written, backlog=store.backlog,
-            errors=store.errors, last_error=store.last_error, failing=store.failing, unrecorded=store.unrecorded,
-        )
-
-    async def _pump(self, subscription: Any) -> None:
-        assert self.store is not None
-        while True:
-            self._write_all(await subscription.wait(1.0))
-            self._report()
-
-    def _report(self) -> None:
-        """One line when writes start failing (serve prints it, the dashboard shows the header), one when they resume."""
-        store, fleet = self.store, self._fleet
-        if store is None or fleet is None or store.failing == self._said_failing:
-            return
-        self._said_failing = store.failing
-        if store.failing:
-            message = f"store: writes failing, history is not recorded (lambdatop keeps serving): {store.last_error}"
-            fleet.bus.publish(FleetEvent("error", message, time.time()))
-        else:
-            fleet.bus.publish(FleetEvent("store", f"writes resumed; {store.unrecorded} invocations were not recorded",
-                                         time.time()))
-
-    def _feed(self) -> None:
-        if self._subscription is not None:
-            self._write_all(self._subscription.drain())
-
-    def _write_all(self, items: list[Any]) -> None:
-        assert self.store is not None
-        for item in items:
-            if isinstance(item, InvocationResult):
-                self.store.write(item)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        if self._fleet is not None and self._subscription is not None:
-            # Whatever the bus still holds (the last invocations before stop) goes in too.
-            self._feed()
-            self._fleet.bus.unsubscribe(self._subscription)
-            self._fleet.snapshot_providers.pop("store", None)
-        if self.store is not None:
-            self.store.end_run()
-            await asyncio.to_thread(self.store.close)
