@@ -31,6 +31,7 @@ class StoreService:
         self._fleet: Fleet | None = None
         self._subscription: Subscription | None = None
         self._said_failing = False
+        self._errors_seen = 0
 
     async def start(self, fleet: Fleet) -> None:
         assert self.settings.path is not None
@@ -54,15 +55,22 @@ class StoreService:
             self._report()
 
     def _report(self) -> None:
-        """One line when writes start failing (serve prints it, the dashboard shows the header), one when they resume."""
+        """One line when writes start failing (serve prints it, the dashboard shows the header), one when they resume.
+
+        Read from the error count, not only the last batch: a failure between two looks (a burst too
+        big for the room left on a disk, then a small batch that fits) is still said.
+        """
         store, fleet = self.store, self._fleet
-        if store is None or fleet is None or store.failing == self._said_failing:
+        if store is None or fleet is None:
             return
-        self._said_failing = store.failing
-        if store.failing:
+        new_errors = store.errors > self._errors_seen
+        self._errors_seen = store.errors
+        if new_errors and not self._said_failing:
+            self._said_failing = True
             message = f"store: writes failing, history is not recorded (lambdatop keeps serving): {store.last_error}"
             fleet.bus.publish(FleetEvent("error", message, time.time()))
-        else:
+        elif self._said_failing and not new_errors and not store.failing:
+            self._said_failing = False
             fleet.bus.publish(FleetEvent("store", f"writes resumed; {store.unrecorded} invocations were not recorded",
                                          time.time()))
 
