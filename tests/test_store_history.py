@@ -155,3 +155,27 @@ def test_a_newer_or_foreign_file_is_refused_with_what_to_do(tmp_path: Path) -> N
         StoreReader(junk)
     with pytest.raises(StoreError, match="no store at"):
         StoreReader.open(tmp_path / "missing.db")
+
+
+def test_a_result_written_twice_is_stored_once_and_a_late_trace_still_finds_its_row(tmp_path: Path) -> None:
+    from lambdatop.runtime.store import writer
+
+    store = Store(tmp_path / "lambdatop.db")
+    try:
+        first = result(1)
+        store.write(first)
+        store.write(first)  # the async queue writes its attempts, and the bus brings the same results again
+        store.flush_sync()
+        store.write(first)
+        later = writer._RECENT_ROWS + 10  # enough that the writer no longer remembers the first row
+        for n in range(2, 2 + later):
+            store.write(result(n))
+        store.flush_sync(timeout=300)
+        # The trace carries its request id: the row is found through the request id's index.
+        store.attach_trace({"request_id": "req-1", "documents": ["late"]}, segment_id=first.record.segment_id)
+        store.flush_sync()
+        assert store.count() == 1 + later
+        (stored,) = store.attempts("req-1")
+        assert stored.trace == {"request_id": "req-1", "documents": ["late"]}
+    finally:
+        store.close()
