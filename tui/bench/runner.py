@@ -42,7 +42,6 @@ class Budget:
     ui_s: float
     reload_samples: int
     async_messages: int
-    http_samples: int
     http_s: float
     startup_repeats: int  # fresh processes of each command (and its baseline), interleaved
     startup_sidecar_repeats: int  # of those, the runs of `serve` with its AWS sidecar (seconds each)
@@ -50,12 +49,12 @@ class Budget:
 
 QUICK = Budget(
     warm_samples=2_000, cold_samples=30, socket_samples=5_000, fork_samples=300, throughput_s=2.0, direct_s=0.3,
-    one_shot_invocations=12, scale_envs=200, ui_s=2.0, reload_samples=3, async_messages=200, http_samples=300, http_s=1.5,
+    one_shot_invocations=12, scale_envs=200, ui_s=2.0, reload_samples=3, async_messages=200, http_s=1.5,
     startup_repeats=3, startup_sidecar_repeats=1,
 )
 FULL = Budget(
     warm_samples=10_000, cold_samples=200, socket_samples=20_000, fork_samples=2_000, throughput_s=10.0, direct_s=1.0,
-    one_shot_invocations=60, scale_envs=1_000, ui_s=10.0, reload_samples=10, async_messages=2_000, http_samples=2_000,
+    one_shot_invocations=60, scale_envs=1_000, ui_s=10.0, reload_samples=10, async_messages=2_000,
     http_s=5.0, startup_repeats=11, startup_sidecar_repeats=3,
 )
 
