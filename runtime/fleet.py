@@ -21,9 +21,7 @@ from lambdatop.runtime.api.runtime_api import RuntimeApiServer
 from lambdatop.runtime.bus import EnvironmentEvent, FleetEvent, Subscription, TelemetryBus
 from lambdatop.runtime.config import FleetConfig, FunctionConfig, load_config
 from lambdatop.runtime.execution.environment import ExecutionEnvironment, InitOutcome
-from lambdatop.runtime.errors import (
-    FleetStopped, FunctionCannotRun, LambdaServiceError, ScheduleNotFound, SidecarUnavailable,
-)
+from lambdatop.runtime.errors import FleetStopped, FunctionCannotRun, ScheduleNotFound, SidecarUnavailable
 from lambdatop.runtime.execution.gate import ConcurrencyGate
 from lambdatop.runtime.execution.housekeeping import Housekeeping
 from lambdatop.runtime.execution.invoker import INIT_LIMIT_S, Invoker
@@ -36,12 +34,13 @@ from lambdatop.runtime.execution.workdir import create_work_dir
 from lambdatop.runtime.fdlimit import raise_fd_limit
 from lambdatop.runtime.execution.snapshots import function_snapshot
 from lambdatop.runtime.execution.stats import FunctionStats
+from lambdatop.runtime.observability.metrics import MetricsRegistry
 from lambdatop.runtime.config.deployment import time_scale
 from lambdatop.runtime.versions.model import PublishedVersion
 from lambdatop.runtime.versions.shifting import Deployment, TrafficShifter
 from lambdatop.runtime.versions.registry import VersionRegistry
 from lambdatop.runtime.snapshot import EnvSnapshot, FleetSnapshot, FunctionSnapshot  # noqa: F401 - the façade's types
-from lambdatop.runtime.service import Endpoint, EventQueue, ResourceSink, ScheduleSource, Service, StoreHolder, TraceSource
+from lambdatop.runtime.service import AlarmSource, Endpoint, EventQueue, ResourceSink, ScheduleSource, Service, StoreHolder, TraceSource
 
 if TYPE_CHECKING:
     from lambdatop.runtime.async_invoke.queue import AsyncQueue
@@ -65,6 +64,9 @@ class Fleet:
         self.gate = ConcurrencyGate(self.config.account_concurrency, {n: f.reserved_concurrency for n, f in self.config.functions.items()})
         self.pools: dict[str, FunctionPool] = {}
         self.stats: dict[str, FunctionStats] = {}
+        # What happened per second, per function and fleet-wide: the table's rates and sparkline, the
+        # metrics panel, the alarms. Filed here at every invocation, whichever services run.
+        self.metrics = MetricsRegistry()
         self.bus = TelemetryBus()
         self.invoker = Invoker(self.config, self.pools, self.gate, self.spawner, self._on_result)
         self.invoker.on_acquire = self._on_acquire
@@ -113,10 +115,9 @@ class Fleet:
         self._drained.set()
         self._tasks = self.housekeeping.start()
         self._started = True
-        self.versions.shifter = TrafficShifter(self._alarm_state, self._on_deployment,
-                                               time_scale(self.config.sections, str(self.config.path)))
-        for pool in self.pools.values():  # AutoPublishAlias: the first deploy publishes version 1
-            self._auto_publish(pool)
+        self.versions.start(TrafficShifter(self.alarm_state, self._on_deployment,
+                                           time_scale(self.config.sections, str(self.config.path))),
+                            self.pools.values(), self._warn)
         try:
             for service in self.services:
                 await service.start(self)
@@ -143,8 +144,7 @@ class Fleet:
                 await service.stop()
             except Exception as exc:  # noqa: BLE001 - one failing service must not leave workers behind
                 self.bus.publish(FleetEvent("error", f"stopping {type(service).__name__}: {exc}", time.time()))
-        if self.versions.shifter is not None:
-            self.versions.shifter.stop()
+        self.versions.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -288,8 +288,7 @@ class Fleet:
         pool = self.pools[function.name]
         if recycle:
             pool.mark_stale(function, code_version)
-            if self._started:  # AutoPublishAlias: a change of code or configuration is a new version
-                self._auto_publish(pool)
+            self.versions.publish_after_change(pool)  # AutoPublishAlias: a change is a new version
         else:
             pool.function = function
         self.gate.set_reserved(function.name, function.reserved_concurrency)
@@ -301,8 +300,7 @@ class Fleet:
         self._add_pool(function.name, function)
         self.pools[function.name].code_version = code_version
         self.gate.set_reserved(function.name, function.reserved_concurrency)
-        if self._started:
-            self._auto_publish(self.pools[function.name])
+        self.versions.publish_after_change(self.pools[function.name])
 
     def replace_config(self, config: FleetConfig) -> None:
         """Adopt a reloaded config's account-wide settings; functions change through update/add/remove_function."""
@@ -356,6 +354,10 @@ class Fleet:
                 return await service.send(logical_id, payload)
         raise SidecarUnavailable(f"no AWS services run here: nothing can be sent to {logical_id!r}")
 
+    def alarm_state(self, name: str) -> str | None:
+        """A lambdatop alarm's state by name (None without the observability service, or for an unknown name)."""
+        return next((state for s in self.services if isinstance(s, AlarmSource) and (state := s.alarm_state(name))), None)
+
     def trace_documents(self, request_id: str) -> list[dict[str, Any]]:
         """The live trace of a request as X-Ray documents (empty without the observability service, or once forgotten)."""
         for service in self.services:
@@ -368,7 +370,8 @@ class Fleet:
     def snapshot(self, recent: int = 100) -> FleetSnapshot:
         now = time.time()
         sandbox = self.zygotes.sandbox.info if self.zygotes.sandbox is not None else None
-        functions = [function_snapshot(name, pool, self.stats[name], self.gate, now, sandbox, self.versions.pools_of(name))
+        functions = [function_snapshot(name, pool, self.stats[name], self.metrics.function(name), self.gate, now, sandbox,
+                                       self.versions.pools_of(name))
                      for name, pool in self.pools.items()]
         for function in functions:
             function.versions = self.versions.view(self.pools[function.name])
@@ -395,20 +398,8 @@ class Fleet:
         """The pool a published version runs on: its own code copy and configuration, the function's Python."""
         return self.provisioner.pool(version.function, self.config, code_version=version.code_version, version=version.name)
 
-    def _auto_publish(self, pool: FunctionPool) -> None:
-        """AutoPublishAlias after a change; a publish Lambda would refuse (code over 250 MB) is a warning, and the
-        alias stays where it was."""
-        try:
-            self.versions.auto_publish(pool)
-        except (LambdaServiceError, OSError) as exc:
-            self.bus.publish(FleetEvent("warning", f"{pool.name}: not published: {exc}", time.time(), pool.name))
-
-    def _alarm_state(self, name: str) -> str | None:
-        """An alarm's state, by name, from the observability service (None without it, or for an unknown name)."""
-        provider = self.snapshot_providers.get("alarms")
-        if provider is None:
-            return None
-        return next((alarm.state for alarm in provider().alarms if alarm.name == name), None)
+    def _warn(self, function: str, message: str) -> None:
+        self.bus.publish(FleetEvent("warning", message, time.time(), function))
 
     def _on_deployment(self, deployment: Deployment, message: str) -> None:
         self.bus.publish(FleetEvent("deployment", message, time.time(), deployment.function, deployment.detail()))
@@ -424,6 +415,8 @@ class Fleet:
         stats = self.stats.get(record.function)
         if stats is not None:
             stats.add(record)
+        pool = self.pools.get(record.function)
+        self.metrics.add_record(record, pool.function.architecture if pool is not None else "x86_64")
         self.versions.traffic.add(record)
         self._recent.append(record)
         if len(self._recent) > 2000:
@@ -431,7 +424,7 @@ class Fleet:
         self.bus.publish(result)
 
     def _on_acquire(self, function: str, in_use: int) -> None:
-        self.stats[function].saw_concurrency(in_use)
+        self.metrics.saw_concurrency(function, in_use, self.gate.total_in_use, time.time())
 
     def _on_env_change(self, env: ExecutionEnvironment) -> None:
         self.bus.publish(EnvironmentEvent(env.function, env.id, str(env.state), env.pid, time.time()))

@@ -3,7 +3,7 @@
 A service (the store, the async queue, the endpoint, the watcher...) runs beside
 the pool for the fleet's lifetime: `Fleet.add_service` attaches it, the fleet
 starts them in order and stops them in reverse. The fleet finds what they offer
-(the store, the queue, the endpoint's URL, traces, schedules, resources) by these
+(the store, the queue, the endpoint's URL, traces, alarms, schedules, resources) by these
 protocols, so no service sets anything on the fleet.
 """
 
@@ -43,6 +43,13 @@ class TraceSource(Protocol):
     """A service that holds live traces (the observability service)."""
 
     def trace_documents(self, request_id: str) -> list[dict[str, Any]]: ...
+
+
+@runtime_checkable
+class AlarmSource(Protocol):
+    """A service that evaluates alarms (the observability service): an alarm's state by name, None if unknown."""
+
+    def alarm_state(self, name: str) -> str | None: ...
 
 
 @runtime_checkable

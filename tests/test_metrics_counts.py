@@ -204,3 +204,38 @@ async def test_the_async_queue_depth_and_event_age_are_metrics(make_project: Cal
         series = obs.metrics.series["work"]
         assert (series.statistic("AsyncQueueDepth", "Maximum", now - 1, now + 1) or 0) >= 2
         assert series.statistic("AsyncEventAge", "Maximum", now - 1, now + 1) is not None
+
+
+async def test_the_table_and_the_metrics_read_one_per_second_record(make_project: Callable[..., Any]) -> None:
+    """The main table's rates and concurrency sparkline come from the same series the metrics panel and the
+    alarms read, filed by the fleet itself: no observability service runs here, and the figures still agree."""
+    config = make_project({"work": WORK}, """
+        functions:
+          work: {handler: app.handler, code: work, timeout: 5}
+    """)
+    fleet = Fleet(config)
+    async with fleet:
+        await asyncio.gather(*(fleet.invoke("work", {"sleep_ms": 200, "fail": i < 2}) for i in range(4)))
+        done = time.time()
+    series = fleet.metrics.function("work")
+    snapshot = fleet.snapshot()
+    view = next(f for f in snapshot.functions if f.name == "work")
+    assert series.totals["Invocations"].count == 4 and series.totals["Errors"].total == 2
+    assert (view.invocations_per_s, view.errors_per_s) == (series.rate("Invocations", 5, snapshot.at),
+                                                           series.rate("Errors", 5, snapshot.at))
+    later = done + 1  # the rates average complete seconds: a moment after the burst, all of it counts
+    assert (series.rate("Invocations", 5, later), series.rate("Errors", 5, later)) == (4 / 5, 2 / 5)
+    peak = series.statistic("ConcurrentExecutions", "Maximum", done - 5, done + 1)
+    assert peak == 4 and max(view.concurrency_history) == 4  # every acquire is a sample, the sparkline reads them
+    assert fleet.metrics.fleet.totals["Invocations"].count == 4
+
+
+def test_a_series_drops_what_falls_out_of_its_retention_without_a_timer() -> None:
+    """Only the observability service used to prune, once a second: a fleet without it grew for ever."""
+    series = MetricSeries("fn", retention_s=120)
+    start = 1_800_000_000.0
+    for minute in range(10):
+        series.add_record(synthetic("fn", start + 60 * minute, 10))
+    assert min(series.buckets) >= start + 9 * 60 - 120
+    assert min(series.minutes) >= (start + 9 * 60 - 120) // 60
+    assert series.totals["Invocations"].count == 10

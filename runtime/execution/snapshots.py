@@ -7,6 +7,7 @@ once per function per frame), so a screen can render it while the pool keeps cha
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
 from lambdatop.runtime.execution.environment import EnvState
 from lambdatop.runtime.execution.gate import ConcurrencyGate
@@ -16,8 +17,21 @@ from lambdatop.runtime.execution.stats import Counters, FunctionStats
 from lambdatop.runtime.snapshot import EnvSnapshot, FunctionSnapshot
 
 
-def function_snapshot(name: str, pool: FunctionPool, stats: FunctionStats, gate: ConcurrencyGate, now: float,
-                      sandbox: SandboxInfo | None = None, version_pools: Iterable[FunctionPool] = ()) -> FunctionSnapshot:
+RATE_WINDOW_S = 5  # the table's rates: the average over the last five complete seconds
+HISTORY_S = 60  # the concurrency sparkline's width
+
+
+class Activity(Protocol):
+    """What happened per second, from the fleet's metrics (observability/metrics.py's MetricSeries)."""
+
+    def rate(self, metric: str, seconds: int, now: float) -> float: ...
+
+    def history(self, metric: str, seconds: int, now: float) -> list[int]: ...
+
+
+def function_snapshot(name: str, pool: FunctionPool, stats: FunctionStats, activity: Activity, gate: ConcurrencyGate,
+                      now: float, sandbox: SandboxInfo | None = None,
+                      version_pools: Iterable[FunctionPool] = ()) -> FunctionSnapshot:
     """`version_pools`: the pools of its published versions (runtime/versions/), whose environments count too."""
     envs = [
         EnvSnapshot(
@@ -36,10 +50,11 @@ def function_snapshot(name: str, pool: FunctionPool, stats: FunctionStats, gate:
         idle=sum(1 for e in envs if e.state == EnvState.IDLE),
         initializing=sum(1 for e in envs if e.state == EnvState.INITIALIZING),
         envs=envs, totals=Counters(**{k: getattr(stats.totals, k) for k in Counters.__slots__}),
-        invocations_per_s=stats.rate("invocations", now=now), errors_per_s=stats.rate("errors", now=now),
-        throttles_per_s=stats.rate("throttles", now=now), p50_ms=stats.percentile(0.5),
+        invocations_per_s=activity.rate("Invocations", RATE_WINDOW_S, now),
+        errors_per_s=activity.rate("Errors", RATE_WINDOW_S, now),
+        throttles_per_s=activity.rate("Throttles", RATE_WINDOW_S, now), p50_ms=stats.percentile(0.5),
         p99_ms=stats.percentile(0.99), max_memory_used_mb=stats.max_memory_used_mb,
-        concurrency_history=stats.history("max_concurrency", now=now), config=function,
+        concurrency_history=activity.history("ConcurrentExecutions", HISTORY_S, now), config=function,
         cpu_share=cpu_share(function.memory_size) if function.cpu == "proportional" else None,
         cpu_enforced=sandbox is not None and sandbox.cpu_quota,
     )

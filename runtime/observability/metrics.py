@@ -17,6 +17,7 @@ import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from lambdatop.runtime.observability.cost import CostEstimate
 from lambdatop.runtime.observability.emf import MetricDatum
@@ -65,8 +66,10 @@ class Stat:
         """One sample; `histogram` also files it in the histogram (`index`, when the caller computed it)."""
         self.count += 1
         self.total += value
-        self.minimum = min(self.minimum, value)
-        self.maximum = max(self.maximum, value)
+        if value < self.minimum:
+            self.minimum = value
+        if value > self.maximum:
+            self.maximum = value
         if histogram:
             if self.histogram is None:
                 self.histogram = {}
@@ -125,20 +128,142 @@ class Stat:
         return self.percentile(fraction)
 
 
+_RECORD_METRICS = frozenset({"Invocations", "Errors", "Timeouts", "ColdStarts", "Throttles", "Duration", "InitDuration",
+                             "MaxMemoryUsed"})
+
+
+def _ones(count: int, ones: int) -> Stat | None:
+    """A 0-or-1 metric (Errors, Timeouts, ColdStarts) as CloudWatch keeps it: `count` samples, `ones` of them 1."""
+    if not count:
+        return None
+    return Stat(count, float(ones), 0.0 if ones < count else 1.0, 1.0 if ones else 0.0)
+
+
+class Sample(NamedTuple):
+    """What the metrics take from one invocation record, worked out once for every bucket it lands in."""
+
+    error: bool
+    timeout: bool
+    cold_start: bool
+    duration_ms: float
+    duration_index: int
+    init_duration_ms: float | None
+    max_memory_used_mb: int
+
+    @classmethod
+    def of(cls, record: InvocationRecord) -> Sample:
+        return cls(record.is_error, record.status is InvocationStatus.TIMEOUT, record.cold_start, record.duration_ms,
+                   histogram_index(record.duration_ms), record.init_duration_ms, record.max_memory_used_mb)
+
+
+@dataclass(slots=True)
+class RecordCounts:
+    """The standard metrics of the invocations in a bucket, kept as counts.
+
+    Every invocation lands here once per bucket it counts in (its second, its minute, the totals,
+    for its function and for the fleet), so this is the metrics' hot path: a few integer additions
+    and one histogram sample, where a `Stat` per metric would be seven. `stat()` builds the
+    CloudWatch view of a metric from the counts when something reads it.
+    """
+
+    invocations: int = 0
+    errors: int = 0
+    timeouts: int = 0
+    cold_starts: int = 0
+    throttles: int = 0
+    duration: Stat = field(default_factory=Stat)
+    init_duration: Stat = field(default_factory=Stat)
+    memory: Stat = field(default_factory=Stat)
+
+    def add(self, sample: Sample) -> None:
+        self.invocations += 1
+        self.errors += sample.error
+        self.timeouts += sample.timeout
+        self.cold_starts += sample.cold_start
+        duration = self.duration
+        duration.count += 1
+        duration.total += sample.duration_ms
+        if sample.duration_ms < duration.minimum:
+            duration.minimum = sample.duration_ms
+        if sample.duration_ms > duration.maximum:
+            duration.maximum = sample.duration_ms
+        histogram = duration.histogram
+        if histogram is None:
+            histogram = duration.histogram = {}
+        histogram[sample.duration_index] = histogram.get(sample.duration_index, 0) + 1
+        if sample.init_duration_ms is not None:
+            self.init_duration.add(sample.init_duration_ms, True)
+        if sample.max_memory_used_mb:
+            self.memory.add(float(sample.max_memory_used_mb))
+
+    def merge(self, other: RecordCounts) -> None:
+        self.invocations += other.invocations
+        self.errors += other.errors
+        self.timeouts += other.timeouts
+        self.cold_starts += other.cold_starts
+        self.throttles += other.throttles
+        if other.duration.count:
+            self.duration.merge(other.duration)
+        if other.init_duration.count:
+            self.init_duration.merge(other.init_duration)
+        if other.memory.count:
+            self.memory.merge(other.memory)
+
+    def stat(self, metric: str) -> Stat | None:
+        """One standard metric as CloudWatch keeps it, or None when it has no samples."""
+        if metric == "Invocations":
+            return Stat(self.invocations, float(self.invocations), 1.0, 1.0) if self.invocations else None
+        if metric == "Throttles":
+            return Stat(self.throttles, float(self.throttles), 1.0, 1.0) if self.throttles else None
+        if metric == "Errors":
+            return _ones(self.invocations, self.errors)
+        if metric == "Timeouts":
+            return _ones(self.invocations, self.timeouts)
+        if metric == "ColdStarts":
+            return _ones(self.invocations, self.cold_starts)
+        held = {"Duration": self.duration, "InitDuration": self.init_duration, "MaxMemoryUsed": self.memory}[metric]
+        return held if held.count else None
+
+    def stats(self) -> dict[str, Stat]:
+        out = {}
+        for metric in _RECORD_METRICS:
+            stat = self.stat(metric)
+            if stat is not None:
+                out[metric] = stat
+        return out
+
+
 @dataclass(slots=True)
 class Bucket:
+    """One second's (or one minute's, or since start) samples: the invocations' counts, then the gauges and custom metrics."""
+
     second: int
+    records: RecordCounts = field(default_factory=RecordCounts)
     stats: dict[str, Stat] = field(default_factory=dict)
 
     def stat(self, metric: str) -> Stat:
+        """A gauge's or a custom metric's samples, created on first use."""
         stat = self.stats.get(metric)
         if stat is None:
             stat = self.stats[metric] = Stat()
         return stat
 
+    def get(self, metric: str) -> Stat | None:
+        if metric in _RECORD_METRICS:
+            return self.records.stat(metric)
+        return self.stats.get(metric)
+
+    def view(self) -> dict[str, Stat]:
+        """Every metric with samples here."""
+        return {**self.records.stats(), **self.stats}
+
 
 class MetricSeries:
-    """One function's (or the fleet's) metrics: one-second buckets, oldest dropped after the retention."""
+    """One function's (or the fleet's) metrics: one-second buckets, oldest dropped after the retention.
+
+    This is the one per-second record of what happened: the dashboard's rates and concurrency
+    sparkline, the metrics panel, the alarms and `lambdatop stats` all read it.
+    """
 
     def __init__(self, name: str, retention_s: int = RETENTION_S) -> None:
         self.name = name
@@ -146,49 +271,59 @@ class MetricSeries:
         self.buckets: dict[int, Bucket] = {}
         # The same samples rolled up per minute (keyed by epoch minute), so an hour is 60 merges, not 3,600.
         self.minutes: dict[int, Bucket] = {}
-        self.totals: dict[str, Stat] = {}  # since start, never pruned
+        self.since_start = Bucket(0)  # never pruned
         self.cost = CostEstimate()
         self.units: dict[str, str] = {}  # custom metric -> unit
         self.dimensions: dict[str, set[tuple[tuple[str, str], ...]]] = {}
+        self._last: Bucket | None = None
+        self._last_minute: Bucket | None = None
+
+    @property
+    def totals(self) -> dict[str, Stat]:
+        """Every metric's samples since start."""
+        return self.since_start.view()
 
     def bucket(self, second: int) -> Bucket:
+        last = self._last
+        if last is not None and last.second == second:
+            return last
         bucket = self.buckets.get(second)
         if bucket is None:
             bucket = self.buckets[second] = Bucket(second)
+        if last is None or second >= last.second:
+            self._last = bucket
         return bucket
 
     def minute(self, second: int) -> Bucket:
         key = second // 60
+        last = self._last_minute
+        if last is not None and last.second == key:
+            return last
         bucket = self.minutes.get(key)
         if bucket is None:
             bucket = self.minutes[key] = Bucket(key)
+            self.prune(second)  # a new minute: drop what fell out of the retention (so nothing needs a timer)
+        if last is None or key >= last.second:
+            self._last_minute = bucket
         return bucket
 
-    def _add(self, bucket: Bucket, metric: str, value: float, minute: Bucket | None = None) -> None:
+    def _add(self, bucket: Bucket, metric: str, value: float) -> None:
         histogram = metric in _HISTOGRAM_METRICS
         index = histogram_index(value) if histogram else None
         bucket.stat(metric).add(value, histogram, index)
-        (minute or self.minute(bucket.second)).stat(metric).add(value, histogram, index)
-        total = self.totals.get(metric)
-        if total is None:
-            total = self.totals[metric] = Stat()
-        total.add(value, histogram, index)
+        self.minute(bucket.second).stat(metric).add(value, histogram, index)
+        self.since_start.stat(metric).add(value, histogram, index)
 
-    def add_record(self, record: InvocationRecord, architecture: str = "x86_64") -> None:
-        bucket = self.bucket(int(record.ended_at or record.started_at))
-        minute = self.minute(bucket.second)
+    def add_record(self, record: InvocationRecord, architecture: str = "x86_64", sample: Sample | None = None) -> None:
+        """`sample`: the record's metrics, when the caller files it in several series."""
+        second = int(record.ended_at or record.started_at)
         if record.status is InvocationStatus.THROTTLED:
-            self._add(bucket, "Throttles", 1.0, minute)
+            for bucket in (self.bucket(second), self.minute(second), self.since_start):
+                bucket.records.throttles += 1
             return
-        self._add(bucket, "Invocations", 1.0, minute)
-        self._add(bucket, "Errors", 1.0 if record.is_error else 0.0, minute)
-        self._add(bucket, "Timeouts", 1.0 if record.status is InvocationStatus.TIMEOUT else 0.0, minute)
-        self._add(bucket, "ColdStarts", 1.0 if record.cold_start else 0.0, minute)
-        self._add(bucket, "Duration", record.duration_ms, minute)
-        if record.init_duration_ms is not None:
-            self._add(bucket, "InitDuration", record.init_duration_ms, minute)
-        if record.max_memory_used_mb:
-            self._add(bucket, "MaxMemoryUsed", float(record.max_memory_used_mb), minute)
+        sample = sample or Sample.of(record)
+        for bucket in (self.bucket(second), self.minute(second), self.since_start):
+            bucket.records.add(sample)
         self.cost.add(record.billed_duration_ms, record.memory_size_mb, architecture)
 
     def add_datum(self, datum: MetricDatum, at: float) -> None:
@@ -203,19 +338,20 @@ class MetricSeries:
     def gauge(self, metric: str, value: float, second: int) -> None:
         self.bucket(second).stat(metric).gauge(value)
         self.minute(second).stat(metric).gauge(value)
-        total = self.totals.get(metric)
-        if total is None:
-            total = self.totals[metric] = Stat()
-        total.gauge(value)
+        self.since_start.stat(metric).gauge(value)
 
     def prune(self, now: float) -> None:
         cutoff = int(now) - self.retention_s
         if self.buckets and min(self.buckets) < cutoff:
             for second in [s for s in self.buckets if s < cutoff]:
                 del self.buckets[second]
+            if self._last is not None and self._last.second < cutoff:
+                self._last = None
         if self.minutes and min(self.minutes) < cutoff // 60:
             for minute in [m for m in self.minutes if m < cutoff // 60]:
                 del self.minutes[minute]
+            if self._last_minute is not None and self._last_minute.second < cutoff // 60:
+                self._last_minute = None
 
     def window(self, metric: str, start: float, end: float) -> Stat:
         """The samples of `metric` in [start, end) (whole seconds)."""
@@ -228,10 +364,25 @@ class MetricSeries:
         for second in seconds:
             bucket = self.buckets.get(second)
             if bucket is not None:
-                stat = bucket.stats.get(metric)
+                stat = bucket.get(metric)
                 if stat is not None:
                     merged.merge(stat)
         return merged
+
+    def rate(self, metric: str, seconds: int, now: float) -> float:
+        """Average per second of a counted metric's Sum over the last `seconds` complete seconds."""
+        current = int(now)
+        return self.window(metric, current - seconds, current).total / seconds
+
+    def history(self, metric: str, seconds: int, now: float) -> list[int]:
+        """A gauge's per-second maximum, oldest first, ending at the current second; 0 where it has no sample."""
+        current = int(now)
+        out = []
+        for second in range(current - seconds + 1, current + 1):
+            bucket = self.buckets.get(second)
+            stat = bucket.stats.get(metric) if bucket is not None else None
+            out.append(int(stat.maximum) if stat is not None and stat.count else 0)
+        return out
 
     def statistic(self, metric: str, statistic: str, start: float, end: float) -> float | None:
         """One datapoint: `statistic` of `metric` over [start, end), or None when there is no data."""
@@ -243,7 +394,8 @@ class MetricSeries:
         return [self.statistic(metric, statistic, t, t + step) for t in range(end - seconds, end, step)]
 
     def metric_names(self) -> list[str]:
-        return [m for m in STANDARD_METRICS if m in self.totals] + sorted(m for m in self.totals if "/" in m)
+        totals = self.totals
+        return [m for m in STANDARD_METRICS if m in totals] + sorted(m for m in totals if "/" in m)
 
     def merged(self, start: float, end: float) -> dict[str, Stat]:
         """Every metric's samples in [start, end), in one pass over the buckets that exist.
@@ -251,6 +403,7 @@ class MetricSeries:
         Whole minutes inside the range come from the per-minute rollups; the ragged edges from seconds.
         """
         out: dict[str, Stat] = {}
+        records = RecordCounts()
         first, last = math.floor(start), math.ceil(end)
         buckets: list[Bucket] = []
         minute_first, minute_last = -(-first // 60), last // 60  # whole minutes [minute_first, minute_last)
@@ -263,11 +416,13 @@ class MetricSeries:
         else:
             buckets = [b for s, b in self.buckets.items() if first <= s < last]
         for bucket in buckets:
+            records.merge(bucket.records)
             for metric, stat in bucket.stats.items():
                 merged = out.get(metric)
                 if merged is None:
                     merged = out[metric] = Stat()
                 merged.merge(stat)
+        out.update(records.stats())
         return out
 
     def summary(self, seconds: int, now: float) -> WindowFigures:
@@ -315,8 +470,15 @@ class MetricsRegistry:
         return self.series[FLEET]
 
     def add_record(self, record: InvocationRecord, architecture: str = "x86_64") -> None:
-        self.function(record.function).add_record(record, architecture)
-        self.fleet.add_record(record, architecture)
+        sample = None if record.status is InvocationStatus.THROTTLED else Sample.of(record)
+        self.function(record.function).add_record(record, architecture, sample)
+        self.fleet.add_record(record, architecture, sample)
+
+    def saw_concurrency(self, function: str, in_use: int, fleet_in_use: int, now: float) -> None:
+        """ConcurrentExecutions, taken at every acquire, so each second keeps its exact maximum."""
+        second = int(now)
+        self.function(function).gauge("ConcurrentExecutions", float(in_use), second)
+        self.fleet.gauge("ConcurrentExecutions", float(fleet_in_use), second)
 
     def add_data(self, function: str, data: list[MetricDatum], at: float) -> None:
         series = self.function(function)

@@ -64,6 +64,7 @@ class ObservabilityService:
 
     async def start(self, fleet: Fleet) -> None:
         self.fleet = fleet
+        self.metrics = fleet.metrics  # the fleet files every invocation; custom metrics and gauges are added here
         section = fleet.config.sections.get("alarms")
         where = str(fleet.config.path)
         self.alarms = AlarmSet(parse_rules(section, fleet.functions, where))
@@ -110,6 +111,10 @@ class ObservabilityService:
                 if self.fleet is not None:
                     self.fleet.bus.publish(FleetEvent("error", f"observability: {type(exc).__name__}: {exc}", time.time()))
 
+    def alarm_state(self, name: str) -> str | None:
+        alarm = self.alarms.alarms.get(name)
+        return str(alarm.state) if alarm is not None else None
+
     def flush(self) -> None:
         """File every invocation published so far, now, instead of at the next drain (tests read right after)."""
         if self._subscription is not None:
@@ -126,7 +131,6 @@ class ObservabilityService:
             function = pool.function if pool else None
             arn = fleet.function_arn(record.function) if fleet and function else None
             self.traces.add_record(record, arn)
-            self.metrics.add_record(record, function.architecture if function else "x86_64")
             if item.log_lines:
                 data = emf.extract(item.log_lines)
                 if data:
@@ -148,19 +152,18 @@ class ObservabilityService:
                     function=None if d.function == FLEET else d.function,
                     detail={"alarm": alarm.name, "old": str(transition.old), "new": str(transition.new), "reason": transition.reason},
                 ))
-        self.metrics.prune(now)
         self._summary = self._build_summary(now)
 
     def _sample_gauges(self, now: float) -> None:
+        """The gauges, once a second. The fleet takes ConcurrentExecutions at every acquire; this sample adds the
+        seconds in which invocations ran on without a new one starting."""
         fleet = self.fleet
         if fleet is None:
             return
         second = int(now)
-        # ConcurrentExecutions per second: the core's exact per-second maxima (taken at every acquire).
-        for name, stats in fleet.stats.items():
-            for bucket in list(stats.buckets)[-3:]:
-                if bucket.max_concurrency:
-                    self.metrics.function(name).gauge("ConcurrentExecutions", float(bucket.max_concurrency), bucket.second)
+        for name, in_use in fleet.gate.in_use.items():
+            if in_use:
+                self.metrics.function(name).gauge("ConcurrentExecutions", float(in_use), second)
         self.metrics.fleet.gauge("ConcurrentExecutions", float(fleet.gate.total_in_use), second)
         if fleet.async_queue is None:
             return

@@ -14,11 +14,13 @@ import os
 import random
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from lambdatop.runtime.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict, ResourceNotFound
+from lambdatop.runtime.errors import (
+    InvalidParameterValue, LambdaServiceError, PreconditionFailed, ResourceConflict, ResourceNotFound,
+)
 from lambdatop.runtime.execution.pool import FunctionPool
 from lambdatop.runtime.snapshot import VersionsView
 from lambdatop.runtime.versions.shifting import TrafficShifter
@@ -32,6 +34,7 @@ _NOT_CODE = shutil.ignore_patterns("__pycache__", "*.pyc", ".git", ".venv", ".aw
 CODE_SIZE_UNZIPPED_LIMIT = 250 * 1024**2  # 262144000 bytes, Lambda's limit for a function and its layers
 PoolFactory = Callable[[PublishedVersion], FunctionPool]
 ArnOf = Callable[[str, str | None], str]  # (function name, qualifier) -> its ARN, for Lambda's error messages
+Warn = Callable[[str, str], None]  # (function name, message): a publish that did not happen
 
 
 @dataclass(slots=True)
@@ -53,7 +56,8 @@ class VersionRegistry:
         self.arn_of = arn_of
         self.draw = draw
         self.functions: dict[str, FunctionVersions] = {}
-        self.shifter: TrafficShifter | None = None  # runs DeploymentPreference shifts (set by the fleet when it starts)
+        self.shifter: TrafficShifter | None = None  # runs DeploymentPreference shifts, from `start()`
+        self.warn: Warn = lambda function, message: None
         self.traffic = VersionTraffic()  # each version's invocations, errors and p99, for the screen
 
     # -- publishing -------------------------------------------------------------------
@@ -86,6 +90,30 @@ class VersionRegistry:
         state.last_number = number
         state.pools[number] = self.make_pool(version)
         return version
+
+    # -- the fleet's lifetime ---------------------------------------------------------------
+
+    def start(self, shifter: TrafficShifter, pools: Iterable[FunctionPool], warn: Warn) -> None:
+        """The fleet started: deployments can shift aliases, and AutoPublishAlias publishes version 1, as the first
+        `sam deploy` does. `warn(function, message)` says why a publish did not happen."""
+        self.shifter = shifter
+        self.warn = warn
+        for pool in pools:
+            self.publish_after_change(pool)
+
+    def stop(self) -> None:
+        if self.shifter is not None:
+            self.shifter.stop()
+
+    def publish_after_change(self, pool: FunctionPool) -> None:
+        """AutoPublishAlias after a change of code or configuration (nothing before the fleet starts: its start
+        publishes). A publish Lambda would refuse (code over 250 MB) is a warning, and the alias stays where it was."""
+        if self.shifter is None:
+            return
+        try:
+            self.auto_publish(pool)
+        except (LambdaServiceError, OSError) as exc:
+            self.warn(pool.name, f"{pool.name}: not published: {exc}")
 
     def auto_publish(self, pool: FunctionPool) -> PublishedVersion | None:
         """AutoPublishAlias: publish what changed and point the alias at it (its weights cleared, as a plain
