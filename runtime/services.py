@@ -131,7 +131,7 @@ def attach_store_services(
     commands (`invoke --async`, `replay`): they deliver their own events and
     leave the backlog of earlier runs to the dashboard or `lambdatop serve`.
     """
-    from lambdatop.runtime.store.writer import StoreService
+    from lambdatop.runtime.store.service import StoreService
     from lambdatop.runtime.config.store_settings import StoreSettings
 
     settings = StoreSettings.from_config(fleet.config)

@@ -173,6 +173,8 @@ class StoreView:
     backlog: int  # waiting for the next batch
     errors: int  # batches that failed to commit
     last_error: str | None
+    failing: bool = False  # the last batch failed: history is not being recorded now
+    unrecorded: int = 0  # invocations lost to failed batches this run
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,9 @@ from pathlib import Path
 import aiohttp
 import psutil
 
+from lambdatop.runtime.errors import StoreError
+from lambdatop.runtime.store.reader import StoreReader
+
 from tests.conftest import zygote_processes_anywhere
 
 EVENTS = 1000
@@ -53,14 +56,11 @@ def start_serve(config: Path) -> tuple[subprocess.Popen[str], str]:
 
 
 def delivered(db: Path) -> set[str]:
-    conn = sqlite3.connect(str(db), timeout=10)
     try:
-        rows = conn.execute("SELECT DISTINCT request_id FROM invocations WHERE function = 'work' AND status = 'success'").fetchall()
-        return {row[0] for row in rows}
-    except sqlite3.OperationalError:
+        with StoreReader.open(db) as reader:
+            return {s.request_id for s in reader.invocations(function="work", status="success", limit=None)}
+    except StoreError:  # not created yet
         return set()
-    finally:
-        conn.close()
 
 
 async def post_events(url: str, numbers: range, accepted: list[str]) -> int:

@@ -169,3 +169,17 @@ def test_startup_times_the_commands_beside_their_same_run_baselines(tmp_path: Pa
         assert figure["ratio"] == figure["p50"] / measured["p50"] and figure["p99"] >= figure["p50"] > 0, figure
     with_sidecar = figures["lambdatop serve: first answer"]
     assert with_sidecar["samples"] == 1 and with_sidecar["baseline_name"] == "raw aiohttp app" and with_sidecar["met"] is None
+
+
+def test_store_figures_say_bytes_per_invocation_and_the_writers_cpu(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    done = subprocess.run([str(LAMBDATOP), "bench", "--quick", "--only", "store", "--json", str(out)],
+                          capture_output=True, text=True, timeout=180, cwd=tmp_path, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = {f["figure"]: f for f in json.loads(out.read_text())["scenarios"]["store"]}
+    size = figures["bytes on disk per no-op invocation (default store, traces kept)"]
+    assert size["error"] is None and size["samples"] > 500 and size["target"] == "≤ 1,024 B", size
+    # A size, not a timing: it does not move with the machine's load, so the target is held here.
+    assert 0 < size["value"] <= 1024 and size["met"] is True, size
+    cpu = figures["writer thread CPU per invocation"]
+    assert cpu["error"] is None and _number(cpu["value"]) and cpu["value"] > 0, cpu

@@ -1,13 +1,22 @@
-"""Chaos: what dead runs leave behind, and the store and its folder under faults (issue 18 items 7, 10, 14, 12)."""
+"""Chaos: what dead runs leave behind, and the store and its folder under faults (issue 18 items 7, 10, 14, 12).
+
+A store that stops taking writes mid-run (immutable -shm, full disk) fails those writes and says so; serving goes on."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -150,3 +159,131 @@ def test_allow_remote_in_a_projects_file_needs_the_command_line_flag_too(make_pr
                           cwd=config.parent, timeout=60)
     assert done.returncode == 2 and "refusing to serve the Lambda endpoint on 0.0.0.0" in done.stderr
     assert "--allow-remote" in done.stderr
+
+
+# -- a store that stops taking writes mid-run (item 14): serving goes on, and it says so ------------
+
+
+class Serving:
+    """`lambdatop serve` in `project`, its output collected line by line for `wait_for`."""
+
+    def __init__(self, project: Path) -> None:
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self.process = subprocess.Popen([sys.executable, "-m", "lambdatop.tui.cli", "serve", "--port", "0", "--no-aws"],
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=project)
+        threading.Thread(target=self._read, daemon=True).start()
+        ready = self.wait_for("Lambda API")
+        self.url = re.search(r"http://127\.0\.0\.1:\d+", ready).group(0)  # type: ignore[union-attr]
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait_for(self, text: str, timeout: float = 60.0) -> str:
+        def found() -> str | None:
+            return next((line for line in self.lines if text in line), None)
+
+        with self._changed:
+            self._changed.wait_for(lambda: found() is not None or self.process.poll() is not None, timeout)
+            line = found()
+        assert line is not None, f"serve never said {text!r} (exit {self.process.poll()}):\n" + "".join(self.lines[-30:])
+        return line
+
+    def invoke(self, payload: bytes = b'{"n": 1}') -> bytes:
+        request = urllib.request.Request(f"{self.url}/2015-03-31/functions/fn/invocations", data=payload, method="POST")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.read()
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=60)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+
+
+def _recorded(store: Path) -> int:
+    with sqlite3.connect(store) as conn:
+        return conn.execute("SELECT COUNT(*) FROM invocations").fetchone()[0]
+
+
+def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.05)
+
+
+def _chattr(flag: str, *paths: Path) -> bool:
+    return subprocess.run(["chattr", flag, *map(str, paths)], capture_output=True, check=False).returncode == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("chattr") is None, reason="chattr +i needs root")
+def test_a_store_made_immutable_mid_run_fails_its_writes_and_serving_goes_on(make_project) -> None:
+    """SQLite writes to the -shm through a memory map: once the file is immutable that was a SIGBUS, which killed serve."""
+    project = make_project({"fn": HELLO}, CONFIG).parent
+    store = project / ".lambdatop" / "lambdatop.db"
+    shm = Path(f"{store}-shm")
+    serving = Serving(project)
+    try:
+        for _ in range(5):
+            serving.invoke()
+        _wait_until(lambda: _recorded(store) == 5, "the first invocations are committed")
+        if not _chattr("+i", shm):
+            pytest.skip("this filesystem has no immutable flag")
+        try:
+            answered = [serving.invoke() for _ in range(30)]  # the writer commits every 0.2 s meanwhile
+            assert answered == [b"1"] * 30 and serving.process.poll() is None
+            line = serving.wait_for("store: writes failing")
+            assert "lambdatop.db-shm has been made immutable" in line and "keeps serving" in line
+        finally:
+            _chattr("-i", shm)
+        serving.invoke()
+        assert "writes resumed" in serving.wait_for("writes resumed")
+        serving.invoke(b'{"after": 1}')
+    finally:
+        code = serving.stop()
+    assert code == 0, "".join(serving.lines[-30:])
+    with sqlite3.connect(store) as conn:
+        requests = [row[0] for row in conn.execute("SELECT request FROM invocations ORDER BY seq")]
+    assert requests[:5] == [b'{"n": 1}'] * 5 and requests[-1] == b'{"after": 1}', "writes resume once the file is writable again"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_a_full_disk_fails_the_store_writes_says_so_and_writes_resume_once_there_is_room(make_project, tmp_path: Path) -> None:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        project = make_project({"fn": HELLO}, CONFIG + f"store:\n  path: {disk}/lambdatop.db\n").parent
+        serving = Serving(project)
+        filler = disk / "filler"
+        try:
+            serving.invoke()
+            with open(filler, "wb") as out:  # another program fills the disk
+                with contextlib.suppress(OSError):
+                    while True:
+                        out.write(b"\0" * 65536)
+                        out.flush()
+            answered = [serving.invoke(b'{"blob": "%s"}' % (b"x" * 20_000)) for _ in range(20)]
+            assert answered == [b"1"] * 20 and serving.process.poll() is None
+            line = serving.wait_for("store: writes failing")
+            assert "is full" in line and "free some space" in line and "Move it aside" not in line, line
+            filler.unlink()
+            serving.invoke()
+            serving.wait_for("writes resumed")
+        finally:
+            code = serving.stop()
+        assert code == 0, "".join(serving.lines[-30:])
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)

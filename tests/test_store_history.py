@@ -112,6 +112,36 @@ def test_an_older_schema_is_migrated_in_place_keeping_its_history(tmp_path: Path
     assert sqlite3.connect(str(path)).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
+def test_a_schema_2_store_is_packed_in_place_keeping_payloads_logs_and_traces(tmp_path: Path) -> None:
+    path = tmp_path / "lambdatop.db"
+    conn = sqlite3.connect(str(path))
+    conn.executescript(MIGRATIONS[0] + MIGRATIONS[1])
+    conn.execute("INSERT INTO runs (started_at, pid) VALUES (1.0, 1)")
+    old = [result(n) for n in range(3)]
+    old[1].record.status = InvocationStatus.ERROR
+    for n, item in enumerate(old):
+        conn.execute(
+            "INSERT INTO invocations (run_id, request_id, segment_id, function, status, started_at, record, request, "
+            "request_size, response, response_size, log, trace) VALUES (1, ?, ?, 'fn', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (item.record.request_id, item.record.segment_id, str(item.record.status), item.record.started_at,
+             item.record.to_json(), item.request, len(item.request), item.response, len(item.response),
+             '["START", "END", "REPORT"]', f'{{"trace_id": "t{n}"}}' if n != 2 else None),
+        )
+    conn.execute("PRAGMA user_version=2")
+    conn.commit()
+    conn.close()
+    with StoreReader(path) as reader:
+        stored = reader.attempts("req-1")
+        assert len(stored) == 1 and stored[0].record.to_dict() == old[1].record.to_dict()
+        assert stored[0].event() == {"n": 1} and stored[0].response_json() == "ok" and stored[0].request_size == 8
+        assert stored[0].log_lines == ["START", "END", "REPORT"] and stored[0].trace == {"trace_id": "t1"}
+        assert reader.get("req-2").trace is None  # type: ignore[union-attr]
+        assert [s.request_id for s in reader.invocations(status="error")] == ["req-1"]
+        assert reader.runs()[0].invocations == 3
+    tables = {row[0] for row in sqlite3.connect(str(path)).execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "invocations_v2" not in tables and "traces" in tables
+
+
 def test_a_newer_or_foreign_file_is_refused_with_what_to_do(tmp_path: Path) -> None:
     newer = tmp_path / "newer.db"
     conn = sqlite3.connect(str(newer))
@@ -125,3 +155,27 @@ def test_a_newer_or_foreign_file_is_refused_with_what_to_do(tmp_path: Path) -> N
         StoreReader(junk)
     with pytest.raises(StoreError, match="no store at"):
         StoreReader.open(tmp_path / "missing.db")
+
+
+def test_a_result_written_twice_is_stored_once_and_a_late_trace_still_finds_its_row(tmp_path: Path) -> None:
+    from lambdatop.runtime.store import writer
+
+    store = Store(tmp_path / "lambdatop.db")
+    try:
+        first = result(1)
+        store.write(first)
+        store.write(first)  # the async queue writes its attempts, and the bus brings the same results again
+        store.flush_sync()
+        store.write(first)
+        later = writer._RECENT_ROWS + 10  # enough that the writer no longer remembers the first row
+        for n in range(2, 2 + later):
+            store.write(result(n))
+        store.flush_sync(timeout=300)
+        # The trace carries its request id: the row is found through the request id's index.
+        store.attach_trace({"request_id": "req-1", "documents": ["late"]}, segment_id=first.record.segment_id)
+        store.flush_sync()
+        assert store.count() == 1 + later
+        (stored,) = store.attempts("req-1")
+        assert stored.trace == {"request_id": "req-1", "documents": ["late"]}
+    finally:
+        store.close()

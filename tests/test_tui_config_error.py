@@ -67,11 +67,15 @@ def test_the_header_says_when_the_store_cannot_write() -> None:
     from lambdatop.runtime.snapshot import FleetSnapshot, StoreView
     from lambdatop.tui.widgets.fleet_header import problems_text
 
-    def snapshot(errors: int) -> FleetSnapshot:
+    def snapshot(errors: int, failing: bool = True) -> FleetSnapshot:
         store = StoreView(path="/p/.lambdatop/lambdatop.db", run_id=1, written=10, backlog=3, errors=errors,
-                          last_error="disk I/O error" if errors else None)
+                          last_error="disk I/O error" if errors else None, failing=bool(errors) and failing,
+                          unrecorded=errors * 5)
         return FleetSnapshot(at=0.0, account_limit=1000, in_use=0, functions=[], recent=[], invocations_per_s=0.0,
                              errors_per_s=0.0, throttles_per_s=0.0, cold_share_pct=0.0, extras={"store": store})
 
     assert problems_text(snapshot(0)).plain == ""
-    assert problems_text(snapshot(2)).plain.strip() == "✗ store: 2 writes failed: disk I/O error"
+    assert problems_text(snapshot(2)).plain.strip() == "✗ store: writes failing, 10 invocations not recorded: disk I/O error"
+    # Once writes resume, the header still says history has a gap, less loudly.
+    assert problems_text(snapshot(2, failing=False)).plain.strip() == (
+        "! store: 2 writes failed, then resumed (10 invocations not recorded)")

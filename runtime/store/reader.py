@@ -10,11 +10,16 @@ import json
 import os
 import sqlite3
 import threading
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lambdatop.runtime.records import InvocationRecord, InvocationStatus, payload_value
+import msgpack
+
+from lambdatop.runtime.errors import StoreError
+from lambdatop.runtime.records import InvocationRecord, payload_value
+from lambdatop.runtime.store import codec, health
 from lambdatop.runtime.store.schema import connect, explain
 from lambdatop.runtime.config.store_settings import store_path
 
@@ -111,25 +116,9 @@ def process_alive(pid: int | None) -> bool:
     return True
 
 
-_RECORD_FIELDS = tuple(InvocationRecord.__slots__)
-
-
-def record_json(record: InvocationRecord) -> str:
-    # asdict() deep-copies; this is the hot path of the writer, so read the slots directly.
-    data = {name: getattr(record, name) for name in _RECORD_FIELDS}
-    data["status"] = str(record.status)
-    return json.dumps(data)
-
-
-def _record_from_json(text: str) -> InvocationRecord:
-    data = json.loads(text)
-    data = {k: v for k, v in data.items() if k in _RECORD_FIELDS}
-    data["status"] = InvocationStatus(data.get("status", "success"))
-    return InvocationRecord(**data)
-
-
-_SUMMARY_COLUMNS = "seq, run_id, record, request_size, response_size"
-_FULL_COLUMNS = "seq, run_id, record, request_size, response_size, request, response, log, trace"
+_SUMMARY_COLUMNS = "seq, run_id, body, request_size, response_size"
+_FULL_COLUMNS = ("seq, run_id, body, request_size, response_size, request, response, "
+                 "(SELECT trace FROM traces t WHERE t.seq = invocations.seq)")
 
 
 class StoreReader:
@@ -164,6 +153,9 @@ class StoreReader:
         self.close()
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        hazard = health.shm_hazard(self.path)
+        if hazard is not None:  # a read touches the mapped -shm too
+            raise StoreError(hazard)
         with self._lock:
             try:
                 return self._conn.execute(sql, params).fetchall()
@@ -204,7 +196,8 @@ class StoreReader:
         """Invocations matching every filter given; `payloads=True` also loads events, responses, logs and traces."""
         where: list[str] = []
         params: list[str | int | float] = []
-        for column, value in (("function", function), ("run_id", run), ("request_id", request_id), ("status", status)):
+        key = codec.request_key(request_id) if request_id is not None else None
+        for column, value in (("function", function), ("run_id", run), ("request_key", key), ("status", status)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
@@ -218,10 +211,13 @@ class StoreReader:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY started_at {'DESC' if newest_first else 'ASC'}, seq {'DESC' if newest_first else 'ASC'}"
-        if limit is not None:
+        if limit is not None and request_id is None:  # with a request id, the few rows of its key are checked first
             sql += " LIMIT ?"
             params.append(limit)
-        return [self._stored(row) for row in self._query(sql, tuple(params))]
+        found = [self._stored(row) for row in self._query(sql, tuple(params))]
+        if request_id is not None:
+            found = [stored for stored in found if stored.record.request_id == request_id][:limit]
+        return found
 
     def get(self, request_id: str) -> StoredInvocation | None:
         """The latest attempt of a request (async retries share a request id), with payloads, log and trace."""
@@ -238,23 +234,23 @@ class StoreReader:
         return self._query("SELECT COUNT(*) FROM invocations WHERE function = ?", (function,))[0][0]
 
     def distinct_requests(self, function: str | None = None, invocation_type: str | None = None) -> set[str]:
-        sql, params = "SELECT DISTINCT request_id FROM invocations WHERE 1=1", []
+        sql, params = "SELECT body FROM invocations", tuple[Any, ...]()
         if function is not None:
-            sql += " AND function = ?"
-            params.append(function)
-        if invocation_type is not None:
-            sql += " AND invocation_type = ?"
-            params.append(invocation_type)
-        return {row[0] for row in self._query(sql, tuple(params))}
+            sql, params = sql + " WHERE function = ?", (function,)
+        records = (codec.unpack_body(row[0])[0] for row in self._query(sql, params))
+        return {r.request_id for r in records if invocation_type is None or r.invocation_type == invocation_type}
 
-    @staticmethod
-    def _stored(row: tuple[Any, ...]) -> StoredInvocation:
-        stored = StoredInvocation(seq=row[0], run_id=row[1], record=_record_from_json(row[2]), request_size=row[3] or 0,
-                                  response_size=row[4] or 0)
+    def _stored(self, row: tuple[Any, ...]) -> StoredInvocation:
+        try:
+            record, log_lines = codec.unpack_body(row[2])
+            trace = codec.unpack_trace(row[7]) if len(row) > 7 and row[7] else None
+        except (ValueError, zlib.error, msgpack.UnpackException) as exc:
+            raise StoreError(f"{self.path}: invocation {row[0]} cannot be read ({exc}); the rest of the store can") from exc
+        stored = StoredInvocation(seq=row[0], run_id=row[1], record=record, request_size=row[3] or 0, response_size=row[4] or 0)
         if len(row) > 5:
             stored.request, stored.response = row[5], row[6]
-            stored.log_lines = json.loads(row[7]) if row[7] else []
-            stored.trace = json.loads(row[8]) if row[8] else None
+            stored.log_lines = log_lines
+            stored.trace = trace
         return stored
 
     # async queue

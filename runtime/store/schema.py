@@ -7,12 +7,14 @@ message that says what to do.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
 from pathlib import Path
 
 from lambdatop.runtime.errors import StoreError
+from lambdatop.runtime.store import codec, health
 
 # Each entry moves a store from version i to i+1. Never edit a released entry: add one.
 MIGRATIONS: tuple[str, ...] = (
@@ -101,6 +103,39 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX messages_queue ON messages(queue, id);
     """,
+    # 3: compact history (4.2 KB a no-op invocation before, ~0.5 KB after). The record and its log
+    #    are one packed blob (codec.py); the columns left are the ones queries filter on; the request
+    #    id is indexed as a 64-bit key; traces, which come a second after their row, are rows of their
+    #    own instead of an UPDATE of the invocation. `_copy_v2_history` moves the old rows over.
+    """
+    ALTER TABLE invocations RENAME TO invocations_v2;
+    DROP INDEX invocations_segment;
+    DROP INDEX invocations_request;
+    DROP INDEX invocations_function;
+    DROP INDEX invocations_run;
+    DROP INDEX invocations_started;
+    CREATE TABLE invocations (
+        seq INTEGER PRIMARY KEY,
+        run_id INTEGER,
+        request_key INTEGER NOT NULL,
+        function TEXT NOT NULL,
+        status TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        body BLOB NOT NULL,
+        request BLOB,
+        request_size INTEGER NOT NULL,
+        response BLOB,
+        response_size INTEGER NOT NULL
+    );
+    CREATE INDEX invocations_request ON invocations(request_key);
+    CREATE INDEX invocations_function ON invocations(function);
+    CREATE INDEX invocations_run ON invocations(run_id);
+    CREATE INDEX invocations_started ON invocations(started_at);
+    CREATE TABLE traces (
+        seq INTEGER PRIMARY KEY,
+        trace BLOB NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -113,6 +148,9 @@ def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
     """
     if not create and not path.exists():
         raise StoreError(f"no store at {path}: nothing has been recorded in this project yet (run lambdatop here first)")
+    hazard = health.shm_hazard(path, mapped=False)
+    if hazard is not None:
+        raise StoreError(hazard.replace("; lambdatop keeps serving", "").replace("until the next start of lambdatop", "until it is removed"))
     try:
         _make_private(path)
         conn = sqlite3.connect(str(path), timeout=10.0, isolation_level=None, check_same_thread=False)
@@ -134,9 +172,14 @@ def explain(path: Path, exc: BaseException) -> StoreError:
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     if path.is_dir():
         return StoreError(f"{path} is a folder, not a store file: move it aside, or set store.path to a file")
+    folder = path.parent
+    if getattr(exc, "sqlite_errorname", None) == "SQLITE_FULL" or "disk is full" in reason:
+        return StoreError(
+            f"the disk holding the store {path} is full ({reason}): free some space (df -h {folder}). "
+            f"Until then history is not recorded; writes resume by themselves."
+        )
     if "locked" in reason or "busy" in reason:
         return StoreError(f"the store {path} is busy ({reason}): another process has held its write lock for over 10 s")
-    folder = path.parent
     unwritable = (path.exists() and not os.access(path, os.R_OK | os.W_OK)) or (folder.exists() and not os.access(folder, os.W_OK | os.X_OK))
     if unwritable or isinstance(exc, PermissionError) or "readonly" in reason or "unable to open" in reason:
         return StoreError(
@@ -163,6 +206,29 @@ def _make_private(path: Path) -> None:
     if not path.exists():
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # an empty file is a new SQLite database
 
+
+def _copy_v2_history(conn: sqlite3.Connection) -> None:
+    """Schema 3's data step: every row of the old invocations table, packed, then the old table dropped."""
+    rows = conn.execute("SELECT seq, run_id, request_id, record, request, request_size, response, response_size, log, trace "
+                        "FROM invocations_v2 ORDER BY seq")
+    for seq, run_id, request_id, record_text, request, request_size, response, response_size, log, trace in rows:
+        record = codec.record_from_fields(json.loads(record_text))
+        record.request_id = request_id  # the column was what queries matched on: it stays the request's id
+        body = codec.pack_body(record, json.loads(log) if log else [])
+        conn.execute(
+            "INSERT INTO invocations (seq, run_id, request_key, function, status, started_at, body, request, request_size, "
+            "response, response_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (seq, run_id, codec.request_key(request_id), record.function, str(record.status), record.started_at, body,
+             request, request_size if request_size is not None else len(request or b""), response,
+             response_size if response_size is not None else len(response or b"")),
+        )
+        if trace:
+            conn.execute("INSERT INTO traces (seq, trace) VALUES (?, ?)", (seq, codec.pack_trace(json.loads(trace))))
+    conn.execute("DROP TABLE invocations_v2")
+
+
+# Python that runs after a step's SQL (keyed by the version the step reaches).
+_DATA_STEPS = {3: _copy_v2_history}
 
 _OUR_TABLES = frozenset(re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", "".join(MIGRATIONS)))
 
@@ -191,8 +257,16 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
             for statement in MIGRATIONS[step].split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            if step + 1 in _DATA_STEPS:
+                _DATA_STEPS[step + 1](conn)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    if version < 3 <= SCHEMA_VERSION and conn.execute("PRAGMA freelist_count").fetchone()[0] > 1000:
+        # Packing freed most of the file (423 MB → 60 MB for 100,000 rows): give it back to the disk, once.
+        try:
+            conn.execute("VACUUM")
+        except sqlite3.OperationalError:
+            pass  # another process has the store open: the free pages are reused by new rows instead

@@ -8,12 +8,13 @@ batches (every `flush_interval` or `max_batch` items, whichever first), so a
 must be durable before the caller hears back (an accepted async event) are
 "urgent": the writer commits them at once and resolves the caller's future
 only after the commit, grouping whatever else arrived meanwhile into the same
-transaction.
+transaction. A batch that cannot be written (disk full, an unusable -shm:
+`health.py`) fails, is counted, and the fleet goes on serving.
 
-Readers (the CLI, the UI, the observability views) use `StoreReader`
-(`store_reader.py`), with a connection of their own; WAL lets them read while
-the writer writes. The file's schema and migrations are in `store_schema.py`,
-the `store:` settings in `store_settings.py`.
+Readers use `StoreReader` (`reader.py`), with a connection of their own; WAL
+lets them read while the writer writes. How rows are packed is `codec.py`,
+the schema and its migrations `schema.py`, the `store:` settings
+`config/store_settings.py`.
 """
 
 from __future__ import annotations
@@ -29,17 +30,14 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lambdatop.runtime.records import InvocationResult
-from lambdatop.runtime.snapshot import StoreView
-from lambdatop.runtime.store.reader import StoreReader, record_json
+from lambdatop.runtime.store import codec, health
+from lambdatop.runtime.store.reader import StoreReader
+from lambdatop.runtime.store.rows import RowIds
 from lambdatop.runtime.store.schema import StoreError, connect, explain
 from lambdatop.runtime.config.store_settings import StoreSettings
-
-if TYPE_CHECKING:
-    from lambdatop.runtime.bus import Subscription
-    from lambdatop.runtime.fleet import Fleet
 
 
 # -- writing ------------------------------------------------------------------------
@@ -56,13 +54,30 @@ class _Op:
         self.urgent = urgent
 
 
+class _Trace:
+    """A trace for the writer to file beside its invocation's row (no future: nobody waits for it)."""
+
+    __slots__ = ("packed", "segment_id", "request_id", "fallback")
+
+    def __init__(self, packed: tuple[int, bytes], segment_id: str | None, request_id: str | None, fallback: str | None) -> None:
+        self.packed = packed
+        self.segment_id = segment_id
+        self.request_id = request_id
+        self.fallback = fallback  # the request id inside the trace, to find a row the writer no longer remembers
+
+
 _STOP = object()
 
 _INSERT_INVOCATION = (
-    "INSERT OR IGNORE INTO invocations (run_id, request_id, segment_id, function, invocation_type, trigger, status, "
-    "error_type, started_at, ended_at, duration_ms, cold_start, record, request, request_size, response, response_size, "
-    "log, trace) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO invocations (seq, run_id, request_key, function, status, started_at, body, request, request_size, "
+    "response, response_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_PUT_TRACE = "INSERT OR REPLACE INTO traces (seq, trace) VALUES (?, ?)"
+# Rows written lately, by segment id: a result written twice (the async queue writes its attempts, and
+# the bus brings them again) is stored once, and a trace finds its row without an index. ~3 MB; at
+# 1,000 invocations a second it covers 16 s (a trace comes after 1 s; one older than that is found
+# through the request id's index instead).
+_RECENT_ROWS = 16_384
 
 
 class Store(StoreReader):
@@ -74,16 +89,20 @@ class Store(StoreReader):
         self.run_id: int | None = None
         self.written = 0  # invocations written (including ones retention pruned since)
         self.pruned = 0
-        self.errors = 0
+        self.errors = 0  # batches that failed to commit
         self.last_error: str | None = None
+        self.failing = False  # the last batch failed: history is not being recorded now
+        self.unrecorded = 0  # invocations of batches that failed (lost to the history)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         # Called (on the loop) before a flush, so results still on the bus are included.
         self.feeds: list[Callable[[], None]] = []
-        self._pending_traces: dict[str, str] = {}  # segment or request id -> trace JSON that arrived before its row
+        # segment or request id -> a trace that arrived before its row
+        self._pending_traces: dict[str, tuple[int, bytes]] = {}
+        self._rows = RowIds(_RECENT_ROWS)
         self._count = 0
         self._commits = 0
         self._writer_conn = connect(self.path)
-        # The writer touches the table and its five indexes on every batch: keep them in memory.
+        # The writer touches the table and its indexes on every batch: keep them in memory.
         self._writer_conn.execute("PRAGMA cache_size=-32000")
         self._count = self._writer_conn.execute("SELECT COUNT(*) FROM invocations").fetchone()[0]
         self._thread = threading.Thread(target=self._run, name="lambdatop-store-writer", daemon=True)
@@ -115,26 +134,16 @@ class Store(StoreReader):
         """Attach an invocation's trace (a JSON-able value or JSON text), by its segment id (preferred) or request id.
 
         The trace may arrive before the invocation's row is written: it is kept
-        and applied when the row comes.
+        and applied when the row comes. Attaching again replaces it.
         """
         if segment_id is None and request_id is None:
             raise ValueError("attach_trace needs a segment_id or a request_id")
-        text = trace if isinstance(trace, str) else json.dumps(trace)
-
-        def apply(conn: sqlite3.Connection) -> None:
-            if segment_id is not None:
-                updated = conn.execute("UPDATE invocations SET trace = ? WHERE segment_id = ?", (text, segment_id)).rowcount
-            else:
-                updated = conn.execute(
-                    "UPDATE invocations SET trace = ? WHERE seq = (SELECT MAX(seq) FROM invocations WHERE request_id = ?)",
-                    (text, request_id),
-                ).rowcount
-            if not updated:
-                if len(self._pending_traces) > 10_000:
-                    self._pending_traces.pop(next(iter(self._pending_traces)))
-                self._pending_traces[segment_id or request_id or ""] = text
-
-        self.submit(apply)
+        value = json.loads(trace) if isinstance(trace, str) else trace
+        fallback = value.get("request_id") if isinstance(value, dict) and isinstance(value.get("request_id"), str) else None
+        if self._closed:
+            raise StoreError("the store is closed")
+        # Packed now, on the caller's thread (the caller may change its documents later); deflated in the writer.
+        self._queue.put(_Trace(codec.snapshot(value), segment_id, request_id, fallback))
 
     # generic work for other capabilities (the async queue)
 
@@ -207,39 +216,39 @@ class Store(StoreReader):
         conn = self._writer_conn
         done: list[tuple[concurrent.futures.Future[Any], Any, BaseException | None]] = []
         rows: list[tuple[Any, ...]] = []
+        traces: list[tuple[int, bytes]] = []
         try:
+            hazard = health.shm_hazard(self.path)
+            if hazard is not None:  # touching the mapped -shm now would kill the process with SIGBUS
+                raise StoreError(hazard)
             conn.execute("BEGIN IMMEDIATE")
+            self._rows.begin(conn)
             for item in batch:
                 if isinstance(item, _Op):
-                    if rows:
-                        self._insert(conn, rows)
-                        rows = []
+                    if rows or traces:
+                        self._insert(conn, rows, traces)
                     try:
                         done.append((item.future, item.apply(conn), None))  # type: ignore[arg-type]
                     except Exception as exc:  # noqa: BLE001 - one bad operation must not sink the batch
                         done.append((item.future, None, exc))  # type: ignore[arg-type]
+                elif isinstance(item, _Trace):
+                    self._file_trace(conn, item, traces)
                 else:
                     result, run_id = item if isinstance(item, tuple) else (item, self.run_id)
-                    rows.append(self._row(result, run_id))
-            if rows:
-                self._insert(conn, rows)
+                    row = self._row(result, run_id, traces)
+                    if row is not None:
+                        rows.append(row)
+            if rows or traces:
+                self._insert(conn, rows, traces)
             self._prune(conn)
             conn.execute("COMMIT")
-        except Exception as exc:  # noqa: BLE001 - disk full, locked for too long...: report and carry on
-            self.errors += 1
-            self.last_error = str(exc)
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            failure = f"store write failed: {explain(self.path, exc) if isinstance(exc, sqlite3.DatabaseError) else exc}"
-            for future, _, _ in done:
-                if not future.done():
-                    future.set_exception(StoreError(failure))
-            for item in batch:
-                if isinstance(item, _Op) and item.future is not None and not item.future.done():
-                    item.future.set_exception(StoreError(failure))
+        except Exception as exc:  # noqa: BLE001 - disk full, locked for too long, -shm unusable...: report and carry on
+            self._failed(conn, batch, done, exc)
             return
+        self._rows.committed()
+        self.written += self._rows.added
+        self._count += self._rows.added
+        self.failing = False
         for future, value, error in done:
             if future.done():
                 continue
@@ -248,24 +257,60 @@ class Store(StoreReader):
             else:
                 future.set_result(value)
 
-    def _row(self, result: InvocationResult, run_id: int | None) -> tuple[Any, ...]:
+    def _failed(self, conn: sqlite3.Connection, batch: list[Any], done: list[Any], exc: BaseException) -> None:
+        """A batch that did not commit: its futures fail, its invocations are counted as not recorded."""
+        self._rows.rolled_back()
+        self.errors += 1
+        self.unrecorded += sum(1 for item in batch if not isinstance(item, (_Op, _Trace)) and item is not _STOP)
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+        reason = explain(self.path, exc) if isinstance(exc, sqlite3.DatabaseError) else exc
+        self.last_error = str(reason)
+        self.failing = True
+        failure = f"store write failed: {reason}"
+        for future, _, _ in done:
+            if not future.done():
+                future.set_exception(StoreError(failure))
+        for item in batch:
+            if isinstance(item, _Op) and item.future is not None and not item.future.done():
+                item.future.set_exception(StoreError(failure))
+
+    def _file_trace(self, conn: sqlite3.Connection, item: _Trace, traces: list[tuple[int, bytes]]) -> None:
+        seq = self._rows.seq_for(conn, item.segment_id, item.request_id, item.fallback)
+        if seq is not None:
+            traces.append((seq, codec.seal(item.packed, "trace")))
+            return
+        if len(self._pending_traces) > 10_000:
+            self._pending_traces.pop(next(iter(self._pending_traces)))
+        self._pending_traces[item.segment_id or item.request_id or ""] = item.packed
+
+    def _row(self, result: InvocationResult, run_id: int | None, traces: list[tuple[int, bytes]]) -> tuple[Any, ...] | None:
+        """The row of one invocation (None when this transaction or a recent one already has it)."""
         record = result.record
+        seq = self._rows.claim(record.segment_id)
+        if seq is None:
+            return None
         cap = self.settings.max_payload_bytes
         request, response = bytes(result.request), bytes(result.response)
         trace = self._pending_traces.pop(record.segment_id or "", None) or self._pending_traces.pop(record.request_id, None)
+        if trace is not None:
+            traces.append((seq, codec.seal(trace, "trace")))
         return (
-            run_id, record.request_id, record.segment_id, record.function, record.invocation_type, record.trigger,
-            str(record.status), record.error_type, record.started_at, record.ended_at, record.duration_ms,
-            int(record.cold_start), record_json(record), request[:cap], len(request), response[:cap], len(response),
-            json.dumps(result.log_lines), trace,
+            seq, run_id, codec.request_key(record.request_id), record.function, str(record.status), record.started_at,
+            codec.pack_body(record, result.log_lines), request[:cap], len(request), response[:cap], len(response),
         )
 
-    def _insert(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-        before = conn.total_changes
-        conn.executemany(_INSERT_INVOCATION, rows)
-        added = conn.total_changes - before
-        self._count += added
-        self.written += added
+    @staticmethod
+    def _insert(conn: sqlite3.Connection, rows: list[tuple[Any, ...]], traces: list[tuple[int, bytes]]) -> None:
+        if rows:
+            conn.executemany(_INSERT_INVOCATION, rows)
+            rows.clear()
+        if traces:
+            conn.executemany(_PUT_TRACE, traces)
+            traces.clear()
 
     def _prune(self, conn: sqlite3.Connection) -> None:
         """Keep the newest `retention` invocations. Cost is proportional to the excess, not the table."""
@@ -276,72 +321,13 @@ class Store(StoreReader):
             conn.execute("DELETE FROM messages WHERE id <= (SELECT MAX(id) FROM messages) - ?", (keep,))
             conn.execute("DELETE FROM dead_letters WHERE redriven_at IS NOT NULL AND id <= (SELECT MAX(id) FROM dead_letters) - ?",
                          (keep,))
-        excess = self._count - self.settings.retention
+        excess = self._count + self._rows.added - self.settings.retention
         if excess <= 0:
             return
         row = conn.execute("SELECT seq FROM invocations ORDER BY seq LIMIT 1 OFFSET ?", (excess - 1,)).fetchone()
         if row is None:
             return
         deleted = conn.execute("DELETE FROM invocations WHERE seq <= ?", (row[0],)).rowcount
+        conn.execute("DELETE FROM traces WHERE seq <= ?", (row[0],))
         self._count -= deleted
         self.pruned += deleted
-
-
-# -- the service that records a run ----------------------------------------------------
-
-
-class StoreService:
-    """Records everything the fleet publishes into the store, as one run. Attach with `fleet.add_service`."""
-
-    def __init__(self, settings: StoreSettings, command: str | None = None) -> None:
-        self.settings = settings
-        self.command = command
-        self.store: Store | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._fleet: Fleet | None = None
-        self._subscription: Subscription | None = None
-
-    async def start(self, fleet: Fleet) -> None:
-        assert self.settings.path is not None
-        self.store = Store(self.settings.path, self.settings)
-        self.store.begin_run(str(fleet.config.path), self.command)
-        self._fleet = fleet
-        self._subscription = fleet.subscribe("store", maxlen=100_000)
-        self._task = asyncio.create_task(self._pump(self._subscription), name="lambdatop-store-pump")
-        self.store.feeds.append(self._feed)
-        store = self.store
-        fleet.snapshot_providers["store"] = lambda: StoreView(
-            path=str(store.path), run_id=store.run_id, written=store.written, backlog=store.backlog,
-            errors=store.errors, last_error=store.last_error,
-        )
-
-    def opened_store(self) -> Store | None:
-        return self.store
-
-    async def _pump(self, subscription: Any) -> None:
-        assert self.store is not None
-        while True:
-            self._write_all(await subscription.wait(1.0))
-
-    def _feed(self) -> None:
-        if self._subscription is not None:
-            self._write_all(self._subscription.drain())
-
-    def _write_all(self, items: list[Any]) -> None:
-        assert self.store is not None
-        for item in items:
-            if isinstance(item, InvocationResult):
-                self.store.write(item)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        if self._fleet is not None and self._subscription is not None:
-            # Whatever the bus still holds (the last invocations before stop) goes in too.
-            self._feed()
-            self._fleet.bus.unsubscribe(self._subscription)
-            self._fleet.snapshot_providers.pop("store", None)
-        if self.store is not None:
-            self.store.end_run()
-            await asyncio.to_thread(self.store.close)

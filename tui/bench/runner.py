@@ -24,7 +24,7 @@ from lambdatop.tui.bench.results import BenchReport, Figure
 
 # Where a group's module name differs from its scenario name (`async` is a keyword; `reload.py`
 # belongs to the hot-reload capability, which this group calls).
-_MODULES = {"async": "async_delivery", "http": "http_invoke", "reload": "hot_reload", "sqs": "sqs_trigger"}
+_MODULES = {"async": "async_delivery", "http": "http_invoke", "reload": "hot_reload", "sqs": "sqs_trigger", "store": "store_size"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,17 +45,18 @@ class Budget:
     http_s: float
     startup_repeats: int  # fresh processes of each command (and its baseline), interleaved
     startup_sidecar_repeats: int  # of those, the runs of `serve` with its AWS sidecar (seconds each)
+    store_invocations: int
 
 
 QUICK = Budget(
     warm_samples=2_000, cold_samples=30, socket_samples=5_000, fork_samples=300, throughput_s=2.0, direct_s=0.3,
     one_shot_invocations=12, scale_envs=200, ui_s=2.0, reload_samples=3, async_messages=200, http_s=1.5,
-    startup_repeats=3, startup_sidecar_repeats=1,
+    startup_repeats=3, startup_sidecar_repeats=1, store_invocations=500,
 )
 FULL = Budget(
     warm_samples=10_000, cold_samples=200, socket_samples=20_000, fork_samples=2_000, throughput_s=10.0, direct_s=1.0,
     one_shot_invocations=60, scale_envs=1_000, ui_s=10.0, reload_samples=10, async_messages=2_000,
-    http_s=5.0, startup_repeats=11, startup_sidecar_repeats=3,
+    http_s=5.0, startup_repeats=11, startup_sidecar_repeats=3, store_invocations=5_000,
 )
 
 

@@ -108,9 +108,13 @@ def problems_text(snapshot: FleetSnapshot) -> Text:
             problems.append(f" ✗ {name}: requirements.txt did not install: {message[0]} ", style="bold white on red")
             problems.append(" ")
     store = snapshot.store
-    if store is not None and store.errors:  # history is not being kept: say so where it is seen
-        problems.append(f" ✗ store: {store.errors} write{'s' if store.errors != 1 else ''} failed"
+    if store is not None and store.failing:  # history is not being kept: say so where it is seen
+        problems.append(f" ✗ store: writes failing, {store.unrecorded} invocations not recorded"
                         f"{': ' + store.last_error if store.last_error else ''} ", style="bold white on red")
+        problems.append(" ")
+    elif store is not None and store.errors:  # it was not, for a while
+        problems.append(f" ! store: {store.errors} write{'s' if store.errors != 1 else ''} failed, then resumed "
+                        f"({store.unrecorded} invocations not recorded) ", style="bold black on yellow")
         problems.append(" ")
     states = snapshot.alarms.states if snapshot.alarms else {}
     in_alarm = sorted(name for name, state in states.items() if state == "ALARM")
