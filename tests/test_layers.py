@@ -7,7 +7,7 @@
   through a Protocol), so a version is a thing that runs on pools, not a part of them.
 - The runtime never imports the TUI, Textual or Rich.
 - The TUI talks to the runtime through its public face only: the `Fleet` façade and how a full
-  run is composed (`services`), the snapshot types, records, errors, bus events, ids, the config,
+  run is composed (`services`), the snapshot types (with the observability's, `observability.figures`), records, errors, bus events, ids, the config,
   the store reader, record/replay, the trace views and the stored figures' summary.
 
 A violation names the file, the line and the import, so the fix is one look away.
@@ -31,6 +31,7 @@ TUI_MAY_IMPORT = (
     "lambdatop.runtime.fleet",
     "lambdatop.runtime.services",
     "lambdatop.runtime.snapshot",
+    "lambdatop.runtime.observability.figures",  # the alarms', metrics' and traces' typed views
     "lambdatop.runtime.records",
     "lambdatop.runtime.errors",
     "lambdatop.runtime.bus",

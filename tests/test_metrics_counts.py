@@ -14,12 +14,8 @@ from lambdatop.runtime.execution.stats import FunctionStats
 from lambdatop.runtime.observability.cost import GB_SECOND_PRICE_USD, REQUEST_PRICE_USD
 from lambdatop.runtime.errors import Throttled
 from lambdatop.runtime.fleet import Fleet
-from lambdatop.runtime.observability.metrics import (
-    FLEET,
-    MetricSeries,
-    histogram_bounds,
-    histogram_index,
-)
+from lambdatop.runtime.observability.metrics import FLEET, MetricSeries
+from lambdatop.runtime.observability.samples import histogram_bounds, histogram_index
 from lambdatop.runtime.observability.service import ObservabilityService
 from lambdatop.runtime.records import InvocationRecord, InvocationStatus
 from lambdatop.runtime.services import attach_store_services

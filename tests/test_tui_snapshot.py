@@ -20,15 +20,15 @@ from lambdatop.runtime.config import load_config
 from lambdatop.runtime.fleet import EnvSnapshot, Fleet, FleetSnapshot, FunctionSnapshot
 from lambdatop.runtime.records import InvocationRecord, InvocationStatus
 from lambdatop.runtime.execution.stats import Counters
-from lambdatop.runtime.snapshot import (
+from lambdatop.runtime.observability.figures import (
     AlarmsSnapshot,
-    AsyncQueueView,
     CostView,
     CustomMetricView,
     FunctionMetricsView,
     MetricsSnapshot,
     WindowFigures,
 )
+from lambdatop.runtime.snapshot import AsyncQueueView
 from lambdatop.tui.app import LambdatopApp
 
 AT = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lambdatop.runtime.errors import ConfigError
-from lambdatop.runtime.snapshot import AlarmsSnapshot, AlarmTransitionView, AlarmView
+from lambdatop.runtime.observability.figures import AlarmsSnapshot, AlarmTransitionView, AlarmView
 from lambdatop.runtime.observability.percentiles import UnknownStatistic, percentile_of
 from lambdatop.runtime.observability.metrics import (
     FLEET,

@@ -29,7 +29,7 @@ from lambdatop.runtime.bus import FleetEvent, Subscription
 from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.observability.metrics import FLEET, MetricsRegistry
 from lambdatop.runtime.records import InvocationResult
-from lambdatop.runtime.snapshot import CostView, CustomMetricView, FunctionMetricsView, MetricsSnapshot, RecentTraceView, TracesView
+from lambdatop.runtime.observability.figures import CostView, CustomMetricView, FunctionMetricsView, MetricsSnapshot, RecentTraceView, TracesView
 from lambdatop.runtime.observability.tracing import Trace, TraceIndex
 from lambdatop.runtime.observability.xray_daemon import XRayDaemon
 

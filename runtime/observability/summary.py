@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from lambdatop.runtime.observability.cost import CostEstimate
-from lambdatop.runtime.observability.metrics import Stat
+from lambdatop.runtime.observability.samples import Stat
 from lambdatop.runtime.records import InvocationStatus
 
 __all__ = ["summarize"]

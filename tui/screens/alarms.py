@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Static
 
-from lambdatop.runtime.snapshot import AlarmsSnapshot, AlarmView
+from lambdatop.runtime.observability.figures import AlarmsSnapshot, AlarmView
 from lambdatop.tui.screens.base import LambdatopScreen
 from lambdatop.tui.widgets.cells import ago
 from lambdatop.tui.widgets.vim_table import VimTable

@@ -13,7 +13,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from lambdatop.runtime.snapshot import FleetSnapshot, FunctionMetricsView, WindowFigures
+from lambdatop.runtime.observability.figures import FunctionMetricsView, WindowFigures
+from lambdatop.runtime.snapshot import FleetSnapshot
 from lambdatop.tui.widgets.cells import format_usd
 
 STATE_STYLES = {"ALARM": "bold white on red", "OK": "green", "INSUFFICIENT_DATA": "grey58"}
