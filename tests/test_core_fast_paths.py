@@ -61,6 +61,16 @@ async def _answer_fast(fleet: Fleet) -> None:
         assert (await fleet.invoke("fn", {})).record.status is InvocationStatus.SUCCESS
 
 
+async def _the_spare(fleet: Fleet, timeout: float = 5.0) -> psutil.Process:
+    """The spare, as one look saw it: waiting for one and then looking again could miss it (the zygote's
+    children are read from /proc while it forks), which was an IndexError in a loaded CI run."""
+    deadline = time.monotonic() + timeout
+    while len(found := _spares(fleet)) != 1:
+        assert time.monotonic() < deadline, f"{len(found)} spares, not 1"
+        await asyncio.sleep(0.01)
+    return found[0]
+
+
 async def _until(condition, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -85,8 +95,7 @@ async def test_a_cold_start_is_served_by_the_process_forked_ahead_of_it(make_pro
 async def test_a_spare_that_died_unused_is_replaced_and_the_cold_start_still_works(make_project) -> None:
     config = make_project({"fn": SWITCHABLE}, ONE_FUNCTION)
     async with Fleet(config) as fleet:
-        await _until(lambda: len(_spares(fleet)) == 1)
-        spare = _spares(fleet)[0]
+        spare = await _the_spare(fleet)
         os.kill(spare.pid, signal.SIGKILL)
         await _until(lambda: gone(spare.pid))
         result = await fleet.invoke("fn", {})
