@@ -37,7 +37,7 @@ class MetricSeries:
     """One function's (or the fleet's) metrics: one-second buckets, oldest dropped after the retention.
 
     This is the one per-second record of what happened: the dashboard's rates and concurrency
-    sparkline, the metrics panel, the alarms and `lambdatop stats` all read it.
+    sparkline, the metrics panel and the alarms all read it.
     """
 
     def __init__(self, name: str, retention_s: int = RETENTION_S) -> None:
@@ -50,8 +50,6 @@ class MetricSeries:
         self.cost = CostEstimate()
         self.units: dict[str, str] = {}  # custom metric -> unit
         self.dimensions: dict[str, set[tuple[tuple[str, str], ...]]] = {}
-        self._last: Bucket | None = None
-        self._last_minute: Bucket | None = None
 
     @property
     def totals(self) -> dict[str, Stat]:
@@ -59,27 +57,17 @@ class MetricSeries:
         return self.since_start.view()
 
     def bucket(self, second: int) -> Bucket:
-        last = self._last
-        if last is not None and last.second == second:
-            return last
         bucket = self.buckets.get(second)
         if bucket is None:
             bucket = self.buckets[second] = Bucket(second)
-        if last is None or second >= last.second:
-            self._last = bucket
         return bucket
 
     def minute(self, second: int) -> Bucket:
         key = second // 60
-        last = self._last_minute
-        if last is not None and last.second == key:
-            return last
         bucket = self.minutes.get(key)
         if bucket is None:
             bucket = self.minutes[key] = Bucket(key)
             self.prune(second)  # a new minute: drop what fell out of the retention (so nothing needs a timer)
-        if last is None or key >= last.second:
-            self._last_minute = bucket
         return bucket
 
     def _add(self, bucket: Bucket, metric: str, value: float) -> None:
@@ -96,7 +84,8 @@ class MetricSeries:
             for bucket in (self.bucket(second), self.minute(second), self.since_start):
                 bucket.records.throttles += 1
             return
-        sample = sample or Sample.of(record)
+        if sample is None:
+            sample = Sample.of(record)
         for bucket in (self.bucket(second), self.minute(second), self.since_start):
             bucket.records.add(sample)
         self.cost.add(record.billed_duration_ms, record.memory_size_mb, architecture)
@@ -120,13 +109,9 @@ class MetricSeries:
         if self.buckets and min(self.buckets) < cutoff:
             for second in [s for s in self.buckets if s < cutoff]:
                 del self.buckets[second]
-            if self._last is not None and self._last.second < cutoff:
-                self._last = None
         if self.minutes and min(self.minutes) < cutoff // 60:
             for minute in [m for m in self.minutes if m < cutoff // 60]:
                 del self.minutes[minute]
-            if self._last_minute is not None and self._last_minute.second < cutoff // 60:
-                self._last_minute = None
 
     def window(self, metric: str, start: float, end: float) -> Stat:
         """The samples of `metric` in [start, end) (whole seconds)."""

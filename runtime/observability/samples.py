@@ -163,17 +163,7 @@ class RecordCounts:
         self.errors += sample.error
         self.timeouts += sample.timeout
         self.cold_starts += sample.cold_start
-        duration = self.duration
-        duration.count += 1
-        duration.total += sample.duration_ms
-        if sample.duration_ms < duration.minimum:
-            duration.minimum = sample.duration_ms
-        if sample.duration_ms > duration.maximum:
-            duration.maximum = sample.duration_ms
-        histogram = duration.histogram
-        if histogram is None:
-            histogram = duration.histogram = {}
-        histogram[sample.duration_index] = histogram.get(sample.duration_index, 0) + 1
+        self.duration.add(sample.duration_ms, True, sample.duration_index)
         if sample.init_duration_ms is not None:
             self.init_duration.add(sample.init_duration_ms, True)
         if sample.max_memory_used_mb:

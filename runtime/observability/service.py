@@ -2,9 +2,9 @@
 
 It runs the local X-Ray daemon (so workers' X-Ray SDK sends land here), drains
 the bus on a short timer (never per invocation on the critical path), files
-each finished invocation into the trace index and the metrics (O(1) each),
-pulls EMF lines out of its log into custom metrics, samples the gauges
-(concurrency, async queue) once a second, evaluates the alarms as their
+each finished invocation into the trace index (the fleet itself files it into
+the metrics), pulls EMF lines out of its log into custom metrics, samples the
+gauges (concurrency, async queue) once a second, evaluates the alarms as their
 periods end, and hands each invocation's settled trace to the store.
 
 What the screen reads (typed views in runtime/snapshot.py): `snapshot.alarms` (AlarmsSnapshot),
