@@ -167,18 +167,23 @@ class RuntimeApiChannel(WorkerChannel):
         return None  # replies arrive on the event loop, through the HTTP server
 
     def close(self) -> None:
-        for waiter in self._parked:
-            if not waiter.done():
-                waiter.set_result(GONE)
-        self._parked.clear()
+        self._unpark()
         self._unwatch()
         if self._shutdown is None or self._shutdown.done():  # else the shutdown releases the port when it ends
             self._release()
         super().close()
 
     def _release(self) -> None:
+        self._unpark()
         self.extensions.release_all()
         self._host.release(self.address)
+
+    def _unpark(self) -> None:
+        """Answer the runtime's waiting /next calls: its port is closing, and aiohttp waits for open requests."""
+        for waiter in self._parked:
+            if not waiter.done():
+                waiter.set_result(GONE)
+        self._parked.clear()
 
     @property
     def shutting_down(self) -> bool:
@@ -191,6 +196,7 @@ class RuntimeApiChannel(WorkerChannel):
         """
         if self._shutdown is not None or self.stage is Stage.ENDED or not self.extensions.shutdown(reason):
             return False
+        self._unpark()  # the runtime was killed; its /next outlives it only as an open request
         self._shutdown = self._loop.create_task(self._grace(kill_group, group_alive))
         self._host.track(self._shutdown)
         return True

@@ -260,16 +260,17 @@ class Store(StoreReader):
     def _failed(self, conn: sqlite3.Connection, batch: list[Any], done: list[Any], exc: BaseException) -> None:
         """A batch that did not commit: its futures fail, its invocations are counted as not recorded."""
         self._rows.rolled_back()
-        self.errors += 1
-        self.unrecorded += sum(1 for item in batch if not isinstance(item, (_Op, _Trace)) and item is not _STOP)
         if conn.in_transaction:
             try:
                 conn.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
         reason = explain(self.path, exc) if isinstance(exc, sqlite3.DatabaseError) else exc
+        # The loop reads `errors` to decide to say so, then `last_error` for what to say: the reason first.
         self.last_error = str(reason)
         self.failing = True
+        self.unrecorded += sum(1 for item in batch if not isinstance(item, (_Op, _Trace)) and item is not _STOP)
+        self.errors += 1
         failure = f"store write failed: {reason}"
         for future, _, _ in done:
             if not future.done():
