@@ -170,6 +170,12 @@ class Fleet:
     def running(self) -> bool:
         return self._started and not self._stopping
 
+    @property
+    def cpu_follows_memory(self) -> bool:
+        """`cpu: proportional` is applied here: a writable cpu controller gives each environment its share."""
+        sandbox = self.zygotes.sandbox
+        return sandbox is not None and sandbox.info.cpu_quota
+
     # What the attached services offer the rest of the run: found among them, never set on the fleet by them.
 
     @property

@@ -51,6 +51,7 @@ class Trigger(enum.StrEnum):
     S3 = "s3"
     SNS = "sns"
     EVENTBRIDGE = "eventbridge"
+    TUNE = "tune"  # power tuning (runtime/tuning/): `lambdatop tune` or the dashboard's `T`
 
 
 @dataclass(slots=True)

@@ -43,6 +43,7 @@ TUI_MAY_IMPORT = (
     "lambdatop.runtime.observability.summary",
     "lambdatop.runtime.observability.percentiles",  # the one percentile rule, for `invoke -n` and `bench`
     "lambdatop.runtime.aws.inventory",  # the kinds of resource and a sample payload of each, for the plumbing view
+    "lambdatop.runtime.tuning",  # power tuning (`lambdatop tune`, the dashboard's T): it runs through the façade
 )
 
 

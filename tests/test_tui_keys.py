@@ -27,8 +27,10 @@ from lambdatop.tui.screens.invocation import InvocationScreen
 from lambdatop.tui.screens.log_search import LogSearchScreen
 from lambdatop.tui.screens.main import MainScreen
 from lambdatop.tui.screens.sort_picker import SortPicker
+from lambdatop.tui.screens.tune import TuneScreen
 from lambdatop.tui.widgets.functions_table import FunctionsTable
 from lambdatop.tui.widgets.invocation_stream import START_HINT, InvocationStream
+from lambdatop.tui.widgets.vim_table import VimTable
 
 from .conftest import SAMPLE_TEMPLATE
 from .tui_pilot import quit_and_check, screen_text, shown, started, wait_for
@@ -83,6 +85,7 @@ def border(widget: Widget) -> str:
     ("alarms", AlarmsScreen.BINDINGS),
     ("function screen", FunctionScreen.BINDINGS),
     ("invocation screen", InvocationScreen.BINDINGS),
+    ("tune screen", [*TuneScreen.BINDINGS, *VimTable.BINDINGS]),
 ])
 def test_help_lists_every_binding_of_every_screen(section: str, bindings: list[object]) -> None:
     missing = keys_of(bindings) - help_keys(section)

@@ -79,6 +79,7 @@ class LambdatopApp(App[int]):
         Binding("w", "apis", "APIs", show=False),  # listed by `?` and the palette; the footer stays as it was
         Binding("t", "schedules", "Schedules", show=False),  # "timers": listed by `?`, kept out of the footer
         Binding("p", "plumbing", "Plumbing", show=False),  # in help and the palette; the footer is full
+        Binding("T", "tune", "Tune", show=False),  # power tuning: in help and the palette
         Binding("ctrl+c", "quit", "Quit", show=False),
     ]
     def __init__(
@@ -385,6 +386,13 @@ class LambdatopApp(App[int]):
         from lambdatop.tui.screens.plumbing import PlumbingScreen
 
         self.push_screen(PlumbingScreen(self.fleet))
+
+    def action_tune(self) -> None:
+        from lambdatop.tui.screens.tune import TuneScreen
+
+        name = self._function_or_warn()
+        if name is not None and self._running_or_warn():
+            self.push_screen(TuneScreen(self.fleet, name, self.default_event(name)))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from lambdatop.runtime.config import FunctionConfig
 from lambdatop.runtime.errors import (
     InvalidParameterValue, LambdaServiceError, PreconditionFailed, ResourceConflict, ResourceNotFound,
 )
@@ -64,8 +65,7 @@ class VersionRegistry:
 
     def publish(self, pool: FunctionPool, description: str = "", code_sha256: str | None = None) -> PublishedVersion:
         """PublishVersion of `$LATEST` as `pool` runs it now; unchanged since the last publish, that version again."""
-        name = pool.name
-        state = self.functions.setdefault(name, FunctionVersions())
+        state = self.functions.setdefault(pool.name, FunctionVersions())
         key = (pool.function.fingerprint(), pool.code_version)
         digest = code_digest(pool)
         if code_sha256 is not None and code_sha256 != digest:
@@ -74,18 +74,33 @@ class VersionRegistry:
         latest = state.versions.get(state.last_number)
         if latest is not None and latest.source_key == key:
             return latest
+        return self._add_version(pool, pool.function, key, digest, description)
+
+    def publish_variant(self, pool: FunctionPool, function: FunctionConfig, description: str) -> PublishedVersion:
+        """A version of `$LATEST`'s code with another configuration (`function`), `$LATEST` left as it is.
+
+        What a power-tuning run publishes for each memory size, as aws-lambda-power-tuning does (it
+        updates the function, publishes, and moves on); here `$LATEST` is not touched, so an AutoPublishAlias
+        does not follow and its warm environments stay. The caller deletes the version when done.
+        """
+        key = (function.fingerprint(), pool.code_version)
+        return self._add_version(pool, function, key, code_digest(pool), description)
+
+    def _add_version(self, pool: FunctionPool, source: FunctionConfig, key: tuple[str, str], digest: str,
+                     description: str) -> PublishedVersion:
+        state = self.functions.setdefault(pool.name, FunctionVersions())
         number = state.last_number + 1
-        folder = self.root / name / str(number)
-        if pool.function.cannot_run is None:
+        folder = self.root / pool.name / str(number)
+        if source.cannot_run is None:
             shutil.rmtree(folder, ignore_errors=True)
             # A copy, not a link: the point of a version is that edits to the folder do not reach it. Links are
             # followed, as a deployment zip holds what they point at (a relative link would break in the copy).
-            _copy_code(pool.function.code_dir, folder)
+            _copy_code(source.code_dir, folder)
         else:
-            folder = pool.function.code_dir  # never runs: its stand-in folder (maybe the whole project) is not copied
-        function = replace(pool.function, code_dir=folder, description=description or pool.function.description)
+            folder = source.code_dir  # never runs: its stand-in folder (maybe the whole project) is not copied
+        function = replace(source, code_dir=folder, description=description or source.description)
         version = PublishedVersion(number, function, pool.code_version, key, digest, description, time.time(),
-                                   _folder_size(folder) if pool.function.cannot_run is None else 0)
+                                   _folder_size(folder) if source.cannot_run is None else 0)
         state.versions[number] = version
         state.last_number = number
         state.pools[number] = self.make_pool(version)

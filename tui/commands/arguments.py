@@ -32,7 +32,7 @@ def deferred(command: str, function: str = "run") -> Handler:
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Every subcommand, in the order `lambdatop --help` lists them."""
-    for add in (_invoke, _serve, _events, _schedules, _replay, _record, _logs, _traces, _stats, _bench):
+    for add in (_invoke, _serve, _events, _schedules, _replay, _record, _logs, _traces, _stats, _tune, _bench):
         add(subparsers)
 
 
@@ -53,6 +53,21 @@ def _invoke(subparsers: argparse._SubParsersAction) -> None:
                              "as on Lambda)")
     config_option(parser)
     parser.set_defaults(handler=deferred("invoke"))
+
+
+def _tune(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "tune", help="power tuning: run a function N times at each memory size (CPU in proportion, as on Lambda) "
+                     "and print speed and cost per size, the cheapest and the fastest")
+    parser.add_argument("function", help="function name (logical id, FunctionName or ARN)")
+    parser.add_argument("--memory", "-m", metavar="MB,MB,...", default="128,256,512,1024,1769,3008",
+                        help="memory sizes to try, comma-separated (default: 128,256,512,1024,1769,3008)")
+    parser.add_argument("--event", "-e", metavar="FILE", help="event JSON file, or - for stdin (default: the function's events/basic.json, else {})")
+    parser.add_argument("-n", "--count", type=int, default=10, metavar="N",
+                        help="measured invocations per memory size, after one cold start each (default: 10)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    config_option(parser)
+    parser.set_defaults(handler=deferred("tune"))
 
 
 def _serve(subparsers: argparse._SubParsersAction) -> None:

@@ -31,6 +31,7 @@ ACTION_HELP: dict[str, str] = {
     "apis": "the APIs view (\"web routes\"): every API route → function, requests, 4xx/5xx, p50/p99, last status",
     "schedules": "schedules: next and last fire time of each; f fires the selected one now",
     "plumbing": "event sources (mappings, push sources) and the AWS resources; send to a queue, bucket, topic, bus or table",
+    "tune": "power tuning: run the selected function N times at each memory size, see speed and cost per size",
     "help": "this screen",
     "quit": "quit: in-flight invocations finish (or time out), every worker stops",
 }
@@ -86,6 +87,11 @@ SCREEN_HELP: list[tuple[str, list[tuple[str, str]]]] = [
         ("↑ ↓  j k", "pick an alarm (its history shows below)"),
         ("g G", "top / bottom"),
         ("esc  A", "back"),
+    ]),
+    ("On the tune screen (T)", [
+        ("enter", "run the sweep: the memory sizes (MB, comma-separated) × N invocations"),
+        ("j k  g G  ctrl+d ctrl+u", "move in the results table: a row, top / bottom, a page"),
+        ("esc", "back (a sweep under way stops after the invocation in flight)"),
     ]),
     ("In the event editor (e)", [
         ("enter", "load the highlighted event into the editor"), ("ctrl+s", "invoke"),
