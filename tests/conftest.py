@@ -32,6 +32,20 @@ atexit.register(shutil.rmtree, SESSION_TMP, True)
 ORPHAN_GRACE_S = 10.0
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The real-minute schedule test's serve starts now, so the minute passes while the other tests run."""
+    if any(item.nodeid.startswith("tests/test_schedules_minute.py") for item in session.items):
+        from tests.test_schedules_minute import start_in_the_background
+
+        start_in_the_background()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from tests import test_schedules_minute
+
+    test_schedules_minute.stop_in_the_background()  # a run interrupted before the test stops it too
+
+
 def handler_orphans() -> list[psutil.Process]:
     """Processes a handler of this session started that outlived their environment (no longer our descendants)."""
     ours = {child.pid for child in psutil.Process(os.getpid()).children(recursive=True)}

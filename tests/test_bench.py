@@ -84,14 +84,14 @@ def test_quick_bench_measures_every_scenario_and_leaves_no_process(tmp_path: Pat
     assert not leftovers, leftovers
 
 
-def test_only_runs_the_named_scenarios_with_their_baselines(tmp_path: Path) -> None:
-    out, table = tmp_path / "bench.json", tmp_path / "bench.md"
+def test_only_runs_the_named_scenarios_and_compare_says_how_each_ratio_moved_since(tmp_path: Path) -> None:
+    first, table = tmp_path / "first.json", tmp_path / "bench.md"
     done = subprocess.run(
-        [str(LAMBDATOP), "bench", "--quick", "--only", "warm", "--json", str(out), "--markdown", str(table)],
+        [str(LAMBDATOP), "bench", "--quick", "--only", "warm", "--json", str(first), "--markdown", str(table)],
         capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(out.read_text())
+    report = json.loads(first.read_text())
     assert list(report["scenarios"]) == ["baselines", "warm"]
 
     # The Markdown table (what the README shows) has the same figures, one row each, and says how it was made.
@@ -99,18 +99,11 @@ def test_only_runs_the_named_scenarios_with_their_baselines(tmp_path: Path) -> N
     assert lines[0].startswith("`lambdatop bench --quick --only warm --json ") and "cores" in lines[0]
     rows = [line for line in lines if line.startswith("| ") and not line.startswith("| scenario")]
     assert len(rows) == sum(len(figures) for figures in report["scenarios"].values())
-    warm = next(line for line in rows if line.startswith("| warm | overhead, freeze on (default)"))
-    assert "socket round trip: " in warm and "p50 ≤ 2× baseline" in warm and ("yes" in warm or "**no**" in warm)
+    row = next(line for line in rows if line.startswith("| warm | overhead, freeze on (default)"))
+    assert "socket round trip: " in row and "p50 ≤ 2× baseline" in row and ("yes" in row or "**no**" in row)
 
-
-def test_compare_says_how_each_ratio_moved_since_an_earlier_run(tmp_path: Path) -> None:
-    first = tmp_path / "first.json"
-    done = subprocess.run([str(LAMBDATOP), "bench", "--quick", "--only", "warm", "--json", str(first)],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
     # The earlier run, doctored: the default overhead was half as far from its baseline then (so now is worse),
     # one figure the current run does not have, and no figure for the fork baseline (so that one is new).
-    report = json.loads(first.read_text())
     warm = report["scenarios"]["warm"]
     default = next(f for f in warm if f["figure"] == "overhead, freeze on (default)")
     default["ratio"] /= 2

@@ -1,17 +1,31 @@
-"""SLOW ON PURPOSE (about 62 s): `rate(1 minute)` fires one real minute after lambdatop starts, with no time scale
-and no fire-now hook, from a function's Schedule event and from an AWS::Events::Rule of the template alike;
-the disabled twin stays quiet. Every other schedule test uses at(), a Scheduler rate or fire-now instead."""
+"""`rate(1 minute)` fires one real minute after lambdatop starts, with no time scale and no fire-now hook, from a
+function's Schedule event and from an AWS::Events::Rule of the template alike; the disabled twin stays quiet.
+
+A real minute, so the run is not waited on: `lambdatop serve` on the ticker template starts in the
+background as soon as the session has collected this test (`pytest_collection_finish` in conftest),
+and the test, which comes minutes later in a full run, reads what fired from the store and the
+handler's own log, then stops it. Run alone, the test waits out the rest of the minute. The serve
+is started detached, with its own temp folder, so it is neither a descendant of this session nor
+inside its temp folder: the orphan checks of the tests in between never see its workers.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.test_schedules_firing import ECHO, running
+from lambdatop.runtime.store.reader import StoreReader
+from tests.conftest import gone
 
 TEMPLATE = """\
 AWSTemplateFormatVersion: "2010-09-09"
@@ -22,13 +36,14 @@ Resources:
     Properties:
       CodeUri: ticker/
       Handler: app.handler
+      Environment: {{Variables: {{FIRED_LOG: "{log}"}}}}
       Events:
         Tick:
           Type: Schedule
-          Properties: {Schedule: rate(1 minute), Name: every-minute}
+          Properties: {{Schedule: rate(1 minute), Name: every-minute}}
         Paused:
           Type: Schedule
-          Properties: {Schedule: rate(1 minute), Enabled: false}
+          Properties: {{Schedule: rate(1 minute), Enabled: false}}
   TickRule:
     Type: AWS::Events::Rule
     Properties:
@@ -36,31 +51,98 @@ Resources:
       Targets:
         - Arn: !GetAtt Ticker.Arn
           Id: ticker
-          Input: '{"from": "the rule"}'
+          Input: '{{"from": "the rule"}}'
 """
+RECORDER = """\
+import json, os, time
+
+def handler(event, context):
+    with open(os.environ["FIRED_LOG"], "a") as log:
+        log.write(json.dumps({"at": time.time(), "event": event}) + "\\n")
+    return event
+"""
+FIRST_FIRINGS_WITHIN_S = 75.0  # the first minute's firings; the next ones come at 120 s
+
+
+class MinuteServe:
+    """`lambdatop serve` on the ticker template, detached, and what it fired."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="lambdatop-minute-", dir="/tmp"))
+        self.fired_log = self.folder / "fired.jsonl"
+        (self.folder / "ticker").mkdir()
+        (self.folder / "ticker" / "app.py").write_text(RECORDER)
+        (self.folder / "template.yaml").write_text(textwrap.dedent(TEMPLATE.format(log=self.fired_log)))
+        (self.folder / "tmp").mkdir()
+        self.started = 0.0
+        self.pid = 0
+
+    def start(self) -> None:
+        command = [sys.executable, "-m", "lambdatop.tui.cli", "serve", "--config", str(self.folder / "template.yaml"),
+                   "--port", "0", "--no-api", "--no-aws", "--no-watch", "-q"]
+        self.started = time.time()
+        # `sh` starts it in the background and exits: the serve is re-parented away from this session.
+        launcher = subprocess.run(
+            ["/bin/sh", "-c", '"$@" >serve.log 2>&1 </dev/null & echo $!', "sh", *command], cwd=self.folder,
+            env={**os.environ, "TMPDIR": str(self.folder / "tmp")}, capture_output=True, text=True, check=True,
+            start_new_session=True)
+        self.pid = int(launcher.stdout.strip())
+
+    def firings(self) -> list[dict[str, object]]:
+        if not self.fired_log.exists():
+            return []
+        return [json.loads(line) for line in self.fired_log.read_text().splitlines() if line.strip()]
+
+    def stop(self) -> str:
+        """SIGTERM (ours, by pid), wait until it is gone; its output."""
+        if self.pid and not gone(self.pid):
+            os.kill(self.pid, signal.SIGTERM)
+            deadline = time.monotonic() + 30
+            while not gone(self.pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        return (self.folder / "serve.log").read_text() if (self.folder / "serve.log").exists() else ""
+
+
+SERVE: MinuteServe | None = None
+
+
+def start_in_the_background() -> None:
+    global SERVE
+    if SERVE is None:
+        SERVE = MinuteServe()
+        SERVE.start()
+
+
+def stop_in_the_background() -> None:
+    if SERVE is not None:
+        SERVE.stop()
+        shutil.rmtree(SERVE.folder, ignore_errors=True)
 
 
 @pytest.mark.timeout(100)
-async def test_rate_one_minute_fires_after_one_real_minute(tmp_path: Path) -> None:
-    (tmp_path / "ticker").mkdir()
-    (tmp_path / "ticker" / "app.py").write_text(ECHO)
-    template = tmp_path / "template.yaml"
-    template.write_text(textwrap.dedent(TEMPLATE))
-    started = time.time()
-    async with running(template) as run:
-        results = await run.invocations(2, timeout=75)
-        by_source = {}
-        for result in results:
-            event = json.loads(result.request)
-            by_source["rule" if event.get("from") == "the rule" else "event"] = (result, event)
-        tick, tick_event = by_source["event"]
-        assert tick_event["detail-type"] == "Scheduled Event"
-        assert tick_event["resources"] == ["arn:aws:events:us-east-1:123456789012:rule/every-minute"]
-        rule, _ = by_source["rule"]
-        for result in (tick, rule):
-            assert result.record.function == "Ticker" and result.record.trigger == "schedule"
-            waited = result.record.started_at - started
-            assert 59.5 <= waited <= 70, f"fired {waited:.1f} s after the start, not one minute"
-        paused = run.view("TickerPaused")
-        assert (paused.enabled, paused.fired, paused.next_fire_at) == (False, 0, None)
-        assert [r for r in run.results if r.record.trigger == "schedule"] == results
+def test_rate_one_minute_fires_after_one_real_minute() -> None:
+    start_in_the_background()  # already under way in a full run
+    assert SERVE is not None
+    serve = SERVE
+    deadline = serve.started + FIRST_FIRINGS_WITHIN_S
+    while time.time() < deadline and len(serve.firings()) < 2:
+        time.sleep(0.2)
+    time.sleep(max(0.0, min(deadline, serve.started + 62) - time.time()))  # room for a wrongful third at 60 s
+    first_minute = [f for f in serve.firings() if float(f["at"]) < deadline]  # type: ignore[arg-type]
+    output = serve.stop()
+    assert len(first_minute) == 2, f"{first_minute}\n{output[-2000:]}"
+
+    by_source = {"rule" if f["event"].get("from") == "the rule" else "event": f for f in first_minute}  # type: ignore[union-attr]
+    tick = by_source["event"]["event"]
+    assert tick["detail-type"] == "Scheduled Event"  # type: ignore[index]
+    assert tick["resources"] == ["arn:aws:events:us-east-1:123456789012:rule/every-minute"]  # type: ignore[index]
+    for firing in by_source.values():
+        waited = float(firing["at"]) - serve.started  # type: ignore[arg-type]
+        assert 59.5 <= waited <= 70, f"fired {waited:.1f} s after the start, not one minute"
+    store = StoreReader.open(serve.folder / ".lambdatop" / "lambdatop.db")
+    try:
+        records = [s.record for s in store.invocations(function="Ticker", limit=None)
+                   if s.record.started_at < deadline]
+    finally:
+        store.close()
+    assert len(records) == 2 and {str(r.trigger) for r in records} == {"schedule"}
