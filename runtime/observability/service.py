@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from lambdatop.runtime.observability import emf
 from lambdatop.runtime.observability.alarms import (
+    AlarmDefinition,
     AlarmSet,
     AlarmState,
     default_definitions,
@@ -30,6 +31,7 @@ from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.observability.metrics import FLEET, MetricsRegistry
 from lambdatop.runtime.records import InvocationResult
 from lambdatop.runtime.observability.figures import CostView, CustomMetricView, FunctionMetricsView, MetricsSnapshot, RecentTraceView, TracesView
+from lambdatop.runtime.observability.template_alarms import template_alarms
 from lambdatop.runtime.observability.tracing import Trace, TraceIndex
 from lambdatop.runtime.observability.xray_daemon import XRayDaemon
 
@@ -67,7 +69,7 @@ class ObservabilityService:
         self.metrics = fleet.metrics  # the fleet files every invocation; custom metrics and gauges are added here
         section = fleet.config.sections.get("alarms")
         where = str(fleet.config.path)
-        self.alarms = AlarmSet(parse_rules(section, fleet.functions, where))
+        self.alarms = AlarmSet(self._definitions(section, where, warn=True))
         self._defaults = not (isinstance(section, dict) and section.get("defaults") is False)
         self._section = section
         self._known_functions = set(fleet.functions)
@@ -192,11 +194,25 @@ class ObservabilityService:
                     self.alarms.add(definition)
         self._known_functions = current
 
+    def _definitions(self, section: Any, where: str, *, warn: bool) -> list[AlarmDefinition]:
+        """The `alarms:` section's rules (or the defaults), then the template's own CloudWatch alarms."""
+        assert self.fleet is not None
+        definitions = parse_rules(section, self.fleet.functions, where)
+        config = self.fleet.config
+        found = template_alarms(config.template, {name: f.names for name, f in config.functions.items()},
+                                config.parameters)
+        taken = {d.name for d in definitions}
+        definitions += [d for d in found.definitions if d.name not in taken]  # a rule of the same name wins
+        if warn:
+            for warning in found.warnings:
+                self.fleet.bus.publish(FleetEvent("warning", warning, time.time()))
+        return definitions
+
     def _reload_alarms(self, section: Any) -> None:
         """New definitions from a reloaded config; alarms that keep their name keep their state and history."""
         assert self.fleet is not None
         try:
-            definitions = parse_rules(section, self.fleet.functions, str(self.fleet.config.path))
+            definitions = self._definitions(section, str(self.fleet.config.path), warn=False)
         except ConfigError as exc:
             self.fleet.bus.publish(FleetEvent("error", f"alarms not reloaded: {exc}", time.time()))
             return

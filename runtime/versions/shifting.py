@@ -93,9 +93,10 @@ class TrafficShifter:
         deployment = Deployment(function, alias, old, new, preference)
         self.deployments[key] = deployment
         unknown = [name for name in preference.alarms if self.alarm_state(name) is None]
-        if unknown:  # a template's AWS::CloudWatch::Alarm is not evaluated here: only lambdatop's alarms are
+        if unknown:  # not in the alarms: section, not the defaults, not a template alarm lambdatop can evaluate
             self.notify(deployment, f"{function}:{alias.name}: alarm(s) {', '.join(unknown)} are not alarms lambdatop "
-                                    "evaluates (the alarms: section's names, or FUNCTION-Errors): they cannot roll back")
+                                    "evaluates (the alarms: section's names, FUNCTION-Errors, or the template's "
+                                    "AWS::CloudWatch::Alarm logical ids): they cannot roll back")
         steps = preference.steps()
         deployment.route(steps[0][1])
         self.notify(deployment, f"{function}:{alias.name}: shifting to version {new} ({preference.type_name}), "
