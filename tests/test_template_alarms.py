@@ -23,6 +23,7 @@ from lambdatop.runtime.reload.service import ReloadService
 from tests.conftest import lambdatop_processes
 from tests.reload_support import Watched, alive
 from tests.test_versions_shifting import BROKEN, GOOD, deployment_event
+from tests.test_versions_shifting import TEMPLATE as SHIFTING_TEMPLATE
 
 FUNCTIONS = {"Fn": ("Fn", "orders-fn"), "Other": ("Other",)}
 
@@ -87,19 +88,8 @@ def test_what_cannot_be_evaluated_is_skipped_saying_why(change: dict[str, Any], 
     assert warning.startswith("alarm TheAlarm is not evaluated: ") and why in warning
 
 
-TEMPLATE = """\
-Transform: AWS::Serverless-2016-10-31
-Resources:
-  Fn:
-    Type: AWS::Serverless::Function
-    Properties:
-      CodeUri: fn/
-      Handler: app.handler
-      Runtime: python3.11
-      AutoPublishAlias: live
-      DeploymentPreference:
-        Type: Canary10Percent10Minutes
-        Alarms: [!Ref CanaryErrors]
+# test_versions_shifting's function, watching a template alarm instead of a lambdatop.yaml rule.
+TEMPLATE = SHIFTING_TEMPLATE.replace("Alarms: [fn-errors]", "Alarms: [!Ref CanaryErrors]") + """\
   CanaryErrors:
     Type: AWS::CloudWatch::Alarm
     Properties:
