@@ -14,14 +14,14 @@ import json
 import shutil
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from collections.abc import Callable
 
 from lambdatop.runtime.api.runtime_api import RuntimeApiServer
 from lambdatop.runtime.bus import EnvironmentEvent, FleetEvent, Subscription, TelemetryBus
 from lambdatop.runtime.config import FleetConfig, FunctionConfig, load_config
 from lambdatop.runtime.execution.environment import ExecutionEnvironment, InitOutcome
-from lambdatop.runtime.errors import FleetStopped, FunctionCannotRun, ScheduleNotFound, SidecarUnavailable
+from lambdatop.runtime.errors import FleetStopped, FunctionCannotRun
 from lambdatop.runtime.execution.gate import ConcurrencyGate
 from lambdatop.runtime.execution.housekeeping import Housekeeping
 from lambdatop.runtime.execution.invoker import INIT_LIMIT_S, Invoker
@@ -40,14 +40,16 @@ from lambdatop.runtime.versions.model import PublishedVersion
 from lambdatop.runtime.versions.shifting import Deployment, TrafficShifter
 from lambdatop.runtime.versions.registry import VersionRegistry
 from lambdatop.runtime.snapshot import EnvSnapshot, FleetSnapshot, FunctionSnapshot  # noqa: F401 - the façade's types
-from lambdatop.runtime.service import AlarmSource, Endpoint, EventQueue, ResourceSink, ScheduleSource, Service, StoreHolder, TraceSource
-
-if TYPE_CHECKING:
-    from lambdatop.runtime.async_invoke.queue import AsyncQueue
-    from lambdatop.runtime.store.writer import Store
+from lambdatop.runtime.service import Service, ServiceLookups
 
 
-class Fleet:
+class Fleet(ServiceLookups):
+    """The façade: functions, invocations, environments, telemetry and the snapshot, over one run.
+
+    What the attached services offer (`store`, `async_queue`, `endpoint`, `fire_schedule`,
+    `send_to_resource`, `alarm_state`, `trace_documents`) comes from `ServiceLookups` (runtime/service.py).
+    """
+
     def __init__(self, config: FleetConfig | Path | str | None = None, *, work_dir: Path | None = None) -> None:
         self.config = config if isinstance(config, FleetConfig) else load_config(config)
         self._own_work_dir = work_dir is None
@@ -175,23 +177,6 @@ class Fleet:
         """`cpu: proportional` is applied here: a writable cpu controller gives each environment its share."""
         sandbox = self.zygotes.sandbox
         return sandbox is not None and sandbox.info.cpu_quota
-
-    # What the attached services offer the rest of the run: found among them, never set on the fleet by them.
-
-    @property
-    def store(self) -> Store | None:
-        """The durable store, once the store service has opened it (None in a run without one)."""
-        return next((store for s in self.services if isinstance(s, StoreHolder) and (store := s.opened_store())), None)
-
-    @property
-    def async_queue(self) -> AsyncQueue | None:
-        """The durable async queue, once it accepts events (None without the store)."""
-        return next((queue for s in self.services if isinstance(s, EventQueue) and (queue := s.accepting_queue())), None)
-
-    @property
-    def endpoint(self) -> str | None:
-        """The Lambda HTTP endpoint's URL while it listens."""
-        return next((url for s in self.services if isinstance(s, Endpoint) and (url := s.listening_url())), None)
 
     # -- invoking ---------------------------------------------------------------------
 
@@ -343,35 +328,6 @@ class Fleet:
 
     def subscribe(self, name: str, maxlen: int = 10_000) -> Subscription:
         return self.bus.subscribe(name, maxlen)
-
-    async def fire_schedule(self, name: str) -> list[str]:
-        """Fire a schedule now, as its timer would; the request ids accepted. Raises ScheduleNotFound."""
-        for service in self.services:
-            if isinstance(service, ScheduleSource):
-                return await service.fire_now(name)
-        raise ScheduleNotFound(f"no schedules run here: {name!r} cannot fire")
-
-    async def send_to_resource(self, logical_id: str, payload: Any) -> str:
-        """Send a message / put an object / publish / put an event or item into a template resource;
-        what was done, in words. Raises SidecarUnavailable without the AWS services, ValueError for
-        a resource they do not hold."""
-        for service in self.services:
-            if isinstance(service, ResourceSink):
-                return await service.send(logical_id, payload)
-        raise SidecarUnavailable(f"no AWS services run here: nothing can be sent to {logical_id!r}")
-
-    def alarm_state(self, name: str) -> str | None:
-        """A lambdatop alarm's state by name (None without the observability service, or for an unknown name)."""
-        return next((state for s in self.services if isinstance(s, AlarmSource) and (state := s.alarm_state(name))), None)
-
-    def trace_documents(self, request_id: str) -> list[dict[str, Any]]:
-        """The live trace of a request as X-Ray documents (empty without the observability service, or once forgotten)."""
-        for service in self.services:
-            if isinstance(service, TraceSource):
-                documents = service.trace_documents(request_id)
-                if documents:
-                    return documents
-        return []
 
     def snapshot(self, recent: int = 100) -> FleetSnapshot:
         now = time.time()

@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING
 
 from lambdatop.runtime.errors import FleetStopped, LambdaServiceError
-from lambdatop.runtime.execution.invoker import check_payload
+from lambdatop.runtime.execution.requests import check_payload
 from lambdatop.runtime.identifiers import request_id as new_request_id
 from lambdatop.runtime.records import InvocationType, Trigger
 

@@ -44,7 +44,7 @@ from lambdatop.runtime.async_invoke.journal import DeadLetter, QueuedEvent, Send
 from lambdatop.runtime.async_invoke.policy import Decision, Verdict
 from lambdatop.runtime.errors import ConfigError, FleetStopped, FunctionNotFound, LambdaServiceError, Throttled
 from lambdatop.runtime.identifiers import request_id as new_request_id
-from lambdatop.runtime.execution.invoker import check_payload
+from lambdatop.runtime.execution.requests import check_payload
 from lambdatop.runtime.records import InvocationResult, InvocationStatus, InvocationType, Trigger
 from lambdatop.runtime.snapshot import AsyncQueueView
 from lambdatop.runtime.store.writer import Store

@@ -10,7 +10,8 @@ exec'd by the zygote and speaks the Runtime API; runtime_channel.py turns that c
 the worker's messages, so everything above the channel is the same for both kinds.
 
 housekeeping.py enforces the limits (Init, timeout, memory, idle); invocation_log.py
-writes an invocation's platform log lines.
+writes an invocation's platform log lines; requests.py checks a payload as Lambda does and makes
+the record an invocation starts with.
 
 May import: config, worker (only to start the zygote and speak its wire), and
 the shared vocabulary at the top of the runtime (records, errors, identifiers,

@@ -27,17 +27,10 @@ from lambdatop.runtime import logformat
 from lambdatop.runtime.config import FleetConfig
 from lambdatop.runtime.execution.environment import EnvironmentFailed, ExecutionEnvironment, Failure
 from lambdatop.runtime.execution.invocation_log import InitStatus, InvocationLog, Phase
-from lambdatop.runtime.errors import (
-    ASYNC_PAYLOAD_LIMIT,
-    SYNC_PAYLOAD_LIMIT,
-    FunctionCannotRun,
-    FunctionNotFound,
-    InvalidRequestContent,
-    RequestTooLarge,
-    Throttled,
-)
+from lambdatop.runtime.errors import FunctionCannotRun, FunctionNotFound, Throttled
 from lambdatop.runtime.execution.gate import ConcurrencyGate
-from lambdatop.runtime.identifiers import parse_trace_header, request_id as new_request_id, segment_id, trace_header, trace_id
+from lambdatop.runtime.execution.requests import check_payload, new_record
+from lambdatop.runtime.identifiers import parse_trace_header, trace_header
 from lambdatop.runtime.execution.pool import FunctionPool
 from lambdatop.runtime.records import InvocationRecord, InvocationResult, InvocationStatus, InvocationType, Trigger
 from lambdatop.runtime.execution.spawner import Spawner
@@ -144,7 +137,7 @@ class Invoker:
         if function.cannot_run is not None:
             raise FunctionCannotRun(function.function_name or function.name, function.cannot_run.reason, function.cannot_run.code)
         incoming = parse_trace_header(trace)
-        record = _new_record(pool, request_id, trigger, invocation_type, incoming, queued_at, route, source_arn)
+        record = new_record(pool, request_id, trigger, invocation_type, incoming, queued_at, route, source_arn)
         if invocation_type is InvocationType.DRY_RUN:
             record.ended_at = record.started_at
             return InvocationResult(record, payload, b"")
@@ -371,46 +364,6 @@ class ColdStart:
     env: ExecutionEnvironment | None
     error: bytes | None = None
     suppressed_since: float | None = None  # time.perf_counter() when an Init retried inside the invoke phase began
-
-
-def _new_record(
-    pool: FunctionPool, request_id: str | None, trigger: Trigger | str, invocation_type: InvocationType,
-    incoming: dict[str, str], queued_at: float | None, route: str | None = None, source_arn: str | None = None,
-) -> InvocationRecord:
-    now = time.time()
-    function = pool.function
-    return InvocationRecord(
-        request_id=request_id or new_request_id(),
-        function=function.name,
-        version=pool.version,
-        code_version=pool.code_version,
-        trigger=str(trigger),
-        invocation_type=str(invocation_type),
-        started_at=now,
-        memory_size_mb=function.memory_size,
-        trace_id=incoming.get("Root") or trace_id(now),
-        segment_id=segment_id(),
-        parent_id=incoming.get("Parent"),
-        queued_at=queued_at,
-        route=route,
-        source_arn=source_arn,
-    )
-
-
-def check_payload(payload: bytes, invocation_type: InvocationType) -> None:
-    """What Lambda refuses before any code runs: a payload over the invocation type's limit, or not JSON."""
-    limit = ASYNC_PAYLOAD_LIMIT if invocation_type is InvocationType.EVENT else SYNC_PAYLOAD_LIMIT
-    if len(payload) > limit:
-        raise RequestTooLarge(len(payload), limit)
-    if not payload.strip():
-        return
-    try:
-        json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidRequestContent(f"Could not parse request body into json: Could not parse payload into json: {exc}") from exc
-    except RecursionError as exc:  # nested deeper than Python's stack: Lambda's parser refuses such depth too
-        raise InvalidRequestContent("Could not parse request body into json: Could not parse payload into json: "
-                                    "nested too deeply") from exc
 
 
 def _error_message(payload: bytes) -> str | None:
