@@ -61,6 +61,15 @@ def handler(event, context):
         log.write(json.dumps({"at": time.time(), "event": event}) + "\\n")
     return event
 """
+# $1: this session's pid; the rest: the command. Prints the serve's pid.
+_LAUNCH = """
+session=$1; shift
+"$@" >serve.log 2>&1 </dev/null &
+serve=$!
+echo $serve
+(while kill -0 "$session" 2>/dev/null && kill -0 "$serve" 2>/dev/null; do sleep 1; done
+ kill -TERM "$serve" 2>/dev/null) >/dev/null 2>&1 </dev/null &
+"""
 FIRST_FIRINGS_WITHIN_S = 75.0  # the first minute's firings; the next ones come at 120 s
 
 
@@ -81,9 +90,10 @@ class MinuteServe:
         command = [sys.executable, "-m", "lambdatop.tui.cli", "serve", "--config", str(self.folder / "template.yaml"),
                    "--port", "0", "--no-api", "--no-aws", "--no-watch", "-q"]
         self.started = time.time()
-        # `sh` starts it in the background and exits: the serve is re-parented away from this session.
+        # `sh` starts it in the background and exits: the serve is re-parented away from this session. A
+        # watcher beside it stops it if this session dies without its sessionfinish (a SIGTERM, a kill).
         launcher = subprocess.run(
-            ["/bin/sh", "-c", '"$@" >serve.log 2>&1 </dev/null & echo $!', "sh", *command], cwd=self.folder,
+            ["/bin/sh", "-c", _LAUNCH, "sh", str(os.getpid()), *command], cwd=self.folder,
             env={**os.environ, "TMPDIR": str(self.folder / "tmp")}, capture_output=True, text=True, check=True,
             start_new_session=True)
         self.pid = int(launcher.stdout.strip())
