@@ -19,12 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lambdatop.runtime.observability.alarms import FLEET, AlarmDefinition, Comparison, MissingData
-from lambdatop.runtime.observability.metrics import STANDARD_METRICS
 
 ALARM_TYPE = "AWS::CloudWatch::Alarm"
 _FUNCTION_DIMENSIONS = ("FunctionName", "Resource", "ExecutedVersion")
 _SUB = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.[A-Za-z]+)?\}")
-# Lambda's own metrics by the names CloudWatch gives them; the rest of STANDARD_METRICS is lambdatop's.
+# Lambda's own metrics by the names CloudWatch gives them (metrics.STANDARD_METRICS has them and lambdatop's own).
 _LAMBDA_METRICS = {"Invocations", "Errors", "Throttles", "Duration", "ConcurrentExecutions", "AsyncEventAge"}
 
 
@@ -64,7 +63,7 @@ def _definition(logical_id: str, properties: Mapping[str, Any], functions: Mappi
     if not metric:
         raise _Skipped("it has no MetricName")
     if namespace == "AWS/Lambda":
-        if metric not in _LAMBDA_METRICS or metric not in STANDARD_METRICS:
+        if metric not in _LAMBDA_METRICS:
             raise _Skipped(f"AWS/Lambda {metric} is not a metric lambdatop records "
                            f"({', '.join(sorted(_LAMBDA_METRICS))} are)")
     elif namespace and namespace.startswith("AWS/"):
@@ -100,7 +99,7 @@ def _function(dimensions: Any, functions: Mapping[str, Iterable[str]], parameter
     for dimension in dimensions:
         if not isinstance(dimension, Mapping) or dimension.get("Name") not in _FUNCTION_DIMENSIONS:
             continue
-        value = _value(dimension.get("Value"), functions, parameters)
+        value = _value(dimension.get("Value"), parameters)
         target = _function_named(value.split(":")[0] if value else None, functions)
         if target is None:
             raise _Skipped(f"its {dimension.get('Name')} dimension ({value or dimension.get('Value')!r}) "
@@ -109,7 +108,7 @@ def _function(dimensions: Any, functions: Mapping[str, Iterable[str]], parameter
     return named or FLEET
 
 
-def _value(value: Any, functions: Mapping[str, Iterable[str]], parameters: Mapping[str, Any]) -> str | None:
+def _value(value: Any, parameters: Mapping[str, Any]) -> str | None:
     """A dimension's value with `!Ref` and `!Sub` of the template's functions and parameters read."""
     if isinstance(value, str):
         return value

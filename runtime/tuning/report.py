@@ -52,11 +52,10 @@ class MemoryResult:
         self.billed_ms.append(billed_ms)
         self.cost.add(billed_ms, self.memory_mb, architecture)
         if error_type is not None:
-            self.errors += 1
-            self.error_types[error_type] = self.error_types.get(error_type, 0) + 1
+            self.refused(error_type)
 
     def refused(self, code: str) -> None:
-        """An invocation the service refused (throttled): an error of this size, with no duration."""
+        """An error of this size: a failed invocation's type, or a refusal (throttled) that has no duration."""
         self.errors += 1
         self.error_types[code] = self.error_types.get(code, 0) + 1
 
@@ -98,6 +97,20 @@ class TuningReport:
             "results": [r.to_dict() for r in self.results],
             "cheapest_mb": cheapest.memory_mb if cheapest else None, "fastest_mb": fastest.memory_mb if fastest else None,
         }
+
+    def advice(self) -> list[str]:
+        """What to pick (the cheapest and the fastest size), or why nothing can be; what limits the figures."""
+        cheapest, fastest = self.cheapest, self.fastest
+        if cheapest is None or fastest is None:
+            lines = ["no memory size ran without errors"]
+        else:
+            lines = [f"cheapest: {cheapest.memory_mb} MB (${cheapest.per_million_usd:.4f} per 1M, p50 {cheapest.p50_ms:.2f} ms); "
+                     f"fastest: {fastest.memory_mb} MB (p50 {fastest.p50_ms:.2f} ms, ${fastest.per_million_usd:.4f} per 1M)"]
+        if not self.cpu_limited:
+            lines.append("note: no writable cpu controller here, so memory does not buy CPU: durations will not follow memory")
+        if self.stopped:
+            lines.append(f"stopped early: {self.stopped}")
+        return lines
 
     def table(self) -> list[list[str]]:
         """The rows people read: a header, then one per memory size (marks: $ cheapest, » fastest)."""

@@ -70,14 +70,5 @@ def render(report: TuningReport) -> str:
     lines.append("")
     lines.extend(report.plot())
     lines.append("")
-    cheapest, fastest = report.cheapest, report.fastest
-    if cheapest is None or fastest is None:
-        lines.append("no memory size ran without errors")
-    else:
-        lines.append(f"cheapest: {cheapest.memory_mb} MB (${cheapest.per_million_usd:.4f} per 1M, p50 {cheapest.p50_ms:.2f} ms); "
-                     f"fastest: {fastest.memory_mb} MB (p50 {fastest.p50_ms:.2f} ms, ${fastest.per_million_usd:.4f} per 1M)")
-    if not report.cpu_limited:
-        lines.append("note: no writable cpu controller here, so memory does not buy CPU: durations will not follow memory")
-    if report.stopped:
-        lines.append(f"stopped early: {report.stopped}")
+    lines.extend(report.advice())
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -127,15 +128,6 @@ class TuneScreen(LambdatopScreen[None]):
 
 
 def advice(report: TuningReport) -> str:
-    """One line: the cheapest and the fastest size, or why there is none; what limits the figures."""
-    cheapest, fastest = report.cheapest, report.fastest
-    if cheapest is None or fastest is None:
-        line = "[red]no memory size ran without errors[/red]"
-    else:
-        line = (f"[green]cheapest {cheapest.memory_mb} MB[/green] (${cheapest.per_million_usd:.4f} per 1M) · "
-                f"[cyan]fastest {fastest.memory_mb} MB[/cyan] (p50 {fastest.p50_ms:.2f} ms)")
-    if not report.cpu_limited:
-        line += " · [yellow]no writable cpu controller: memory does not buy CPU here[/yellow]"
-    if report.stopped:
-        line += f" · stopped: {report.stopped}"
-    return line
+    """The report's advice on one line: green when a size is advised, red when none ran without errors."""
+    colour = "green" if report.cheapest is not None else "red"
+    return f"[{colour}]{escape(' · '.join(report.advice()))}[/{colour}]"
