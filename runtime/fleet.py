@@ -90,7 +90,7 @@ class Fleet(ServiceLookups):
         self._stopping = False
         self._drained: asyncio.Event | None = None
         self.provisioner = PoolProvisioner(self.zygotes, self.installs, self.work_dir, self.worker_environment,
-                                           self.runtime_api, self._on_env_change)
+                                           self.runtime_api, self._on_env_change, self._notify)
         for name, function in self.config.functions.items():
             self._add_pool(name, function)
         self.snapshot_providers["packages"] = self.installs.snapshot
@@ -359,6 +359,9 @@ class Fleet(ServiceLookups):
     def _version_pool(self, version: PublishedVersion) -> FunctionPool:
         """The pool a published version runs on: its own code copy and configuration, the function's Python."""
         return self.provisioner.pool(version.function, self.config, code_version=version.code_version, version=version.name)
+
+    def _notify(self, kind: str, message: str) -> None:
+        self.bus.publish(FleetEvent(kind, message, time.time()))
 
     def _warn(self, function: str, message: str) -> None:
         self.bus.publish(FleetEvent("warning", message, time.time(), function))

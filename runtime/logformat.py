@@ -26,9 +26,11 @@ _PLATFORM_STATUS = {
 }
 
 
-def billed_duration_ms(duration_ms: float, init_duration_ms: float | None) -> int:
-    """ceil(Duration + Init Duration), on the two-decimal values printed (Init billed since Aug 2025)."""
+def billed_duration_ms(duration_ms: float, init_duration_ms: float | None, billed_restore_ms: int | None = None) -> int:
+    """ceil(Duration + Init Duration), on the two-decimal values printed (Init billed since Aug 2025); a SnapStart
+    restore adds its Billed Restore Duration instead (a REPORT of 2338.66 ms + 182 ms bills 2521 ms)."""
     total = round(duration_ms, 2) + (round(init_duration_ms, 2) if init_duration_ms is not None else 0.0)
+    total += billed_restore_ms or 0
     return max(1, math.ceil(round(total, 2)))
 
 
@@ -48,6 +50,9 @@ def report_line(record: InvocationRecord, *, init_failed: bool = False, traced: 
     )
     if record.init_duration_ms is not None:
         line += f"Init Duration: {record.init_duration_ms:.2f} ms\t"
+    if record.restore_duration_ms is not None:
+        line += (f"Restore Duration: {record.restore_duration_ms:.2f} ms\t"
+                 f"Billed Restore Duration: {record.billed_restore_duration_ms or 0} ms\t")
     status = _PLATFORM_STATUS.get(record.status)
     if init_failed:
         status = "error"
@@ -75,6 +80,19 @@ def init_start_line(runtime: str, region: str, python_version: str | None = None
     version = runtime_version(runtime, python_version)
     digest = hashlib.sha256(version.encode()).hexdigest()
     return f"INIT_START Runtime Version: {version}\tRuntime Version ARN: arn:aws:lambda:{region}::runtime:{digest}"
+
+
+def restore_start_line(runtime: str, region: str, python_version: str | None = None) -> str:
+    """A SnapStart environment's first line: RESTORE_START, where others write INIT_START (DG snapstart-monitoring)."""
+    return "RESTORE_START" + init_start_line(runtime, region, python_version)[len("INIT_START"):]
+
+
+def restore_report_line(restore_ms: float, error_type: str | None = None) -> str:
+    """RESTORE_REPORT, always written; with `Status: error` and the type when the after-restore hooks failed."""
+    line = f"RESTORE_REPORT Restore Duration: {restore_ms:.2f} ms"
+    if error_type:
+        line += f"\tStatus: error\tError Type: {platform_error_type(error_type)}"
+    return line
 
 
 def init_report_line(init_ms: float, phase: str, status: str, error_type: str | None = None) -> str:
@@ -111,6 +129,7 @@ def split_output(text: str) -> list[str]:
 SYSTEM_EVENT_LEVEL = {
     "platform.initStart": "INFO", "platform.initReport": "INFO", "platform.start": "INFO",
     "platform.runtimeDone": "DEBUG", "platform.report": "INFO",
+    "platform.restoreStart": "INFO", "platform.restoreReport": "INFO",
 }
 _LEVEL_ORDER = {"DEBUG": 0, "INFO": 1, "WARN": 2}
 
@@ -159,6 +178,23 @@ def init_start_record(runtime: str, region: str, function_name: str, version: st
     }
 
 
+def restore_start_record(runtime: str, region: str, function_name: str, version: str,
+                         python_version: str | None = None) -> dict[str, object]:
+    """platform.restoreStart (the Telemetry API's schema)."""
+    record = init_start_record(runtime, region, function_name, version, python_version)
+    del record["initializationType"], record["phase"]
+    return record
+
+
+def restore_report_record(restore_ms: float, error_type: str | None) -> dict[str, object]:
+    """platform.restoreReport."""
+    record: dict[str, object] = {"status": "error" if error_type else "success"}
+    if error_type:
+        record["errorType"] = platform_error_type(error_type)
+    record["metrics"] = {"durationMs": round(restore_ms, 3)}
+    return record
+
+
 def init_report_record(init_ms: float, phase: str, status: str, error_type: str | None) -> dict[str, object]:
     record: dict[str, object] = {"initializationType": "on-demand", "phase": phase, "status": status}
     if error_type:
@@ -199,6 +235,9 @@ def report_record(record: InvocationRecord, *, init_failed: bool, traced: bool) 
     }
     if record.init_duration_ms is not None:
         metrics["initDurationMs"] = round(record.init_duration_ms, 2)
+    if record.restore_duration_ms is not None:
+        metrics["restoreDurationMs"] = round(record.restore_duration_ms, 2)
+        metrics["billedRestoreDurationMs"] = record.billed_restore_duration_ms or 0
     status = "error" if init_failed else _PLATFORM_STATUS.get(record.status, "success")
     fields: dict[str, object] = {"requestId": record.request_id, "metrics": metrics, "status": status}
     if status == "error":

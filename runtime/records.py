@@ -69,6 +69,10 @@ class InvocationRecord:
     # A cold start that reports no Init Duration: its Init failed, or was retried inside the invoke
     # phase (Lambda's suppressed init), and that time counts as Duration.
     init_suppressed: bool = False
+    # A SnapStart environment's first invocation: no Init Duration (Init ran when the version was published), the
+    # restore from its snapshot instead; Restore Duration is the whole restore, the billed part is its own inside.
+    restore_duration_ms: float | None = None
+    billed_restore_duration_ms: int | None = None
     duration_ms: float = 0.0
     billed_duration_ms: int = 0
     memory_size_mb: int = 128
@@ -102,7 +106,7 @@ class InvocationRecord:
         return self.cold_start and self.init_ended_at is not None and self.init_ended_at <= self.started_at
 
     def phases(self) -> list[tuple[str, float]]:
-        """(phase, ms) in order: dispatch, init (cold starts), invoke, after; phases that did not happen are left out.
+        """(phase, ms) in order: dispatch, init or restore (cold starts), invoke, after; phases that did not happen are left out.
 
         An early Init counts its own duration, never the idle wait between it and
         this invoke, so it agrees with the REPORT line's Init Duration.
@@ -117,7 +121,8 @@ class InvocationRecord:
         elif self.cold_start and self.init_started_at and self.invoke_started_at:
             if self.init_started_at > cursor:
                 out.append(("dispatch", (self.init_started_at - cursor) * 1000))
-            out.append(("init", (self.invoke_started_at - self.init_started_at) * 1000))
+            phase = "restore" if self.restore_duration_ms is not None else "init"  # a SnapStart cold start restores
+            out.append((phase, (self.invoke_started_at - self.init_started_at) * 1000))
             cursor = self.invoke_started_at
         if self.invoke_started_at and self.invoke_started_at > cursor:
             out.append(("dispatch", (self.invoke_started_at - cursor) * 1000))

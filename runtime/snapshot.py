@@ -218,6 +218,7 @@ class VersionView:
     p99_ms: float | None  # of its last 1,000 durations
     busy: int  # environments serving an invocation now: its share of the function's concurrency
     idle: int
+    snapstart: str | None = None  # its SnapStart snapshot, in words ("snapshot ready · Init 1003 ms · 4 restores")
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ Resources:
       Handler: app.handler
       Runtime: python3.11
       AutoPublishAlias: live
-      SnapStart: {ApplyOn: PublishedVersions}
+      ProvisionedConcurrencyConfig: {ProvisionedConcurrentExecutions: 1}
       VpcConfig: {SubnetIds: [subnet-1], SecurityGroupIds: [sg-1]}
   Other:
     Type: AWS::Serverless::Function
@@ -90,7 +90,7 @@ def test_every_unimplemented_property_is_listed_once_with_what_happens_instead(t
     assert json.loads(done.stdout) == "ok"  # the rest of the template runs
     warnings = [line for line in done.stderr.splitlines() if line.startswith("warning: ")]
     expected = {
-        "SnapStart (Ok): no SnapStart",
+        "ProvisionedConcurrencyConfig (Ok): no provisioned concurrency",
         "VpcConfig (Ok): no VPC",
         "DurableConfig (Other): durable executions are not emulated",
         "AWS::Serverless::StateMachine (Flow): Step Functions state machines are not run",

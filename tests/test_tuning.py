@@ -155,6 +155,11 @@ async def test_T_tunes_the_selected_function_and_the_sweep_shows_live(project: P
         await pilot.press("T")
         screen = await shown(pilot, TuneScreen)
         screen.query_one("#tune-memory").value = "128,512"
+        screen.query_one("#tune-count").value = ""
+        await pilot.press("enter")  # no N: said so, nothing runs
+        await wait_for(pilot, lambda: "how many invocations per memory size" in str(screen.query_one("#tune-status").render()),
+                       what="the missing N named")
+        assert not screen.running
         screen.query_one("#tune-count").value = "2"
         await pilot.press("enter")
         await wait_for(pilot, lambda: screen.report is not None and len(screen.report.results) == 2

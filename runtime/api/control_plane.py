@@ -145,7 +145,7 @@ class ControlPlane:
             "PackageType": "Zip",
             "Architectures": [function.architecture],
             "EphemeralStorage": {"Size": EPHEMERAL_STORAGE_MB},
-            "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+            "SnapStart": {"ApplyOn": "PublishedVersions" if function.snap_start else "None", "OptimizationStatus": "Off"},
             "LoggingConfig": function.logging_config.as_api(f"/aws/lambda/{public_name}"),
         }
         if function.environment:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from lambdatop.runtime.api.paging import paged
 from lambdatop.runtime.errors import InvalidParameterValue, PreconditionFailed
+from lambdatop.runtime.execution.snapstart import SnapshotSpawner, SnapshotState
 from lambdatop.runtime.versions.model import LATEST, Alias, PublishedVersion
 
 if TYPE_CHECKING:
@@ -76,6 +77,15 @@ class VersionsApi:
             "Description": version.description or function.description,
             "LastModified": _timestamp(version.published_at),
         })
+        if function.snap_start:
+            body["SnapStart"] = {"ApplyOn": "PublishedVersions", "OptimizationStatus": "On"}
+            pool = self.fleet.versions.of(function.name).pools.get(version.number)
+            snapshot = pool.spawner if pool is not None else None
+            if isinstance(snapshot, SnapshotSpawner) and snapshot.state is SnapshotState.CREATING:
+                body.update({"State": "Pending", "StateReason": "Lambda is creating the SnapStart snapshot.",
+                             "StateReasonCode": "Creating"})
+            elif isinstance(snapshot, SnapshotSpawner) and snapshot.state is SnapshotState.FAILED:
+                body.update({"State": "Failed", "StateReason": snapshot.failure, "StateReasonCode": "FunctionError"})
         return body
 
     # -- aliases ----------------------------------------------------------------------

@@ -125,6 +125,30 @@ class Checker:
             raise self.error(f"must be {' or '.join(DEPENDENCIES)}, got {value!r}", mapping, key)
         return value
 
+    def snap_start(self, mapping: LineMap, key: str, runtime: str) -> bool:
+        """SAM's `SnapStart: {ApplyOn: PublishedVersions | None}`, or lambdatop.yaml's `snap_start: true`.
+
+        Lambda refuses SnapStart on a Python older than 3.12 (and on Node.js and custom runtimes), so a
+        template that asks for it there would not deploy: said here, at the key's line.
+        """
+        if key not in mapping or mapping[key] is None:
+            return False
+        value = mapping[key]
+        if isinstance(value, bool):
+            wanted = value
+        else:
+            section = self.mapping(mapping, key)
+            check_known_keys(section, ("ApplyOn",), section=key, path=str(self.path), function=self.function,
+                             key_prefix=f"{key}.")
+            apply_on = self.string(section, "ApplyOn", "None")
+            if apply_on not in ("PublishedVersions", "None"):
+                raise self.error(f"ApplyOn must be PublishedVersions or None, got {apply_on!r}", section, "ApplyOn")
+            wanted = apply_on == "PublishedVersions"
+        if wanted and not _snap_start_runtime(runtime):
+            raise self.error(f"Lambda supports SnapStart for python3.12 and later (and Java 11+, .NET 8+), not {runtime}: "
+                             "it would refuse to deploy this function", mapping, key)
+        return wanted
+
     def cpu(self, mapping: LineMap, key: str, default: str) -> str:
         value = self.string(mapping, key, default) or default
         if value not in CPU_MODES:
@@ -208,3 +232,9 @@ def tracing(check: Checker, mapping: LineMap, key: str) -> str:
         raise check.error(f"must be Active or PassThrough, got {value!r}", mapping, key)
     return value
 
+
+def _snap_start_runtime(runtime: str) -> bool:
+    if runtime.startswith("python3."):
+        minor = runtime.removeprefix("python3.")
+        return minor.isdigit() and int(minor) >= 12
+    return runtime.startswith(("java", "dotnet")) and runtime not in ("java8", "java8.al2")

@@ -25,7 +25,7 @@ _ACCOUNT_KEYS = {"concurrency_limit", "region", "account_id"}
 _FUNCTION_KEYS = {
     "handler", "code", "runtime", "memory_size", "timeout", "environment", "reserved_concurrency",
     "idle_timeout", "freeze", "tracing", "architecture", "description", "events", "async", "dead_letter_queue",
-    "layers", "python_runtime", "logging", "dependencies", "cpu", "alias",
+    "layers", "python_runtime", "logging", "dependencies", "cpu", "alias", "snap_start",
 }
 _DEFAULT_KEYS = _FUNCTION_KEYS - {"handler", "code", "description", "events"}
 
@@ -140,6 +140,7 @@ class LambdatopFile:
             dependencies=check.dependencies(*pick("dependencies"), "isolated"),
             cpu=check.cpu(*pick("cpu"), "unlimited"),
             auto_publish_alias=check.alias(*pick("alias")),
+            snap_start=check.snap_start(*pick("snap_start"), runtime),
         )
 
     def _override(self, check: Checker, function: FunctionConfig, entry: LineMap, *, layers: bool = True) -> FunctionConfig:
@@ -165,6 +166,8 @@ class LambdatopFile:
             changes["python_runtime"] = check.python_runtime(entry, "python_runtime")
         if "alias" in entry:
             changes["auto_publish_alias"] = check.alias(entry, "alias")
+        if "snap_start" in entry:
+            changes["snap_start"] = check.snap_start(entry, "snap_start", function.runtime)
         if "logging" in entry:
             changes["logging_config"] = check.logging(entry, "logging", YAML_KEYS)
         if layers and "layers" in entry:  # a function's own `layers:` replace its template Layers, as SAM's would

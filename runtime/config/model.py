@@ -95,6 +95,9 @@ class FunctionConfig:
     # SAM's AutoPublishAlias (lambdatop.yaml `alias:`): each code or configuration change publishes a numbered
     # version and points this alias at it (runtime/versions/).
     auto_publish_alias: str | None = None
+    # SAM's `SnapStart: {ApplyOn: PublishedVersions}` (lambdatop.yaml `snap_start: true`): each published version
+    # runs Init once, and its cold starts restore from that snapshot (runtime/execution/snapstart.py).
+    snap_start: bool = False
     # SAM's DeploymentPreference: how each new version takes over the alias (None: at once).
     deployment_preference: DeploymentPreference | None = None
     # Set when lambdatop cannot run this function (another runtime, code in S3, a container image...):
@@ -126,7 +129,7 @@ class FunctionConfig:
         """A hash of the settings that shape an environment; a change means new environments."""
         parts = [self.handler, str(self.code_dir), self.runtime, str(self.memory_size), str(self.timeout),
                  repr(sorted(self.environment.items())), self.tracing, repr(self.layer_dirs),
-                 self.python_runtime, repr(self.logging_config), self.dependencies, self.cpu]
+                 self.python_runtime, repr(self.logging_config), self.dependencies, self.cpu, str(self.snap_start)]
         return hashlib.sha1("\0".join(parts).encode()).hexdigest()[:12]
 
 

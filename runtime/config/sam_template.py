@@ -177,6 +177,7 @@ class SamTemplate:
             dependencies=self.dependencies,
             cpu=self.cpu,
             auto_publish_alias=check.alias(props, "AutoPublishAlias"),
+            snap_start=check.snap_start(props, "SnapStart", runtime) if cannot_run is None else False,
             deployment_preference=preference,
             cannot_run=cannot_run,
         )

@@ -20,7 +20,6 @@ NOT_EMULATED: Mapping[str, str] = {
                      "(no checkpoints, no replay)",
     "ProvisionedConcurrencyConfig": "no provisioned concurrency: every cold start is on demand "
                                     "(AWS_LAMBDA_INITIALIZATION_TYPE=on-demand)",
-    "SnapStart": "no SnapStart: Init runs on every cold start",
     "VpcConfig": "no VPC: functions use this machine's network",
     "FileSystemConfigs": "no EFS mount: the LocalMountPath does not exist here",
     "EphemeralStorage": "no /tmp size limit: each environment's TMPDIR is a folder on this disk",

@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from lambdatop.runtime.execution import housekeeping
-from lambdatop.runtime.execution.channel import WorkerChannel
+from lambdatop.runtime.execution.channel import Stage, WorkerChannel
 from lambdatop.runtime.execution.lifecycle import (  # re-exported: the names callers know this module by
     TRANSITIONS,
     EnvironmentFailed,
@@ -31,6 +31,7 @@ from lambdatop.runtime.execution.extensions import ExtensionRegistry
 from lambdatop.runtime.execution.runtime_channel import RuntimeApiChannel, RuntimeApiHost
 from lambdatop.runtime.execution.sandbox import EnvironmentGroup
 from lambdatop.runtime.execution.spawner import Spawner
+from lambdatop.runtime.worker.snapstart import AFTER_RESTORE_ERROR
 from lambdatop.runtime.worker.messages import InitDone, InvokeRequest, InvokeResult, WorkerSpec
 from lambdatop.runtime.worker.wire import encode
 
@@ -111,6 +112,8 @@ class ExecutionEnvironment:
         `request_id` is the invocation a platform error of Init names (Runtime.InvalidEntrypoint).
         """
         self._loop = asyncio.get_running_loop()
+        await spawner.wait_ready()  # a SnapStart version's snapshot may still be running its Init
+        spawner = spawner.current()
         self._spawned_at = time.monotonic()
         self._spawner = spawner
         if self.speaks_runtime_api:
@@ -125,10 +128,23 @@ class ExecutionEnvironment:
         self.rss_kb, self.peak_kb = done.rss_kb, done.peak_kb
         api = self._channel if isinstance(self._channel, RuntimeApiChannel) else None
         posted = api.init_error_body if api is not None else None
+        restored = done.restored and not self.speaks_runtime_api
+        error_type = api.init_error_type if api is not None else (AFTER_RESTORE_ERROR if restored and done.error else None)
         return InitOutcome(
             (posted or done.error.as_dict()) if done.error else None, done.init_ms, done.logs, done.started_at, done.ended_at,
-            done.problem.as_dict() if done.problem else None, api.init_error_type if api is not None else None,
+            done.problem.as_dict() if done.problem else None, error_type, restored,
+            (time.monotonic() - self._spawned_at) * 1000 if restored else 0.0,
         )
+
+    @property
+    def ended(self) -> bool:
+        """Its worker's socket has closed (the state may not say so yet: see `_on_end`)."""
+        return self._channel is None or self._channel.stage is Stage.ENDED
+
+    @property
+    def spawner(self) -> Spawner | None:
+        """What forked this environment (its function's zygote, or its version's SnapStart snapshot): its exit is reported there."""
+        return self._spawner
 
     def _start_worker(self, spawner: Spawner, first_request: InvokeRequest | None) -> WorkerChannel:
         assert self._loop is not None
@@ -370,7 +386,14 @@ class ExecutionEnvironment:
         self._channel.fail(EnvironmentFailed(Failure.BAD_MESSAGE, logs + note, reason))
 
     def _on_end(self) -> None:
-        """The worker's socket closed: it exited, was killed, or crashed."""
+        """The worker's socket closed: it exited, was killed, or crashed.
+
+        Not while INITIALIZING: `start()` is at work on it, and either fails with the end, or has its InitDone
+        and returns (a handler sent ahead can run and exit in the same turn), and then `finish()` fails with it.
+        The environment goes through its caller then, with the invocation it took.
+        """
+        if self.state is EnvState.INITIALIZING:
+            return
         if self.state is not EnvState.GONE:
             if self.state is not EnvState.SHUTTING_DOWN:
                 self.transition(EnvState.SHUTTING_DOWN)

@@ -1,6 +1,7 @@
 """One invocation's log, written as Lambda's platform writes it, one named event at a time (RIE's `send*LogEvent`).
 
     INIT_START ─ (Init's output) ─ [INIT_REPORT ...] ─ START ─ (the handler's output) ─ END ─ REPORT
+    RESTORE_START ─ (the after-restore hooks' output) ─ RESTORE_REPORT ─ START ...   (a SnapStart version)
 
 The lines themselves, to the character, are `logformat`'s.
 """
@@ -73,6 +74,19 @@ class InvocationLog:
                                                                           self._version, self._python))
         else:
             self.lines.append(logformat.init_start_line(self._runtime, self._region, self._python))
+
+    def restore_start(self) -> None:
+        if self._json:
+            self._event("platform.restoreStart", logformat.restore_start_record(self._runtime, self._region, self._function_name,
+                                                                                self._version, self._python))
+        else:
+            self.lines.append(logformat.restore_start_line(self._runtime, self._region, self._python))
+
+    def restore_report(self, restore_ms: float, error_type: str | None = None) -> None:
+        if self._json:
+            self._event("platform.restoreReport", logformat.restore_report_record(restore_ms, error_type))
+        else:
+            self.lines.append(logformat.restore_report_line(restore_ms, error_type))
 
     def init_report(self, init_ms: float, phase: Phase, status: InitStatus, error_type: str | None = None) -> None:
         if self._json:

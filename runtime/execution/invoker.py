@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from lambdatop.runtime import logformat
 from lambdatop.runtime.config import FleetConfig
-from lambdatop.runtime.execution.environment import EnvironmentFailed, ExecutionEnvironment, Failure
+from lambdatop.runtime.execution.environment import EnvironmentFailed, ExecutionEnvironment, Failure, InitOutcome
 from lambdatop.runtime.execution.invocation_log import InitStatus, InvocationLog, Phase
 from lambdatop.runtime.errors import FunctionCannotRun, FunctionNotFound, Throttled
 from lambdatop.runtime.execution.gate import ConcurrencyGate
@@ -207,8 +207,10 @@ class Invoker:
     ) -> ColdStart:
         """Create an environment and run Init, with `request` sent ahead for the worker to take up after it."""
         record.cold_start = True
-        log.init_start()
         await pool.ready()
+        await pool.spawner.wait_ready()  # a SnapStart version whose snapshot is still being taken
+        restoring = pool.spawner.current().RESTORES
+        log.restore_start() if restoring else log.init_start()
         env = pool.new_environment()
         record.init_started_at = time.time()
         try:
@@ -216,6 +218,10 @@ class Invoker:
         except EnvironmentFailed as failure:
             log.worker_output(failure.logs)
             pool.retire(env)
+            if restoring:  # died or ran out of time restoring: no Init to retry
+                record.duration_ms = (time.perf_counter() - begin) * 1000
+                log.restore_report(record.duration_ms, "Runtime.OutOfMemory" if env.oom_killed() else "Runtime.ExitError")
+                return ColdStart(None, await self._platform_error(env, record, failure, pool.function.timeout))
             if failure.failure is not Failure.INIT_TIMEOUT:
                 record.init_suppressed = True  # no Init Duration: the time went into Duration
                 record.duration_ms = (time.perf_counter() - begin) * 1000
@@ -227,6 +233,8 @@ class Invoker:
             return await self._suppressed_init(pool, record, log)
         log.worker_output(outcome.logs)
         record.pid = env.pid
+        if outcome.restored:
+            return self._restored(pool, env, record, log, outcome)
         if outcome.error is not None:
             # As on Lambda, a failed Init is retried once inside the invoke phase (a second INIT_REPORT,
             # Phase: invoke); code that fails both times reports the retry's error.
@@ -237,6 +245,25 @@ class Invoker:
         record.init_started_at = outcome.started_at
         record.init_ended_at = outcome.started_at + outcome.init_ms / 1000
         return ColdStart(env)
+
+    def _restored(self, pool: FunctionPool, env: ExecutionEnvironment, record: InvocationRecord, log: InvocationLog,
+                  outcome: InitOutcome) -> ColdStart:
+        """A SnapStart cold start: Restore Duration and its billed part instead of Init Duration (Init ran at publish).
+        Failed after-restore hooks fail the invocation: there is no Init to retry."""
+        record.restore_duration_ms = outcome.restore_ms
+        record.billed_restore_duration_ms = max(1, math.ceil(outcome.init_ms))
+        assert record.init_started_at is not None  # set when the restore was asked for, as Restore Duration runs
+        record.init_ended_at = record.init_started_at + outcome.restore_ms / 1000
+        log.restore_report(outcome.restore_ms, outcome.platform_error_type if outcome.error else None)
+        if outcome.error is None:
+            return ColdStart(env)
+        pool.retire(env)
+        record.status = InvocationStatus.ERROR
+        record.error_type = outcome.platform_error_type
+        record.error_message = outcome.error["errorMessage"]
+        record.max_memory_used_mb = _mb(env.peak_kb)
+        record.duration_ms = 0.0
+        return ColdStart(None, json.dumps(outcome.error).encode())
 
     async def _suppressed_init(self, pool: FunctionPool, record: InvocationRecord, log: InvocationLog) -> ColdStart:
         """The Init retry inside the invoke phase: no Init Duration, its time counts as Duration."""
@@ -340,8 +367,7 @@ class Invoker:
             record.error_type = "Runtime.ExitError"
             record.error_message = f"RequestId: {rid} Error: Runtime sent a malformed message and was stopped: {failure.detail}"
         else:
-            pool = self.pools.get(record.function)
-            spawner = pool.spawner if pool is not None else self.spawner  # the zygote of the function's Python
+            spawner = env.spawner or self.spawner  # what forked it: its function's zygote, or its version's snapshot
             description = await spawner.exit_status(env.pid) if env.pid else None
             record.status = InvocationStatus.CRASHED
             record.error_type = "Runtime.ExitError"
@@ -352,7 +378,8 @@ class Invoker:
         return json.dumps({"errorMessage": record.error_message, "errorType": record.error_type}).encode()
 
     def _finish(self, record: InvocationRecord, log: InvocationLog, request: bytes, response: bytes) -> InvocationResult:
-        record.billed_duration_ms = logformat.billed_duration_ms(record.duration_ms, record.init_duration_ms)
+        record.billed_duration_ms = logformat.billed_duration_ms(record.duration_ms, record.init_duration_ms,
+                                                                 record.billed_restore_duration_ms)
         record.ended_at = time.time()
         return InvocationResult(record, request, response, log.end_and_report(record))
 

@@ -79,6 +79,10 @@ class InitOutcome:
     # The Error Type the platform logs (INIT_REPORT, REPORT) when it differs from the payload's: a Runtime API
     # runtime's reported type as the emulator validates it (`ValueError` -> Runtime.Unknown).
     error_type: str | None = None
+    # Restored from a SnapStart snapshot (execution/snapstart.py): `init_ms` is then the restore's time inside the
+    # environment (billed) and `restore_ms` the whole restore, from the spawn to its report (Restore Duration).
+    restored: bool = False
+    restore_ms: float = 0.0
 
     @property
     def platform_error_type(self) -> str | None:

@@ -25,6 +25,7 @@ from lambdatop.runtime.execution.runtime_channel import RuntimeApiHost
 from lambdatop.runtime.execution.sandbox import cpu_share
 from lambdatop.runtime.execution.runtimes import external_extensions, runtime_program
 from lambdatop.runtime.identifiers import log_stream_name
+from lambdatop.runtime.execution.snapstart import SnapshotSpawner
 from lambdatop.runtime.execution.spawner import Spawner
 from lambdatop.runtime.execution.variables import lambda_environment
 
@@ -81,9 +82,22 @@ class FunctionPool:
                 return env
         return None
 
+    @property
+    def snap_start(self) -> bool:
+        """A published version of a SnapStart function: its cold starts restore from a snapshot (execution/snapstart.py)."""
+        return self.function.snap_start and self.version != "$LATEST"
+
     def new_environment(self) -> ExecutionEnvironment:
-        number = next(_env_numbers)
-        env_id = f"{self.name}-{number}"
+        env_id = f"{self.name}-{next(_env_numbers)}"
+        spec = self.worker_spec(env_id)
+        env = ExecutionEnvironment(env_id, self.name, self.code_version, spec, memory_mb=self.function.memory_size,
+                                   freeze=self.function.freeze, runtime_api=self.runtime_api)
+        env.on_gone = self._on_gone
+        self.envs[env_id] = env
+        return env
+
+    def worker_spec(self, env_id: str) -> WorkerSpec:
+        """What a worker of this pool becomes (a SnapStart snapshot is made from one too, under its own id)."""
         # The environment's TMPDIR, made by the worker itself (worker/runtime.py), off this loop: one mkdir
         # (envs/ exists after the first), not two; mkdir costs 0.2-1 ms on a busy disk.
         tmpdir = self.work_dir / "envs" / env_id
@@ -91,6 +105,10 @@ class FunctionPool:
         environ = lambda_environment(
             self.function, self.fleet, version=self.version, tmpdir=tmpdir, log_stream=stream, shared=self.shared_environment,
         )
+        if self.snap_start:  # DG snapstart-monitoring: no log group or stream variables under SnapStart
+            environ["AWS_LAMBDA_INITIALIZATION_TYPE"] = "snap-start"
+            environ.pop("AWS_LAMBDA_LOG_GROUP_NAME", None)
+            environ.pop("AWS_LAMBDA_LOG_STREAM_NAME", None)
         layers = self._layer_root()
         if layers is not None:
             environ[OPT_VARIABLE] = str(layers.folder)
@@ -100,7 +118,7 @@ class FunctionPool:
         opt = (str(layers.folder),) if layers is not None else ()
         bootstrap, arguments = runtime_program(self.function, opt)
         extensions = external_extensions(opt) if bootstrap else ()
-        spec = WorkerSpec(
+        return WorkerSpec(
             env_id=env_id,
             function_name=self.function.function_name or self.name,
             function_version=self.version,
@@ -118,11 +136,6 @@ class FunctionPool:
             isolated=self.isolated,
             cpu_share=cpu_share(self.function.memory_size) if self.function.cpu == "proportional" else 0.0,
         )
-        env = ExecutionEnvironment(env_id, self.name, self.code_version, spec, memory_mb=self.function.memory_size,
-                                   freeze=self.function.freeze, runtime_api=self.runtime_api)
-        env.on_gone = self._on_gone
-        self.envs[env_id] = env
-        return env
 
     def _layer_root(self) -> LayerRoot | None:
         """The function's /opt for the current code version, built on its first environment (a layer edit is a
@@ -140,7 +153,7 @@ class FunctionPool:
 
     def release(self, env: ExecutionEnvironment) -> None:
         """An invocation finished without breaking the environment: keep it warm, or retire it if stale."""
-        if env.stale or env.code_version != self.code_version or not env.alive:
+        if env.stale or env.code_version != self.code_version or not env.alive or env.ended:
             self.retire(env)
             return
         env.idle()
@@ -219,6 +232,8 @@ class FunctionPool:
     def shutdown_all(self) -> None:
         for env in list(self.envs.values()):
             self.retire(env)
+        if isinstance(self.spawner, SnapshotSpawner):  # a SnapStart version's snapshot goes with its pool
+            self.spawner.close()
 
     def _on_gone(self, env: ExecutionEnvironment) -> None:
         """The worker's socket closed: it exited, was killed, or crashed while idle."""

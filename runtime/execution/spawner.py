@@ -32,6 +32,10 @@ class SpawnerError(RuntimeError):
 class Spawner:
     """Owns the zygote process and the control socket to it: one per Python the fleet's functions need."""
 
+    ACCEPTS = FROM_ZYGOTE  # what the process on the control socket may send
+    LARGEST_MESSAGE = 65536
+    RESTORES = False  # its cold starts run Init (a SnapStart snapshot's restore instead: execution/snapstart.py)
+
     def __init__(self, work_dir: Path, interpreter: Interpreter | None = None) -> None:
         self.work_dir = work_dir
         self.interpreter = interpreter or local_interpreter()
@@ -97,6 +101,24 @@ class Spawner:
         except (OSError, IndexError):
             return False
 
+    def current(self) -> Spawner:
+        """The spawner a cold start starting now forks from: this one (a SnapStart version's says otherwise)."""
+        return self
+
+    async def wait_ready(self) -> None:
+        """Wait until a cold start can be asked for (a zygote is always ready; a snapshot may still be taken)."""
+
+    def spawn_snapshot(self, spec: WorkerSpec) -> socket.socket:
+        """Ask for a SnapStart snapshot of `spec` (worker/snapstart.py); returns our end of its SOCK_SEQPACKET socket."""
+        if not self.alive:
+            self._restart()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+        ours.setblocking(False)
+        self._outbox.append((encode(SpawnRequest(encode(spec._replace(snapshot=True)))), theirs))
+        self._flush()
+        return ours
+
     def spawn(self, spec: WorkerSpec, ahead: bytes = b"") -> socket.socket:
         """Ask for a worker; returns the supervisor's end of the worker's socket.
 
@@ -155,10 +177,9 @@ class Spawner:
             self._writer_armed = False
 
     def _on_readable(self) -> None:
-        assert self._control is not None
-        while True:
+        while self._control is not None:  # a message may end it (a SnapStart snapshot that failed)
             try:
-                data, fds, _flags, _addr = socket.recv_fds(self._control, 65536, 1)
+                data, fds, _flags, _addr = socket.recv_fds(self._control, self.LARGEST_MESSAGE, 1)
             except BlockingIOError:
                 return
             except OSError:
@@ -169,7 +190,7 @@ class Spawner:
                 self._detach()
                 return
             try:
-                message = decode_packet(data, FROM_ZYGOTE)
+                message = decode_packet(data, self.ACCEPTS)
             except BadMessage:
                 message = None  # dropped: nothing the zygote says is worth trusting blindly
             if isinstance(message, SpareReady) and fds:
@@ -179,8 +200,13 @@ class Spawner:
                 self._spare = (message.pid, spare)
             elif isinstance(message, ChildExited):
                 self._on_exit(message)
+            elif message is not None:
+                self._on_message(message)
             for fd in fds:
                 os.close(fd)
+
+    def _on_message(self, message: object) -> None:
+        """A message of a kind only a subclass's process sends (ACCEPTS)."""
 
     def on_exit(self, pid: int, listener: Callable[[], None], since: float) -> None:
         """Call `listener` once worker `pid`, asked for at `since` (monotonic), has been reaped.

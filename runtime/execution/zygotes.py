@@ -8,6 +8,7 @@ Python runs on lambdatop's own, and says so once (`warnings`).
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from lambdatop.runtime.execution.interpreters import Interpreters
@@ -50,8 +51,9 @@ class Zygotes:
             spawner.start()
 
     async def stop(self) -> None:
-        for spawner in self.all:
-            await spawner.stop()
+        # All at once: each stop first closes its control socket, so every zygote is in its shutdown before any
+        # kills what is in the run's cgroups (the others' spares too), and none forks a spare into removed folders.
+        await asyncio.gather(*(spawner.stop() for spawner in self.all))
         self._close_sandbox()
 
     def kill_now(self) -> None:

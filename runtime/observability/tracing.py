@@ -86,11 +86,15 @@ def function_segment(record: InvocationRecord, arn: str | None = None) -> dict[s
     start = record.invoke_started_at or record.started_at
     init_end: float | None = None
     if record.cold_start and record.init_started_at:
-        init_ms = record.init_duration_ms if record.init_duration_ms is not None else record.duration_ms
+        # A SnapStart cold start has no Initialization subsegment but a Restore one (DG snapstart-monitoring).
+        phase = "Restore" if record.restore_duration_ms is not None else "Initialization"
+        init_ms = record.restore_duration_ms or record.init_duration_ms
+        if init_ms is None:
+            init_ms = record.duration_ms
         # The Init the REPORT line reports: after an early Init, the idle wait until this invoke is a gap, not Init.
         init_end = min(record.init_ended_at or record.init_started_at + init_ms / 1000.0, ended)
         start = record.init_started_at
-        init = {"id": _sub_id(record.segment_id, "Initialization"), "name": "Initialization",
+        init = {"id": _sub_id(record.segment_id, phase), "name": phase,
                 "start_time": record.init_started_at, "end_time": init_end}
         if record.init_suppressed and record.is_error:
             init["fault"] = True  # Init itself failed (import error, init crash or timeout)
@@ -127,7 +131,8 @@ def function_segment(record: InvocationRecord, arn: str | None = None) -> dict[s
         "metadata": {"lambdatop": {
             "status": str(record.status), "env_id": record.env_id, "pid": record.pid,
             "duration_ms": round(record.duration_ms, 2), "billed_duration_ms": record.billed_duration_ms,
-            "init_duration_ms": record.init_duration_ms, "memory_size_mb": record.memory_size_mb,
+            "init_duration_ms": record.init_duration_ms, "restore_duration_ms": record.restore_duration_ms,
+            "memory_size_mb": record.memory_size_mb,
             "max_memory_used_mb": record.max_memory_used_mb, "code_version": record.code_version,
             "trigger": record.trigger,
         }},

@@ -1,4 +1,4 @@
-"""The boto3 that Lambda's Python runtime bundles, as a folder holding only that.
+"""The boto3 that Lambda's Python runtime bundles (and SnapStart's hooks module), as a folder holding only that.
 
 Lambda puts boto3, botocore and their dependencies on every Python function's
 path (/var/runtime). lambdatop has them installed (it uses boto3 itself); a
@@ -13,9 +13,9 @@ import importlib.util
 from pathlib import Path
 
 # boto3 and what it imports, as the runtime bundles them (top-level import names).
-BUNDLED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
+BUNDLED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six", "snapshot_restore_py")
 # Their distributions' metadata too: code asks `importlib.metadata.version("boto3")`.
-DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "urllib3", "six")
+DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "urllib3", "six", "snapshot-restore-py")
 
 
 def bundled_runtime_packages(base: Path) -> Path:

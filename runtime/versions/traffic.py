@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from lambdatop.runtime.execution.lifecycle import EnvState
 from lambdatop.runtime.execution.pool import FunctionPool
+from lambdatop.runtime.execution.snapstart import describe
 from lambdatop.runtime.observability.percentiles import percentile
 from lambdatop.runtime.records import InvocationRecord, InvocationStatus
 from lambdatop.runtime.snapshot import AliasView, VersionsView, VersionView
@@ -56,7 +57,7 @@ class VersionTraffic:
             versions.append(VersionView(
                 version=pool.version, code_version=pool.code_version, invocations=counters.invocations,
                 errors=counters.errors, p99_ms=percentile(sorted(counters.durations), 0.99),
-                busy=pool.count(EnvState.BUSY), idle=pool.count(EnvState.IDLE),
+                busy=pool.count(EnvState.BUSY), idle=pool.count(EnvState.IDLE), snapstart=describe(pool.spawner),
             ))
         return VersionsView(tuple(versions), tuple(
             AliasView(alias.name, alias.function_version, dict(alias.weights), _words(deployments.get(alias.name)))

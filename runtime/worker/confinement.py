@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 CPU_PERIOD_US = 100_000
 
@@ -83,8 +83,9 @@ def _write_if_there(folder: str, name: str, value: str) -> None:
             out.write(value)
 
 
-def kill_everything(roots: Sequence[str]) -> None:
-    """In the zygote at its end: SIGKILL every process in every environment's cgroup, then remove the folders.
+def kill_everything(roots: Sequence[str], only: Collection[int] | None = None) -> None:
+    """In the zygote at its end: SIGKILL every process in every environment's cgroup (`only`: in those of
+    these workers), then remove the folders.
 
     A daemon a handler double-forked (setsid) left its worker's process group;
     its cgroup still holds it. What cannot be removed yet is left for the
@@ -92,7 +93,8 @@ def kill_everything(roots: Sequence[str]) -> None:
     """
     for root in roots:
         try:
-            folders = [entry.path for entry in os.scandir(root) if entry.is_dir(follow_symlinks=False)]
+            folders = [entry.path for entry in os.scandir(root) if entry.is_dir(follow_symlinks=False)
+                       and (only is None or (entry.name.isdigit() and int(entry.name) in only))]
         except OSError:
             continue
         for folder in folders:

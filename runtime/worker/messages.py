@@ -4,6 +4,7 @@
     worker ──► supervisor    (the worker socket)   Started (+ its output memfd), InitDone, InvokeResult
     supervisor ──► zygote    (the control socket)  SpawnRequest (+ the new worker socket), SpareTaken
     zygote ──► supervisor    (the control socket)  SpareReady (+ the spare's worker socket), ChildExited
+    snapshot ──► supervisor  (its control socket)  Started, InitDone, then as the zygote
 
 Each kind is a NamedTuple; on the wire it is a msgpack array `[kind, field, ...]`
 (see `wire.py` for the framing). msgpack is data only: decoding never runs
@@ -60,6 +61,9 @@ class WorkerSpec(NamedTuple):
     isolated: bool = False
     # `cpu: proportional`: the CPUs this environment may use (memory / 1,769 MB, as on Lambda); 0 = no quota.
     cpu_share: float = 0.0
+    # SnapStart (worker/snapstart.py): this process runs Init once and becomes a published version's snapshot,
+    # which forks its restored environments; it speaks on a SOCK_SEQPACKET socket, as the zygote does.
+    snapshot: bool = False
 
 
 class InvokeRequest(NamedTuple):
@@ -120,6 +124,9 @@ class InitDone(NamedTuple):
     rss_kb: int
     peak_kb: int
     problem: InitProblem | None = None
+    # A SnapStart environment restored from its version's snapshot: `init_ms` is then the restore's time inside
+    # the environment (its runtime made ready, the after-restore hooks run), which Lambda bills.
+    restored: bool = False
 
 
 class InvokeResult(NamedTuple):
@@ -176,6 +183,7 @@ FROM_SUPERVISOR = frozenset({WorkerSpec, InvokeRequest})  # what a worker accept
 FROM_WORKER = frozenset({Started, InitDone, InvokeResult})  # what the supervisor accepts on a worker socket
 TO_ZYGOTE = frozenset({SpawnRequest, SpareTaken})
 FROM_ZYGOTE = frozenset({SpareReady, ChildExited})
+FROM_SNAPSHOT = frozenset({Started, InitDone, SpareReady, ChildExited})  # a SnapStart snapshot: its Init, then as a zygote
 
 Check = Callable[[Any], Any]
 _NONE = type(None)

@@ -22,6 +22,7 @@ import socket
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from lambdatop.runtime.worker.capture import OutputCapture
@@ -120,6 +121,10 @@ class Worker:
             self.capture = OutputCapture()
             announce(self.sock, self.capture)
         self.init()
+        self.serve_requests()
+
+    def serve_requests(self) -> NoReturn:
+        """Invoke, one request at a time, until the supervisor closes the socket."""
         linger = 0.0
         while True:
             if linger:
@@ -143,6 +148,13 @@ class Worker:
             os.sched_yield()
 
     def init(self) -> None:
+        done = self.run_init()
+        self.send(done)
+        if done.error is not None:
+            os._exit(EXIT_INIT_ERROR)
+
+    def run_init(self, then: Callable[[], None] | None = None) -> InitDone:
+        """The Init phase: import the handler (and run `then`, SnapStart's before-snapshot hooks, in its time)."""
         started = time.time()
         begin = time.perf_counter()
         error = None
@@ -152,6 +164,8 @@ class Worker:
                 raise FaultError("Runtime.ImportModuleError", f"Unable to import module '{self.spec.handler.rsplit('.', 1)[0]}': "
                                  f"the code folder {self.spec.task_root} does not exist (deleted or moved since lambdatop read the config)")
             self.handler = load_handler(self.spec.handler)
+            if then is not None:
+                then()
         except Exception as exc:  # noqa: BLE001 - any failure of the user's top-level code is an init error
             failure = exc
             error = exception_object(exc, "")
@@ -163,9 +177,7 @@ class Worker:
         init_ms = (time.perf_counter() - begin) * 1000
         assert self.capture is not None
         problem = diagnose_init(failure, self.handler, self.spec.handler, (self.spec.task_root, *self.spec.extra_sys_path))
-        self.send(InitDone(error, init_ms, self.capture.take(), started, time.time(), *memory_kb(), problem))
-        if error is not None:
-            os._exit(EXIT_INIT_ERROR)
+        return InitDone(error, init_ms, self.capture.take(), started, time.time(), *memory_kb(), problem)
 
     def invoke(self, request: InvokeRequest) -> InvokeResult:
         assert self.capture is not None and self.handler is not None

@@ -29,7 +29,7 @@ import socket
 import sys
 import time
 
-from lambdatop.runtime.worker import child_stops, confinement, exec_runtime, imports, runtime, spare
+from lambdatop.runtime.worker import child_stops, confinement, exec_runtime, imports, runtime, snapstart, spare
 from lambdatop.runtime.worker.capture import OutputCapture
 from lambdatop.runtime.worker.messages import (
     EXIT_WORKER_BROKEN,
@@ -96,8 +96,12 @@ def _signal_name(signum: int) -> str:
 
 
 class Zygote:
-    def __init__(self, control: socket.socket, cgroups: tuple[str, ...] = (), subreapers: bool = False) -> None:
+    def __init__(self, control: socket.socket, cgroups: tuple[str, ...] = (), subreapers: bool = False,
+                 snapshot: snapstart.Snapshot | None = None) -> None:
         self.control = control
+        # Set in a SnapStart version's snapshot (worker/snapstart.py): every child is restored from it (its spare
+        # only joins its cgroup ahead: rehearsing would undo Init's state), and its end takes down its own children only.
+        self.snapshot = snapshot
         # This run's cgroup folders (one per hierarchy): each child joins its own below them before any
         # function code runs. Without cgroups, each worker is a subreaper instead (`subreapers`).
         self.cgroups = cgroups
@@ -105,6 +109,7 @@ class Zygote:
         self.children: set[int] = set()
         self.spare: int | None = None  # the spare's pid, until the supervisor takes it
         self.spare_due: float | None = None  # when to fork the next spare (monotonic)
+        self.broken_spares = 0  # spares in a row that died before they were ready
         self.wakeup_read, wakeup_write = os.pipe()
         os.set_blocking(wakeup_write, False)
         signal.set_wakeup_fd(wakeup_write)
@@ -208,9 +213,11 @@ class Zygote:
     def wait_as_spare(self, sock: socket.socket) -> None:
         """Prepare, then block until the supervisor writes a spec on the worker socket; its end of stream means exit."""
         try:
-            capture = spare.prepare_spare(sock)
-            # Announced now, off the cold start's path: the supervisor reads it with Init's message.
-            runtime.announce(sock, capture)
+            capture = None
+            if self.snapshot is None:
+                capture = spare.prepare_spare(sock)
+                # Announced now, off the cold start's path: the supervisor reads it with Init's message.
+                runtime.announce(sock, capture)
             spec = recv_message(sock, FROM_SUPERVISOR)
         except BaseException:  # noqa: BLE001
             os._exit(EXIT_WORKER_BROKEN)
@@ -229,6 +236,13 @@ class Zygote:
         except BaseException as exc:  # noqa: BLE001 - never return into the zygote's loop
             _last_words(f"[lambdatop] the environment's limits could not be set: {exc!r}")
             os._exit(EXIT_WORKER_BROKEN)
+        if self.snapshot is not None:
+            try:
+                self.snapshot.restore(sock, worker_spec)
+            except BaseException:  # noqa: BLE001 - never return into the snapshot's loop
+                os._exit(EXIT_WORKER_BROKEN)
+        if worker_spec.snapshot:
+            snapstart.serve_snapshot(sock, worker_spec, self.cgroups, self.subreapers)
         if worker_spec.bootstrap:  # a runtime program of its own, driven through the Runtime API: fork + exec
             try:
                 exec_runtime.exec_runtime(sock, worker_spec, capture)
@@ -249,7 +263,11 @@ class Zygote:
             self.children.discard(pid)
             if self.spare == pid:  # died unused: the supervisor drops its socket on this report
                 self.spare = None
-                self.spare_due = time.monotonic() + SPARE_DELAY_S
+                # One that could not even be set up (its cgroup gone at the run's end) is not forked again at once:
+                # the delay doubles with each, so a broken setup costs a fork a second, not a fork a millisecond.
+                broken = os.WIFEXITED(status) and os.WEXITSTATUS(status) == EXIT_WORKER_BROKEN
+                self.broken_spares = self.broken_spares + 1 if broken else 0
+                self.spare_due = time.monotonic() + min(1.0, SPARE_DELAY_S * 2 ** self.broken_spares)
             self.report(ChildExited(pid, describe_status(status)))
 
     def report(self, message: ChildExited) -> None:
@@ -266,6 +284,10 @@ class Zygote:
                     break
                 except (ProcessLookupError, PermissionError):
                     continue
+        if self.snapshot is not None:  # a version's snapshot going away: the rest of the run's environments stay
+            confinement.kill_everything(self.cgroups, only=self.children)
+            self._reap_all()
+            return
         # What left its worker's group (a setsid daemon): its cgroup holds it; without cgroups, a dead
         # worker's orphans came to us, the subreaper.
         confinement.kill_everything(self.cgroups)

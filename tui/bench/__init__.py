@@ -9,4 +9,5 @@ list them without importing the scenarios.
 
 # Every scenario group, in the order they run. Each is a module of this package
 # with `async def run(ctx: BenchContext) -> list[Figure]` (runner.py maps the names).
-SCENARIOS = ("baselines", "warm", "cold", "throughput", "scale", "ui", "reload", "async", "http", "sqs", "startup", "store")
+SCENARIOS = ("baselines", "warm", "cold", "snapstart", "throughput", "scale", "ui", "reload", "async", "http", "sqs", "startup",
+             "store")

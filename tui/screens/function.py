@@ -292,6 +292,8 @@ def _append_versions(text: Text, view: VersionsView | None) -> None:
         text.append(f"  {v.version:<8} {v.code_version:<6} {v.invocations:>11}  ")
         text.append(f"{v.errors:>6}", style="red" if v.errors else "")
         text.append(f"  {p99:>9}  {v.busy:>4}  {v.idle:>4}\n")
+        if v.snapstart:
+            text.append(f"           SnapStart: {v.snapstart}\n", style="red" if "failed" in v.snapstart else "magenta")
     for alias in view.aliases:
         routing = "".join(f" + {version} at {weight:.0%}" for version, weight in alias.weights.items())
         text.append(f"  alias {alias.name} → {alias.function_version}{routing}", style="bold")

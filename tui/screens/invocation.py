@@ -228,6 +228,9 @@ class InvocationScreen(LambdatopScreen[None]):
         ]
         if r.init_duration_ms is not None:
             rows.append(("Init Duration", f"{r.init_duration_ms:.2f} ms"))
+        if r.restore_duration_ms is not None:
+            rows.append(("Restore", f"{r.restore_duration_ms:.2f} ms   Billed Restore Duration "
+                                    f"{r.billed_restore_duration_ms} ms   (SnapStart: Init ran at publish)"))
         if r.env_id or r.pid:
             rows.append(("Environment", f"{r.env_id or '-'} (pid {r.pid or '-'})"))
         if r.trace_id:

@@ -75,7 +75,10 @@ class TuneScreen(LambdatopScreen[None]):
         status = self.query_one("#tune-status", Static)
         try:
             sizes = parse_memory_sizes(self.query_one("#tune-memory", Input).value)
-            count = int(self.query_one("#tune-count", Input).value or "0")
+            written = self.query_one("#tune-count", Input).value.strip()
+            if not written:
+                raise TuningError("say how many invocations per memory size (N)")
+            count = int(written)
             check_sweep(sizes, count)
         except (TuningError, ValueError) as exc:
             status.update(f"[red]{exc}[/red]")

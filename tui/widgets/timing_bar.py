@@ -17,7 +17,7 @@ from textual.widgets import Static
 from lambdatop.runtime.records import InvocationRecord
 from lambdatop.tui.widgets.cells import ms
 
-PHASE_STYLES = {"dispatch": "grey50", "init": "bold #ff9900", "invoke": "bold cyan", "after": "grey35"}
+PHASE_STYLES = {"dispatch": "grey50", "init": "bold #ff9900", "restore": "bold magenta", "invoke": "bold cyan", "after": "grey35"}
 
 
 def phases(record: InvocationRecord) -> list[tuple[str, float]]:
@@ -52,11 +52,13 @@ class TimingBar(Static):
             used += cells
             bar.append("█" * cells, style=PHASE_STYLES[name])
         legend = Text()
-        labels = {"dispatch": "dispatch", "init": "init", "invoke": "invoke", "after": "finish"}
+        labels = {"dispatch": "dispatch", "init": "init", "restore": "restore", "invoke": "invoke", "after": "finish"}
         for name, value in parts:
             legend.append("■ ", style=PHASE_STYLES[name])
             legend.append(f"{labels[name]} {ms(value)}   ")
         legend.append(f"total {ms(total)}", style="bold")
         if self.record.init_duration_ms is not None:
             legend.append(f"   (Init Duration {self.record.init_duration_ms:.2f} ms)", style="dim")
+        if self.record.restore_duration_ms is not None:
+            legend.append(f"   (Restore Duration {self.record.restore_duration_ms:.2f} ms, SnapStart)", style="dim")
         return Text("\n").join([bar, legend])
