@@ -216,3 +216,22 @@ async def test_a_worker_killed_by_a_nameless_real_time_signal_leaves_the_zygote_
         }
         ok = await fleet.invoke("ok", {})  # a cold start: the zygote must still be there to fork it
         assert ok.record.status is InvocationStatus.SUCCESS and ok.record.cold_start
+
+
+async def test_a_handler_that_exits_before_its_init_is_read_fails_as_an_exit_not_an_assertion(make_project) -> None:
+    # The first request rides along with the spawn, so a worker can finish Init, run that request's handler and
+    # exit before the supervisor reads a word: InitDone and the end of stream then come in one read. The end
+    # used to retire the environment before the cold start resumed with its InitDone, which then found no channel.
+    config = make_project({"bye": "import os\ndef handler(e, c):\n    os._exit(3)\n", "ok": "def handler(e, c):\n    return 1\n"},
+                          "functions:\n  bye: {handler: app.handler}\n  ok: {handler: app.handler}\n")
+    async with Fleet(config) as fleet:
+        await fleet.invoke("ok", {})  # the zygote up, its spare ready
+        pool = fleet.pools["bye"]
+        invocation = asyncio.create_task(fleet.invoke("bye", {}))
+        while not pool.envs:  # the cold start has sent its spawn and waits for Init
+            await asyncio.sleep(0)
+        time.sleep(0.5)  # the supervisor busy: Init, the handler and its exit all happen meanwhile
+        result = await invocation
+        assert result.record.status is InvocationStatus.CRASHED
+        assert json.loads(result.response)["errorMessage"].endswith("Runtime exited with error: exit status 3")
+        assert (await fleet.invoke("bye", {})).record.status is InvocationStatus.CRASHED  # and the next one too
