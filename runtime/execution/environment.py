@@ -126,6 +126,11 @@ class ExecutionEnvironment:
         finally:
             timer.cancel()
         self.rss_kb, self.peak_kb = done.rss_kb, done.peak_kb
+        if done.peak_kb > self.memory_mb * 1024:
+            # Its own peak, as the worker measured it: an Init over the memory size is out of memory even where no
+            # cgroup limit stopped it (the fallback) and the sampler looked away (Init ended within its 20 ms).
+            self.kill("failure")
+            raise EnvironmentFailed(Failure.OUT_OF_MEMORY, done.logs)
         api = self._channel if isinstance(self._channel, RuntimeApiChannel) else None
         posted = api.init_error_body if api is not None else None
         restored = done.restored and not self.speaks_runtime_api
@@ -222,9 +227,10 @@ class ExecutionEnvironment:
         self.busy_since = None
         self.invocations += 1
         self.rss_kb, self.peak_kb = reply.rss_kb, max(self.peak_kb, reply.peak_kb)
-        if self.oom_killed():
-            # The kernel killed one of its processes at the cgroup's limit (a child, while the worker answered):
-            # Lambda ends the whole sandbox, and the invocation with Runtime.OutOfMemory.
+        if self.oom_killed() or reply.peak_kb > self.memory_mb * 1024:
+            # The kernel killed one of its processes at the cgroup's limit (a child, while the worker answered), or
+            # the worker's own peak passed the memory size between two samples: Lambda ends the whole sandbox, and
+            # the invocation with Runtime.OutOfMemory.
             self.kill("failure")
             raise EnvironmentFailed(Failure.OUT_OF_MEMORY, reply.logs)
         return reply

@@ -220,13 +220,15 @@ class Invoker:
             pool.retire(env)
             if restoring:  # died or ran out of time restoring: no Init to retry
                 record.duration_ms = (time.perf_counter() - begin) * 1000
-                log.restore_report(record.duration_ms, "Runtime.OutOfMemory" if env.oom_killed() else "Runtime.ExitError")
+                out_of_memory = failure.failure is Failure.OUT_OF_MEMORY or env.oom_killed()
+                log.restore_report(record.duration_ms, "Runtime.OutOfMemory" if out_of_memory else "Runtime.ExitError")
                 return ColdStart(None, await self._platform_error(env, record, failure, pool.function.timeout))
             if failure.failure is not Failure.INIT_TIMEOUT:
                 record.init_suppressed = True  # no Init Duration: the time went into Duration
                 record.duration_ms = (time.perf_counter() - begin) * 1000
+                out_of_memory = failure.failure is Failure.OUT_OF_MEMORY or env.oom_killed()
                 log.init_report(record.duration_ms, Phase.INIT, InitStatus.ERROR,
-                                "Runtime.OutOfMemory" if env.oom_killed() else "Runtime.ExitError")
+                                "Runtime.OutOfMemory" if out_of_memory else "Runtime.ExitError")
                 return ColdStart(None, await self._platform_error(env, record, failure, pool.function.timeout))
             # Lambda retries a timed-out Init inside the invoke phase, bounded by the function timeout.
             log.init_report(self.init_limit * 1000, Phase.INIT, InitStatus.TIMEOUT)
