@@ -281,3 +281,16 @@ async def test_a_handler_that_passes_the_memory_size_between_two_samples_is_out_
         again = await fleet.invoke("fn", {})
     assert result.record.error_type == "Runtime.OutOfMemory", result.response
     assert again.record.cold_start  # the environment went with it, as Lambda ends the sandbox
+
+
+async def test_a_daemon_dies_with_its_environment_when_the_worker_itself_is_killed(make_project, isolation: str) -> None:
+    # Without cgroups the daemon's worker was its subreaper: killed, the daemon came to the zygote, outside every
+    # environment's process group, and used to live on until lambdatop stopped.
+    config = make_project({"fn": STARTS_CHILDREN}, "functions:\n  fn: {handler: app.handler, code: fn, timeout: 20}\n")
+    async with Fleet(config) as fleet:
+        pids = json.loads((await fleet.invoke("fn", {})).response)
+        assert fleet.kill_environment("fn") is not None
+        for name in ("worker", "child", "daemon"):
+            await wait_until(lambda pid=pids[name]: gone(pid), f"the {name} dies with its killed worker's environment")
+        again = json.loads((await fleet.invoke("fn", {})).response)  # the next environment's are not touched
+        assert not gone(again["daemon"]) and not gone(again["child"])

@@ -107,6 +107,10 @@ class Zygote:
         self.cgroups = cgroups
         self.subreapers = subreapers
         self.children: set[int] = set()
+        # Without cgroups: the process group of every worker forked here (its pid), while the group has members.
+        # An orphan that comes to this subreaper in none of them left its environment's group (a setsid daemon
+        # whose worker died): nothing else would ever kill it before lambdatop stops.
+        self.worker_groups: set[int] = set()
         self.spare: int | None = None  # the spare's pid, until the supervisor takes it
         self.spare_due: float | None = None  # when to fork the next spare (monotonic)
         self.broken_spares = 0  # spares in a row that died before they were ready
@@ -169,6 +173,7 @@ class Zygote:
             self.leave_zygote()
             self.become_worker(spec_frame, worker_fd)
         self.children.add(pid)
+        self.worker_groups.add(pid)  # it leads its own process group (leave_zygote)
         os.close(worker_fd)
 
     def fork_spare(self) -> None:
@@ -182,6 +187,7 @@ class Zygote:
             self.wait_as_spare(theirs)
         theirs.close()
         self.children.add(pid)
+        self.worker_groups.add(pid)
         self.spare = pid
         try:
             socket.send_fds(self.control, [encode(SpareReady(pid))], [ours.fileno()])
@@ -261,6 +267,8 @@ class Zygote:
             if pid not in self.children:
                 continue
             self.children.discard(pid)
+            if not self.cgroups:
+                self.kill_escaped()
             if self.spare == pid:  # died unused: the supervisor drops its socket on this report
                 self.spare = None
                 # One that could not even be set up (its cgroup gone at the run's end) is not forked again at once:
@@ -269,6 +277,19 @@ class Zygote:
                 self.broken_spares = self.broken_spares + 1 if broken else 0
                 self.spare_due = time.monotonic() + min(1.0, SPARE_DELAY_S * 2 ** self.broken_spares)
             self.report(ChildExited(pid, describe_status(status)))
+
+    def kill_escaped(self) -> None:
+        """A worker ended: kill what it left outside every worker's process group (what is inside one, an
+        extension in its Shutdown phase, say, the supervisor's group kill takes care of)."""
+        self.worker_groups = {group for group in self.worker_groups if _group_exists(group)}
+        for orphan in _own_children():
+            if orphan in self.children:
+                continue
+            try:
+                if os.getpgid(orphan) not in self.worker_groups:
+                    os.kill(orphan, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                continue
 
     def report(self, message: ChildExited) -> None:
         try:
@@ -322,6 +343,16 @@ class Zygote:
                 time.sleep(0.005)
                 continue
             self.children.discard(pid)
+
+
+def _group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _own_children() -> list[int]:
