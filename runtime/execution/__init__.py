@@ -9,6 +9,9 @@ A runtime that is a program of its own (runtimes.py: provided*, nodejs*, `python
 exec'd by the zygote and speaks the Runtime API; runtime_channel.py turns that conversation into
 the worker's messages, so everything above the channel is the same for both kinds.
 
+A SnapStart version's pool forks from its snapshot instead of the zygote (snapstart.py: a
+Spawner of its own, whose cold starts are restores).
+
 housekeeping.py enforces the limits (Init, timeout, memory, idle); invocation_log.py
 writes an invocation's platform log lines; requests.py checks a payload as Lambda does and makes
 the record an invocation starts with.

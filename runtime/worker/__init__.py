@@ -23,7 +23,8 @@ data only, bounded, type-checked, because a worker runs the user's code and
 can write anything on its socket.
 
 Modules: `messages` (the schema), `wire` (framing), `zygote`, `spare` (before
-a spare has its spec), `runtime` (the worker's Init and invoke loop),
+a spare has its spec), `runtime` (the worker's Init and invoke loop), `snapstart`
+(a SnapStart version's snapshot, a zygote of its own, and the restore of each of its environments),
 `handler` (loading the handler, Lambda's error shapes), `logs` (the runtime's
 logging handler and [ERROR] event, Text or JSON), `marshal` (events and results
 as the runtime's simplejson writes them), `capture` (fd-level output capture),
