@@ -31,6 +31,7 @@ from lambdatop.runtime.execution.extensions import ExtensionRegistry
 from lambdatop.runtime.execution.runtime_channel import RuntimeApiChannel, RuntimeApiHost
 from lambdatop.runtime.execution.sandbox import EnvironmentGroup
 from lambdatop.runtime.execution.spawner import Spawner
+from lambdatop.runtime.worker.confinement import group_exists
 from lambdatop.runtime.worker.snapstart import AFTER_RESTORE_ERROR
 from lambdatop.runtime.worker.messages import InitDone, InvokeRequest, InvokeResult, WorkerSpec
 from lambdatop.runtime.worker.wire import encode
@@ -316,7 +317,7 @@ class ExecutionEnvironment:
             except ProcessLookupError:
                 pass
             self._signal(signal.SIGCONT)  # a frozen environment's extensions must run to shut down
-            if channel.shutdown(reason, lambda: self._signal(signal.SIGKILL), lambda: _group_alive(pid)):
+            if channel.shutdown(reason, lambda: self._signal(signal.SIGKILL), lambda: group_exists(pid)):
                 return
         self._signal(signal.SIGKILL)
 
@@ -405,14 +406,3 @@ class ExecutionEnvironment:
                 self.transition(EnvState.SHUTTING_DOWN)
             if self.on_gone is not None:
                 self.on_gone(self)
-
-
-def _group_alive(pgid: int) -> bool:
-    """Whether any process of the group is left (the zygote, a subreaper, reaps the orphaned extensions)."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -83,6 +83,17 @@ def _write_if_there(folder: str, name: str, value: str) -> None:
             out.write(value)
 
 
+def group_exists(pgid: int) -> bool:
+    """Whether any process of the group is left (the zygote, a subreaper, reaps a dead worker's orphans)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def kill_everything(roots: Sequence[str], only: Collection[int] | None = None) -> None:
     """In the zygote at its end: SIGKILL every process in every environment's cgroup (`only`: in those of
     these workers), then remove the folders.

@@ -281,7 +281,7 @@ class Zygote:
     def kill_escaped(self) -> None:
         """A worker ended: kill what it left outside every worker's process group (what is inside one, an
         extension in its Shutdown phase, say, the supervisor's group kill takes care of)."""
-        self.worker_groups = {group for group in self.worker_groups if _group_exists(group)}
+        self.worker_groups = {group for group in self.worker_groups if confinement.group_exists(group)}
         for orphan in _own_children():
             if orphan in self.children:
                 continue
@@ -343,16 +343,6 @@ class Zygote:
                 time.sleep(0.005)
                 continue
             self.children.discard(pid)
-
-
-def _group_exists(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _own_children() -> list[int]:
