@@ -331,3 +331,20 @@ async def test_the_dashboard_shows_the_snapshot_and_a_restore(tmp_path: Path) ->
         assert "RESTORE_REPORT Restore Duration" in str(invocation.query_one("#inv-log").render())
         assert app.refresh_failures == []
         await quit_and_check(pilot)
+
+
+async def test_with_json_logs_a_restore_is_platform_restore_events(tmp_path: Path) -> None:
+    path = project(tmp_path)
+    path.write_text(path.read_text().replace("      Timeout: 10\n", "      Timeout: 10\n      LoggingConfig: {LogFormat: JSON}\n"))
+    async with Fleet(path) as fleet:
+        result = await fleet.invoke("Snappy:1")
+    events = [json.loads(line) for line in result.log_lines if line.startswith("{")]
+    platform = [event for event in events if str(event.get("type", "")).startswith("platform.")]
+    assert [event["type"] for event in platform] == ["platform.restoreStart", "platform.restoreReport", "platform.start",
+                                                     "platform.report"]
+    assert platform[1]["record"]["status"] == "success"
+    assert platform[1]["record"]["metrics"]["durationMs"] == round(result.record.restore_duration_ms or 0, 3)
+    metrics = platform[3]["record"]["metrics"]
+    assert metrics["restoreDurationMs"] == round(result.record.restore_duration_ms or 0, 2)
+    assert metrics["billedRestoreDurationMs"] == result.record.billed_restore_duration_ms
+    assert "initDurationMs" not in metrics
