@@ -106,6 +106,7 @@ def handler(event, context):
         "initialization_type": os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE"),
         "log_group": os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME"),
         "log_stream": os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME"),
+        "context_log_names": [context.log_group_name, context.log_stream_name],
     }
 """
 
@@ -169,6 +170,7 @@ async def test_a_version_runs_init_once_and_each_new_environment_restores_from_i
         assert answer["tmp"] == "written at Init"
         assert answer["initialization_type"] == "snap-start"
         assert answer["log_group"] is None and answer["log_stream"] is None
+        assert answer["context_log_names"] == [None, None]  # as the RIC's context reads them from the environment
 
     for result in results:
         record = result.record

@@ -126,8 +126,9 @@ class FunctionPool:
             task_root=str(self.function.code_dir),
             environ=environ,
             memory_size=self.function.memory_size,
-            log_group_name=self.function.logging_config.log_group or f"/aws/lambda/{self.function.function_name or self.name}",
-            log_stream_name=stream,
+            log_group_name="" if self.snap_start else (
+                self.function.logging_config.log_group or f"/aws/lambda/{self.function.function_name or self.name}"),
+            log_stream_name="" if self.snap_start else stream,
             extra_sys_path=layers.sys_path if layers is not None else (),
             bootstrap=bootstrap,
             arguments=arguments,

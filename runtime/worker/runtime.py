@@ -194,8 +194,9 @@ class Worker:
         context = LambdaContext(
             aws_request_id=request_id, deadline_ms=deadline_ms, invoked_function_arn=request.invoked_function_arn,
             function_name=spec.function_name, function_version=spec.function_version,
-            memory_limit_in_mb=str(spec.memory_size), log_group_name=spec.log_group_name,
-            log_stream_name=spec.log_stream_name, client_context=request.client_context,
+            # Empty under SnapStart, where the RIC finds no AWS_LAMBDA_LOG_GROUP_NAME / _STREAM_NAME and says None.
+            memory_limit_in_mb=str(spec.memory_size), log_group_name=spec.log_group_name or None,
+            log_stream_name=spec.log_stream_name or None, client_context=request.client_context,
             cognito_identity=request.cognito_identity,
         )
         started = time.time()
