@@ -8,6 +8,7 @@ alarm evaluation roll a `DeploymentPreference` back on a template alarm.
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from lambdatop.runtime.fleet import Fleet
+from lambdatop.runtime.records import InvocationStatus
 from lambdatop.runtime.observability.alarms import FLEET, Comparison, MissingData
 from lambdatop.runtime.observability.service import ObservabilityService
 from lambdatop.runtime.observability.template_alarms import template_alarms
@@ -63,6 +65,19 @@ def test_lambda_metrics_by_function_name_or_alias_and_custom_metrics_are_read(pr
             "ComparisonOperator": "GreaterThanOrEqualToThreshold"}
     (definition,) = template_alarms(alarm(**{**base, **properties}), FUNCTIONS).definitions
     assert (definition.function, definition.metric, definition.statistic) == expected
+
+
+@pytest.mark.parametrize(("dimensions", "version"), [
+    ([{"Name": "FunctionName", "Value": {"Ref": "Fn"}}, {"Name": "ExecutedVersion", "Value": "2"}], "2"),
+    ([{"Name": "Resource", "Value": {"Fn::Sub": "${Fn}:3"}}], "3"),
+    # The version an alias's deploy goes to, which only a deployed stack knows: the function's errors, all versions.
+    ([{"Name": "Resource", "Value": {"Fn::Sub": "${Fn}:live"}},
+      {"Name": "ExecutedVersion", "Value": {"Fn::GetAtt": ["FnAliaslive", "FunctionVersion"]}}], None),
+])
+def test_an_alarm_on_one_version_reads_that_versions_own_series(dimensions: list[dict[str, Any]], version: str | None) -> None:
+    (definition,) = template_alarms(alarm(**{**CANARY_ALARM, "Dimensions": dimensions}), FUNCTIONS).definitions
+    assert (definition.function, definition.version) == ("Fn", version)
+    assert definition.series == ("Fn" if version is None else f"Fn:{version}")
 
 
 def test_a_parameters_threshold_is_read() -> None:
@@ -140,3 +155,32 @@ async def test_a_canary_watching_a_template_alarm_rolls_back_when_it_fires(tmp_p
         rolled = await deployment_event(watched, "rolled back")
         assert (rolled.detail["state"], rolled.detail["reason"]) == ("rolled_back", "alarm CanaryErrors is in ALARM")
         assert fleet.versions.of("Fn").aliases["live"].function_version == "1"
+
+
+async def test_an_executed_version_alarm_counts_that_versions_errors_only(tmp_path: Path) -> None:
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "app.py").write_text(
+        "import os\ndef handler(event, context):\n    if event.get('fail'):\n        raise ValueError('no')\n    return 1\n")
+    (tmp_path / "lambdatop.yaml").write_text(textwrap.dedent("""\
+        functions:
+          fn: {handler: app.handler, alias: live}
+        alarms:
+          defaults: false
+          rules:
+            - {name: v1-errors, function: fn, version: 1, metric: Errors, period: 1, threshold: 0, treat_missing_data: notBreaching}
+            - {name: all-errors, function: fn, metric: Errors, period: 1, threshold: 0, treat_missing_data: notBreaching}
+    """))
+    fleet = Fleet(tmp_path / "lambdatop.yaml")
+    observability = ObservabilityService()
+    fleet.add_service(observability)
+    async with fleet:
+        assert (await fleet.invoke("fn", {"fail": True})).record.error_type == "ValueError"  # $LATEST's error
+        assert (await fleet.invoke("fn:1", {})).record.status is InvocationStatus.SUCCESS
+        while fleet.alarm_state("all-errors") != "ALARM":
+            await asyncio.sleep(0.05)
+        assert fleet.alarm_state("v1-errors") in ("OK", "INSUFFICIENT_DATA")  # version 1 had none
+        assert (await fleet.invoke("fn:1", {"fail": True})).record.error_type == "ValueError"
+        while fleet.alarm_state("v1-errors") != "ALARM":
+            await asyncio.sleep(0.05)
+        view = next(a for a in observability.alarms.snapshot().alarms if a.name == "v1-errors")
+        assert view.function == "fn" and view.description.endswith("of version 1")

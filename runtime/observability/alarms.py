@@ -45,11 +45,7 @@ from typing import Any
 from lambdatop.runtime.errors import ConfigError
 from lambdatop.runtime.observability.figures import AlarmsSnapshot, AlarmTransitionView, AlarmView
 from lambdatop.runtime.observability.percentiles import UnknownStatistic, percentile_of
-from lambdatop.runtime.observability.metrics import (
-    FLEET,
-    STANDARD_METRICS,
-    MetricsRegistry,
-)
+from lambdatop.runtime.observability.metrics import FLEET, STANDARD_METRICS, MetricsRegistry, version_series
 
 EVALUATION_LAG_S = 0.5  # let the last second's records reach the metrics before judging a period
 HISTORY_LIMIT = 200
@@ -117,6 +113,7 @@ class AlarmDefinition:
     comparison: Comparison = Comparison.GT
     treat_missing_data: MissingData = MissingData.MISSING
     description: str = ""
+    version: str | None = None  # a published version's own series (CloudWatch's ExecutedVersion), not the function's
 
     def __post_init__(self) -> None:
         percentile_of(self.statistic)  # raises UnknownStatistic
@@ -131,10 +128,16 @@ class AlarmDefinition:
     def scope(self) -> str:
         return "fleet" if self.function == FLEET else self.function
 
+    @property
+    def series(self) -> str:
+        """The name of the metric series it reads (metrics.py)."""
+        return version_series(self.function, self.version) if self.version else self.function
+
     def describe(self) -> str:
-        """`Errors Sum > 0 for 1 of 1 × 60 s`."""
+        """`Errors Sum > 0 for 1 of 1 × 60 s` (`… of version 2` for a version's own)."""
         return (f"{self.metric} {self.statistic} {self.comparison.symbol} {_num(self.threshold)} "
-                f"for {self.datapoints_to_alarm} of {self.evaluation_periods} × {self.period} s")
+                f"for {self.datapoints_to_alarm} of {self.evaluation_periods} × {self.period} s"
+                + (f" of version {self.version}" if self.version else ""))
 
 
 @dataclass(slots=True)
@@ -240,7 +243,7 @@ class AlarmSet:
             if alarm.last_period_end is not None and period_end <= alarm.last_period_end:
                 continue
             alarm.last_period_end = period_end
-            series = metrics.series.get(d.function)
+            series = metrics.series.get(d.series)
             starts = [period_end - (k * d.period) for k in range(d.evaluation_periods, 0, -1)]
             datapoints = [series.statistic(d.metric, d.statistic, s, s + d.period) if series else None for s in starts]
             alarm.last_datapoints = datapoints
@@ -281,7 +284,7 @@ class AlarmSet:
 # -- configuration -------------------------------------------------------------------------------
 
 _RULE_KEYS = {"name", "function", "metric", "statistic", "period", "evaluation_periods", "datapoints_to_alarm",
-              "threshold", "comparison", "treat_missing_data", "description", "namespace"}
+              "threshold", "comparison", "treat_missing_data", "description", "namespace", "version"}
 
 
 def default_definitions(functions: Iterable[str]) -> list[AlarmDefinition]:
@@ -345,6 +348,10 @@ def _rule(rule: Any, number: int, functions: list[str], where: str) -> AlarmDefi
         function = FLEET
     if function != FLEET and function not in functions:
         raise ConfigError(f"{label}: no function named {function!r}")
+    version = rule.get("version")
+    if version is not None and (function == FLEET or not str(version).isdigit()):
+        raise ConfigError(f"{label}: version must be a published version's number, of the rule's function "
+                          f"(CloudWatch's ExecutedVersion), got {version!r}")
     try:
         return AlarmDefinition(
             name=str(rule.get("name") or f"{'fleet' if function == FLEET else function}-{metric.replace('/', '-')}-{number}"),
@@ -358,6 +365,7 @@ def _rule(rule: Any, number: int, functions: list[str], where: str) -> AlarmDefi
             comparison=Comparison.parse(str(rule.get("comparison", ">"))),
             treat_missing_data=MissingData(str(rule.get("treat_missing_data", "missing"))),
             description=str(rule.get("description", "")),
+            version=str(version) if version is not None else None,
         )
     except (ValueError, UnknownStatistic) as exc:
         raise ConfigError(f"{label}: {exc}") from exc

@@ -263,12 +263,19 @@ class MetricsRegistry:
                 sample = None if record.status is InvocationStatus.THROTTLED else Sample.of(record)
                 self._series_of(record.function).add_record(record, architecture, sample)
                 fleet.add_record(record, architecture, sample)
+                if record.version != "$LATEST":  # CloudWatch's ExecutedVersion: what an alarm on a canary reads
+                    self._series_of(version_series(record.function, record.version)).add_record(record, architecture, sample)
         if self._concurrency:
             samples, self._concurrency = self._concurrency, []
             fleet = self._series[FLEET]
             for function, in_use, fleet_in_use, second in samples:
                 self._series_of(function).gauge("ConcurrentExecutions", float(in_use), second)
                 fleet.gauge("ConcurrentExecutions", float(fleet_in_use), second)
+
+    @property
+    def functions(self) -> dict[str, MetricSeries]:
+        """The functions' own series (not the fleet's, nor their versions')."""
+        return {name: series for name, series in self.series.items() if name != FLEET and not is_version_series(name)}
 
     def _series_of(self, name: str) -> MetricSeries:
         series = self._series.get(name)
@@ -285,3 +292,12 @@ class MetricsRegistry:
         now = time.time() if now is None else now
         for series in self.series.values():
             series.prune(now)
+
+
+def version_series(function: str, version: str) -> str:
+    """The name of a published version's own series: `FN:2` (a function's name never holds a colon)."""
+    return f"{function}:{version}"
+
+
+def is_version_series(name: str) -> bool:
+    return ":" in name

@@ -297,9 +297,7 @@ class ObservabilityService:
 
     def _build_summary(self, now: float) -> MetricsSnapshot:
         functions: dict[str, FunctionMetricsView] = {}
-        for name, series in self.metrics.series.items():
-            if name == FLEET:
-                continue
+        for name, series in self.metrics.functions.items():
             custom = []
             for key in sorted(m for m in series.totals if "/" in m):
                 last = series.window(key, now - 60, now + 1)

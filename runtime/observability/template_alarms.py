@@ -5,10 +5,12 @@ template, on Lambda's metrics (`AWS/Lambda` Errors, Throttles, Duration...) of o
 custom metric the function publishes in EMF (`Namespace/Name`). Each becomes an `AlarmDefinition`
 named by its logical id (what `!Ref` of it reads as here; `AlarmName` is kept in the description).
 
-lambdatop's series are per function: `FunctionName`, `Resource` (`FN:live`) and `ExecutedVersion`
-dimensions all read as the function's series, whatever the alias or version (a canary's errors
-count, which is what its alarm is for). Alarms this cannot evaluate (metric math, another
-service's namespace, no function it can name) are skipped with a warning saying why.
+Which series: a published version's own (`FN:2`, metrics.py) when the dimensions name a version, as
+`ExecutedVersion: "2"` or `Resource: FN:2` do; else the function's, for `FunctionName` and for an
+alias (`Resource: FN:live`; lambdatop keeps no series per alias) or a version it cannot read
+(`ExecutedVersion: !GetAtt FnAliaslive.FunctionVersion`): a canary's errors count either way, which is
+what its alarm is for. Alarms this cannot evaluate (metric math, another service's namespace, no
+function it can name) are skipped with a warning saying why.
 """
 
 from __future__ import annotations
@@ -72,14 +74,14 @@ def _definition(logical_id: str, properties: Mapping[str, Any], functions: Mappi
         metric = f"{namespace}/{metric}"  # a custom metric the function publishes in EMF
     else:
         raise _Skipped("it has no Namespace")
-    function = _function(properties.get("Dimensions") or [], functions, parameters)
+    function, version = _function(properties.get("Dimensions") or [], functions, parameters)
     statistic = _plain(properties.get("ExtendedStatistic"), parameters) or _plain(properties.get("Statistic"), parameters) or "Average"
     name = _plain(properties.get("AlarmName"), parameters)
     description = _plain(properties.get("AlarmDescription"), parameters) or ""
     try:
         evaluation_periods = int(_number(properties, "EvaluationPeriods", parameters, 1))
         return AlarmDefinition(
-            name=logical_id, metric=metric, function=function, statistic=statistic,
+            name=logical_id, metric=metric, function=function, version=version, statistic=statistic,
             period=int(_number(properties, "Period", parameters, 60)), evaluation_periods=evaluation_periods,
             datapoints_to_alarm=int(_number(properties, "DatapointsToAlarm", parameters, evaluation_periods)),
             threshold=_number(properties, "Threshold", parameters, None),
@@ -91,21 +93,28 @@ def _definition(logical_id: str, properties: Mapping[str, Any], functions: Mappi
         raise _Skipped(str(exc)) from exc
 
 
-def _function(dimensions: Any, functions: Mapping[str, Iterable[str]], parameters: Mapping[str, Any]) -> str:
-    """The function the alarm's dimensions name, or FLEET for none (an account-wide Lambda metric)."""
+def _function(dimensions: Any, functions: Mapping[str, Iterable[str]], parameters: Mapping[str, Any]) -> tuple[str, str | None]:
+    """The function the alarm's dimensions name (FLEET for none: an account-wide Lambda metric), and the
+    published version they name, if any."""
     if not isinstance(dimensions, list):
         raise _Skipped("Dimensions must be a list")
     named = None
+    version = None
     for dimension in dimensions:
         if not isinstance(dimension, Mapping) or dimension.get("Name") not in _FUNCTION_DIMENSIONS:
             continue
         value = _value(dimension.get("Value"), parameters)
+        if dimension.get("Name") == "ExecutedVersion":  # a version, never a function
+            version = value if value and value.isdigit() else version
+            continue
         target = _function_named(value.split(":")[0] if value else None, functions)
         if target is None:
             raise _Skipped(f"its {dimension.get('Name')} dimension ({value or dimension.get('Value')!r}) "
                            "names no function of this template")
         named = named or target
-    return named or FLEET
+        qualifier = value.split(":", 1)[1] if value and ":" in value else ""
+        version = qualifier if qualifier.isdigit() else version
+    return (FLEET, None) if named is None else (named, version)
 
 
 def _value(value: Any, parameters: Mapping[str, Any]) -> str | None:
