@@ -90,6 +90,12 @@ class MetricSeries:
             bucket.records.add(sample)
         self.cost.add(record.billed_duration_ms, record.memory_size_mb, architecture)
 
+    def file_counts(self, second: int, counts: RecordCounts, cost: CostEstimate) -> None:
+        """A batch's invocations of one second, counted once (MetricsRegistry.file_pending), filed in its buckets."""
+        for bucket in (self.bucket(second), self.minute(second), self.since_start):
+            bucket.records.merge(counts)
+        self.cost.merge(cost)
+
     def add_datum(self, datum: MetricDatum, at: float) -> None:
         """A custom (EMF) metric, filed under `Namespace/Name`."""
         bucket = self.bucket(int(datum.timestamp if datum.timestamp and abs(datum.timestamp - at) < self.retention_s else at))
@@ -255,22 +261,46 @@ class MetricsRegistry:
             self.file_pending()
 
     def file_pending(self) -> None:
-        """File the queued records and concurrency samples, in the order they came."""
+        """File the queued records and concurrency samples, in the order they came.
+
+        The records are counted once per (function, second) and each count merged into the buckets it
+        belongs in (the second's, the minute's, since start; the function's, the fleet's and a published
+        version's): one RecordCounts.add per invocation instead of nine, on the loop that also serves.
+        """
         if self._records:
             records, self._records = self._records, []
-            fleet = self._series[FLEET]
+            batch: dict[tuple[str, str, int], tuple[RecordCounts, CostEstimate]] = {}
             for record, architecture in records:
-                sample = None if record.status is InvocationStatus.THROTTLED else Sample.of(record)
-                self._series_of(record.function).add_record(record, architecture, sample)
-                fleet.add_record(record, architecture, sample)
-                if record.version != "$LATEST":  # CloudWatch's ExecutedVersion: what an alarm on a canary reads
-                    self._series_of(version_series(record.function, record.version)).add_record(record, architecture, sample)
+                key = (record.function, record.version, int(record.ended_at or record.started_at))
+                counted = batch.get(key)
+                if counted is None:
+                    counted = batch[key] = (RecordCounts(), CostEstimate())
+                if record.status is InvocationStatus.THROTTLED:
+                    counted[0].throttles += 1  # never billed, no duration
+                else:
+                    counted[0].add(Sample.of(record))
+                    counted[1].add(record.billed_duration_ms, record.memory_size_mb, architecture)
+            fleet = self._series[FLEET]
+            for (function, version, second), (counts, cost) in batch.items():
+                self._series_of(function).file_counts(second, counts, cost)
+                fleet.file_counts(second, counts, cost)
+                if version != "$LATEST":  # CloudWatch's ExecutedVersion: what an alarm on a canary reads
+                    self._series_of(version_series(function, version)).file_counts(second, counts, cost)
         if self._concurrency:
             samples, self._concurrency = self._concurrency, []
-            fleet = self._series[FLEET]
+            # A gauge keeps each second's maximum: the batch's, per second, is filed once.
+            peaks: dict[tuple[str, int], int] = {}
+            fleet_peaks: dict[int, int] = {}
             for function, in_use, fleet_in_use, second in samples:
-                self._series_of(function).gauge("ConcurrentExecutions", float(in_use), second)
-                fleet.gauge("ConcurrentExecutions", float(fleet_in_use), second)
+                if in_use > peaks.get((function, second), -1):
+                    peaks[function, second] = in_use
+                if fleet_in_use > fleet_peaks.get(second, -1):
+                    fleet_peaks[second] = fleet_in_use
+            for (function, second), peak in peaks.items():
+                self._series_of(function).gauge("ConcurrentExecutions", float(peak), second)
+            fleet = self._series[FLEET]
+            for second, peak in fleet_peaks.items():
+                fleet.gauge("ConcurrentExecutions", float(peak), second)
 
     @property
     def functions(self) -> dict[str, MetricSeries]:
