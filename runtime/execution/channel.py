@@ -51,6 +51,7 @@ class WorkerChannel:
                  on_pid: Callable[[int], None], on_end: Callable[[], None], on_bad: Callable[[str], None]) -> None:
         self.sock = sock
         self.log_fd: int | None = None  # our dup of the worker's output memfd, from `Started`
+        self.oom_counter_fd: int | None = None  # its memory cgroup's OOM counter, opened by the worker, from `Started`
         self.sent_ahead = sent_ahead  # the request id queued with the spawn, until begin() claims it
         self._loop = loop
         self._on_pid, self._on_end, self._on_bad = on_pid, on_end, on_bad
@@ -169,9 +170,10 @@ class WorkerChannel:
         except (ValueError, OSError):
             pass
         self.sock.close()
-        if self.log_fd is not None:
-            os.close(self.log_fd)
-            self.log_fd = None
+        for fd in (self.log_fd, self.oom_counter_fd):
+            if fd is not None:
+                os.close(fd)
+        self.log_fd = self.oom_counter_fd = None
 
     def end_now(self) -> None:
         """The worker is known dead: take what it wrote before dying, then end as at EOF."""
@@ -186,7 +188,7 @@ class WorkerChannel:
     def _on_first_readable(self) -> None:
         """The first message carries the worker's memfd (SCM_RIGHTS), so it needs recv_fds."""
         try:
-            data, fds, _flags, _addr = socket.recv_fds(self.sock, _FIRST_READ, 1)
+            data, fds, _flags, _addr = socket.recv_fds(self.sock, _FIRST_READ, 2)
         except BlockingIOError:
             return
         except OSError:
@@ -194,6 +196,8 @@ class WorkerChannel:
         for fd in fds:
             if self.log_fd is None and self.stage is Stage.STARTING:
                 self.log_fd = fd
+            elif self.oom_counter_fd is None and self.stage is Stage.STARTING:
+                self.oom_counter_fd = fd  # the environment's group takes it (EnvironmentGroup.adopt_oom_counter)
             else:
                 os.close(fd)
         self._loop.remove_reader(self.sock.fileno())

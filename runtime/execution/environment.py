@@ -376,6 +376,9 @@ class ExecutionEnvironment:
         sandbox = self._spawner.sandbox if self._spawner is not None else None
         # The worker joined its cgroup itself, before Init (worker/confinement.py): nothing it starts is outside.
         self.group = sandbox.environment(pid) if sandbox is not None else EnvironmentGroup(pid, [])
+        if self._channel is not None and self._channel.oom_counter_fd is not None and self.group.adopt_oom_counter(
+                self._channel.oom_counter_fd):
+            self._channel.oom_counter_fd = None
         if self._spawner is not None:
             self._spawner.on_exit(pid, self._on_reaped, self._spawned_at)
 

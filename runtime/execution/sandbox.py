@@ -194,6 +194,14 @@ class EnvironmentGroup:
                     return 0
         return total
 
+    def adopt_oom_counter(self, fd: int) -> bool:
+        """Take the OOM counter the worker opened in its own memory cgroup (worker/confinement.py's join), sparing
+        the loop the first open; False (not taken) without a memory cgroup here. It only reads the environment's own count."""
+        if not self.folders or self._oom_known:
+            return False
+        self._oom_fd, self._oom_known = fd, True
+        return True
+
     def oom_kills(self) -> int:
         """How many processes the kernel's OOM killer took from this environment (its memory cgroup's count).
 

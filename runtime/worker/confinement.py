@@ -39,8 +39,17 @@ def parse_arguments(arguments: Sequence[str]) -> tuple[tuple[str, ...], bool]:
     return tuple(root for root in roots if root), subreaper
 
 
+_oom_counter: int | None = None  # this process's memory cgroup's OOM counter, opened at join for the supervisor
+
+
 def join(roots: Sequence[str]) -> None:
-    """Make this process's own cgroup under each root and move into it (raises OSError if one cannot be joined)."""
+    """Make this process's own cgroup under each root and move into it (raises OSError if one cannot be joined).
+
+    Then opens the memory cgroup's OOM counter (v1 memory.oom_control, v2 memory.events), which the
+    supervisor reads after every invocation: its first open costs 0.1-0.5 ms on cgroupfs, paid here (by
+    a spare, ahead of need) instead of on the supervisor's loop at each cold start (`oom_counter`).
+    """
+    global _oom_counter
     pid = str(os.getpid())
     for root in roots:
         folder = os.path.join(root, pid)
@@ -50,6 +59,21 @@ def join(roots: Sequence[str]) -> None:
             pass  # a pid reused before the supervisor removed the last one's folder: joined all the same
         with open(os.path.join(folder, "cgroup.procs"), "w") as procs:
             procs.write(pid)
+    if _oom_counter is not None:  # the parent's (a SnapStart snapshot's), inherited by the fork
+        os.close(_oom_counter)
+        _oom_counter = None
+    for root in roots:
+        for name in ("memory.oom_control", "memory.events"):
+            try:
+                _oom_counter = os.open(os.path.join(root, pid, name), os.O_RDONLY | os.O_CLOEXEC)
+                return
+            except OSError:
+                continue
+
+
+def oom_counter() -> list[int]:
+    """The OOM counter's descriptor, to send with `Started` ([] without a memory cgroup)."""
+    return [] if _oom_counter is None else [_oom_counter]
 
 
 def apply_limits(roots: Sequence[str], memory_mb: int, cpu_share: float) -> None:

@@ -23,6 +23,7 @@ import sys
 import time
 from typing import NoReturn
 
+from lambdatop.runtime.worker import confinement
 from lambdatop.runtime.worker.capture import OutputCapture
 from lambdatop.runtime.worker.messages import EXIT_INIT_ERROR, ErrorObject, InitDone, InitProblem, Started, WorkerSpec
 from lambdatop.runtime.worker.wire import encode
@@ -57,7 +58,7 @@ def exec_runtime(sock: socket.socket, spec: WorkerSpec, capture: OutputCapture |
     os.chdir(spec.task_root)
     if capture is None:  # else a spare's, announced while it waited
         capture = OutputCapture()
-        socket.send_fds(sock, [encode(Started(os.getpid()))], [capture.fd])
+        socket.send_fds(sock, [encode(Started(os.getpid()))], [capture.fd, *confinement.oom_counter()])
     os.set_inheritable(capture.fd, False)  # fds 1 and 2 stay: they are the capture
     program = choose_program(spec.bootstrap)
     error: OSError | None = None

@@ -25,6 +25,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+from lambdatop.runtime.worker import confinement
 from lambdatop.runtime.worker.capture import OutputCapture
 from lambdatop.runtime.worker.context import LambdaContext
 from lambdatop.runtime.worker.handler import FaultError, Handler, diagnose_init, exception_object, load_handler
@@ -97,8 +98,8 @@ def become_environment(spec: WorkerSpec) -> None:
 
 
 def announce(sock: socket.socket, capture: OutputCapture) -> None:
-    """The first message on a worker socket: this process's pid, and its output memfd for the supervisor."""
-    socket.send_fds(sock, [encode(Started(os.getpid()))], [capture.fd])
+    """The first message on a worker socket: this process's pid, its output memfd and its OOM counter for the supervisor."""
+    socket.send_fds(sock, [encode(Started(os.getpid()))], [capture.fd, *confinement.oom_counter()])
 
 
 class Worker:
