@@ -27,6 +27,7 @@ registration order).
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import socket
@@ -155,8 +156,11 @@ def serve_snapshot(sock: socket.socket, spec: WorkerSpec, cgroups: tuple[str, ..
             os._exit(EXIT_BEFORE_SNAPSHOT_ERROR if hook_failed else EXIT_INIT_ERROR)
         snapshot = Snapshot(worker, spec.environ.get("TMPDIR", ""))
     except BaseException as exc:  # noqa: BLE001 - never return into the zygote's loop
-        zygote._last_words(f"[lambdatop] the SnapStart snapshot could not be taken: {exc!r}")
+        zygote.last_words(f"[lambdatop] the SnapStart snapshot could not be taken: {exc!r}")
         os._exit(EXIT_WORKER_BROKEN)
+    # What Init made is shared copy-on-write with every restored environment: kept out of the collector's
+    # sight, their garbage collections do not walk (and so copy) it, as the zygote does with its own.
+    gc.freeze()
     zygote.Zygote(sock, cgroups, subreapers, snapshot=snapshot).run()
     os._exit(0)
 

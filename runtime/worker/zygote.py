@@ -213,7 +213,7 @@ class Zygote:
             elif self.subreapers:  # a double-forked daemon then stays the worker's descendant, in reach of its kill
                 become_subreaper()
         except BaseException as exc:  # noqa: BLE001 - never return into the zygote's loop
-            _last_words(f"[lambdatop] the environment could not be set up: {exc!r}")
+            last_words(f"[lambdatop] the environment could not be set up: {exc!r}")
             os._exit(EXIT_WORKER_BROKEN)
 
     def wait_as_spare(self, sock: socket.socket) -> None:
@@ -240,7 +240,7 @@ class Zygote:
             if self.cgroups:  # before Init: the function's first line already runs under its limits
                 confinement.apply_limits(self.cgroups, worker_spec.memory_size, worker_spec.cpu_share)
         except BaseException as exc:  # noqa: BLE001 - never return into the zygote's loop
-            _last_words(f"[lambdatop] the environment's limits could not be set: {exc!r}")
+            last_words(f"[lambdatop] the environment's limits could not be set: {exc!r}")
             os._exit(EXIT_WORKER_BROKEN)
         if self.snapshot is not None:
             try:
@@ -353,7 +353,7 @@ def _own_children() -> list[int]:
         return []
 
 
-def _last_words(text: str) -> None:
+def last_words(text: str) -> None:
     try:
         os.write(2, (text + "\n").encode())
     except OSError:
