@@ -175,6 +175,11 @@ class EnvironmentGroup:
                 except ProcessLookupError:
                     pass
             sent.update(new)
+            # Another look catches a process forked between the listing and its stop. Not needed when every one
+            # is in the worker's process group: the killpg above reached them and whatever they were forking
+            # (the kernel delivers a group's signal to a fork's parent and child both, or restarts the fork).
+            if signum == signal.SIGSTOP and all(_in_group(pid, self.pid) for pid in new):
+                break
         self._stopped = sent if signum == signal.SIGSTOP else None
 
     def kill(self) -> None:
@@ -261,6 +266,13 @@ class EnvironmentGroup:
         self._procs_fd = self._oom_fd = None
         self._oom_known = True
         _remove_soon(self.folders, self._leftovers)
+
+
+def _in_group(pid: int, pgid: int) -> bool:
+    try:
+        return os.getpgid(pid) == pgid
+    except ProcessLookupError:
+        return True  # gone: nothing left to stop
 
 
 def _remove_soon(folders: list[Path], leftovers: list[Path]) -> None:
