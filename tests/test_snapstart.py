@@ -350,3 +350,18 @@ async def test_with_json_logs_a_restore_is_platform_restore_events(tmp_path: Pat
     assert metrics["restoreDurationMs"] == round(result.record.restore_duration_ms or 0, 2)
     assert metrics["billedRestoreDurationMs"] == result.record.billed_restore_duration_ms
     assert "initDurationMs" not in metrics
+
+
+async def test_a_versions_snapshot_and_its_spare_go_with_the_version(fleet: Fleet) -> None:
+    snapshot = snapshot_of(fleet)
+    await snapshot.wait_ready()
+    await fleet.invoke("Snappy:1")
+    pid = snapshot.snapshot_pid
+    assert pid is not None
+    family = [psutil.Process(pid), *psutil.Process(pid).children()]  # the snapshot, its restored environment, its spare
+    assert len(family) >= 2
+    fleet.versions.forget("Snappy")  # the function left the config: its versions, their pools and snapshots go
+    for process in family:
+        while not ended(process.pid):
+            await asyncio.sleep(0.01)
+    assert snapshot.state is SnapshotState.READY and snapshot.current() is snapshot.base  # closed: never taken again
