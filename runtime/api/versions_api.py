@@ -81,10 +81,12 @@ class VersionsApi:
             body["SnapStart"] = {"ApplyOn": "PublishedVersions", "OptimizationStatus": "On"}
             pool = self.fleet.versions.of(function.name).pools.get(version.number)
             snapshot = pool.spawner if pool is not None else None
-            if isinstance(snapshot, SnapshotSpawner) and snapshot.state is SnapshotState.CREATING:
+            state = snapshot.state if isinstance(snapshot, SnapshotSpawner) else None
+            if state is SnapshotState.CREATING:
                 body.update({"State": "Pending", "StateReason": "Lambda is creating the SnapStart snapshot.",
                              "StateReasonCode": "Creating"})
-            elif isinstance(snapshot, SnapshotSpawner) and snapshot.state is SnapshotState.FAILED:
+            elif state is SnapshotState.FAILED:
+                assert isinstance(snapshot, SnapshotSpawner)
                 body.update({"State": "Failed", "StateReason": snapshot.failure, "StateReasonCode": "FunctionError"})
         return body
 

@@ -209,26 +209,24 @@ class Invoker:
         record.cold_start = True
         await pool.ready()
         await pool.spawner.wait_ready()  # a SnapStart version whose snapshot is still being taken
-        restoring = pool.spawner.current().RESTORES
-        log.restore_start() if restoring else log.init_start()
+        spawner = pool.spawner.current()  # the one env.start forks from, so the log's first line says what it does
+        log.restore_start() if spawner.RESTORES else log.init_start()
         env = pool.new_environment()
         record.init_started_at = time.time()
         try:
-            outcome = await env.start(pool.spawner, self.init_limit, first_request=request)
+            outcome = await env.start(spawner, self.init_limit, first_request=request)
         except EnvironmentFailed as failure:
             log.worker_output(failure.logs)
             pool.retire(env)
-            if restoring:  # died or ran out of time restoring: no Init to retry
+            ended = "Runtime.OutOfMemory" if failure.failure is Failure.OUT_OF_MEMORY or env.oom_killed() else "Runtime.ExitError"
+            if spawner.RESTORES:  # died or ran out of time restoring: no Init to retry
                 record.duration_ms = (time.perf_counter() - begin) * 1000
-                out_of_memory = failure.failure is Failure.OUT_OF_MEMORY or env.oom_killed()
-                log.restore_report(record.duration_ms, "Runtime.OutOfMemory" if out_of_memory else "Runtime.ExitError")
+                log.restore_report(record.duration_ms, ended)
                 return ColdStart(None, await self._platform_error(env, record, failure, pool.function.timeout))
             if failure.failure is not Failure.INIT_TIMEOUT:
                 record.init_suppressed = True  # no Init Duration: the time went into Duration
                 record.duration_ms = (time.perf_counter() - begin) * 1000
-                out_of_memory = failure.failure is Failure.OUT_OF_MEMORY or env.oom_killed()
-                log.init_report(record.duration_ms, Phase.INIT, InitStatus.ERROR,
-                                "Runtime.OutOfMemory" if out_of_memory else "Runtime.ExitError")
+                log.init_report(record.duration_ms, Phase.INIT, InitStatus.ERROR, ended)
                 return ColdStart(None, await self._platform_error(env, record, failure, pool.function.timeout))
             # Lambda retries a timed-out Init inside the invoke phase, bounded by the function timeout.
             log.init_report(self.init_limit * 1000, Phase.INIT, InitStatus.TIMEOUT)
@@ -264,7 +262,6 @@ class Invoker:
         record.error_type = outcome.platform_error_type
         record.error_message = outcome.error["errorMessage"]
         record.max_memory_used_mb = _mb(env.peak_kb)
-        record.duration_ms = 0.0
         return ColdStart(None, json.dumps(outcome.error).encode())
 
     async def _suppressed_init(self, pool: FunctionPool, record: InvocationRecord, log: InvocationLog) -> ColdStart:

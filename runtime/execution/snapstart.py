@@ -23,6 +23,7 @@ import signal
 import socket
 from collections.abc import Awaitable, Callable
 
+from lambdatop.runtime.execution import procfs
 from lambdatop.runtime.execution.spawner import Spawner
 from lambdatop.runtime.worker.messages import FROM_SNAPSHOT, InitDone, Started, WorkerSpec
 
@@ -118,11 +119,11 @@ class SnapshotSpawner(Spawner):
 
     def _kill_snapshot(self) -> None:
         """Kill a snapshot stuck in Init: its process group, once its pid is known to be the zygote's own child."""
-        pid = self.snapshot_pid
-        if pid is None or self.base.pid is None or _parent_of(pid) != self.base.pid:
+        if not self._running():
             return  # the pid came from a process running user code: only a verified child of ours is killed
+        assert self.snapshot_pid is not None
         try:
-            os.killpg(pid, signal.SIGKILL)
+            os.killpg(self.snapshot_pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
 
@@ -193,12 +194,10 @@ class SnapshotSpawner(Spawner):
 
 def _parent_of(pid: int) -> int | None:
     """The parent of a live process (None for one gone, or dead and not yet reaped)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            state, parent = stat.read().rsplit(b")", 1)[1].split()[:2]
-        return None if state in (b"Z", b"X") else int(parent)
-    except (OSError, ValueError):
+    fields = procfs.stat_of(pid)
+    if len(fields) < 2 or fields[0] in (b"Z", b"X"):
         return None
+    return int(fields[1])
 
 
 def describe(spawner: Spawner) -> str | None:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from lambdatop.runtime.execution import procfs
 from lambdatop.runtime.execution.interpreters import Interpreter, local_interpreter, worker_tree, zygote_command
 from lambdatop.runtime.execution.sandbox import Sandbox
 from lambdatop.runtime.worker.messages import FROM_ZYGOTE, BadMessage, ChildExited, SpareReady, SpareTaken, SpawnRequest, WorkerSpec
@@ -102,9 +103,8 @@ class Spawner:
                 if self._stat is not None:
                     os.close(self._stat[1])
                 self._stat = (self.process.pid, os.open(f"/proc/{self.process.pid}/stat", os.O_RDONLY | os.O_CLOEXEC))
-            # The state follows the command name, which is in parentheses and may hold spaces.
-            return os.pread(self._stat[1], 1024, 0).rsplit(b")", 1)[1].split()[0] in (b"T", b"t")
-        except (OSError, IndexError):
+            return procfs.stat_fields(os.pread(self._stat[1], 1024, 0))[:1] in ([b"T"], [b"t"])
+        except OSError:
             return False
 
     def current(self) -> Spawner:

@@ -13,6 +13,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from lambdatop.runtime.execution import procfs
+
 PREFIX = "lambdatop-"
 OWNER_FILE = ".owner"
 
@@ -58,8 +60,5 @@ def process_running(pid: int, started: str) -> bool:
 
 def start_time(pid: int) -> str:
     """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat), or '' off Linux."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rsplit(b")", 1)[1].split()[19].decode()
-    except (OSError, IndexError):
-        return ""
+    fields = procfs.stat_of(pid)
+    return fields[19].decode() if len(fields) > 19 else ""

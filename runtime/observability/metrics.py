@@ -77,18 +77,11 @@ class MetricSeries:
         self.minute(bucket.second).stat(metric).add(value, histogram, index)
         self.since_start.stat(metric).add(value, histogram, index)
 
-    def add_record(self, record: InvocationRecord, architecture: str = "x86_64", sample: Sample | None = None) -> None:
-        """`sample`: the record's metrics, when the caller files it in several series."""
-        second = int(record.ended_at or record.started_at)
-        if record.status is InvocationStatus.THROTTLED:
-            for bucket in (self.bucket(second), self.minute(second), self.since_start):
-                bucket.records.throttles += 1
-            return
-        if sample is None:
-            sample = Sample.of(record)
-        for bucket in (self.bucket(second), self.minute(second), self.since_start):
-            bucket.records.add(sample)
-        self.cost.add(record.billed_duration_ms, record.memory_size_mb, architecture)
+    def add_record(self, record: InvocationRecord, architecture: str = "x86_64") -> None:
+        """One record on its own (MetricsRegistry files them in batches, through `file_counts`)."""
+        counts, cost = RecordCounts(), CostEstimate()
+        count_record(record, architecture, counts, cost)
+        self.file_counts(record_second(record), counts, cost)
 
     def file_counts(self, second: int, counts: RecordCounts, cost: CostEstimate) -> None:
         """A batch's invocations of one second, counted once (MetricsRegistry.file_pending), filed in its buckets."""
@@ -271,15 +264,11 @@ class MetricsRegistry:
             records, self._records = self._records, []
             batch: dict[tuple[str, str, int], tuple[RecordCounts, CostEstimate]] = {}
             for record, architecture in records:
-                key = (record.function, record.version, int(record.ended_at or record.started_at))
+                key = (record.function, record.version, record_second(record))
                 counted = batch.get(key)
                 if counted is None:
                     counted = batch[key] = (RecordCounts(), CostEstimate())
-                if record.status is InvocationStatus.THROTTLED:
-                    counted[0].throttles += 1  # never billed, no duration
-                else:
-                    counted[0].add(Sample.of(record))
-                    counted[1].add(record.billed_duration_ms, record.memory_size_mb, architecture)
+                count_record(record, architecture, *counted)
             fleet = self._series[FLEET]
             for (function, version, second), (counts, cost) in batch.items():
                 self._series_of(function).file_counts(second, counts, cost)
@@ -322,6 +311,20 @@ class MetricsRegistry:
         now = time.time() if now is None else now
         for series in self.series.values():
             series.prune(now)
+
+
+def record_second(record: InvocationRecord) -> int:
+    """The second an invocation is counted in: when it ended (when it was accepted, for one that never did)."""
+    return int(record.ended_at or record.started_at)
+
+
+def count_record(record: InvocationRecord, architecture: str, counts: RecordCounts, cost: CostEstimate) -> None:
+    """Add one invocation to a batch's counts and cost (a throttle is never billed and has no duration)."""
+    if record.status is InvocationStatus.THROTTLED:
+        counts.throttles += 1
+        return
+    counts.add(Sample.of(record))
+    cost.add(record.billed_duration_ms, record.memory_size_mb, architecture)
 
 
 def version_series(function: str, version: str) -> str:

@@ -88,7 +88,7 @@ def function_segment(record: InvocationRecord, arn: str | None = None) -> dict[s
     if record.cold_start and record.init_started_at:
         # A SnapStart cold start has no Initialization subsegment but a Restore one (DG snapstart-monitoring).
         phase = "Restore" if record.restore_duration_ms is not None else "Initialization"
-        init_ms = record.restore_duration_ms or record.init_duration_ms
+        init_ms = record.restore_duration_ms if record.restore_duration_ms is not None else record.init_duration_ms
         if init_ms is None:
             init_ms = record.duration_ms
         # The Init the REPORT line reports: after an early Init, the idle wait until this invoke is a gap, not Init.

@@ -86,30 +86,18 @@ def provide_hooks_module() -> None:
         sys.modules[HOOKS_MODULE] = fallback_hooks_module()
 
 
-class HookFailed(Exception):
-    """A runtime hook raised; `cause` is what it raised (the error object shows that, as the RIC's does)."""
-
-    def __init__(self, cause: BaseException) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-
-
 def run_before_snapshot() -> None:
+    """The before-snapshot hooks, last registered first; what one raises is the caller's to report."""
     hooks = _registry("get_before_snapshot")
     while hooks:
         func, args, kwargs = hooks.pop()
-        try:
-            func(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - a failing hook fails the snapshot, whatever it raised
-            raise HookFailed(exc) from exc
+        func(*args, **kwargs)
 
 
 def run_after_restore() -> None:
+    """The after-restore hooks, in registration order; what one raises is the caller's to report."""
     for func, args, kwargs in _registry("get_after_restore"):
-        try:
-            func(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001
-            raise HookFailed(exc) from exc
+        func(*args, **kwargs)
 
 
 def _registry(getter: str) -> Registry:
@@ -135,13 +123,11 @@ def serve_snapshot(sock: socket.socket, spec: WorkerSpec, cgroups: tuple[str, ..
         sock.send(encode(Started(os.getpid())))
         hook_failed = False
 
-        def before_snapshot() -> None:
+        def before_snapshot() -> None:  # run in Init's time; what a hook raises fails Init with it, as the RIC reports
             nonlocal hook_failed
-            try:
-                run_before_snapshot()
-            except HookFailed as failed:
-                hook_failed = True
-                raise failed.cause from None  # the error object is the hook's exception, as the RIC's is
+            hook_failed = True
+            run_before_snapshot()
+            hook_failed = False
 
         done = worker.run_init(then=before_snapshot)
         if hook_failed and done.error is not None:
@@ -193,8 +179,8 @@ class Snapshot:
         error = None
         try:
             run_after_restore()
-        except HookFailed as failed:
-            error = exception_object(failed.cause, "")
+        except Exception as exc:  # noqa: BLE001 - only the user's hooks run here: any failure is theirs
+            error = exception_object(exc, "")
             log_error(error, worker._to_json)
         restore_ms = (time.perf_counter() - begin) * 1000
         worker.send(InitDone(error, restore_ms, worker.capture.take(), started, time.time(), *runtime.memory_kb(),

@@ -172,8 +172,7 @@ class Zygote:
         if pid == 0:
             self.leave_zygote()
             self.become_worker(spec_frame, worker_fd)
-        self.children.add(pid)
-        self.worker_groups.add(pid)  # it leads its own process group (leave_zygote)
+        self.forked(pid)
         os.close(worker_fd)
 
     def fork_spare(self) -> None:
@@ -186,8 +185,7 @@ class Zygote:
             self.leave_zygote()
             self.wait_as_spare(theirs)
         theirs.close()
-        self.children.add(pid)
-        self.worker_groups.add(pid)
+        self.forked(pid)
         self.spare = pid
         try:
             socket.send_fds(self.control, [encode(SpareReady(pid))], [ours.fileno()])
@@ -277,6 +275,11 @@ class Zygote:
                 self.broken_spares = self.broken_spares + 1 if broken else 0
                 self.spare_due = time.monotonic() + min(1.0, SPARE_DELAY_S * 2 ** self.broken_spares)
             self.report(ChildExited(pid, describe_status(status)))
+
+    def forked(self, pid: int) -> None:
+        """A new child: a worker (or spare) to reap and report, leading its own process group (leave_zygote)."""
+        self.children.add(pid)
+        self.worker_groups.add(pid)
 
     def kill_escaped(self) -> None:
         """A worker ended: kill what it left outside every worker's process group (what is inside one, an

@@ -48,8 +48,9 @@ class ColdSamples:
         self.overheads.append(entered - begin - init_s)
 
 
-async def _wait_gone(fleet: Fleet, function: str, timeout: float = 5.0) -> None:
-    pool = fleet.pools[function]
+async def wait_gone(fleet: Fleet, function: str, timeout: float = 5.0, qualifier: str | None = None) -> None:
+    """Until every environment of `function` (its version `qualifier`'s, if given) is gone."""
+    pool = fleet.versions.pool_for(fleet.pools[function], qualifier)
     deadline = time.monotonic() + timeout
     while pool.envs:
         if time.monotonic() > deadline:
@@ -65,7 +66,7 @@ async def sequential(fleet: Fleet, function: str, samples: int, warmup: int = 5)
         # Warm-ups are checked like every sample, then dropped.
         (measured if index >= warmup else ColdSamples()).add(function, result, begin)
         fleet.kill_environment(function)
-        await _wait_gone(fleet, function)
+        await wait_gone(fleet, function)
     return measured
 
 
@@ -79,7 +80,7 @@ async def burst(fleet: Fleet, function: str, rounds: int, size: int = BURST) -> 
             measured.add(function, result, begin)
         while fleet.kill_environment(function) is not None:
             await asyncio.sleep(0.001)
-        await _wait_gone(fleet, function)
+        await wait_gone(fleet, function)
     return measured
 
 
@@ -94,7 +95,7 @@ async def amortised(fleet: Fleet, function: str, rounds: int, size: int = LARGE_
             ColdSamples().add(function, result, begin)  # each one a successful cold start, or the figure fails
         while fleet.kill_environment(function) is not None:
             await asyncio.sleep(0.001)
-        await _wait_gone(fleet, function, timeout=30.0)
+        await wait_gone(fleet, function, timeout=30.0)
     return per_start
 
 

@@ -9,12 +9,12 @@ entry), each sample on a fresh environment.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import TYPE_CHECKING
 
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationStatus
+from lambdatop.tui.bench.cold import wait_gone
 from lambdatop.tui.bench.results import Figure, latency
 
 if TYPE_CHECKING:
@@ -35,11 +35,7 @@ async def _cold_starts(fleet: Fleet, function: str, qualifier: str | None, sampl
         measured.append(float(result.response) - begin)
         while pool.kill_one() is not None:
             pass
-        deadline = time.monotonic() + 5.0
-        while pool.envs:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{name}: environment not gone after 5 s")
-            await asyncio.sleep(0.002)
+        await wait_gone(fleet, function, qualifier=qualifier)
     return measured
 
 
