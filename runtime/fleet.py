@@ -117,7 +117,7 @@ class Fleet(ServiceLookups):
         self._drained.set()
         self._tasks = self.housekeeping.start()
         self._started = True
-        self.versions.start(TrafficShifter(self.alarm_state, self._on_deployment,
+        self.versions.start(TrafficShifter(self.alarm_state, self.alarm_fired_since, self._on_deployment,
                                            time_scale(self.config.sections, str(self.config.path))),
                             self.pools.values(), self._warn)
         try:

@@ -49,9 +49,12 @@ class TraceSource(Protocol):
 
 @runtime_checkable
 class AlarmSource(Protocol):
-    """A service that evaluates alarms (the observability service): an alarm's state by name, None if unknown."""
+    """A service that evaluates alarms (the observability service): an alarm's state by name, None if unknown,
+    and whether it is in ALARM or has gone into it since a time."""
 
     def alarm_state(self, name: str) -> str | None: ...
+
+    def alarm_fired_since(self, name: str, since: float) -> bool: ...
 
 
 @runtime_checkable
@@ -119,6 +122,10 @@ class ServiceLookups:
     def alarm_state(self, name: str) -> str | None:
         """A lambdatop alarm's state by name (None without the observability service, or for an unknown name)."""
         return next((state for s in self.services if isinstance(s, AlarmSource) and (state := s.alarm_state(name))), None)
+
+    def alarm_fired_since(self, name: str, since: float) -> bool:
+        """Whether a lambdatop alarm is in ALARM or went into it at `since` or later (False for an unknown name)."""
+        return any(s.alarm_fired_since(name, since) for s in self.services if isinstance(s, AlarmSource))
 
     def trace_documents(self, request_id: str) -> list[dict[str, Any]]:
         """The live trace of a request as X-Ray documents (empty without the observability service, or once forgotten)."""

@@ -59,6 +59,21 @@ def test_m_out_of_n_datapoints() -> None:
         (AlarmState.INSUFFICIENT_DATA, AlarmState.OK), (AlarmState.OK, AlarmState.ALARM), (AlarmState.ALARM, AlarmState.OK)]
 
 
+def test_a_period_the_evaluation_runs_late_for_is_still_judged() -> None:
+    # The service ticks about once a second on a loop that may be busy: two ticks 1.1 s apart can cross two
+    # period ends, and the one-second period between them, the one with the error, must be judged all the same.
+    metrics = MetricsRegistry()
+    alarms = AlarmSet([AlarmDefinition("fn-errors", "Errors", "fn", "Sum", period=1, threshold=0,
+                                       treat_missing_data=MissingData.NOT_BREACHING)])
+    metrics.add_record(record(BASE + 0.2, error=True))
+    alarms.evaluate(metrics, BASE + 1.45)  # judges [-1, 0): nothing there
+    changes = alarms.evaluate(metrics, BASE + 2.55)  # [0, 1) and [1, 2) are both due now
+    assert [(t.old, t.new, t.at) for _, t in changes] == [
+        (AlarmState.OK, AlarmState.ALARM, BASE + 1.5), (AlarmState.ALARM, AlarmState.OK, BASE + 2.5)]
+    # Whoever polls the state between ticks (a canary's rollback) learns of it from the history.
+    assert alarms.fired_since("fn-errors", BASE + 1) and not alarms.fired_since("fn-errors", BASE + 2)
+
+
 def test_missing_data_treatments_and_percentile_statistic() -> None:
     metrics = MetricsRegistry()
     definitions = [

@@ -9,7 +9,9 @@ alarm evaluation roll a `DeploymentPreference` back on a template alarm.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import textwrap
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ import pytest
 
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationStatus
-from lambdatop.runtime.observability.alarms import FLEET, Comparison, MissingData
+from lambdatop.runtime.observability.alarms import FLEET, AlarmState, Comparison, MissingData
 from lambdatop.runtime.observability.service import ObservabilityService
 from lambdatop.runtime.observability.template_alarms import template_alarms
 from lambdatop.runtime.reload.service import ReloadService
@@ -122,6 +124,7 @@ TEMPLATE = SHIFTING_TEMPLATE.replace("Alarms: [fn-errors]", "Alarms: [!Ref Canar
 """
 
 
+@contextlib.asynccontextmanager
 async def _watched(root: Path) -> AsyncIterator[Watched]:
     (root / "fn").mkdir()
     (root / "fn" / "app.py").write_text(GOOD % "one")
@@ -144,7 +147,7 @@ async def _watched(root: Path) -> AsyncIterator[Watched]:
 
 
 async def test_a_canary_watching_a_template_alarm_rolls_back_when_it_fires(tmp_path: Path) -> None:
-    async for watched in _watched(tmp_path):
+    async with _watched(tmp_path) as watched:
         fleet = watched.fleet
         assert fleet.alarm_state("CanaryErrors") in ("OK", "INSUFFICIENT_DATA")
         watched.forget()
@@ -154,6 +157,24 @@ async def test_a_canary_watching_a_template_alarm_rolls_back_when_it_fires(tmp_p
         assert failed.record.error_type == "ValueError"
         rolled = await deployment_event(watched, "rolled back")
         assert (rolled.detail["state"], rolled.detail["reason"]) == ("rolled_back", "alarm CanaryErrors is in ALARM")
+        assert fleet.versions.of("Fn").aliases["live"].function_version == "1"
+
+
+async def test_a_canary_rolls_back_on_an_alarm_that_fired_and_cleared_between_two_polls(tmp_path: Path) -> None:
+    # A busy loop's late tick judges two one-second periods at once, the error's (ALARM) and the next (OK):
+    # the shifter, polling in between, never sees ALARM as the state, and must roll back all the same.
+    async with _watched(tmp_path) as watched:
+        fleet = watched.fleet
+        observability = next(s for s in fleet.services if isinstance(s, ObservabilityService))
+        watched.forget()
+        (tmp_path / "fn" / "app.py").write_text(BROKEN)
+        await deployment_event(watched, "shifting to version 2")
+        assert (await fleet.invoke("Fn:2", {})).record.error_type == "ValueError"
+        observability.alarms.evaluate(observability.metrics, time.time() + 3)  # judges the next second too
+        alarm = observability.alarms.alarms["CanaryErrors"]
+        assert alarm.state is AlarmState.OK and AlarmState.ALARM in [t.new for t in alarm.history]
+        rolled = await deployment_event(watched, "rolled back", timeout=10)
+        assert rolled.detail["reason"] == "alarm CanaryErrors is in ALARM"
         assert fleet.versions.of("Fn").aliases["live"].function_version == "1"
 
 

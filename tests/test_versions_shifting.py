@@ -7,6 +7,7 @@ loopback; the time scale makes CodeDeploy's minutes short.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import textwrap
 from collections.abc import AsyncIterator, Callable
@@ -54,6 +55,7 @@ GOOD = "def handler(event, context):\n    return {'code': '%s'}\n"
 BROKEN = "def handler(event, context):\n    raise ValueError('the new version is broken')\n"
 
 
+@contextlib.asynccontextmanager
 async def _fleet(root: Path, scale: float) -> AsyncIterator[tuple[Watched, Any]]:
     (root / "fn").mkdir()
     (root / "fn" / "app.py").write_text(GOOD % "one")
@@ -87,7 +89,7 @@ async def deployment_event(watched: Watched, words: str, timeout: float = 30.0) 
 
 
 async def test_a_canary_takes_ten_percent_then_the_whole_alias(shifting, lambda_client) -> None:
-    async for watched, endpoint in shifting(0.002):  # 10 minutes: 1.2 s
+    async with shifting(0.002) as (watched, endpoint):  # 10 minutes: 1.2 s
         client = lambda_client(endpoint.url)
         watched.forget()
         (watched.fleet.config.root / "fn" / "app.py").write_text(GOOD % "two")
@@ -102,7 +104,7 @@ async def test_a_canary_takes_ten_percent_then_the_whole_alias(shifting, lambda_
 
 
 async def test_an_alarm_during_the_canary_rolls_the_alias_back(shifting, lambda_client) -> None:
-    async for watched, endpoint in shifting(0.05):  # 10 minutes: 30 s, ample for the alarm to fire
+    async with shifting(0.05) as (watched, endpoint):  # 10 minutes: 30 s, ample for the alarm to fire
         client = lambda_client(endpoint.url)
         watched.forget()
         (watched.fleet.config.root / "fn" / "app.py").write_text(BROKEN)

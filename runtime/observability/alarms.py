@@ -6,7 +6,9 @@ takes the last `evaluation_periods` complete periods and goes to ALARM when at
 least `datapoints_to_alarm` of them breach the threshold ("M out of N"), to OK
 when fewer do, and to INSUFFICIENT_DATA when there is nothing to judge.
 Periods are aligned to multiples of the period since the epoch, as CloudWatch
-aligns them, and each is judged once, just after it ends.
+aligns them, and each is judged once, just after it ends: every one of them,
+in order, even when the evaluation runs late (a busy loop's tick may come 1.1 s
+after the last one, and a 1-second period must not go unjudged).
 
     INSUFFICIENT_DATA ──► OK ◄──► ALARM
             ▲              │        │
@@ -48,6 +50,7 @@ from lambdatop.runtime.observability.percentiles import UnknownStatistic, percen
 from lambdatop.runtime.observability.metrics import FLEET, STANDARD_METRICS, MetricsRegistry, version_series
 
 EVALUATION_LAG_S = 0.5  # let the last second's records reach the metrics before judging a period
+CATCH_UP_PERIODS = 10  # after a stall (a suspended laptop), the periods judged late; older ones are not judged
 HISTORY_LIMIT = 200
 
 
@@ -173,6 +176,11 @@ class Alarm:
                          history=tuple(t.view(d.name) for t in reversed(self.history)))
 
 
+def _newest_period_end(now: float, period: int) -> int:
+    """The end of the newest period complete at `now` (and given EVALUATION_LAG_S for its records to arrive)."""
+    return math.floor((now - EVALUATION_LAG_S) / period) * period
+
+
 def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
@@ -219,14 +227,18 @@ def judge(
 class AlarmSet:
     """The fleet's alarms, evaluated against a metrics registry."""
 
-    def __init__(self, definitions: Iterable[AlarmDefinition]) -> None:
+    def __init__(self, definitions: Iterable[AlarmDefinition], now: float | None = None) -> None:
         self.alarms: dict[str, Alarm] = {}
         for definition in definitions:
-            self.add(definition)
+            self.add(definition, now)
         self.transitions: collections.deque[tuple[str, Transition]] = collections.deque(maxlen=HISTORY_LIMIT * 5)
 
-    def add(self, definition: AlarmDefinition) -> Alarm:
+    def add(self, definition: AlarmDefinition, now: float | None = None) -> Alarm:
+        """A new alarm; created at `now`, its first evaluation judges every period from the one complete then
+        (without `now`, the first evaluation judges its newest period alone)."""
         alarm = self.alarms[definition.name] = Alarm(definition)
+        if now is not None:
+            alarm.last_period_end = _newest_period_end(now, definition.period) - definition.period
         return alarm
 
     def remove_function(self, function: str) -> None:
@@ -234,29 +246,49 @@ class AlarmSet:
             del self.alarms[name]
 
     def evaluate(self, metrics: MetricsRegistry, now: float | None = None) -> list[tuple[Alarm, Transition]]:
-        """Judge every alarm whose newest complete period has not been judged yet; returns the transitions."""
+        """Judge, oldest first, every complete period of every alarm not judged yet; returns the transitions."""
         now = time.time() if now is None else now
         changes: list[tuple[Alarm, Transition]] = []
         for alarm in self.alarms.values():
-            d = alarm.definition
-            period_end = math.floor((now - EVALUATION_LAG_S) / d.period) * d.period
-            if alarm.last_period_end is not None and period_end <= alarm.last_period_end:
+            period = alarm.definition.period
+            newest = _newest_period_end(now, period)
+            last = alarm.last_period_end
+            if last is not None and newest <= last:
                 continue
-            alarm.last_period_end = period_end
-            series = metrics.series.get(d.series)
-            starts = [period_end - (k * d.period) for k in range(d.evaluation_periods, 0, -1)]
-            datapoints = [series.statistic(d.metric, d.statistic, s, s + d.period) if series else None for s in starts]
-            alarm.last_datapoints = datapoints
-            state, reason = judge(d, datapoints, starts, alarm.state)
-            if state is not alarm.state:
-                transition = Transition(now, alarm.state, state, reason)
-                alarm.state, alarm.reason, alarm.since = state, reason, now
-                alarm.history.append(transition)
-                self.transitions.append((alarm.name, transition))
-                changes.append((alarm, transition))
-            elif reason:
-                alarm.reason = reason
+            first = newest if last is None else max(last + period, newest - (CATCH_UP_PERIODS - 1) * period)
+            for period_end in range(first, newest + 1, period):
+                # A period judged late is stamped when it would have been judged on time.
+                transition = self._judge(alarm, metrics, period_end, min(now, period_end + EVALUATION_LAG_S))
+                if transition is not None:
+                    changes.append((alarm, transition))
         return changes
+
+    def _judge(self, alarm: Alarm, metrics: MetricsRegistry, period_end: int, at: float) -> Transition | None:
+        d = alarm.definition
+        alarm.last_period_end = period_end
+        series = metrics.series.get(d.series)
+        starts = [period_end - (k * d.period) for k in range(d.evaluation_periods, 0, -1)]
+        datapoints = [series.statistic(d.metric, d.statistic, s, s + d.period) if series else None for s in starts]
+        alarm.last_datapoints = datapoints
+        state, reason = judge(d, datapoints, starts, alarm.state)
+        if state is alarm.state:
+            if reason:
+                alarm.reason = reason
+            return None
+        transition = Transition(at, alarm.state, state, reason)
+        alarm.state, alarm.reason, alarm.since = state, reason, at
+        alarm.history.append(transition)
+        self.transitions.append((alarm.name, transition))
+        return transition
+
+    def fired_since(self, name: str, since: float) -> bool:
+        """Whether alarm `name` is in ALARM or went into it at `since` or later (a period judged late may have
+        gone ALARM and back to OK in one evaluation: whoever watches the alarm must still learn of it)."""
+        alarm = self.alarms.get(name)
+        if alarm is None:
+            return False
+        return alarm.state is AlarmState.ALARM or any(
+            t.new is AlarmState.ALARM and t.at >= since for t in reversed(alarm.history))
 
     @property
     def open(self) -> int:

@@ -69,7 +69,7 @@ class ObservabilityService:
         self.metrics = fleet.metrics  # the fleet files every invocation; custom metrics and gauges are added here
         section = fleet.config.sections.get("alarms")
         where = str(fleet.config.path)
-        self.alarms = AlarmSet(self._definitions(section, where, warn=True))
+        self.alarms = AlarmSet(self._definitions(section, where, warn=True), time.time())
         self._defaults = not (isinstance(section, dict) and section.get("defaults") is False)
         self._section = section
         self._known_functions = set(fleet.functions)
@@ -116,6 +116,9 @@ class ObservabilityService:
     def alarm_state(self, name: str) -> str | None:
         alarm = self.alarms.alarms.get(name)
         return str(alarm.state) if alarm is not None else None
+
+    def alarm_fired_since(self, name: str, since: float) -> bool:
+        return self.alarms.fired_since(name, since)
 
     def flush(self) -> None:
         """File every invocation published so far, now, instead of at the next drain (tests read right after)."""
@@ -191,7 +194,7 @@ class ObservabilityService:
         if self._defaults:
             for definition in default_definitions(sorted(current - self._known_functions)):
                 if definition.name not in self.alarms.alarms:
-                    self.alarms.add(definition)
+                    self.alarms.add(definition, time.time())
         self._known_functions = current
 
     def _definitions(self, section: Any, where: str, *, warn: bool) -> list[AlarmDefinition]:
@@ -219,7 +222,7 @@ class ObservabilityService:
         old = self.alarms.alarms
         fresh = AlarmSet(())
         for definition in definitions:
-            fresh.add(definition)
+            fresh.add(definition, time.time())
             previous = old.get(definition.name)
             if previous is not None and previous.definition == definition:
                 fresh.alarms[definition.name] = previous

@@ -71,14 +71,16 @@ class Deployment:
 
 
 AlarmState = Callable[[str], str | None]  # alarm name -> OK | ALARM | INSUFFICIENT_DATA, None for an unknown one
+AlarmFired = Callable[[str, float], bool]  # alarm name, a time -> in ALARM now, or went into it since then
 Notify = Callable[[Deployment, str], None]  # a deployment and what just happened, in words
 
 
 class TrafficShifter:
     """Runs deployments, one per alias at a time, as tasks on the running loop."""
 
-    def __init__(self, alarm_state: AlarmState, notify: Notify, time_scale: float) -> None:
+    def __init__(self, alarm_state: AlarmState, alarm_fired: AlarmFired, notify: Notify, time_scale: float) -> None:
         self.alarm_state = alarm_state
+        self.alarm_fired = alarm_fired
         self.notify = notify
         self.time_scale = time_scale
         self.deployments: dict[tuple[str, str], Deployment] = {}  # (function, alias) -> the latest
@@ -126,8 +128,9 @@ class TrafficShifter:
                                 f"traffic ({deployment.preference.type_name} succeeded)")
 
     def _rolled_back(self, deployment: Deployment) -> bool:
-        """Roll back if a watched alarm is in ALARM; True when it did."""
-        firing = [name for name in deployment.preference.alarms if self.alarm_state(name) == "ALARM"]
+        """Roll back if a watched alarm is in ALARM, or went into it since the shift began (periods judged late
+        are judged together, so an alarm can go to ALARM and back to OK between two polls); True when it did."""
+        firing = [name for name in deployment.preference.alarms if self.alarm_fired(name, deployment.started_at)]
         if not firing:
             return False
         deployment.route(0.0)
