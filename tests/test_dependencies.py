@@ -16,6 +16,7 @@ configured index.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -63,9 +64,10 @@ def invoke(root: Path, function: str, *, timeout: float = 120) -> subprocess.Com
 
 
 IMPORTS = """
+import importlib.metadata
 import sys
 def handler(event, context):
-    found = {}
+    found = {"boto3 version": importlib.metadata.version("boto3"), "dateutil version": importlib.metadata.version("python-dateutil")}
     for name in ("tinydep", "yaml", "aiohttp", "textual", "msgpack", "boto3", "botocore"):
         try:
             module = __import__(name)
@@ -87,6 +89,8 @@ def test_requirements_install_once_and_only_declared_packages_import(tmp_path: P
     # Declared: installed under .lambdatop/packages/. Bundled by the runtime: boto3, botocore.
     assert found["tinydep"] and "/.lambdatop/packages/" in found["tinydep"]
     assert found["boto3"] and found["botocore"]
+    # ... with their metadata, as code asking importlib.metadata for boto3's version finds it on Lambda.
+    assert (found["boto3 version"], found["dateutil version"]) == (importlib.metadata.version("boto3"), importlib.metadata.version("python-dateutil"))
     # lambdatop's own packages are not the function's (on main every one of these imported).
     assert found["yaml"] is None and found["aiohttp"] is None and found["textual"] is None and found["msgpack"] is None
     assert "lambdatop: [packages fn] installing" in first.stderr
@@ -276,3 +280,30 @@ def test_the_interpreter_lookup_reads_path_then_any_pyenv_root(tmp_path: Path, m
     assert choice.warning is None and choice.interpreter.minor == "3.12" and not choice.interpreter.local
     missing = Interpreters(tmp_path / "work").for_runtime("python3.14")
     assert missing.interpreter.local and "no Python 3.14 found" in (missing.warning or "")
+
+
+@pytest.mark.skipif(not PY312.is_file(), reason="needs pyenv's Python 3.12.1")
+def test_a_probed_interpreter_is_remembered_until_its_file_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Probing starts the candidate Python: a fleet start should pay it once per interpreter, not every time.
+    from lambdatop.runtime.execution.interpreters import InterpreterChoice, Interpreters
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "no-pyenv"))
+    on_path, runs = tmp_path / "bin", tmp_path / "runs"
+    on_path.mkdir()
+    wrapper = on_path / "python3.12"  # counts its runs, then is the real 3.12
+    wrapper.write_text(f'#!/bin/sh\necho run >> {runs}\nexec {PY312} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{on_path}:/usr/bin:/bin")
+
+    def choose() -> InterpreterChoice:
+        return Interpreters(tmp_path / "work").for_runtime("python3.12")
+
+    first = choose()
+    assert first.warning is None and first.interpreter.executable == str(PY312)
+    assert runs.read_text().count("run") == 1
+    assert choose() == first and runs.read_text().count("run") == 1  # another fleet start: remembered
+    wrapper.write_text(wrapper.read_text() + "# edited\n")
+    assert choose() == first and runs.read_text().count("run") == 2  # the file changed: probed again
+    (tmp_path / "cache" / "lambdatop" / "interpreters.json").write_text("{not json")
+    assert choose() == first and runs.read_text().count("run") == 3  # an unreadable cache: probed, never wrong

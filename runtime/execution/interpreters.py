@@ -31,6 +31,7 @@ import msgpack
 import simplejson
 
 from lambdatop.runtime import worker
+from lambdatop.runtime.execution import known_interpreters
 
 _RUNTIME = re.compile(r"^python(?P<major>\d+)\.(?P<minor>\d+)$")
 PROBE_TIMEOUT_S = 20.0
@@ -167,7 +168,22 @@ def _version_key(path: str) -> tuple[int, ...]:
 
 
 def probe(executable: str, tree: Path) -> Interpreter | None:
-    """The interpreter `executable` really is, if it imports the zygote from `tree`; else None."""
+    """The interpreter `executable` really is, if it imports the zygote from `tree`; else None. A probe that
+    succeeded before, of the same file and the same worker code, is not run again (known_interpreters.py)."""
+    key = known_interpreters.key_of(executable)
+    found = known_interpreters.recall(key) if key is not None else None
+    if found is None:
+        found = _run_probe(executable, tree)
+        if found is None:
+            return None
+        if key is not None:
+            known_interpreters.remember(key, *found)
+    real, version = found
+    return Interpreter(real, version, local=os.path.realpath(real) == os.path.realpath(sys.executable))
+
+
+def _run_probe(executable: str, tree: Path) -> tuple[str, str] | None:
+    """(real executable, version) as `executable` prints them once it has imported the zygote from `tree`."""
     try:
         result = subprocess.run(
             [executable, "-s", "-E", "-c", _PROBE, str(tree)], capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
@@ -178,8 +194,7 @@ def probe(executable: str, tree: Path) -> Interpreter | None:
     lines = result.stdout.split()
     if result.returncode != 0 or len(lines) != 2:
         return None
-    real, version = lines
-    return Interpreter(real, version, local=os.path.realpath(real) == os.path.realpath(sys.executable))
+    return lines[0], lines[1]
 
 
 def zygote_command(interpreter: Interpreter, tree: Path | None, control_fd: int) -> list[str]:
