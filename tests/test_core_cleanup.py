@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -97,3 +98,41 @@ def test_supervisor_killed_with_sigkill_takes_its_workers_along(tmp_path: Path) 
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=5)
     assert _wait_gone(pids) == []
+
+
+def _zygote(control: socket.socket, cgroup_root: Path) -> subprocess.Popen[bytes]:
+    """A zygote started by hand, as the supervisor starts one, its children to join `cgroup_root` (a plain folder
+    here: joining writes the pid into a file, which a real cgroup would take as the move)."""
+    return subprocess.Popen([sys.executable, "-m", "lambdatop.runtime.worker.zygote", str(control.fileno()),
+                             "--cgroup", str(cgroup_root)], pass_fds=[control.fileno()], stderr=subprocess.PIPE)
+
+
+def test_a_zygote_told_to_stop_before_it_has_started_forks_nothing(tmp_path: Path) -> None:
+    # A one-shot command's second Python can still be starting when the command is done: its zygote must not
+    # fork a spare into the cgroup folders the first zygote's end is removing.
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    root = tmp_path / "run"
+    root.mkdir()
+    zygote = _zygote(theirs, root)
+    theirs.close()
+    ours.shutdown(socket.SHUT_WR)  # the supervisor stops before the zygote has read anything; we still hear it
+    message, fds, _, _ = socket.recv_fds(ours, 4096, 1)
+    for fd in fds:
+        os.close(fd)
+    assert (message, fds) == (b"", []), "the zygote forked a spare (SpareReady) after it was told to stop"
+    _, stderr = zygote.communicate(timeout=30)
+    assert zygote.returncode == 0, stderr
+
+
+def test_a_spare_forked_as_the_run_ends_goes_without_a_word(tmp_path: Path) -> None:
+    # The run's folder gone (another zygote's end removed it): the spare cannot join, and that is no news.
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    zygote = _zygote(theirs, tmp_path / "removed-by-another-zygote")
+    theirs.close()
+    _, fds, _, _ = socket.recv_fds(ours, 4096, 1)  # its first spare's socket: forked, and failing to join
+    spare = socket.socket(fileno=fds[0])
+    assert spare.recv(1) == b""  # the spare has exited
+    spare.close()
+    ours.close()
+    _, stderr = zygote.communicate(timeout=30)
+    assert b"could not be set up" not in stderr, stderr.decode()

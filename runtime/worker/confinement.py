@@ -118,6 +118,11 @@ def group_exists(pgid: int) -> bool:
     return True
 
 
+def run_ended(roots: Sequence[str]) -> bool:
+    """The run's cgroup folders are gone: its zygotes are shutting down (the first one's end removes them)."""
+    return any(not os.path.isdir(root) for root in roots)
+
+
 def kill_everything(roots: Sequence[str], only: Collection[int] | None = None) -> None:
     """In the zygote at its end: SIGKILL every process in every environment's cgroup (`only`: in those of
     these workers), then remove the folders.

@@ -129,6 +129,11 @@ class Zygote:
         os._exit(0)
 
     def run(self) -> None:
+        if self._stop_asked():
+            # Started so late that the supervisor is already stopping (a one-shot command's second Python):
+            # a spare forked now would try to join cgroup folders another zygote's shutdown is removing.
+            self.shutdown()
+            return
         self.fork_spare()
         while True:
             timeout = None if self.spare_due is None else max(0.0, self.spare_due - time.monotonic())
@@ -145,6 +150,15 @@ class Zygote:
             if self.control.fileno() in readable and not self.handle_request():
                 self.shutdown()
                 return
+
+    def _stop_asked(self) -> bool:
+        """The supervisor has closed its end of the control socket (a peek: what is queued stays queued)."""
+        try:
+            return self.control.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
 
     def handle_request(self) -> bool:
         try:
@@ -211,7 +225,8 @@ class Zygote:
             elif self.subreapers:  # a double-forked daemon then stays the worker's descendant, in reach of its kill
                 become_subreaper()
         except BaseException as exc:  # noqa: BLE001 - never return into the zygote's loop
-            last_words(f"[lambdatop] the environment could not be set up: {exc!r}")
+            if not confinement.run_ended(self.cgroups):  # a run that is ending took its folders: nothing to say
+                last_words(f"[lambdatop] the environment could not be set up: {exc!r}")
             os._exit(EXIT_WORKER_BROKEN)
 
     def wait_as_spare(self, sock: socket.socket) -> None:
