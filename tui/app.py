@@ -17,6 +17,7 @@ once ("screen refresh failed"); the dashboard keeps running.
 
 from __future__ import annotations
 
+import collections
 import time
 from collections.abc import Iterable
 from typing import Literal
@@ -53,6 +54,7 @@ STREAM_WINDOW = 100  # invocations the main stream shows (newest first)
 EXIT_STARTUP_FAILED = 2
 FRAME_BUDGET = 0.02  # share of the event loop one frame's own work may take (Textual's paint costs 2-3× more again)
 MAX_FRAME_INTERVAL_S = 0.5  # never slower than 2 Hz
+FRAME_COSTS_KEPT = 240  # a minute of frames at 4 Hz
 SHORT_TERMINAL_ROWS = 30  # below this, one compact toast at a time (it must not cover the newest rows)
 REFRESH_FAILURES_KEPT = 20
 
@@ -105,6 +107,9 @@ class LambdatopApp(App[int]):
         self._subscription = self.fleet.subscribe("dashboard", SUBSCRIPTION_LENGTH)
         self.refresh_failures: list[str] = []  # "Type: message" of every frame that failed (the newest few)
         self._next_frame_at = 0.0
+        # What each recent frame's own work cost (seconds; Textual's paint after it is not counted): how
+        # `lambdatop bench` tells whether the dashboard keeps up with thousands of environments.
+        self.frame_costs: collections.deque[float] = collections.deque(maxlen=FRAME_COSTS_KEPT)
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -204,6 +209,7 @@ class LambdatopApp(App[int]):
             return
         self._frame()
         cost = time.monotonic() - started
+        self.frame_costs.append(cost)
         self._next_frame_at = started + min(cost / FRAME_BUDGET, MAX_FRAME_INTERVAL_S)
 
     def refresh_now(self) -> None:

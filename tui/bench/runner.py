@@ -55,7 +55,7 @@ QUICK = Budget(
 )
 FULL = Budget(
     warm_samples=10_000, cold_samples=200, socket_samples=20_000, fork_samples=2_000, throughput_s=10.0, direct_s=1.0,
-    one_shot_invocations=60, scale_envs=1_000, ui_s=10.0, reload_samples=10, async_messages=2_000,
+    one_shot_invocations=60, scale_envs=3_000, ui_s=10.0, reload_samples=10, async_messages=2_000,
     http_s=5.0, startup_repeats=11, startup_sidecar_repeats=3, store_invocations=5_000,
 )
 
