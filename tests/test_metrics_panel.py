@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -41,7 +40,7 @@ async def test_panel_shows_metrics_custom_metrics_cost_and_alarms(make_project: 
     async with fleet:
         for amount in (5, 7, 30):
             await fleet.invoke("shop", {"amount": amount})
-        await asyncio.sleep(0.3)
+        obs.flush()  # the invocations (and their EMF lines) filed now, not at the service's next drain
         obs.tick(__import__("time").time())
         snapshot = fleet.snapshot()
     text = plain(render_function("shop", snapshot, "arm64"))
