@@ -133,6 +133,33 @@ async def test_a_daemons_memory_counts_against_the_function(make_project, isolat
     assert json.loads(result.response)["errorMessage"].endswith("Error: Runtime exited with error: signal: killed")
 
 
+SLEEPS_OR_HOGS = """\
+import time
+
+def handler(event, context):
+    if event.get("hog"):
+        hog = bytearray(400 << 20)  # 400 MB under 128 MB, and held
+        for i in range(0, len(hog), 4096):
+            hog[i] = 1
+    time.sleep(event.get("sleep", 0))
+    return "done"
+"""
+
+
+async def test_one_over_its_memory_among_many_busy_environments_is_still_caught(make_project, monkeypatch) -> None:
+    # Without cgroups the sampler is the only enforcement, and it takes turns once many environments are busy
+    # (housekeeping.MEMORY_SAMPLE_BUDGET_S): the one over its size must still get its turn.
+    monkeypatch.setenv(FORCE_VARIABLE, "none")
+    config = make_project({"fn": SLEEPS_OR_HOGS},
+                          "functions:\n  fn: {handler: app.handler, code: fn, memory_size: 128, timeout: 60}\n")
+    async with Fleet(config) as fleet:
+        sleepers = [asyncio.create_task(fleet.invoke("fn", {"sleep": 8})) for _ in range(60)]
+        await wait_until(lambda: len(fleet.invoker.busy) >= 60, "60 environments busy")
+        hog = await fleet.invoke("fn", {"hog": True, "sleep": 30})
+        assert hog.record.error_type == "Runtime.OutOfMemory", hog.response
+        assert all(result.response == b'"done"' for result in await asyncio.gather(*sleepers))
+
+
 @pytest.mark.parametrize("mode", ["v1", "none"])
 def test_a_daemon_dies_when_lambdatop_is_killed(make_project, mode: str) -> None:
     config = make_project({"fn": STARTS_CHILDREN}, "functions:\n  fn: {handler: app.handler, code: fn, timeout: 20}\n")
