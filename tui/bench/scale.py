@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationStatus
-from lambdatop.tui.bench.child import run_python
+from lambdatop.tui.bench.child import run_python, unless_orphaned
 from lambdatop.tui.bench.results import Figure, latency
 
 if TYPE_CHECKING:
@@ -187,5 +187,5 @@ async def run(ctx: BenchContext) -> list[Figure]:
 
 
 if __name__ == "__main__":  # the fresh supervisor process of `_hold_in_fresh_process`
-    result = asyncio.run(_main(Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])))
+    result = asyncio.run(unless_orphaned(_main(Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3]))))
     print(json.dumps(dataclasses.asdict(result)))
