@@ -43,8 +43,8 @@ class ScaleOutcome:
     zygote_rss_mb: float
     worker_rss_mb: float  # mean RSS of a worker (shared pages counted in full)
     worker_pss_mb: float  # mean PSS of a worker (shared pages split): the memory one more env really costs
-    frame_ms: list[float] = field(default_factory=list)  # the dashboard's own work per frame, all of them held
-    key_ms: list[float] = field(default_factory=list)  # a key press until handled and the screen idle again
+    frame_s: list[float] = field(default_factory=list)  # the dashboard's own work per frame, all of them held
+    key_s: list[float] = field(default_factory=list)  # a key press until the functions table's cursor moved
 
     @property
     def supervisor_kb_per_env(self) -> float:
@@ -109,7 +109,7 @@ KEY_TIMEOUT_S = 10.0
 
 
 async def drive_dashboard(fleet: Fleet) -> tuple[list[float], list[float]]:
-    """Open the dashboard on the running fleet and move through its functions with keys: (frame ms, key ms).
+    """Open the dashboard on the running fleet and move through its functions with keys: (frame s, key s).
 
     A key counts as handled when the functions table's cursor has moved. Not Pilot's `press`: it waits
     for the whole process to be idle by its CPU time, which a supervisor holding thousands of busy
@@ -134,11 +134,11 @@ async def drive_dashboard(fleet: Fleet) -> tuple[list[float], list[float]]:
                 if time.monotonic() - begin > KEY_TIMEOUT_S:
                     raise RuntimeError(f"the dashboard did not handle {key!r} within {KEY_TIMEOUT_S:g} s")
                 await asyncio.sleep(0.001)
-            keys.append((time.monotonic() - begin) * 1000)
+            keys.append(time.monotonic() - begin)
             await asyncio.sleep(KEY_GAP_S)
         if app.refresh_failures or app.last_snapshot is None or not app.last_snapshot.functions:
             raise RuntimeError(f"the dashboard did not render the fleet: {app.refresh_failures}")
-        frames = [cost * 1000 for cost in app.frame_costs]
+        frames = list(app.frame_costs)
     return frames, keys
 
 
@@ -170,14 +170,14 @@ async def run(ctx: BenchContext) -> list[Figure]:
     if not ok:
         held.error = f"held {outcome.held} of {count}, {outcome.failures} invocations failed"
     alive = f"{outcome.held:,} environments alive; Textual headless, 160×48"
-    keys = latency("scale", "dashboard: a key press until handled", [ms / 1000 for ms in outcome.key_ms], unit="ms",
-                   note=f"{alive}; {len(outcome.key_ms)} presses of j/k, {KEY_GAP_S:g} s apart")
+    keys = latency("scale", "dashboard: a key press until handled", outcome.key_s, unit="ms",
+                   note=f"{alive}; {len(outcome.key_s)} presses of j/k, {KEY_GAP_S:g} s apart")
     keys.target, keys.met = f"p50 ≤ {KEY_TARGET_MS:g} ms", keys.p50 is not None and keys.p50 <= KEY_TARGET_MS
     return [
         held,
         keys,
-        latency("scale", "dashboard: one frame's own work (snapshot, tables)", [ms / 1000 for ms in outcome.frame_ms], unit="ms",
-                note=f"{alive}; {len(outcome.frame_ms)} frames; Textual's paint after each is not counted"),
+        latency("scale", "dashboard: one frame's own work (snapshot, tables)", outcome.frame_s, unit="ms",
+                note=f"{alive}; {len(outcome.frame_s)} frames; Textual's paint after each is not counted"),
         Figure("scale", "supervisor RSS", "MB", value=outcome.supervisor_rss_mb, note=f"{outcome.supervisor_rss_before_mb:.1f} MB before"),
         Figure("scale", "supervisor RSS per env", "KB", value=outcome.supervisor_kb_per_env),
         Figure("scale", "worker RSS per env", "MB", value=outcome.worker_rss_mb, note="shared pages counted in full"),
