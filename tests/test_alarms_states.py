@@ -74,6 +74,24 @@ def test_a_period_the_evaluation_runs_late_for_is_still_judged() -> None:
     assert alarms.fired_since("fn-errors", BASE + 1) and not alarms.fired_since("fn-errors", BASE + 2)
 
 
+def test_a_one_second_alarm_stays_in_alarm_until_the_next_tick_whatever_the_drains_drift() -> None:
+    # The service drains its bus every ~0.1 s, late by a little each time. Its ticks must each judge one
+    # period, so an alarm that fires for one second is in ALARM for a reader polling between drains.
+    for error_second in range(BASE + 2, BASE + 25):
+        obs = ObservabilityService()
+        obs.alarms = AlarmSet([AlarmDefinition("fn-errors", "Errors", "fn", "Sum", period=1, threshold=0,
+                                               treat_missing_data=MissingData.NOT_BREACHING)], now=BASE)
+        obs.metrics.add_record(record(error_second + 0.3, error=True))
+        seen = []
+        drain = BASE + 0.0
+        while drain < BASE + 30:
+            obs.turn(drain)
+            seen.append(obs.alarm_state("fn-errors"))
+            drain += 0.105
+        assert "ALARM" in seen, f"an error in second {error_second - BASE} was never seen as ALARM"
+        assert obs.alarm_state("fn-errors") == "OK"
+
+
 def test_missing_data_treatments_and_percentile_statistic() -> None:
     metrics = MetricsRegistry()
     definitions = [

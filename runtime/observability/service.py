@@ -15,11 +15,13 @@ Transitions are also published as `FleetEvent(kind="alarm", ...)`.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
 from lambdatop.runtime.observability import emf
 from lambdatop.runtime.observability.alarms import (
+    EVALUATION_LAG_S,
     AlarmDefinition,
     AlarmSet,
     AlarmState,
@@ -40,7 +42,6 @@ if TYPE_CHECKING:
 
 DRAIN_INTERVAL_S = 0.1
 TRACE_SETTLE_S = 1.0  # late datagrams from a handler's last subsegments arrive within this
-SUMMARY_INTERVAL_S = 1.0
 
 
 class ObservabilityService:
@@ -55,7 +56,7 @@ class ObservabilityService:
         self._subscription: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
         self._summary = MetricsSnapshot(at=None, functions={})
-        self._last_second = 0.0
+        self._last_tick = 0.0
         self._pending_traces: dict[str, tuple[float, str, str]] = {}  # segment id -> (due, request id, trace id)
         self._persisted: dict[str, list[tuple[str, str]]] = {}  # trace id -> [(segment id, request id)] stored
         self._known_functions: set[str] = set()
@@ -99,19 +100,32 @@ class ObservabilityService:
     # -- the loop -------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        assert self._subscription is not None
         while True:
             await asyncio.sleep(DRAIN_INTERVAL_S)
             try:
-                self.process(self._subscription.drain())
-                now = time.time()
-                self._persist_traces()
-                if now - self._last_second >= SUMMARY_INTERVAL_S:
-                    self._last_second = now
-                    self.tick(now)
+                self.turn(time.time())
             except Exception as exc:  # noqa: BLE001 - observability must never take the fleet down
                 if self.fleet is not None:
                     self.fleet.bus.publish(FleetEvent("error", f"observability: {type(exc).__name__}: {exc}", time.time()))
+
+    def turn(self, now: float) -> None:
+        """One drain: file what the bus delivered, hand settled traces to the store, and tick once a second."""
+        if self._subscription is not None:
+            self.process(self._subscription.drain())
+        self._persist_traces()
+        if self._tick_due(now):
+            self._last_tick = now
+            self.tick(now)
+
+    def _tick_due(self, now: float) -> bool:
+        """Whether a second has ended (EVALUATION_LAG_S ago) since the last tick.
+
+        Ticks follow the clock's seconds rather than coming "a second after the last one": that drifts by a
+        drain's length each time, so now and then one tick crossed two period ends and judged a one-second
+        period and the next together, and an alarm that fired for that second was OK again before anyone
+        (the screen, a test, `lambdatop alarms`) could read it.
+        """
+        return math.floor(now - EVALUATION_LAG_S) > math.floor(self._last_tick - EVALUATION_LAG_S)
 
     def alarm_state(self, name: str) -> str | None:
         alarm = self.alarms.alarms.get(name)
