@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 
 from lambdatop.runtime.config.api_settings import ApiSettings
@@ -14,6 +13,7 @@ from lambdatop.runtime.store.reader import StoreReader
 from lambdatop.runtime.observability.views import flatten
 
 from tests.apigw_support import APPS, api_running, call
+from tests.waiting import eventually
 
 
 def _project(tmp_path):
@@ -27,10 +27,8 @@ async def test_the_api_gateway_segment_is_the_parent_of_the_lambda_segments(tmp_
         status, headers, _ = await call("GET", f"{api.url}/hello")
         assert status == 200
         request_id = headers["x-amzn-RequestId"]
-        trace = find(api.fleet).trace(request_id)
-        while trace is None:  # the record reaches the trace index through the bus, within a drain interval
-            await asyncio.sleep(0.05)
-            trace = find(api.fleet).trace(request_id)
+        # The record reaches the trace index through the bus, within a drain interval.
+        trace = await eventually(lambda: find(api.fleet).trace(request_id), "the request's trace indexed")
         assert headers["X-Amzn-Trace-Id"] == f"Root={trace.trace_id}"
         spans = flatten(trace.segment_documents())
     rows = [(span.depth, span.origin, span.name) for span in spans if span.kind == "segment"]

@@ -16,6 +16,7 @@ from lambdatop.runtime.config import load_config
 from lambdatop.runtime.errors import ASYNC_PAYLOAD_LIMIT, ConfigError, FunctionNotFound, InvalidRequestContent, RequestTooLarge
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.services import attach_store_services
+from tests.waiting import eventually
 
 FAILING = """
 def handler(event, context):
@@ -72,13 +73,6 @@ async def settle(fleet: Fleet, request_id: str, timeout: float = 20.0) -> None:
     await fleet.store.flush()
 
 
-async def until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out waiting"
-        await asyncio.sleep(0.05)
-
-
 def drained(fleet: Fleet) -> bool:
     """No event queued for any function, destination events included (what `store.queued_events() == []` asserts)."""
     return all(not q.events for q in fleet.async_queue.queues.values())
@@ -111,7 +105,8 @@ async def test_failing_event_runs_1_plus_retries_times_then_lands_in_the_dlq_and
         assert message.attributes["ErrorMessage"]["StringValue"] == "cannot handle 7"
 
         # The on-failure destination function gets Lambda's invocation record, asynchronously.
-        await until(lambda: bool(fleet.store.invocations(function="sink")) and not fleet.async_queue.queues["sink"].events)
+        await eventually(lambda: bool(fleet.store.invocations(function="sink")) and not fleet.async_queue.queues["sink"].events,
+                         "sink invoked and its queue empty")
         await fleet.store.flush()
         (delivered,) = fleet.store.invocations(function="sink", payloads=True)
         record = delivered.event()
@@ -146,7 +141,7 @@ async def test_retry_is_visible_as_next_retry_at_while_it_waits(make_project: Ca
         accepted = time.time()
         request_id = await fleet.enqueue("flaky", b'{"n": 1}')
         # 60 s x 0.02 = 1.2 s after the first attempt failed: the snapshot shows it queued, with the retry time.
-        await until(lambda: fleet.snapshot().async_queues["flaky"].next_retry_at is not None, 10)
+        await eventually(lambda: fleet.snapshot().async_queues["flaky"].next_retry_at is not None, "a retry of flaky scheduled", 10)
         state = fleet.snapshot().async_queues["flaky"]
         assert state.queue_depth == 1 and state.oldest_age_s is not None and state.oldest_age_s >= 0
         # Bounded by when the attempt can have failed (after the enqueue, before now), not by how soon we looked.
@@ -295,7 +290,7 @@ async def test_a_new_run_adopts_queued_events_and_expires_the_ones_past_their_ma
 
     async with running(config) as fleet:
         # The expired event's on-failure destination queues an event for `sink`: wait for every queue, not only flaky's.
-        await until(lambda: drained(fleet))
+        await eventually(lambda: drained(fleet), "every queue drained")
         await fleet.store.flush()
         (fresh,) = fleet.store.attempts("fresh")
         assert fresh.record.status == "success" and fresh.response_json() == {"handled": 1}
@@ -328,10 +323,10 @@ async def test_throttled_events_wait_with_backoff_and_are_delivered_once_capacit
     hold.write_text("")
     async with running(config) as fleet:
         busy = asyncio.create_task(fleet.invoke("one", {"hold": str(hold)}))
-        await until(lambda: fleet.gate.in_use.get("one", 0) == 1)
+        await eventually(lambda: fleet.gate.in_use.get("one", 0) == 1, "one's only slot taken")
         request_id = await fleet.enqueue("one", b"{}")
         # The sync call keeps the only slot until the event has been throttled twice (so backed off and retried).
-        await until(lambda: fleet.async_queue.queues["one"].events[request_id].throttles >= 2)
+        await eventually(lambda: fleet.async_queue.queues["one"].events[request_id].throttles >= 2, "the event throttled twice")
         hold.unlink()
         await settle(fleet, request_id)
         await busy

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -23,6 +22,7 @@ import pytest
 
 from lambdatop.runtime.fleet import Fleet
 from tests.conftest import gone
+from tests.waiting import eventually
 
 FORK_THEN_EXIT = """\
 import os, time
@@ -61,14 +61,6 @@ def handler(event, context):
 """
 
 
-async def wait_until(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    """Waits on the loop (the supervisor runs on it), never blocking it."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
-        await asyncio.sleep(0.02)
-
-
 async def test_os_exit_after_a_fork_is_an_exit_error_at_once(make_project, tmp_path: Path) -> None:
     config = make_project({"fn": FORK_THEN_EXIT}, "functions:\n  fn: {handler: app.handler, code: fn, timeout: 20}\n")
     pidfile = tmp_path / "child.pid"
@@ -80,7 +72,7 @@ async def test_os_exit_after_a_fork_is_an_exit_error_at_once(make_project, tmp_p
         assert "Runtime exited with error: exit status 3" in json.loads(result.response)["errorMessage"]
         assert took < 15, f"waited {took:.1f} s: the forked child's open socket was taken for a live worker"
         child = int(pidfile.read_text())
-        await wait_until(lambda: gone(child), "the handler's forked child dies with its environment")
+        await eventually(lambda: gone(child), "the handler's forked child dies with its environment")
 
 
 async def test_handler_children_die_with_their_environment_and_with_lambdatop(make_project) -> None:
@@ -91,12 +83,12 @@ async def test_handler_children_die_with_their_environment_and_with_lambdatop(ma
         # Killed from outside while idle (frozen): the pool hears of it from the zygote at once,
         # although the forked child still holds the worker's socket open.
         os.kill(first["pid"], signal.SIGKILL)
-        await wait_until(lambda: all(gone(pid) for pid in first["pids"]), "children of a worker killed from outside")
-        await wait_until(lambda: not fleet.pools["fn"].envs, "the killed worker leaves the pool")
+        await eventually(lambda: all(gone(pid) for pid in first["pids"]), "children of a worker killed from outside")
+        await eventually(lambda: not fleet.pools["fn"].envs, "the killed worker leaves the pool")
         second = await fleet.invoke("fn", {})
         assert second.record.cold_start and second.record.error_type is None
         children = json.loads(second.response)["pids"]
-    await wait_until(lambda: all(gone(pid) for pid in children), "handler children outliving lambdatop's stop")
+    await eventually(lambda: all(gone(pid) for pid in children), "handler children outliving lambdatop's stop")
 
 
 READ_ENVIRON = """\
@@ -132,7 +124,7 @@ async def test_a_function_that_stops_the_zygote_does_not_stall_later_cold_starts
         assert (await fleet.invoke("fn", {"stop": True})).record.error_type is None
         zygote = fleet.spawner.pid
         assert zygote is not None
-        await wait_until(lambda: psutil.Process(zygote).status() == psutil.STATUS_STOPPED, "the zygote stops")
+        await eventually(lambda: psutil.Process(zygote).status() == psutil.STATUS_STOPPED, "the zygote stops")
         for _ in range(3):  # each needs a fork: the first takes the spare, the next ones the zygote
             fleet.pools["fn"].shutdown_all()
             started = time.monotonic()
@@ -224,4 +216,4 @@ async def test_memory_a_handlers_child_holds_counts_against_the_function(make_pr
         result = await fleet.invoke("fn", {"pidfile": str(pidfile)})
         assert result.record.error_type == "Runtime.OutOfMemory", result.response
         hog = int(pidfile.read_text())
-        await wait_until(lambda: gone(hog), "the child dies with its environment")
+        await eventually(lambda: gone(hog), "the child dies with its environment")

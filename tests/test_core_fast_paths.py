@@ -15,6 +15,7 @@ from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.execution.invoker import POLLS_PER_TURN
 from lambdatop.runtime.records import InvocationStatus
 from tests.conftest import gone
+from tests.waiting import eventually
 
 SWITCHABLE = """
 import os, time
@@ -71,25 +72,18 @@ async def _the_spare(fleet: Fleet, timeout: float = 5.0) -> psutil.Process:
     return found[0]
 
 
-async def _until(condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
-
-
 async def test_a_cold_start_is_served_by_the_process_forked_ahead_of_it(make_project) -> None:
     config = make_project({"fn": SWITCHABLE}, ONE_FUNCTION)
     async with Fleet(config) as fleet:
         # A forked child is a spare to take once the zygote has said so: until then a cold start forks anew.
-        await _until(lambda: fleet.spawner.spare_pid is not None)
+        await eventually(lambda: fleet.spawner.spare_pid is not None, "a spare forked")
         spare = fleet.spawner.spare_pid
         assert [p.pid for p in _spares(fleet)] == [spare]
         result = await fleet.invoke("fn", {})
         assert result.record.cold_start and result.record.status is InvocationStatus.SUCCESS
         assert int(result.response) == spare == result.record.pid
         # The next spare follows, for the next cold start.
-        await _until(lambda: fleet.spawner.spare_pid not in (None, spare))
+        await eventually(lambda: fleet.spawner.spare_pid not in (None, spare), "a new spare forked")
 
 
 async def test_a_spare_that_died_unused_is_replaced_and_the_cold_start_still_works(make_project) -> None:
@@ -97,7 +91,7 @@ async def test_a_spare_that_died_unused_is_replaced_and_the_cold_start_still_wor
     async with Fleet(config) as fleet:
         spare = await _the_spare(fleet)
         os.kill(spare.pid, signal.SIGKILL)
-        await _until(lambda: gone(spare.pid))
+        await eventually(lambda: gone(spare.pid), "the old spare gone")
         result = await fleet.invoke("fn", {})
         assert result.record.status is InvocationStatus.SUCCESS and result.record.cold_start
         assert result.record.pid != spare.pid
@@ -170,7 +164,7 @@ async def test_background_threads_do_not_run_while_the_environment_is_idle(make_
         for _ in range(5):
             last = await fleet.invoke("fn", {})
         worker = psutil.Process(last.record.pid)
-        await _until(lambda: worker.status() == psutil.STATUS_STOPPED)  # frozen once the loop's turn ends
+        await eventually(lambda: worker.status() == psutil.STATUS_STOPPED, "the worker frozen")  # frozen once the loop's turn ends
         idle_from = ticks.stat().st_size
         await asyncio.sleep(0.3)
         assert ticks.stat().st_size == idle_from  # frozen: the thread stands still

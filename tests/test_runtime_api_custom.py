@@ -7,13 +7,11 @@ loopback; each answer the emulator would give, status and body, is checked.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import socket
 import sys
 import textwrap
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +21,7 @@ import pytest
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationStatus
 from tests.conftest import gone, lambdatop_processes, still_running
+from tests.waiting import eventually
 
 needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="the bash bootstrap needs curl")
 
@@ -120,13 +119,6 @@ PY_BOOTSTRAP = f"#!{sys.executable}\n" + textwrap.dedent('''
 ''')
 
 
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
-
-
 def _write_bootstrap(folder: Path, source: str, mode: int = 0o755) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "bootstrap"
@@ -160,7 +152,7 @@ async def test_a_bash_bootstrap_serves_cold_then_warm_with_the_invoke_headers(cu
         assert pid is not None
         process = psutil.Process(pid)
         # Frozen between invocations, as the built-in worker is (SIGSTOP to its process group).
-        await until(lambda: process.status() == psutil.STATUS_STOPPED)
+        await eventually(lambda: process.status() == psutil.STATUS_STOPPED, "the runtime stopped")
         assert process.ppid() == fleet.spawner.pid  # forked by the zygote, then exec'd
         assert process.environ()["AWS_LAMBDA_RUNTIME_API"] == env.api_address
     assert not still_running(lambdatop_processes())
@@ -204,13 +196,13 @@ async def test_a_timeout_kills_the_bootstrap_and_what_it_started(custom_project:
         }
         assert "handling {\"sleep\": 31.5}" in result.log_lines
         assert result.log_lines[-1].endswith("\tStatus: timeout")
-        await until(lambda: gone(bash.pid))  # SIGKILL lands when the kernel next runs it
+        await eventually(lambda: gone(bash.pid), "bash gone")  # SIGKILL lands when the kernel next runs it
         sleepers = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "31.5"]]
-        await until(lambda: all(gone(p.pid) for p in sleepers))  # the group was killed, not only bash
+        await eventually(lambda: all(gone(p.pid) for p in sleepers), "every sleeper gone")  # the group was killed, not only bash
         again = await fleet.invoke("bash", {"n": 1})
         assert again.record.status is InvocationStatus.SUCCESS and again.record.cold_start
         assert again.record.pid != bash.pid
-        await until(lambda: not _listening(old_address))  # the replaced environment's endpoint is closed
+        await eventually(lambda: not _listening(old_address), "the old endpoint closed")  # the replaced environment's endpoint is closed
         assert fleet.runtime_api.open_endpoints == 1
     assert fleet.runtime_api.open_endpoints == 0
 
@@ -400,7 +392,7 @@ async def test_a_prewarmed_runtime_waits_in_next_and_serves_its_first_invocation
         outcome = await fleet.prewarm("py")
         assert outcome.error is None
         (env,) = fleet.pools["py"].envs.values()
-        await until(lambda: psutil.Process(env.pid).status() == psutil.STATUS_STOPPED)  # frozen while it waits
+        await eventually(lambda: psutil.Process(env.pid).status() == psutil.STATUS_STOPPED, "the environment frozen")  # frozen while it waits
         result = await fleet.invoke("py", {"how": "fine"})
     assert result.record.status is InvocationStatus.SUCCESS and result.record.cold_start
     assert result.record.env_id == env.id and result.record.init_duration_ms == outcome.init_ms

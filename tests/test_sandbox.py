@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,6 +27,7 @@ from lambdatop.runtime.execution.cgroups import run_folders_of
 from lambdatop.runtime.execution.sandbox import FORCE_VARIABLE, Isolation, Sandbox
 from lambdatop.runtime.fleet import Fleet
 from tests.conftest import gone
+from tests.waiting import eventually
 
 MODES = ["v1", "v2", "none"]
 
@@ -97,13 +97,6 @@ def state_of(pid: int) -> str:
         return ""
 
 
-async def wait_until(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
-        await asyncio.sleep(0.02)
-
-
 async def test_children_and_daemons_are_frozen_and_killed_with_their_environment(make_project, isolation: str) -> None:
     config = make_project({"fn": STARTS_CHILDREN}, "functions:\n  fn: {handler: app.handler, code: fn, timeout: 20}\n")
     async with Fleet(config) as fleet:
@@ -111,17 +104,17 @@ async def test_children_and_daemons_are_frozen_and_killed_with_their_environment
         pids = json.loads((await fleet.invoke("fn", {})).response)
         env = fleet.pools["fn"].envs[next(iter(fleet.pools["fn"].envs))]
         # Idle: the worker, its child and the daemon (outside its process group) are all stopped.
-        await wait_until(lambda: env.frozen, "the environment is frozen")
+        await eventually(lambda: env.frozen, "the environment is frozen")
         for name in ("worker", "child", "daemon"):
-            await wait_until(lambda pid=pids[name]: state_of(pid) == "T", f"the {name} is frozen with its environment")
+            await eventually(lambda pid=pids[name]: state_of(pid) == "T", f"the {name} is frozen with its environment")
         again = json.loads((await fleet.invoke("fn", {})).response)  # thawed: it answers, warm
         assert again["worker"] == pids["worker"]
         fleet.pools["fn"].shutdown_all()  # retired
         for name in ("worker", "child", "daemon"):
-            await wait_until(lambda pid=pids[name]: gone(pid), f"the {name} dies when its environment retires")
+            await eventually(lambda pid=pids[name]: gone(pid), f"the {name} dies when its environment retires")
         last = json.loads((await fleet.invoke("fn", {})).response)
     for name in ("worker", "child", "daemon"):
-        await wait_until(lambda pid=last[name]: gone(pid), f"the {name} dies with lambdatop's stop")
+        await eventually(lambda pid=last[name]: gone(pid), f"the {name} dies with lambdatop's stop")
 
 
 async def test_a_daemons_memory_counts_against_the_function(make_project, isolation: str) -> None:
@@ -154,7 +147,7 @@ async def test_one_over_its_memory_among_many_busy_environments_is_still_caught(
                           "functions:\n  fn: {handler: app.handler, code: fn, memory_size: 128, timeout: 60}\n")
     async with Fleet(config) as fleet:
         sleepers = [asyncio.create_task(fleet.invoke("fn", {"sleep": 8})) for _ in range(60)]
-        await wait_until(lambda: len(fleet.invoker.busy) >= 60, "60 environments busy")
+        await eventually(lambda: len(fleet.invoker.busy) >= 60, "60 environments busy")
         hog = await fleet.invoke("fn", {"hog": True, "sleep": 30})
         assert hog.record.error_type == "Runtime.OutOfMemory", hog.response
         assert all(result.response == b'"done"' for result in await asyncio.gather(*sleepers))
@@ -318,6 +311,6 @@ async def test_a_daemon_dies_with_its_environment_when_the_worker_itself_is_kill
         pids = json.loads((await fleet.invoke("fn", {})).response)
         assert fleet.kill_environment("fn") is not None
         for name in ("worker", "child", "daemon"):
-            await wait_until(lambda pid=pids[name]: gone(pid), f"the {name} dies with its killed worker's environment")
+            await eventually(lambda pid=pids[name]: gone(pid), f"the {name} dies with its killed worker's environment")
         again = json.loads((await fleet.invoke("fn", {})).response)  # the next environment's are not touched
         assert not gone(again["daemon"]) and not gone(again["child"])

@@ -39,6 +39,7 @@ from lambdatop.tui.widgets.invocation_stream import InvocationStream
 from tests.conftest import lambdatop_processes
 from tests.reload_support import alive
 from tests.tui_pilot import quit_and_check, screen_text, shown, started, wait_for
+from tests.waiting import eventually
 
 TEMPLATE = """\
 Transform: AWS::Serverless-2016-10-31
@@ -216,8 +217,8 @@ async def test_a_killed_snapshot_is_taken_again_and_cold_starts_run_init_meanwhi
     killed = snapshot.snapshot_pid
     assert killed is not None
     os.kill(killed, signal.SIGKILL)
-    while not ended(killed):
-        await asyncio.sleep(0.001)  # the kill takes effect; the supervisor has not heard of it yet
+    # The kill takes effect; the supervisor has not heard of it yet.
+    await eventually(lambda: ended(killed), "the snapshot process dead", step=0.001)
     result = await fleet.invoke("Snappy:1")  # Init here, or a restore from the new snapshot: it answers either way
     assert result.record.status is InvocationStatus.SUCCESS
     while snapshot.snapshot_pid == killed or snapshot.state is not SnapshotState.READY:  # taken again, by a new process

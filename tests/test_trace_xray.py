@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.observability.service import ObservabilityService
 from lambdatop.runtime.observability.views import FUNCTION_ORIGIN, SERVICE_ORIGIN, flatten
+from tests.waiting import eventually
 
 SDK_HANDLER = """
 from aws_xray_sdk.core import xray_recorder
@@ -51,16 +51,6 @@ functions:
 """
 
 
-async def wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
 def function_segment(docs: list[dict[str, Any]], request_id: str) -> dict[str, Any]:
     return next(d for d in docs if d.get("origin") == FUNCTION_ORIGIN and d["aws"]["request_id"] == request_id)
 
@@ -85,8 +75,8 @@ async def test_xray_sdk_subsegments_land_under_their_own_invocation(project: Any
         assert first.function_error is None and second.function_error is None
         for result, order in ((first, "A-1"), (second, "B-2")):
             record = result.record
-            docs = await wait_for(lambda r=record: (d := obs.trace_documents(r.request_id))
-                                  and user_subsegments(function_segment(d, r.request_id)) and d)
+            docs = await eventually(lambda r=record: (d := obs.trace_documents(r.request_id))
+                                    and user_subsegments(function_segment(d, r.request_id)) and d, "the handler's subsegments")
             segment = function_segment(docs, record.request_id)
             assert segment["id"] == record.segment_id
             assert segment["trace_id"] == record.trace_id
@@ -116,8 +106,8 @@ async def test_powertools_tracer_capture_method_through_the_daemon(project: Any)
         result = await fleet.invoke("ptfn", {"n": 21})
         assert result.response == b'{"result": 42}'
         record = result.record
-        docs = await wait_for(lambda: (d := obs.trace_documents(record.request_id))
-                              and user_subsegments(function_segment(d, record.request_id)) and d)
+        docs = await eventually(lambda: (d := obs.trace_documents(record.request_id))
+                                and user_subsegments(function_segment(d, record.request_id)) and d, "the handler's subsegments")
         [handler] = user_subsegments(function_segment(docs, record.request_id))
         assert handler["name"] == "## handler"
         assert handler["trace_id"] == record.trace_id and handler["parent_id"] == record.segment_id
@@ -141,8 +131,8 @@ async def test_sdk_emits_only_when_sampled(project: Any) -> None:
         traced = await fleet.invoke("passive", {"order": "loud"}, trace="Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
         assert traced.record.trace_id == "1-5759e988-bd862e3fe1be46a994272793"
         assert traced.record.parent_id == "53995c3f42cd8ad8"
-        docs = await wait_for(lambda: (d := obs.trace_documents(traced.record.request_id))
-                              and user_subsegments(function_segment(d, traced.record.request_id)) and d)
+        docs = await eventually(lambda: (d := obs.trace_documents(traced.record.request_id))
+                                and user_subsegments(function_segment(d, traced.record.request_id)) and d, "the handler's subsegments")
         service = next(d for d in docs if d.get("origin") == SERVICE_ORIGIN)
         assert service["parent_id"] == "53995c3f42cd8ad8"  # the caller's segment
         await asyncio.sleep(0.3)
@@ -185,7 +175,7 @@ async def test_child_invocation_through_the_endpoint_joins_the_callers_trace(mak
         assert result.function_error is None, result.response
         assert result.response == b'{"child_saw": "parent"}'
         parent = result.record
-        trace = await wait_for(lambda: (t := obs.trace(parent.request_id)) and len(t.requests) == 2 and t)
+        trace = await eventually(lambda: (t := obs.trace(parent.request_id)) and len(t.requests) == 2 and t, "one trace of both requests")
         [child_id] = [r for r in trace.requests if r != parent.request_id]
         child = trace.requests[child_id].attempts[0]
         assert child.function == "child"
@@ -214,8 +204,8 @@ async def test_the_powertools_sample_traces_logs_and_emits_metrics(sample_templa
         result = await fleet.invoke("powertools_demo", event)
         assert json.loads(result.response) == {"order_id": "o-1001", "total": 21.0}
         record = result.record
-        docs = await wait_for(lambda: (d := obs.trace_documents(record.request_id))
-                              and user_subsegments(function_segment(d, record.request_id)) and d)
+        docs = await eventually(lambda: (d := obs.trace_documents(record.request_id))
+                                and user_subsegments(function_segment(d, record.request_id)) and d, "the handler's subsegments")
         [handler] = user_subsegments(function_segment(docs, record.request_id))
         assert handler["name"] == "## handler" and handler["annotations"]["order_id"] == "o-1001"
         assert sorted(s["name"] for s in handler["subsegments"]) == ["## app.price", "## app.save"]
@@ -243,6 +233,7 @@ async def test_the_traces_view_counts_what_the_daemon_refused(project: Any) -> N
             sender.sendto(b'{"format":"json","version":1}\n{"id":"abc","start_time":1}', address)
         finally:
             sender.close()
-        view = await wait_for(lambda: (v := fleet.snapshot().traces) is not None and v.datagrams + v.malformed == 2 and v)
+        view = await eventually(lambda: (v := fleet.snapshot().traces) is not None and v.datagrams + v.malformed == 2 and v,
+                                "both datagrams counted")
         assert (view.datagrams, view.malformed, view.documents_rejected, view.documents_received) == (1, 1, 1, 0)
         assert view.daemon_error

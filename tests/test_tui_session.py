@@ -96,9 +96,12 @@ class Session:
         assert self.app.refresh_failures == [], self.app.refresh_failures
 
     async def back_to_main(self) -> None:
-        while not isinstance(self.app.screen, MainScreen):
+        for _ in range(10):
+            if isinstance(self.app.screen, MainScreen):
+                return
             await self.pilot.press("escape")
             await self.pilot.pause()
+        raise AssertionError(f"ten escapes did not lead back to the main screen from {self.app.screen!r}")
 
     async def sync_invoke(self) -> None:
         self.select("hello")
