@@ -92,6 +92,18 @@ def test_a_one_second_alarm_stays_in_alarm_until_the_next_tick_whatever_the_drai
         assert obs.alarm_state("fn-errors") == "OK"
 
 
+def test_the_service_still_ticks_after_the_clock_is_set_back() -> None:
+    obs = ObservabilityService()
+    obs.turn(BASE + 10.6)
+    assert obs.summary.at == BASE + 10.6
+    obs.turn(BASE + 5.0)  # NTP stepped the clock back five seconds
+    assert obs.summary.at == BASE + 5.0
+    obs.turn(BASE + 5.1)  # and the ticks go on from there, once a second
+    assert obs.summary.at == BASE + 5.0
+    obs.turn(BASE + 5.6)
+    assert obs.summary.at == BASE + 5.6
+
+
 def test_missing_data_treatments_and_percentile_statistic() -> None:
     metrics = MetricsRegistry()
     definitions = [

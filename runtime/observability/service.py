@@ -78,7 +78,7 @@ class ObservabilityService:
         fleet.worker_environment.update(self.daemon.environment())
         self._subscription = fleet.subscribe("observability", maxlen=100_000)
         fleet.snapshot_providers["alarms"] = self.alarms.snapshot
-        fleet.snapshot_providers["metrics"] = lambda: self._summary
+        fleet.snapshot_providers["metrics"] = lambda: self.summary
         fleet.snapshot_providers["traces"] = self._traces_summary
         self._task = asyncio.create_task(self._run(), name="lambdatop-observability")
 
@@ -108,6 +108,11 @@ class ObservabilityService:
                 if self.fleet is not None:
                     self.fleet.bus.publish(FleetEvent("error", f"observability: {type(exc).__name__}: {exc}", time.time()))
 
+    @property
+    def summary(self) -> MetricsSnapshot:
+        """What the screen shows of the metrics, as of the last tick."""
+        return self._summary
+
     def turn(self, now: float) -> None:
         """One drain: file what the bus delivered, hand settled traces to the store, and tick once a second."""
         if self._subscription is not None:
@@ -125,6 +130,8 @@ class ObservabilityService:
         period and the next together, and an alarm that fired for that second was OK again before anyone
         (the screen, a test, `lambdatop alarms`) could read it.
         """
+        if now < self._last_tick:  # the clock was set back: the gauges and the summary go on (judged periods wait)
+            return True
         return math.floor(now - EVALUATION_LAG_S) > math.floor(self._last_tick - EVALUATION_LAG_S)
 
     def alarm_state(self, name: str) -> str | None:
