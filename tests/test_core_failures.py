@@ -12,6 +12,7 @@ import pytest
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationStatus
 from tests.conftest import gone
+from tests.waiting import eventually
 
 BROKEN_PROJECT = """
 functions:
@@ -228,8 +229,7 @@ async def test_a_handler_that_exits_before_its_init_is_read_fails_as_an_exit_not
         await fleet.invoke("ok", {})  # the zygote up, its spare ready
         pool = fleet.pools["bye"]
         invocation = asyncio.create_task(fleet.invoke("bye", {}))
-        while not pool.envs:  # the cold start has sent its spawn and waits for Init
-            await asyncio.sleep(0)
+        await eventually(lambda: pool.envs, "the cold start's spawn sent (it then waits for Init)", step=0)
         time.sleep(0.5)  # the supervisor busy: Init, the handler and its exit all happen meanwhile
         result = await invocation
         assert result.record.status is InvocationStatus.CRASHED
