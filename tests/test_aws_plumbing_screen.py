@@ -11,6 +11,7 @@ from textual.app import App
 from textual.widgets import DataTable
 
 from tests.aws_support import Results, aws_fleet, copy_app, event_of
+from tests.waiting import eventually
 
 
 class PlumbingApp(App[None]):
@@ -27,17 +28,22 @@ async def test_the_plumbing_view_lists_sources_and_resources_and_sends_to_a_queu
         results = Results(fleet)
         app = PlumbingApp(fleet)
         async with app.run_test(size=(200, 50)) as pilot:
-            await pilot.pause(2.5)  # the resource figures refresh every 2 s
             screen = app.screen
             assert isinstance(screen, PlumbingScreen)
+            resources = screen.query_one("#plumbing-resources", DataTable)
+
+            def orders_row() -> tuple[str, ...] | None:
+                names = [str(resources.get_row_at(i)[0]) for i in range(resources.row_count)]
+                row = tuple(str(cell) for cell in resources.get_row_at(names.index("Orders"))) if "Orders" in names else None
+                return row if row is not None and row[3] != "–" else None  # the figures come from the sidecar, on their own time
+
+            orders = await eventually(orders_row, "the Orders queue's depth on the plumbing view")
+            assert orders[3] == "0" and orders[5] == "0"  # depth and DLQ depth of an empty queue
             sources = screen.query_one("#plumbing-sources", DataTable)
             rows = {str(sources.get_row_at(i)[0]) + ":" + str(sources.get_row_at(i)[2]) for i in range(sources.row_count)}
             assert {"sqs:QueueWorker", "dynamodb:StreamReader", "s3:CsvWatcher", "sns:AlertListener", "eventbridge:OrderPlaced"} <= rows
-            resources = screen.query_one("#plumbing-resources", DataTable)
             names = [str(resources.get_row_at(i)[0]) for i in range(resources.row_count)]
             assert "Workflow" in names and "not created" in str(resources.get_row_at(names.index("Workflow"))[2])
-            orders = resources.get_row_at(names.index("Orders"))
-            assert str(orders[3]) == "0" and str(orders[5]) == "0"  # depth and DLQ depth of an empty queue
 
             resources.focus()
             resources.move_cursor(row=names.index("Orders"))

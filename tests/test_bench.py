@@ -184,15 +184,21 @@ def test_store_figures_say_bytes_per_invocation_and_the_writers_cpu(tmp_path: Pa
 
 
 HOLDS_A_WORKER = """
-import asyncio, sys
+import asyncio, os, sys
 from pathlib import Path
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.tui.bench.child import unless_orphaned
 
 async def hold():
     async with Fleet(Path(sys.argv[1])) as fleet:
-        Path(sys.argv[3]).write_text(str(fleet.spawner.pid))
-        await fleet.invoke("sleeper", {"flag": sys.argv[2]})  # sleeps as long as the flag file is there
+        held = asyncio.create_task(fleet.invoke("sleeper", {"flag": sys.argv[2]}))  # sleeps while the flag file is there
+        while not (busy := [e.pid for f in fleet.snapshot().functions if f.name == "sleeper" for e in f.envs
+                            if e.state == "busy" and e.pid]):
+            await asyncio.sleep(0.02)
+        # The worker the invocation holds, by the supervisor's word: the zygote forks spares that come and go.
+        Path(sys.argv[3] + ".new").write_text(f"{fleet.spawner.pid} {busy[0]}")
+        os.replace(sys.argv[3] + ".new", sys.argv[3])
+        await held
 
 asyncio.run(unless_orphaned(hold()))
 """
@@ -204,18 +210,18 @@ def test_a_measurement_child_stops_its_fleet_when_the_bench_that_started_it_dies
     from lambdatop.tui.bench.project import BenchProject
 
     with BenchProject() as project:
-        flag, zygote_file = project.path("hold.flag"), tmp_path / "zygote"
+        flag, pids_file = project.path("hold.flag"), tmp_path / "pids"
         flag.write_text("hold")
         bench = subprocess.Popen([sys.executable, "-c", "import subprocess, sys, time\n"
                                   "subprocess.Popen([sys.executable, '-c', *sys.argv[1:]])\ntime.sleep(300)",
-                                  HOLDS_A_WORKER, str(project.config_path), str(flag), str(zygote_file)])
+                                  HOLDS_A_WORKER, str(project.config_path), str(flag), str(pids_file)])
         try:
             deadline = time.monotonic() + 60
-            while not (zygote_file.exists() and zygote_file.read_text() and psutil.Process(int(zygote_file.read_text())).children()):
+            while not (pids_file.exists() and len(pids := pids_file.read_text().split()) == 2):
                 assert time.monotonic() < deadline, "the child never started its worker"
                 time.sleep(0.05)
-            zygote = psutil.Process(int(zygote_file.read_text()))
-            worker = zygote.children()[0]
+            zygote, worker = (psutil.Process(int(pid)) for pid in pids)
+            assert worker.ppid() == zygote.pid
         finally:
             bench.kill()
             bench.wait()

@@ -8,7 +8,9 @@ changes when the rendering does. Update after a deliberate change with
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -59,6 +61,31 @@ class FrozenApp(LambdatopApp):
     def take_snapshot(self) -> FleetSnapshot:
         self.frames_shown += 1
         return self.frozen
+
+    def export_screenshot(self, *, title: str | None = None, simplify: bool = False) -> str:
+        self.picture = super().export_screenshot(title=title, simplify=simplify)
+        return self.picture
+
+
+def svg_text(svg: str) -> str:
+    """An SVG screenshot's characters, row by row: enough to see in a CI log what a mismatched picture drew."""
+    rows: dict[float, list[tuple[float, str]]] = {}
+    for match in re.finditer(r'<text class="[^"]*" x="([\d.]+)" y="([\d.]+)"[^>]*>([^<]*)</text>', svg):
+        rows.setdefault(float(match.group(2)), []).append((float(match.group(1)), html.unescape(match.group(3))))
+    lines = []
+    for y in sorted(rows):
+        line = ""
+        for x, text in sorted(rows[y]):
+            line = line.ljust(round(x / 12.2)) + text  # 12.2 px a cell in Rich's SVG export
+        lines.append(line.replace("\xa0", " ").rstrip())
+    return "\n".join(lines)
+
+
+def mismatch(app: FrozenApp, request: pytest.FixtureRequest) -> str:
+    """The picture this run drew beside the stored one, as text (the HTML report stays on the machine that ran)."""
+    stored = Path(__file__).parent / "__snapshots__" / Path(__file__).stem / f"{request.node.name}.svg"
+    drawn = svg_text(getattr(app, "picture", ""))
+    return f"this run drew:\n{drawn}\nthe stored snapshot:\n{svg_text(stored.read_text()) if stored.exists() else '(none)'}"
 
 
 @pytest.fixture
@@ -149,21 +176,29 @@ def frozen_snapshot(fleet: Fleet) -> FleetSnapshot:
 
 
 async def settled(pilot: Pilot) -> None:
-    """Until a frame has shown the frozen snapshot and the screen has laid out and painted it.
+    """Until frames have shown the frozen snapshot, the last of them drawn at the screen's final layout, painted.
 
-    A fixed pause is not enough on a loaded machine (the picture came out half drawn).
+    A fixed pause is not enough on a loaded machine (the picture came out half drawn). Nor are two frames:
+    one drawn before the screen's layout settled keeps its widths (a function screen's chart span said 37 s,
+    not 36, beside the scrollbar that came with the content), so one more is drawn once nothing is pending.
     """
     app = pilot.app
     assert isinstance(app, FrozenApp)
-    deadline = time.monotonic() + 10
-    while True:
-        await pilot.pause()
-        screen = app.screen
-        pending = screen._layout_required or screen._scroll_required or screen._repaint_required or screen._dirty_widgets
-        if app.last_snapshot is not None and app.frames_shown >= 2 and not pending:
-            return
-        assert time.monotonic() < deadline, "the screen never settled"
-        await pilot.pause(0.02)
+
+    async def painted() -> None:
+        deadline = time.monotonic() + 10
+        while True:
+            await pilot.pause()
+            screen = app.screen
+            pending = screen._layout_required or screen._scroll_required or screen._repaint_required or screen._dirty_widgets
+            if app.last_snapshot is not None and app.frames_shown >= 2 and not pending:
+                return
+            assert time.monotonic() < deadline, "the screen never settled"
+            await pilot.pause(0.02)
+
+    await painted()
+    app.refresh_now()
+    await painted()
 
 
 @pytest.fixture
@@ -176,16 +211,18 @@ def frozen_app(make_project: Callable[..., Path], tmp_path: Path, utc: None, mon
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
-def test_main_screen_with_fixed_state(snap_compare: Callable[..., bool], frozen_app: FrozenApp, size: tuple[int, int]) -> None:
-    assert snap_compare(frozen_app, terminal_size=size, run_before=settled)
+def test_main_screen_with_fixed_state(snap_compare: Callable[..., bool], frozen_app: FrozenApp, size: tuple[int, int],
+                                     request: pytest.FixtureRequest) -> None:
+    assert snap_compare(frozen_app, terminal_size=size, run_before=settled), mismatch(frozen_app, request)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
-def test_function_screen_with_fixed_state(snap_compare: Callable[..., bool], frozen_app: FrozenApp, size: tuple[int, int]) -> None:
+def test_function_screen_with_fixed_state(snap_compare: Callable[..., bool], frozen_app: FrozenApp, size: tuple[int, int],
+                                         request: pytest.FixtureRequest) -> None:
     async def open_worker(pilot: Pilot) -> None:
         await settled(pilot)
         frozen_app.open_function("worker")
         frozen_app.frames_shown = 0
         await settled(pilot)
 
-    assert snap_compare(frozen_app, terminal_size=size, run_before=open_worker)
+    assert snap_compare(frozen_app, terminal_size=size, run_before=open_worker), mismatch(frozen_app, request)

@@ -213,13 +213,14 @@ class AwsService:
         return await asyncio.to_thread(self.inventory.send, self.plan.resources[logical_id], physical, payload)
 
     async def _refresh_inventory(self) -> None:
+        # Refresh first, then wait: the plumbing view opened right after start shows depths, not dashes.
         while True:
-            await asyncio.sleep(INVENTORY_INTERVAL_S)
             if self.inventory is not None and self.plan is not None:
                 try:
                     await asyncio.to_thread(self.inventory.refresh, dict(self.plan.resources), dict(self.values.names))
                 except Exception:  # noqa: BLE001 - figures are best effort; the sidecar may be restarting
                     pass
+            await asyncio.sleep(INVENTORY_INTERVAL_S)
 
     # -- screen ------------------------------------------------------------------------
 

@@ -128,8 +128,9 @@ class FunctionScreen(LambdatopScreen[None]):
         self.query_one("#fn-config-box").border_title = "config"
         self.query_one("#fn-metrics-box").border_title = "metrics · cost · alarms"
         self.query_one("#fn-envs", EnvironmentsTable).focus()
-        # After this handler: the screen counts as mounted only once it returns, and a frame skips an unmounted one.
-        self.call_later(self.app.refresh_now)
+        # After the first layout: a frame skips a screen still mounting, and one before layout would draw at
+        # guessed widths (the charts' span, whether the metrics panel stacks) until the next frame.
+        self.call_after_refresh(self.app.refresh_now)
 
     # -- what the app's keys act on ----------------------------------------------------
 
