@@ -39,6 +39,11 @@ from lambdatop.runtime.worker.wire import encode
 __all__ = ["EnvState", "EnvironmentFailed", "ExecutionEnvironment", "Failure", "Freeze", "IllegalTransition", "InitOutcome"]
 
 PIPELINE_LIMIT = 64 * 1024  # a first request this small rides along with the spawn
+# An idle environment is stopped once it has stayed idle this long. A steady stream of calls (an HTTP
+# client, a load test) takes its environment back within a few ms, and a stop and a continue per call were
+# the largest single cost of the HTTP path (on cgroup v1 each freeze lists cgroup.procs through a fresh
+# open); on Lambda too the caller has its response before the environment is frozen.
+FREEZE_GRACE_S = 0.005
 
 
 class ExecutionEnvironment:
@@ -79,6 +84,7 @@ class ExecutionEnvironment:
         self.group: EnvironmentGroup | None = None
         self._spawned_at = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._freeze_timer: asyncio.TimerHandle | None = None
         self._deadline = 0.0  # time.monotonic() when the current invocation times out
 
     def __repr__(self) -> str:
@@ -239,21 +245,22 @@ class ExecutionEnvironment:
     def idle(self) -> None:
         """Back in the pool, to be frozen as Lambda freezes an environment between invocations.
 
-        The SIGSTOP goes out at the end of this turn of the event loop, not
-        here: an environment taken again in the same turn (a caller invoking
-        back to back) is never stopped and continued for nothing. A handler's
-        background threads can run for that turn, as they can on Lambda until
-        the runtime asks for its next event.
+        The SIGSTOP goes out once it has been idle for FREEZE_GRACE_S, not
+        here: an environment taken again before then (a caller invoking back
+        to back, a steady stream of HTTP calls) is never stopped and continued
+        for nothing. A handler's background threads can run for those few ms,
+        as they can on Lambda until the environment is frozen.
         """
         self.transition(EnvState.IDLE)
         self.request_id = None
         self.last_used = time.time()
         if self.freeze_when_idle and self._loop is not None and self.freeze_state is Freeze.THAWED:
             self.freeze_state = Freeze.FREEZING
-            self._loop.call_soon(self._freeze_if_still_idle)
+            self._freeze_timer = self._loop.call_later(FREEZE_GRACE_S, self._freeze_if_still_idle)
 
     def _freeze_if_still_idle(self) -> None:
-        if self.freeze_state is Freeze.FREEZING:  # thaw() since then cancels it
+        self._freeze_timer = None
+        if self.freeze_state is Freeze.FREEZING:
             self.freeze_state = Freeze.THAWED
             if self.state is EnvState.IDLE:
                 self.freeze()
@@ -264,6 +271,9 @@ class ExecutionEnvironment:
             self.freeze_state = Freeze.FROZEN
 
     def thaw(self) -> None:
+        if self._freeze_timer is not None:  # taken again within the grace: it was never stopped
+            self._freeze_timer.cancel()
+            self._freeze_timer = None
         if self.freeze_state is Freeze.FROZEN and self.pid:
             self._signal(signal.SIGCONT)
         self.freeze_state = Freeze.THAWED
@@ -323,6 +333,9 @@ class ExecutionEnvironment:
 
     def close(self) -> None:
         """Release our ends; the environment is gone."""
+        if self._freeze_timer is not None:
+            self._freeze_timer.cancel()
+            self._freeze_timer = None
         channel = self._channel
         # Extensions in their Shutdown phase outlive the runtime: the channel kills the group when it ends.
         extensions_shutting_down = isinstance(channel, RuntimeApiChannel) and channel.shutting_down

@@ -5,8 +5,9 @@
          └─────────────┴─────────┴──► SHUTTING_DOWN ──► GONE
 
 `Freeze` is IDLE's sub-state: Lambda freezes an environment between
-invocations, and lambdatop does so with SIGSTOP at the end of the loop turn
-that made it idle (FREEZING until then).
+invocations, and lambdatop does so with SIGSTOP once the environment has
+stayed idle for a few ms (FREEZING until then; taken again sooner, it never
+stops).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class Freeze(enum.Enum):
     """Whether the worker process is stopped (SIGSTOP) while its environment is idle."""
 
     THAWED = "thawed"
-    FREEZING = "freezing"  # idle; stopped at the end of this turn of the event loop unless taken again
+    FREEZING = "freezing"  # idle; stopped once idle for FREEZE_GRACE_S (environment.py) unless taken again
     FROZEN = "frozen"
 
 
