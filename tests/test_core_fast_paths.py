@@ -165,7 +165,7 @@ async def test_background_threads_do_not_run_while_the_environment_is_idle(make_
         for _ in range(5):
             last = await fleet.invoke("fn", {})
         worker = psutil.Process(last.record.pid)
-        await eventually(lambda: worker.status() == psutil.STATUS_STOPPED, "the worker frozen")  # frozen once the loop's turn ends
+        await eventually(lambda: worker.status() == psutil.STATUS_STOPPED, "the worker frozen")  # frozen once idle past the grace
         idle_from = ticks.stat().st_size
         await asyncio.sleep(0.3)
         assert ticks.stat().st_size == idle_from  # frozen: the thread stands still

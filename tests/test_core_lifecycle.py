@@ -10,6 +10,7 @@ import psutil
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.records import InvocationStatus
 from tests.conftest import gone
+from tests.waiting import eventually
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 REPORT_WARM = re.compile(
@@ -64,11 +65,8 @@ async def test_billed_duration_is_the_ceiling_of_duration_plus_init(fleet: Fleet
 async def test_idle_workers_are_frozen_between_invocations(fleet: Fleet) -> None:
     result = await fleet.invoke("hello", {})
     worker = psutil.Process(result.record.pid)
-    for _ in range(100):  # SIGSTOP lands when the kernel next schedules the worker
-        if worker.status() == psutil.STATUS_STOPPED:
-            break
-        await asyncio.sleep(0.01)
-    assert worker.status() == psutil.STATUS_STOPPED
+    # Stopped once idle past the freeze's grace; the SIGSTOP lands when the kernel next schedules the worker.
+    await eventually(lambda: worker.status() == psutil.STATUS_STOPPED, "the idle worker stopped")
     again = await fleet.invoke("hello", {})
     assert again.record.status is InvocationStatus.SUCCESS and again.record.pid == worker.pid
 
