@@ -75,6 +75,8 @@ def test_quick_bench_measures_every_scenario_and_leaves_no_process(tmp_path: Pat
     assert warm["baseline_name"] == "socket round trip" and isinstance(warm["met"], bool)
     cold = headlines[("cold", "overhead: start → handler entry − Init")]
     assert cold["baseline_name"] == "os.fork + exit + wait" and isinstance(cold["met"], bool)
+    dashboard = headlines[("http", "boto3 rate, 8 callers, dashboard open")]
+    assert dashboard["baseline_name"] == "same load, no dashboard" and isinstance(dashboard["met"], bool)
     throughput = headlines[("throughput", "no-op, records kept")]
     assert throughput["samples"] > 0 and isinstance(throughput["met"], bool)
     scale = headlines[("scale", "environments alive at once (sleeping handlers)")]

@@ -6,15 +6,20 @@ touches). The floor is a bare aiohttp app answering the same path in its own
 process. Both get the same clients (tui/bench/http_peers.py): real boto3
 callers (1, 8, 32 and 128 of them; 1 and 8 with `--quick`) and a lean client
 replaying boto3's bytes over keep-alive sockets. Server CPU per call counts
-the whole process tree (supervisor, zygote, workers), not the clients.
+the whole process tree (supervisor, zygote, workers), not the clients. Last,
+8 boto3 callers with the dashboard open over the same fleet (as `lambdatop`
+runs it: the dashboard, the fleet and the endpoint share one event loop),
+beside the same load without it, just before.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from lambdatop.runtime.fleet import Fleet
 from lambdatop.runtime.services import ServiceOptions, attach_standard_services
+from lambdatop.tui.bench.capability import missing
 from lambdatop.tui.bench.http_peers import Load, RawServer, boto3_load, lean_load
 from lambdatop.tui.bench.results import Figure, latency
 
@@ -26,6 +31,8 @@ RATE_TARGET = 0.8  # boto3 callers' throughput: ≥ 0.8× raw
 LEAN_TARGET = 0.4  # lean client at 8 connections: ≥ 0.4× raw
 CPU_TARGET = 2.0  # server CPU per call: ≤ 2× raw
 P99_TARGET = 1.5  # p99 at the most callers: ≤ 1.5× raw
+DASHBOARD_TARGET = 0.85  # boto3 callers' throughput with the dashboard open: ≥ 0.85× without it
+DASHBOARD_CALLERS = 8
 LEAN_CONNECTIONS = 8
 SERVED_AS = "serve's default services (store, traces, metrics, watcher, endpoint)"
 
@@ -46,7 +53,36 @@ async def run(ctx: BenchContext) -> list[Figure]:
                 raw[f"boto3 {n}"] = await boto3_load(floor.url, n, seconds, floor.processes())
             ours["lean"] = await lean_load(url, LEAN_CONNECTIONS, seconds)
             raw["lean"] = await lean_load(floor.url, LEAN_CONNECTIONS, seconds, floor.processes())
-    return _figures(ours, raw, callers)
+            without = await boto3_load(url, DASHBOARD_CALLERS, seconds)
+            with_dashboard = await _with_dashboard(fleet, lambda: boto3_load(url, DASHBOARD_CALLERS, seconds))
+    return [*_figures(ours, raw, callers), _dashboard_figure(without, with_dashboard)]
+
+
+async def _with_dashboard(fleet: Fleet, load: Callable[[], Awaitable[Load]]) -> Load | str:
+    """`load` run with the dashboard open over `fleet` (Textual headless, 160×48); why not, if it cannot be."""
+    absent = missing("lambdatop.tui.app", "LambdatopApp")
+    if absent:
+        return absent
+    from lambdatop.tui.app import LambdatopApp
+
+    app = LambdatopApp(fleet)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause(0.3)  # mounted and painting before the load starts
+        measured = await load()
+        await pilot.pause()
+    if app.last_snapshot is None or not app.last_snapshot.functions:
+        raise RuntimeError("the dashboard never rendered a snapshot under the HTTP load")
+    return measured
+
+
+def _dashboard_figure(without: Load, with_dashboard: Load | str) -> Figure:
+    label = f"boto3 rate, {DASHBOARD_CALLERS} callers, dashboard open"
+    if isinstance(with_dashboard, str):
+        return Figure("http", label, "inv/s", skipped=with_dashboard)
+    return Figure("http", label, "inv/s", value=with_dashboard.rate, samples=with_dashboard.calls,
+                  note="Textual headless (run_test), 160×48, in the fleet's own event loop, as `lambdatop` runs it; "
+                       "the baseline is the same load without it, just before").judge(
+        "same load, no dashboard", without.rate, f"≥ {DASHBOARD_TARGET}× without", DASHBOARD_TARGET, at_least=True)
 
 
 def _figures(ours: dict[str, Load], raw: dict[str, Load], callers: tuple[int, ...]) -> list[Figure]:
