@@ -1,0 +1,65 @@
+"""The store's writer thread: it sleeps through its batch window, and a full batch or an urgent operation ends it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from lambdatop.runtime.config.store_settings import StoreSettings
+from lambdatop.runtime.records import InvocationRecord, InvocationResult
+from lambdatop.runtime.store.writer import Store
+
+
+def result(n: int) -> InvocationResult:
+    record = InvocationRecord(
+        request_id=f"req-{n}", function="fn", version="$LATEST", code_version="v1", trigger="api",
+        invocation_type="RequestResponse", started_at=1_700_000_000 + n, segment_id=f"{n:016x}", ended_at=1_700_000_000 + n,
+    )
+    return InvocationResult(record, b"{}", b"null", ["START", "END", "REPORT"])
+
+
+def _writer_wakeups() -> int:
+    writer = next(t for t in threading.enumerate() if t.name == "lambdatop-store-writer")
+    with open(f"/proc/self/task/{writer.native_id}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("voluntary_ctxt_switches:"))
+
+
+def test_the_writer_sleeps_through_its_window_instead_of_waking_for_each_write(tmp_path: Path) -> None:
+    # Woken by every write, the writer took the GIL from the event loop about three times per invocation.
+    store = Store(tmp_path / "lambdatop.db", StoreSettings(flush_interval=0.2))
+    try:
+        store.flush_sync()
+        before = _writer_wakeups()
+        for n in range(100):
+            store.write(result(n))
+            time.sleep(0.0005)  # the GIL is free: a writer waiting on each item would take it now
+        store.flush_sync()
+        assert _writer_wakeups() - before < 40  # (100-200 when it woke for each one)
+        assert store.count() == 100
+    finally:
+        store.close()
+
+
+def test_a_full_batch_is_committed_without_waiting_out_the_window(tmp_path: Path) -> None:
+    store = Store(tmp_path / "lambdatop.db", StoreSettings(flush_interval=60.0, max_batch=50))
+    try:
+        for n in range(50):
+            store.write(result(n))
+        deadline = time.monotonic() + 20  # the window is 60 s: only the full batch ends it sooner
+        while store.count() < 50:
+            assert time.monotonic() < deadline, f"the full batch is not committed: {store.count()} rows"
+            time.sleep(0.02)
+    finally:
+        store.close()
+
+
+def test_an_urgent_operation_ends_the_window_and_commits_what_waited(tmp_path: Path) -> None:
+    store = Store(tmp_path / "lambdatop.db", StoreSettings(flush_interval=60.0))
+    try:
+        for n in range(5):
+            store.write(result(n))
+        store.call_sync(lambda conn: None, timeout=20)  # an accepted async event's commit waits for no window
+        assert store.count() == 5
+    finally:
+        store.close()
