@@ -5,11 +5,10 @@ writer thread owns the write connection and is fed by a queue: the event loop
 only appends to that queue, it never waits on the disk. The writer commits in
 batches (every `flush_interval` or `max_batch` items, whichever first: asleep
 in between, not woken by each item), so a `kill -9` loses at most the last
-unflushed batch of history. Operations that
-must be durable before the caller hears back (an accepted async event) are
-"urgent": the writer commits them at once and resolves the caller's future
-only after the commit, grouping whatever else arrived meanwhile into the same
-transaction. A batch that cannot be written (disk full, an unusable -shm:
+unflushed batch of history. Operations that must be durable before the caller
+hears back (an accepted async event) are "urgent": the writer commits them at
+once and resolves the caller's future only after the commit, grouping whatever
+else arrived meanwhile into the same transaction. A batch that cannot be written (disk full, an unusable -shm:
 `health.py`) fails, is counted, and the fleet goes on serving.
 
 Readers use `StoreReader` (`reader.py`), with a connection of their own; WAL
@@ -199,7 +198,7 @@ class Store(StoreReader):
     def _run(self) -> None:
         stop = False
         last_commit = time.monotonic()
-        max_batch = self.settings.max_batch
+        max_batch = self._max_batch
         while not stop:
             first = self._queue.get()  # idle: asleep until anything comes
             if first is _STOP:
