@@ -8,8 +8,9 @@ in between, not woken by each item), so a `kill -9` loses at most the last
 unflushed batch of history. Operations that must be durable before the caller
 hears back (an accepted async event) are "urgent": the writer commits them at
 once and resolves the caller's future only after the commit, grouping whatever
-else arrived meanwhile into the same transaction. A batch that cannot be written (disk full, an unusable -shm:
-`health.py`) fails, is counted, and the fleet goes on serving.
+else arrived meanwhile into the same transaction. A batch that cannot be
+written (disk full, an unusable -shm: `health.py`) fails, is counted, and the
+fleet goes on serving.
 
 Readers use `StoreReader` (`reader.py`), with a connection of their own; WAL
 lets them read while the writer writes. How rows are packed is `codec.py`,
