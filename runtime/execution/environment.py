@@ -258,6 +258,11 @@ class ExecutionEnvironment:
             self.freeze_state = Freeze.FREEZING
             self._freeze_timer = self._loop.call_later(FREEZE_GRACE_S, self._freeze_if_still_idle)
 
+    def _cancel_freeze(self) -> None:
+        if self._freeze_timer is not None:
+            self._freeze_timer.cancel()
+            self._freeze_timer = None
+
     def _freeze_if_still_idle(self) -> None:
         self._freeze_timer = None
         if self.freeze_state is Freeze.FREEZING:
@@ -271,9 +276,7 @@ class ExecutionEnvironment:
             self.freeze_state = Freeze.FROZEN
 
     def thaw(self) -> None:
-        if self._freeze_timer is not None:  # taken again within the grace: it was never stopped
-            self._freeze_timer.cancel()
-            self._freeze_timer = None
+        self._cancel_freeze()  # taken again within the grace: it was never stopped
         if self.freeze_state is Freeze.FROZEN and self.pid:
             self._signal(signal.SIGCONT)
         self.freeze_state = Freeze.THAWED
@@ -333,9 +336,7 @@ class ExecutionEnvironment:
 
     def close(self) -> None:
         """Release our ends; the environment is gone."""
-        if self._freeze_timer is not None:
-            self._freeze_timer.cancel()
-            self._freeze_timer = None
+        self._cancel_freeze()
         channel = self._channel
         # Extensions in their Shutdown phase outlive the runtime: the channel kills the group when it ends.
         extensions_shutting_down = isinstance(channel, RuntimeApiChannel) and channel.shutting_down

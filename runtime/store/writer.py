@@ -98,7 +98,6 @@ class Store(StoreReader):
         # Set with every urgent operation, a full batch and the stop: it ends the writer's batch window early. Other items
         # only queue up: a writer woken for each one cost the event loop a GIL hand-off per put (~3 per invocation).
         self._urgent = threading.Event()
-        self._max_batch = self.settings.max_batch
         # Called (on the loop) before a flush, so results still on the bus are included.
         self.feeds: list[Callable[[], None]] = []
         # segment or request id -> a trace that arrived before its row
@@ -134,7 +133,7 @@ class Store(StoreReader):
     def write(self, result: InvocationResult, run_id: int | None = None) -> None:
         """Queue one finished invocation for the next batch. Never blocks; safe from the event loop."""
         self._queue.put(result if run_id is None else (result, run_id))
-        if self._queue.qsize() >= self._max_batch:
+        if self._queue.qsize() >= self.settings.max_batch:
             self._urgent.set()  # a full batch is committed at once, as the crash-safety promise counts on
 
     def attach_trace(self, trace: Any, *, request_id: str | None = None, segment_id: str | None = None) -> None:
@@ -199,7 +198,7 @@ class Store(StoreReader):
     def _run(self) -> None:
         stop = False
         last_commit = time.monotonic()
-        max_batch = self._max_batch
+        max_batch = self.settings.max_batch
         while not stop:
             first = self._queue.get()  # idle: asleep until anything comes
             if first is _STOP:
