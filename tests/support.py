@@ -1,4 +1,4 @@
-"""What many test files need and used to write each for itself: the CLI as a subprocess, and `serve`.
+"""What many test files need and used to write each for itself: the CLI as a subprocess, `serve`, wake-up counts.
 
 Everything here runs lambdatop for real (a child `python -m lambdatop.tui.cli`); nothing stands in for it.
 """
@@ -22,3 +22,9 @@ def serve(config: Path, *extra: str, stderr: int | IO[Any] | None = subprocess.P
     """`lambdatop serve --config CONFIG EXTRA…`, started in the config's folder, its banner on `stdout`."""
     return subprocess.Popen([*LAMBDATOP, "serve", "--config", str(config), *extra], stdout=subprocess.PIPE,
                             stderr=stderr, text=True, cwd=config.parent)
+
+
+def voluntary_switches(task: str) -> int:
+    """How often a process or thread has slept and been woken (`task` is "PID" or "self/task/TID")."""
+    with open(f"/proc/{task}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("voluntary_ctxt_switches:"))

@@ -16,6 +16,7 @@ from lambdatop.runtime.execution.environment import FREEZE_GRACE_S
 from lambdatop.runtime.execution.invoker import POLLS_PER_TURN
 from lambdatop.runtime.records import InvocationStatus
 from tests.conftest import gone
+from tests.support import voluntary_switches
 from tests.waiting import eventually
 
 SWITCHABLE = """
@@ -195,11 +196,6 @@ async def test_a_caller_back_within_the_grace_finds_its_environment_running_and_
         assert env.frozen
 
 
-def _wakeups(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("voluntary_ctxt_switches:"))
-
-
 async def test_freezing_and_thawing_a_worker_does_not_wake_the_zygote(make_project) -> None:
     # Each warm invocation of a frozen environment thaws (SIGCONT) and freezes (SIGSTOP) its worker;
     # the zygote, their parent, waits only for exits, so those stops and continues must not wake it.
@@ -208,10 +204,10 @@ async def test_freezing_and_thawing_a_worker_does_not_wake_the_zygote(make_proje
         env = fleet.environments("fn")[0]
         zygote = fleet.spawner.pid
         assert zygote is not None
-        before = _wakeups(zygote)
+        before = voluntary_switches(str(zygote))
         for _ in range(200):
             assert (await fleet.invoke("fn", {})).record.status is InvocationStatus.SUCCESS
             await eventually(lambda: env.frozen, "the environment frozen after its grace", step=0.001)
         assert env.invocations >= 220 and fleet.environments("fn") == [env]
         # Two SIGCHLDs per invocation would be 400 wakeups; what is left is the zygote's own timers and spares.
-        assert _wakeups(zygote) - before < 20  # (82 here without SA_NOCLDSTOP, 2 with it)
+        assert voluntary_switches(str(zygote)) - before < 20  # (82 here without SA_NOCLDSTOP, 2 with it)

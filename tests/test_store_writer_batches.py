@@ -7,22 +7,14 @@ import time
 from pathlib import Path
 
 from lambdatop.runtime.config.store_settings import StoreSettings
-from lambdatop.runtime.records import InvocationRecord, InvocationResult
 from lambdatop.runtime.store.writer import Store
-
-
-def result(n: int) -> InvocationResult:
-    record = InvocationRecord(
-        request_id=f"req-{n}", function="fn", version="$LATEST", code_version="v1", trigger="api",
-        invocation_type="RequestResponse", started_at=1_700_000_000 + n, segment_id=f"{n:016x}", ended_at=1_700_000_000 + n,
-    )
-    return InvocationResult(record, b"{}", b"null", ["START", "END", "REPORT"])
+from tests.support import voluntary_switches
+from tests.test_store_history import result
 
 
 def _writer_wakeups() -> int:
     writer = next(t for t in threading.enumerate() if t.name == "lambdatop-store-writer")
-    with open(f"/proc/self/task/{writer.native_id}/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("voluntary_ctxt_switches:"))
+    return voluntary_switches(f"self/task/{writer.native_id}")
 
 
 def test_the_writer_sleeps_through_its_window_instead_of_waking_for_each_write(tmp_path: Path) -> None:
