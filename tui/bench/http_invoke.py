@@ -22,6 +22,7 @@ from lambdatop.runtime.services import ServiceOptions, attach_standard_services
 from lambdatop.tui.bench.capability import missing
 from lambdatop.tui.bench.http_peers import Load, RawServer, boto3_load, lean_load
 from lambdatop.tui.bench.results import Figure, latency
+from lambdatop.tui.bench.ui import dashboard_open
 
 if TYPE_CHECKING:
     from lambdatop.tui.bench.runner import BenchContext
@@ -59,20 +60,12 @@ async def run(ctx: BenchContext) -> list[Figure]:
 
 
 async def _with_dashboard(fleet: Fleet, load: Callable[[], Awaitable[Load]]) -> Load | str:
-    """`load` run with the dashboard open over `fleet` (Textual headless, 160×48); why not, if it cannot be."""
+    """`load` run with the dashboard open over `fleet`; why not, if it cannot be."""
     absent = missing("lambdatop.tui.app", "LambdatopApp")
     if absent:
         return absent
-    from lambdatop.tui.app import LambdatopApp
-
-    app = LambdatopApp(fleet)
-    async with app.run_test(size=(160, 48)) as pilot:
-        await pilot.pause(0.3)  # mounted and painting before the load starts
-        measured = await load()
-        await pilot.pause()
-    if app.last_snapshot is None or not app.last_snapshot.functions:
-        raise RuntimeError("the dashboard never rendered a snapshot under the HTTP load")
-    return measured
+    async with dashboard_open(fleet):
+        return await load()
 
 
 def _dashboard_figure(without: Load, with_dashboard: Load | str) -> Figure:

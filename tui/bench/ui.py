@@ -9,6 +9,8 @@ falls on both sides.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from lambdatop.runtime.fleet import Fleet
@@ -17,35 +19,42 @@ from lambdatop.tui.bench.results import Figure
 from lambdatop.tui.bench.throughput import sustained
 
 if TYPE_CHECKING:
+    from textual.pilot import Pilot
+
     from lambdatop.tui.bench.runner import BenchContext
 
 ROUNDS = 2
 UI_SHARE_TARGET = 0.8
 
 
+@contextlib.asynccontextmanager
+async def dashboard_open(fleet: Fleet) -> AsyncIterator[Pilot[int]]:
+    """The dashboard over `fleet` (Textual headless, 160×48), mounted and painting; it must have rendered by the end."""
+    from lambdatop.tui.app import LambdatopApp
+
+    app = LambdatopApp(fleet)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause(0.3)  # mounted and painting before the load starts
+        yield pilot
+        await pilot.pause()
+    if app.last_snapshot is None or not app.last_snapshot.functions:
+        raise RuntimeError("the dashboard never rendered a snapshot under load")
+
+
 async def run(ctx: BenchContext) -> list[Figure]:
     absent = missing("lambdatop.tui.app", "LambdatopApp")
     if absent:
         return [Figure("ui", "throughput with the dashboard open", "inv/s", skipped=absent)]
-    from lambdatop.tui.app import LambdatopApp
 
     seconds = ctx.budget.ui_s / ROUNDS
     without: list[float] = []
     with_ui: list[float] = []
-    frames = 0
     async with Fleet(ctx.project.config_path) as fleet:
         for _ in range(ROUNDS):
             without.append((await sustained(fleet, "noop", seconds)).rate)
-            app = LambdatopApp(fleet)
-            async with app.run_test(size=(160, 48)) as pilot:
-                await pilot.pause(0.3)  # mounted and painting before the load starts
-                outcome = await sustained(fleet, "noop", seconds)
-                with_ui.append(outcome.rate)
+            async with dashboard_open(fleet) as pilot:
+                with_ui.append((await sustained(fleet, "noop", seconds)).rate)
                 await pilot.press("j")  # still answering keys under load
-                await pilot.pause()
-                frames += 1 if app.last_snapshot is not None and app.last_snapshot.at > 0 else 0
-            if app.last_snapshot is None or not app.last_snapshot.functions:
-                raise RuntimeError("the dashboard never rendered a snapshot under load")
     base = sum(without) / len(without)
     ui_rate = sum(with_ui) / len(with_ui)
     open_ = Figure(
